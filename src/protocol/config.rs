@@ -1,0 +1,61 @@
+//! Transport settings shared by both sides of a connection.
+
+use std::time::Duration;
+
+/// Transport tuning, as in quinn's `TransportConfig`. Defaults suit a
+/// fast local network and the public internet alike.
+#[derive(Debug, Clone)]
+pub struct TransportConfig {
+    /// How long a connection may stay silent before it is closed
+    /// (RFC 9000 §10.1); `None` disables the local limit.
+    pub max_idle_timeout: Option<Duration>,
+    /// Bytes the peer may send on one stream beyond what was read.
+    pub stream_receive_window: u64,
+    /// Bytes the peer may send across all streams beyond what was read.
+    pub receive_window: u64,
+    /// Bytes we buffer unacknowledged across all send streams.
+    pub send_window: u64,
+    /// Bidirectional streams the peer may have open at once.
+    pub max_concurrent_bidi_streams: u64,
+    /// Unidirectional streams the peer may have open at once.
+    pub max_concurrent_uni_streams: u64,
+    /// Send a PING when nothing else was sent for this long.
+    pub keep_alive_interval: Option<Duration>,
+    /// RTT assumed before a sample exists (RFC 9002 §6.2.2).
+    pub initial_rtt: Duration,
+    /// Longest we delay an acknowledgement (RFC 9000 §13.2.1).
+    pub max_ack_delay: Duration,
+    /// UDP payload size used for every packet. 1200 is always safe
+    /// (RFC 9000 §14); larger values need a path that carries them.
+    pub initial_mtu: u16,
+    /// Largest DATAGRAM frame we accept; `None` disables datagrams.
+    pub datagram_receive_buffer_size: Option<usize>,
+    /// Out-of-order CRYPTO bytes buffered per level before the peer is
+    /// closed with CRYPTO_BUFFER_EXCEEDED.
+    pub crypto_buffer_size: u64,
+    /// Most peer connection IDs we store (active_connection_id_limit).
+    pub active_connection_id_limit: u64,
+    /// Initial congestion window in bytes (RFC 9002 §7.2).
+    pub initial_window: u64,
+}
+
+impl Default for TransportConfig {
+    fn default() -> Self {
+        Self {
+            max_idle_timeout: Some(Duration::from_secs(30)),
+            stream_receive_window: 4 * 1024 * 1024,
+            receive_window: 16 * 1024 * 1024,
+            send_window: 16 * 1024 * 1024,
+            max_concurrent_bidi_streams: 100,
+            max_concurrent_uni_streams: 100,
+            keep_alive_interval: None,
+            initial_rtt: Duration::from_millis(333),
+            max_ack_delay: Duration::from_millis(25),
+            initial_mtu: 1200,
+            datagram_receive_buffer_size: Some(1024 * 1024),
+            crypto_buffer_size: 64 * 1024,
+            active_connection_id_limit: 4,
+            initial_window: 14720,
+        }
+    }
+}

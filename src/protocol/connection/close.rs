@@ -1,0 +1,199 @@
+//! Closing a connection (RFC 9000 §10): CONNECTION_CLOSE, the closing and
+//! draining states, idle timeout, and the errors users see.
+
+use super::{Connection, EndpointEvent, Event, SpaceId, State};
+use crate::protocol::error::{TransportError, TransportErrorCode};
+use bytes::Bytes;
+use std::fmt;
+use std::time::Instant;
+
+/// The peer closed the connection with a transport error (frame 0x1c).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionClose {
+    /// The transport error code.
+    pub error_code: TransportErrorCode,
+    /// The frame type that triggered it.
+    pub frame_type: u64,
+    /// The reason the peer gave.
+    pub reason: Bytes,
+}
+
+/// The peer's application closed the connection (frame 0x1d).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApplicationClose {
+    /// The application's error code.
+    pub error_code: u64,
+    /// The reason the peer gave.
+    pub reason: Bytes,
+}
+
+/// Why a connection ended, with the variants quinn users know.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConnectionError {
+    /// The peer does not speak any version we speak.
+    #[error("peer doesn't implement any supported version")]
+    VersionMismatch,
+    /// We detected a protocol violation by the peer, or an internal error.
+    #[error(transparent)]
+    TransportError(TransportError),
+    /// The peer closed with a transport error.
+    #[error("aborted by peer: {0}")]
+    ConnectionClosed(ConnectionClose),
+    /// The peer's application closed the connection.
+    #[error("closed by peer: {0}")]
+    ApplicationClosed(ApplicationClose),
+    /// The peer sent a stateless reset.
+    #[error("reset by peer")]
+    Reset,
+    /// Nothing was heard from the peer for the idle timeout.
+    #[error("timed out")]
+    TimedOut,
+    /// We closed the connection.
+    #[error("closed")]
+    LocallyClosed,
+}
+
+impl fmt::Display for ConnectionClose {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.error_code)?;
+        if !self.reason.is_empty() {
+            write!(f, ": {}", String::from_utf8_lossy(&self.reason))?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for ApplicationClose {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "error {}", self.error_code)?;
+        if !self.reason.is_empty() {
+            write!(f, ": {}", String::from_utf8_lossy(&self.reason))?;
+        }
+        Ok(())
+    }
+}
+
+impl Connection {
+    /// Closes the connection with an application error code and reason
+    /// (RFC 9000 §10.2). The reason is truncated to fit one packet.
+    pub fn close(&mut self, now: Instant, code: u64, reason: Bytes) {
+        if self.is_closed() {
+            return;
+        }
+        self.start_close(now, true, code, 0, reason, ConnectionError::LocallyClosed);
+    }
+
+    /// Enters the closing state and reports `error` to the application.
+    pub(super) fn start_close(
+        &mut self,
+        now: Instant,
+        app: bool,
+        code: u64,
+        frame_type: u64,
+        mut reason: Bytes,
+        error: ConnectionError,
+    ) {
+        if self.is_closed() {
+            return;
+        }
+        // Keep the whole CONNECTION_CLOSE within one packet.
+        let max_reason = self.mtu.saturating_sub(100);
+        if reason.len() > max_reason {
+            reason.truncate(max_reason);
+        }
+        self.close_frame = Some((app, code, frame_type, reason));
+        self.close_send_pending = true;
+        self.state = State::Closing;
+        // RFC 9000 §10.2: linger for three times the PTO.
+        self.close_deadline = Some(now + 3 * self.pto_duration(SpaceId::Data));
+        self.set_error(error);
+        self.release_send_state();
+    }
+
+    /// The peer sent CONNECTION_CLOSE: enter draining (RFC 9000 §10.2.2).
+    pub(super) fn on_peer_close(&mut self, now: Instant, error: ConnectionError) {
+        if self.state == State::Draining || self.state == State::Drained {
+            return;
+        }
+        self.state = State::Draining;
+        self.close_send_pending = false;
+        self.close_deadline = Some(now + 3 * self.pto_duration(SpaceId::Data));
+        self.set_error(error);
+        self.release_send_state();
+    }
+
+    /// Ends the connection without a word (idle timeout, stateless reset).
+    pub(super) fn drain_now(&mut self, error: ConnectionError) {
+        self.set_error(error);
+        self.close_send_pending = false;
+        self.state = State::Drained;
+        self.endpoint_events.push_back(EndpointEvent::Drained);
+        self.release_send_state();
+    }
+
+    fn set_error(&mut self, error: ConnectionError) {
+        if self.error.is_none() {
+            self.error = Some(error.clone());
+            self.events.push_back(Event::ConnectionLost(error));
+        }
+    }
+
+    fn release_send_state(&mut self) {
+        for s in &mut self.spaces {
+            s.sent.clear();
+            s.loss_time = None;
+            s.ack_pending = false;
+            s.ack_deadline = None;
+        }
+        self.cc.in_flight = 0;
+        self.datagrams_out.clear();
+    }
+
+    /// Called on every packet received while closing: answer with the
+    /// close frame again, with exponential back-off (RFC 9000 §10.2.1).
+    pub(super) fn on_packet_while_closing(&mut self) {
+        self.close_received_count += 1;
+        if self.close_received_count >= self.close_budget {
+            self.close_received_count = 0;
+            self.close_budget = self.close_budget.saturating_mul(2);
+            self.close_send_pending = true;
+        }
+    }
+
+    /// Handles the close and idle deadlines; true if one fired.
+    pub(super) fn on_close_timers(&mut self, now: Instant) -> bool {
+        if self.state == State::Drained {
+            return true;
+        }
+        if let Some(t) = self.close_deadline {
+            if now >= t {
+                self.close_deadline = None;
+                self.state = State::Drained;
+                self.endpoint_events.push_back(EndpointEvent::Drained);
+                return true;
+            }
+        }
+        if matches!(self.state, State::Closing | State::Draining) {
+            return true;
+        }
+        if let Some(t) = self.idle_deadline {
+            if now >= t {
+                // RFC 9000 §10.1: silently close.
+                self.drain_now(ConnectionError::TimedOut);
+                return true;
+            }
+        }
+        false
+    }
+
+    /// A transport-level close caused by us, e.g. for tests and the
+    /// endpoint (CONNECTION_REFUSED).
+    pub fn close_with_transport_error(
+        &mut self,
+        now: Instant,
+        code: TransportErrorCode,
+        reason: &str,
+    ) {
+        self.transport_error(now, TransportError::new(code, reason));
+    }
+}

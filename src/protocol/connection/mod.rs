@@ -1,0 +1,761 @@
+//! One QUIC connection as a sans-IO state machine.
+//!
+//! Inputs: [`Connection::handle_datagram`], [`Connection::handle_timeout`]
+//! and the stream/close commands. Outputs, drained in this order after
+//! every input: [`Connection::poll_transmit`], [`Connection::poll_timeout`],
+//! [`Connection::poll_endpoint_event`], [`Connection::poll_event`].
+
+mod close;
+mod recovery;
+mod recv;
+mod send;
+pub mod spaces;
+
+use super::cid::ConnectionId;
+use super::config::TransportConfig;
+use super::congestion::{CongestionState, NewReno};
+use super::crypto::{self, OneRttKeys};
+use super::error::{TransportError, TransportErrorCode};
+use super::frame::Dir;
+use super::rtt::RttEstimator;
+use super::streams::{ReadFailure, StreamEvent, StreamId, Streams, WriteFailure};
+use super::transport_params::TransportParameters;
+use super::Side;
+use bytes::Bytes;
+pub use close::{ApplicationClose, ConnectionClose, ConnectionError};
+use rand::RngCore;
+use spaces::{PacketSpace, SpaceId};
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Length of the connection IDs this implementation issues.
+pub const LOCAL_CID_LEN: usize = 8;
+
+/// Our ack_delay_exponent (the RFC default).
+const ACK_DELAY_EXPONENT: u64 = 3;
+
+/// Most DATAGRAM frames queued for sending.
+const MAX_OUTGOING_DATAGRAMS: usize = 1024;
+
+/// An event for the application layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// The handshake completed; streams may be used.
+    Connected,
+    /// A stream event.
+    Stream(StreamEvent),
+    /// A DATAGRAM frame arrived.
+    DatagramReceived,
+    /// Space freed for outgoing datagrams.
+    DatagramsUnblocked,
+    /// The connection is closed, for this reason.
+    ConnectionLost(ConnectionError),
+}
+
+/// An event for the endpoint that routes datagrams to this connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EndpointEvent {
+    /// Route this connection ID (with its stateless reset token) here.
+    NewCid(ConnectionId),
+    /// Stop routing this connection ID.
+    RetireCid(ConnectionId),
+    /// The connection is fully closed; forget it.
+    Drained,
+}
+
+/// A batch of datagrams written into the caller's buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transmit {
+    /// Where to send.
+    pub destination: SocketAddr,
+    /// Total bytes in the buffer.
+    pub size: usize,
+    /// When several datagrams were written: the size of each but the last
+    /// (which may be shorter), for GSO.
+    pub segment_size: Option<usize>,
+}
+
+/// Connection statistics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConnectionStats {
+    /// UDP datagrams sent.
+    pub udp_tx_datagrams: u64,
+    /// UDP bytes sent.
+    pub udp_tx_bytes: u64,
+    /// UDP datagrams received.
+    pub udp_rx_datagrams: u64,
+    /// UDP bytes received.
+    pub udp_rx_bytes: u64,
+    /// QUIC packets sent.
+    pub packets_sent: u64,
+    /// QUIC packets received and authenticated.
+    pub packets_received: u64,
+    /// Packets declared lost.
+    pub lost_packets: u64,
+    /// Bytes in packets declared lost.
+    pub lost_bytes: u64,
+    /// Frames sent.
+    pub frames_sent: u64,
+    /// Frames received.
+    pub frames_received: u64,
+    /// Congestion window reductions.
+    pub congestion_events: u64,
+    /// Smoothed RTT.
+    pub rtt: Duration,
+    /// Congestion window.
+    pub cwnd: u64,
+    /// Datagram size in use.
+    pub mtu: u16,
+}
+
+/// Where the connection is in its life (RFC 9000 §10).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Handshake,
+    Established,
+    /// We sent CONNECTION_CLOSE; answer packets with it until the deadline.
+    Closing,
+    /// The peer closed; stay silent until the deadline.
+    Draining,
+    /// Gone.
+    Drained,
+}
+
+/// Frames outside streams waiting to be sent in the Data space.
+#[derive(Debug, Default)]
+struct PendingFrames {
+    handshake_done: bool,
+    path_responses: VecDeque<[u8; 8]>,
+    new_cids: Vec<u64>,
+    retire_cids: Vec<u64>,
+    ping: bool,
+}
+
+/// A local connection ID we issued.
+#[derive(Debug, Clone, Copy)]
+struct LocalCid {
+    cid: ConnectionId,
+    reset_token: [u8; 16],
+}
+
+/// A connection ID the peer issued to us.
+#[derive(Debug, Clone, Copy)]
+struct RemoteCid {
+    cid: ConnectionId,
+    reset_token: Option<[u8; 16]>,
+}
+
+/// Negotiated handshake results.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HandshakeData {
+    /// The ALPN protocol agreed, if any.
+    pub protocol: Option<Vec<u8>>,
+    /// The server name the client asked for (SNI).
+    pub server_name: Option<String>,
+}
+
+/// One QUIC connection.
+pub struct Connection {
+    side: Side,
+    config: Arc<TransportConfig>,
+    tls: rustls::quic::Connection,
+    spaces: [PacketSpace; 3],
+    one_rtt: Option<OneRttKeys>,
+    state: State,
+    /// TLS finished on our side.
+    handshake_complete: bool,
+    /// RFC 9001 §4.1.2.
+    handshake_confirmed: bool,
+    /// Spaces whose crypto we write into now.
+    write_level: SpaceId,
+    local_cids: BTreeMap<u64, LocalCid>,
+    next_local_seq: u64,
+    remote_cids: BTreeMap<u64, RemoteCid>,
+    remote_cid_seq: u64,
+    remote_retire_prior_to: u64,
+    dcid: ConnectionId,
+    /// The client's first destination CID.
+    orig_dcid: ConnectionId,
+    /// Our first source CID.
+    initial_scid: ConnectionId,
+    /// Client: the server's SCID was adopted.
+    got_server_scid: bool,
+    remote: SocketAddr,
+    peer_params: Option<TransportParameters>,
+    streams: Streams,
+    rtt: RttEstimator,
+    cc: NewReno,
+    pto_count: u32,
+    idle_timeout: Option<Duration>,
+    idle_deadline: Option<Instant>,
+    close_deadline: Option<Instant>,
+    /// The close frame we send while closing: (app, code, frame type, reason).
+    close_frame: Option<(bool, u64, u64, Bytes)>,
+    close_send_pending: bool,
+    close_budget: u32,
+    close_received_count: u32,
+    error: Option<ConnectionError>,
+    events: VecDeque<Event>,
+    endpoint_events: VecDeque<EndpointEvent>,
+    datagrams_in: VecDeque<Bytes>,
+    datagrams_in_bytes: usize,
+    datagrams_out: VecDeque<Bytes>,
+    stats: ConnectionStats,
+    address_validated: bool,
+    amp_received: u64,
+    amp_sent: u64,
+    pending: PendingFrames,
+    reset_key: Arc<ring::hmac::Key>,
+    mtu: usize,
+    last_sent_eliciting: Option<Instant>,
+    app_limited: bool,
+    any_packet_processed: bool,
+    handshake_data: Option<HandshakeData>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("side", &self.side)
+            .field("state", &self.state)
+            .field("remote", &self.remote)
+            .field("scid", &self.initial_scid)
+            .field("dcid", &self.dcid)
+            .finish()
+    }
+}
+
+/// Computes the stateless reset token for `cid` (RFC 9000 §10.3.2).
+pub fn reset_token(key: &ring::hmac::Key, cid: &[u8]) -> [u8; 16] {
+    let tag = ring::hmac::sign(key, cid);
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&tag.as_ref()[..16]);
+    out
+}
+
+impl Connection {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        side: Side,
+        config: Arc<TransportConfig>,
+        tls: rustls::quic::Connection,
+        now: Instant,
+        remote: SocketAddr,
+        scid: ConnectionId,
+        dcid: ConnectionId,
+        orig_dcid: ConnectionId,
+        reset_key: Arc<ring::hmac::Key>,
+    ) -> Self {
+        let mut spaces: [PacketSpace; 3] = Default::default();
+        spaces[0].keys = Some(crypto::initial_keys(&orig_dcid, side).into());
+        let mtu = usize::from(config.initial_mtu.max(1200));
+        let mut local_cids = BTreeMap::new();
+        local_cids.insert(
+            0,
+            LocalCid {
+                cid: scid,
+                reset_token: reset_token(&reset_key, &scid),
+            },
+        );
+        let mut remote_cids = BTreeMap::new();
+        remote_cids.insert(
+            0,
+            RemoteCid {
+                cid: dcid,
+                reset_token: None,
+            },
+        );
+        let streams = Streams::new(
+            side,
+            config.max_concurrent_bidi_streams,
+            config.max_concurrent_uni_streams,
+            config.receive_window,
+            config.stream_receive_window,
+            config.send_window,
+        );
+        let mut conn = Self {
+            side,
+            tls,
+            spaces,
+            one_rtt: None,
+            state: State::Handshake,
+            handshake_complete: false,
+            handshake_confirmed: false,
+            write_level: SpaceId::Initial,
+            local_cids,
+            next_local_seq: 1,
+            remote_cids,
+            remote_cid_seq: 0,
+            remote_retire_prior_to: 0,
+            dcid,
+            orig_dcid,
+            initial_scid: scid,
+            got_server_scid: false,
+            remote,
+            peer_params: None,
+            streams,
+            rtt: RttEstimator::new(config.initial_rtt),
+            cc: NewReno::new(config.initial_window, mtu as u64),
+            pto_count: 0,
+            idle_timeout: config.max_idle_timeout,
+            idle_deadline: None,
+            close_deadline: None,
+            close_frame: None,
+            close_send_pending: false,
+            close_budget: 1,
+            close_received_count: 0,
+            error: None,
+            events: VecDeque::new(),
+            endpoint_events: VecDeque::new(),
+            datagrams_in: VecDeque::new(),
+            datagrams_in_bytes: 0,
+            datagrams_out: VecDeque::new(),
+            stats: ConnectionStats::default(),
+            address_validated: side.is_client(),
+            amp_received: 0,
+            amp_sent: 0,
+            pending: PendingFrames::default(),
+            reset_key,
+            mtu,
+            last_sent_eliciting: None,
+            app_limited: false,
+            any_packet_processed: false,
+            handshake_data: None,
+            config,
+        };
+        conn.reset_idle(now);
+        conn
+    }
+
+    /// Our transport parameters.
+    fn local_params(
+        config: &TransportConfig,
+        scid: &ConnectionId,
+        orig_dcid: Option<&ConnectionId>,
+        reset_token: Option<[u8; 16]>,
+    ) -> TransportParameters {
+        TransportParameters {
+            original_destination_connection_id: orig_dcid.copied(),
+            max_idle_timeout: config.max_idle_timeout.map_or(0, |d| d.as_millis() as u64),
+            stateless_reset_token: reset_token,
+            max_udp_payload_size: 65527,
+            initial_max_data: config.receive_window,
+            initial_max_stream_data_bidi_local: config.stream_receive_window,
+            initial_max_stream_data_bidi_remote: config.stream_receive_window,
+            initial_max_stream_data_uni: config.stream_receive_window,
+            initial_max_streams_bidi: config.max_concurrent_bidi_streams,
+            initial_max_streams_uni: config.max_concurrent_uni_streams,
+            ack_delay_exponent: ACK_DELAY_EXPONENT,
+            max_ack_delay: config.max_ack_delay.as_millis() as u64,
+            disable_active_migration: true,
+            preferred_address: None,
+            active_connection_id_limit: config.active_connection_id_limit.max(2),
+            initial_source_connection_id: Some(*scid),
+            retry_source_connection_id: None,
+            max_datagram_frame_size: config.datagram_receive_buffer_size.map(|_| 65535),
+        }
+    }
+
+    /// Starts a client connection to `remote` for `server_name`.
+    pub fn client(
+        config: Arc<TransportConfig>,
+        tls_config: Arc<rustls::ClientConfig>,
+        server_name: &str,
+        now: Instant,
+        remote: SocketAddr,
+        reset_key: Arc<ring::hmac::Key>,
+    ) -> Result<Self, ConnectError> {
+        let mut rng = rand::thread_rng();
+        let scid = ConnectionId::random(&mut rng, LOCAL_CID_LEN);
+        let dcid = ConnectionId::random(&mut rng, 16);
+        let params = Self::local_params(&config, &scid, None, None);
+        let mut encoded = Vec::new();
+        params.encode(&mut encoded);
+        let name = rustls::pki_types::ServerName::try_from(server_name.to_string())
+            .map_err(|_| ConnectError::InvalidServerName(server_name.into()))?;
+        let tls = rustls::quic::ClientConnection::new(
+            tls_config,
+            rustls::quic::Version::V1,
+            name,
+            encoded,
+        )
+        .map_err(|e| ConnectError::Tls(e.to_string()))?;
+        let mut conn = Self::new(
+            Side::Client,
+            config,
+            tls.into(),
+            now,
+            remote,
+            scid,
+            dcid,
+            dcid,
+            reset_key,
+        );
+        conn.pump_tls();
+        Ok(conn)
+    }
+
+    /// Accepts a client's first Initial: `client_dcid` and `client_scid`
+    /// come from its header; `scid` is the CID we choose.
+    #[allow(clippy::too_many_arguments)]
+    pub fn server(
+        config: Arc<TransportConfig>,
+        tls_config: Arc<rustls::ServerConfig>,
+        now: Instant,
+        remote: SocketAddr,
+        scid: ConnectionId,
+        client_dcid: ConnectionId,
+        client_scid: ConnectionId,
+        reset_key: Arc<ring::hmac::Key>,
+    ) -> Result<Self, ConnectError> {
+        let token = reset_token(&reset_key, &scid);
+        let params = Self::local_params(&config, &scid, Some(&client_dcid), Some(token));
+        let mut encoded = Vec::new();
+        params.encode(&mut encoded);
+        let tls =
+            rustls::quic::ServerConnection::new(tls_config, rustls::quic::Version::V1, encoded)
+                .map_err(|e| ConnectError::Tls(e.to_string()))?;
+        Ok(Self::new(
+            Side::Server,
+            config,
+            tls.into(),
+            now,
+            remote,
+            scid,
+            client_scid,
+            client_dcid,
+            reset_key,
+        ))
+    }
+
+    /// Which side this is.
+    pub fn side(&self) -> Side {
+        self.side
+    }
+
+    /// The peer's address.
+    pub fn remote_address(&self) -> SocketAddr {
+        self.remote
+    }
+
+    /// The smoothed RTT.
+    pub fn rtt(&self) -> Duration {
+        self.rtt.smoothed()
+    }
+
+    /// True once the handshake completed.
+    pub fn is_handshake_complete(&self) -> bool {
+        self.handshake_complete
+    }
+
+    /// True once the connection is closed, closing or draining.
+    pub fn is_closed(&self) -> bool {
+        matches!(
+            self.state,
+            State::Closing | State::Draining | State::Drained
+        )
+    }
+
+    /// True once nothing is left to do and the endpoint may forget us.
+    pub fn is_drained(&self) -> bool {
+        self.state == State::Drained
+    }
+
+    /// Why the connection closed, once it has.
+    pub fn error(&self) -> Option<&ConnectionError> {
+        self.error.as_ref()
+    }
+
+    /// Our first source connection ID.
+    pub fn initial_scid(&self) -> ConnectionId {
+        self.initial_scid
+    }
+
+    /// The client's original destination connection ID.
+    pub fn orig_dcid(&self) -> ConnectionId {
+        self.orig_dcid
+    }
+
+    /// Connection statistics.
+    pub fn stats(&self) -> ConnectionStats {
+        let mut s = self.stats;
+        s.rtt = self.rtt.smoothed();
+        s.cwnd = self.cc.window();
+        s.congestion_events = self.cc.congestion_events;
+        s.mtu = self.mtu as u16;
+        s
+    }
+
+    /// The congestion controller's state.
+    pub fn congestion_state(&self) -> CongestionState {
+        self.cc.state()
+    }
+
+    /// The ALPN protocol and server name, once known.
+    pub fn handshake_data(&self) -> Option<HandshakeData> {
+        self.handshake_data.clone()
+    }
+
+    /// The peer's certificate chain, once known.
+    pub fn peer_certificates(&self) -> Option<Vec<rustls::pki_types::CertificateDer<'static>>> {
+        self.tls
+            .peer_certificates()
+            .map(|c| c.iter().map(|c| c.clone().into_owned()).collect())
+    }
+
+    /// RFC 8446 §7.5 exporter.
+    pub fn export_keying_material(
+        &self,
+        out: &mut [u8],
+        label: &[u8],
+        context: &[u8],
+    ) -> Result<(), rustls::Error> {
+        self.tls
+            .export_keying_material(out, label, Some(context))
+            .map(|_| ())
+    }
+
+    /// Largest DATAGRAM payload we can send now, or `None` when the peer
+    /// does not accept datagrams (RFC 9221 §3).
+    pub fn max_datagram_size(&self) -> Option<usize> {
+        let peer = self.peer_params.as_ref()?.max_datagram_frame_size?;
+        // short header (1 + dcid + 4 pn) + tag + frame type + length varint
+        let overhead = 1 + self.dcid.len() + 4 + crypto::TAG_LEN + 1 + 2;
+        let by_mtu = self.mtu.saturating_sub(overhead);
+        Some(by_mtu.min(peer.saturating_sub(3) as usize))
+    }
+
+    /// Queues an unreliable datagram (RFC 9221).
+    pub fn send_datagram(&mut self, data: Bytes) -> Result<(), SendDatagramError> {
+        if self.is_closed() {
+            return Err(SendDatagramError::ConnectionLost);
+        }
+        let max = self
+            .max_datagram_size()
+            .ok_or(SendDatagramError::UnsupportedByPeer)?;
+        if data.len() > max {
+            return Err(SendDatagramError::TooLarge);
+        }
+        if self.datagrams_out.len() >= MAX_OUTGOING_DATAGRAMS {
+            // Unreliable: the oldest goes first.
+            self.datagrams_out.pop_front();
+        }
+        self.datagrams_out.push_back(data);
+        Ok(())
+    }
+
+    /// Takes a received datagram.
+    pub fn read_datagram(&mut self) -> Option<Bytes> {
+        let d = self.datagrams_in.pop_front()?;
+        self.datagrams_in_bytes -= d.len();
+        Some(d)
+    }
+
+    /// Opens a stream, or `None` while the peer's stream limit is reached.
+    pub fn open(&mut self, dir: Dir) -> Option<StreamId> {
+        if self.is_closed() {
+            return None;
+        }
+        self.streams.open(dir)
+    }
+
+    /// Takes the next stream the peer opened.
+    pub fn accept(&mut self, dir: Dir) -> Option<StreamId> {
+        self.streams.accept(dir)
+    }
+
+    /// Buffers stream data; returns the bytes taken.
+    pub fn write(&mut self, id: StreamId, data: &mut Bytes) -> Result<usize, WriteFailure> {
+        if self.is_closed() {
+            return Err(WriteFailure::Closed);
+        }
+        self.streams.write(id, data)
+    }
+
+    /// Bytes that `write` would take on `id` right now.
+    pub fn write_credit(&self, id: StreamId) -> u64 {
+        self.streams.write_credit(id)
+    }
+
+    /// Finishes a stream (FIN).
+    pub fn finish(&mut self, id: StreamId) -> Result<(), WriteFailure> {
+        if self.is_closed() {
+            return Err(WriteFailure::Closed);
+        }
+        self.streams.finish(id)
+    }
+
+    /// Resets a stream's sending part.
+    pub fn reset(&mut self, id: StreamId, code: u64) -> bool {
+        self.streams.reset(id, code)
+    }
+
+    /// Reads from a stream. `Ok(None)` is the end of the stream.
+    pub fn read(&mut self, id: StreamId, max: usize) -> Result<Option<Bytes>, ReadFailure> {
+        self.streams.read(id, max)
+    }
+
+    /// Stops a stream's receiving part (STOP_SENDING).
+    pub fn stop(&mut self, id: StreamId, code: u64) -> bool {
+        self.streams.stop(id, code)
+    }
+
+    /// Changes how many streams the peer may have open at once.
+    pub fn set_max_concurrent_streams(&mut self, dir: Dir, n: u64) {
+        self.streams.set_max_concurrent(dir, n);
+    }
+
+    /// Next application event.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        if let Some(e) = self.events.pop_front() {
+            return Some(e);
+        }
+        self.streams.poll_event().map(Event::Stream)
+    }
+
+    /// Next endpoint event.
+    pub fn poll_endpoint_event(&mut self) -> Option<EndpointEvent> {
+        self.endpoint_events.pop_front()
+    }
+
+    fn reset_idle(&mut self, now: Instant) {
+        let local = self.idle_timeout;
+        let peer = self
+            .peer_params
+            .as_ref()
+            .map(|p| p.max_idle_timeout)
+            .filter(|&ms| ms > 0)
+            .map(Duration::from_millis);
+        // RFC 9000 §10.1: the minimum of both, at least 3 PTO.
+        let timeout = match (local, peer) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.idle_deadline = timeout.map(|t| now + t.max(3 * self.pto_duration(SpaceId::Data)));
+    }
+
+    /// The PTO period for a space, without backoff (RFC 9002 §6.2.1).
+    fn pto_duration(&self, space: SpaceId) -> Duration {
+        let mut d = self.rtt.pto_base();
+        if space == SpaceId::Data {
+            d += self.peer_max_ack_delay();
+        }
+        d
+    }
+
+    fn peer_max_ack_delay(&self) -> Duration {
+        self.peer_params
+            .as_ref()
+            .map_or(Duration::from_millis(25), |p| {
+                Duration::from_millis(p.max_ack_delay)
+            })
+    }
+
+    /// Feeds TLS output into the CRYPTO streams and installs new keys.
+    fn pump_tls(&mut self) {
+        loop {
+            let mut out = Vec::new();
+            let change = self.tls.write_hs(&mut out);
+            if !out.is_empty() {
+                self.spaces[self.write_level as usize]
+                    .crypto_out
+                    .extend_from_slice(&out);
+            }
+            match change {
+                None => break,
+                Some(rustls::quic::KeyChange::Handshake { keys }) => {
+                    self.spaces[SpaceId::Handshake as usize].keys = Some(keys.into());
+                    self.write_level = SpaceId::Handshake;
+                }
+                Some(rustls::quic::KeyChange::OneRtt { keys, next }) => {
+                    self.one_rtt = Some(OneRttKeys::new(keys, next));
+                    self.write_level = SpaceId::Data;
+                }
+            }
+        }
+    }
+
+    /// Issues connection IDs up to the peer's limit (RFC 9000 §5.1.1).
+    fn issue_cids(&mut self) {
+        let limit = self
+            .peer_params
+            .as_ref()
+            .map_or(2, |p| p.active_connection_id_limit)
+            .min(8);
+        let mut rng = rand::thread_rng();
+        while (self.local_cids.len() as u64) < limit {
+            let mut bytes = [0u8; LOCAL_CID_LEN];
+            rng.fill_bytes(&mut bytes);
+            let cid = ConnectionId::new(&bytes).expect("8 bytes");
+            let seq = self.next_local_seq;
+            self.next_local_seq += 1;
+            self.local_cids.insert(
+                seq,
+                LocalCid {
+                    cid,
+                    reset_token: reset_token(&self.reset_key, &cid),
+                },
+            );
+            self.pending.new_cids.push(seq);
+            self.endpoint_events.push_back(EndpointEvent::NewCid(cid));
+        }
+    }
+
+    /// Raises a transport error: close with it.
+    fn transport_error(&mut self, now: Instant, err: TransportError) {
+        tracing::debug!(side = ?self.side, error = %err, "closing on transport error");
+        let reason = Bytes::from(err.reason.clone().into_bytes());
+        self.start_close(
+            now,
+            false,
+            err.code.0,
+            err.frame_type,
+            reason,
+            ConnectionError::TransportError(err),
+        );
+    }
+
+    /// Raises a TLS failure as a CRYPTO_ERROR (RFC 9001 §4.8).
+    fn tls_error(&mut self, now: Instant, e: rustls::Error) {
+        let code = self
+            .tls
+            .alert()
+            .map_or(TransportErrorCode::PROTOCOL_VIOLATION, |a| {
+                TransportErrorCode::crypto(u8::from(a))
+            });
+        self.transport_error(now, TransportError::new(code, e.to_string()));
+    }
+}
+
+/// Why a connection could not be started.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConnectError {
+    /// The server name is not a valid DNS name or IP address.
+    #[error("invalid server name: {0}")]
+    InvalidServerName(String),
+    /// rustls refused the configuration.
+    #[error("TLS configuration error: {0}")]
+    Tls(String),
+    /// The endpoint cannot make client connections.
+    #[error("endpoint has no client configuration")]
+    NoDefaultClientConfig,
+    /// The endpoint is shutting down.
+    #[error("endpoint stopping")]
+    EndpointStopping,
+}
+
+/// Why a datagram could not be queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SendDatagramError {
+    /// The peer does not accept datagrams (or we have not learned it yet).
+    #[error("datagrams not supported by peer")]
+    UnsupportedByPeer,
+    /// The datagram is larger than `max_datagram_size()`.
+    #[error("datagram too large")]
+    TooLarge,
+    /// The connection is closed.
+    #[error("connection lost")]
+    ConnectionLost,
+}

@@ -1,0 +1,303 @@
+//! Loss detection and recovery (RFC 9002 §5, §6, Appendix A): ACK
+//! processing, packet- and time-threshold loss, PTO with back-off, and
+//! requeueing of lost frames.
+
+use super::spaces::{SentFrame, SentPacket, SpaceId};
+use super::Connection;
+use crate::protocol::error::TransportError;
+use crate::protocol::frame::Ack;
+use crate::protocol::rtt::GRANULARITY;
+use std::time::{Duration, Instant};
+
+/// Packet reordering threshold (RFC 9002 §6.1.1, kPacketThreshold).
+const PACKET_THRESHOLD: u64 = 3;
+
+/// Persistent congestion threshold (RFC 9002 §7.6.1).
+const PERSISTENT_CONGESTION_THRESHOLD: u32 = 3;
+
+impl Connection {
+    /// Handles an ACK frame (RFC 9002 §A.7).
+    pub(super) fn on_ack_frame(
+        &mut self,
+        now: Instant,
+        space: SpaceId,
+        ack: &Ack,
+    ) -> Result<(), TransportError> {
+        let sp = &mut self.spaces[space as usize];
+        if ack.largest >= sp.next_pn {
+            return Err(TransportError::protocol_violation(
+                "ACK for a packet never sent",
+            ));
+        }
+        sp.largest_acked = Some(sp.largest_acked.map_or(ack.largest, |l| l.max(ack.largest)));
+        let mut newly: Vec<(u64, SentPacket)> = Vec::new();
+        for r in &ack.ranges {
+            let pns: Vec<u64> = sp.sent.range(r.clone()).map(|(&pn, _)| pn).collect();
+            for pn in pns {
+                if let Some(p) = sp.sent.remove(&pn) {
+                    newly.push((pn, p));
+                }
+            }
+        }
+        if newly.is_empty() {
+            return Ok(());
+        }
+        // RTT sample when the largest acknowledged is newly acknowledged
+        // (RFC 9002 §5.1); ack-only packets are never tracked, so every
+        // tracked packet is ack-eliciting.
+        if let Some((_, p)) = newly.iter().find(|(pn, _)| *pn == ack.largest) {
+            let sample = now.saturating_duration_since(p.time);
+            let exponent = self
+                .peer_params
+                .as_ref()
+                .map_or(3, |p| p.ack_delay_exponent);
+            let mut delay = Duration::from_micros(ack.delay.saturating_mul(1 << exponent));
+            if space != SpaceId::Data {
+                delay = Duration::ZERO;
+            } else if self.handshake_confirmed {
+                delay = delay.min(self.peer_max_ack_delay());
+            }
+            self.rtt.update(delay, sample);
+        }
+        for (_, p) in newly {
+            if p.in_flight {
+                self.cc.on_ack(u64::from(p.size), p.time, self.app_limited);
+            }
+            for f in p.frames {
+                self.on_frame_acked(f);
+            }
+        }
+        self.detect_lost(now, space);
+        // RFC 9002 §6.2.1: reset the PTO back-off, except for a client
+        // still unsure the server validated its address.
+        if !(self.side.is_client() && !self.handshake_complete && space == SpaceId::Initial) {
+            self.pto_count = 0;
+        }
+        Ok(())
+    }
+
+    fn on_frame_acked(&mut self, f: SentFrame) {
+        match f {
+            SentFrame::Stream {
+                id,
+                offset,
+                len,
+                fin,
+            } => self.streams.on_stream_acked(id, offset, len, fin),
+            SentFrame::RetireCid(seq) => {
+                self.remote_cids.remove(&seq);
+            }
+            _ => {}
+        }
+    }
+
+    /// Declares packets lost by packet or time threshold (RFC 9002 §A.10).
+    pub(super) fn detect_lost(&mut self, now: Instant, space: SpaceId) {
+        let sp = &mut self.spaces[space as usize];
+        sp.loss_time = None;
+        let Some(largest_acked) = sp.largest_acked else {
+            return;
+        };
+        let rtt = self.rtt.latest().max(self.rtt.smoothed());
+        let loss_delay = (rtt * 9 / 8).max(GRANULARITY);
+        let lost_send_time = now.checked_sub(loss_delay);
+        let mut lost = Vec::new();
+        for (&pn, p) in sp.sent.range(..largest_acked) {
+            if lost_send_time.is_some_and(|t| p.time <= t) || largest_acked >= pn + PACKET_THRESHOLD
+            {
+                lost.push(pn);
+            } else {
+                let t = p.time + loss_delay;
+                sp.loss_time = Some(sp.loss_time.map_or(t, |l| l.min(t)));
+            }
+        }
+        if lost.is_empty() {
+            return;
+        }
+        let mut lost_bytes = 0;
+        let mut largest_lost_time = None;
+        let mut earliest_lost_time: Option<Instant> = None;
+        let mut frames = Vec::new();
+        for pn in lost {
+            let p = sp.sent.remove(&pn).expect("listed");
+            if p.in_flight {
+                lost_bytes += u64::from(p.size);
+            }
+            largest_lost_time = Some(p.time);
+            earliest_lost_time = Some(earliest_lost_time.map_or(p.time, |e| e.min(p.time)));
+            self.stats.lost_packets += 1;
+            self.stats.lost_bytes += u64::from(p.size);
+            frames.extend(p.frames);
+        }
+        // RFC 9002 §7.6: persistent congestion when the lost packets span
+        // more than 3 PTOs with nothing acknowledged between them (simplified
+        // to the span of this loss event).
+        let persistent = match (earliest_lost_time, largest_lost_time) {
+            (Some(a), Some(b)) if self.rtt.has_sample() => {
+                b.saturating_duration_since(a)
+                    > self.pto_duration(space) * PERSISTENT_CONGESTION_THRESHOLD
+            }
+            _ => false,
+        };
+        if let Some(t) = largest_lost_time {
+            self.cc.on_loss(lost_bytes, t, now, persistent);
+        }
+        for f in frames {
+            self.requeue(space, f);
+        }
+    }
+
+    /// Puts a lost frame's content back in the send queues.
+    fn requeue(&mut self, space: SpaceId, f: SentFrame) {
+        match f {
+            SentFrame::Crypto { offset, len } => {
+                let sp = &mut self.spaces[space as usize];
+                if !sp.discarded {
+                    sp.crypto_retransmit.insert(offset..offset + len);
+                }
+            }
+            SentFrame::Stream {
+                id,
+                offset,
+                len,
+                fin,
+            } => self.streams.on_stream_lost(id, offset, len, fin),
+            SentFrame::MaxData => self.streams.pending.max_data = true,
+            SentFrame::MaxStreamData(id) => {
+                if self.streams.local_max_stream_data(id).is_some() {
+                    self.streams.pending.max_stream_data.insert(id);
+                }
+            }
+            SentFrame::MaxStreams(d) => {
+                self.streams.pending.max_streams[d as usize] = true;
+            }
+            SentFrame::Reset(id, code, size) => self.streams.pending.resets.push((id, code, size)),
+            SentFrame::StopSending(id, code) => {
+                if self.streams.local_max_stream_data(id).is_some() {
+                    self.streams.pending.stop_sending.push((id, code));
+                }
+            }
+            SentFrame::NewCid(seq) => {
+                if self.local_cids.contains_key(&seq) {
+                    self.pending.new_cids.push(seq);
+                }
+            }
+            SentFrame::RetireCid(seq) => self.pending.retire_cids.push(seq),
+            SentFrame::HandshakeDone => self.pending.handshake_done = true,
+        }
+    }
+
+    /// The earliest loss time and its space (RFC 9002 §A.8).
+    fn earliest_loss_time(&self) -> Option<(Instant, SpaceId)> {
+        SpaceId::ALL
+            .iter()
+            .filter_map(|&s| self.spaces[s as usize].loss_time.map(|t| (t, s)))
+            .min_by_key(|(t, _)| *t)
+    }
+
+    /// The PTO deadline and its space (RFC 9002 §A.8).
+    fn pto_time(&self) -> Option<(Instant, SpaceId)> {
+        let backoff = 1u32 << self.pto_count.min(10);
+        let any_in_flight = self.spaces.iter().any(|s| s.has_in_flight());
+        if !any_in_flight {
+            // Anti-deadlock (RFC 9002 §6.2.2.1): a client without a
+            // confirmed handshake keeps probing.
+            if self.side.is_client() && !self.handshake_confirmed && !self.is_closed() {
+                let space = if self.spaces[SpaceId::Handshake as usize].keys.is_some() {
+                    SpaceId::Handshake
+                } else {
+                    SpaceId::Initial
+                };
+                if self.spaces[space as usize].keys.is_none() {
+                    return None;
+                }
+                let base = self.last_sent_eliciting?;
+                return Some((base + self.rtt.pto_base() * backoff, space));
+            }
+            return None;
+        }
+        let mut best: Option<(Instant, SpaceId)> = None;
+        for s in SpaceId::ALL {
+            let sp = &self.spaces[s as usize];
+            if !sp.has_in_flight() {
+                continue;
+            }
+            // RFC 9002 §6.2.1: no application-data PTO before confirmation.
+            if s == SpaceId::Data && !self.handshake_confirmed {
+                continue;
+            }
+            let Some(last) = sp.last_ack_eliciting else {
+                continue;
+            };
+            let t = last + self.pto_duration(s) * backoff;
+            if best.is_none_or(|(b, _)| t < b) {
+                best = Some((t, s));
+            }
+        }
+        best
+    }
+
+    /// When the loss-detection timer fires next.
+    pub(super) fn loss_detection_deadline(&self) -> Option<(Instant, SpaceId)> {
+        if self.is_closed() {
+            return None;
+        }
+        self.earliest_loss_time().or_else(|| self.pto_time())
+    }
+
+    /// Handles the loss-detection timer (RFC 9002 §A.9).
+    pub(super) fn on_loss_timeout(&mut self, now: Instant) {
+        if let Some((t, space)) = self.earliest_loss_time() {
+            if t <= now {
+                self.detect_lost(now, space);
+            }
+            return;
+        }
+        let Some((t, space)) = self.pto_time() else {
+            return;
+        };
+        if t > now {
+            return;
+        }
+        self.pto_count += 1;
+        tracing::trace!(side = ?self.side, ?space, pto_count = self.pto_count, "PTO");
+        // RFC 9002 §6.2.4: probes carry data when there is some. Requeue
+        // the content of the oldest outstanding packets so the probes
+        // retransmit it; a bare PING goes only when nothing is waiting.
+        let sp = &mut self.spaces[space as usize];
+        sp.probes = 2;
+        let oldest: Vec<SentFrame> = sp
+            .sent
+            .values()
+            .take(2)
+            .flat_map(|p| p.frames.iter().cloned())
+            .collect();
+        // A probe resets the timer base even if nothing is requeued.
+        sp.last_ack_eliciting = Some(now);
+        if space != SpaceId::Data {
+            // Handshake data is small: resend all of it that is unacked.
+            let crypto: Vec<SentFrame> = sp
+                .sent
+                .values()
+                .flat_map(|p| p.frames.iter().cloned())
+                .filter(|f| matches!(f, SentFrame::Crypto { .. }))
+                .collect();
+            for f in crypto {
+                self.requeue(space, f);
+            }
+            if self.side.is_client()
+                && !self.spaces[space as usize].has_in_flight()
+                && self.spaces[space as usize].crypto_sent > 0
+            {
+                // Anti-deadlock probe: resend from the start.
+                let sp = &mut self.spaces[space as usize];
+                let end = sp.crypto_out.len() as u64;
+                sp.crypto_retransmit.insert(0..end);
+            }
+        } else {
+            for f in oldest {
+                self.requeue(space, f);
+            }
+        }
+    }
+}

@@ -1,0 +1,609 @@
+//! The receive path: splitting coalesced packets, removing protection,
+//! and handling every frame (RFC 9000 §12, §19; RFC 9001 §5, §6).
+
+use super::close::{ApplicationClose, ConnectionClose, ConnectionError};
+use super::spaces::SpaceId;
+use super::{Connection, EndpointEvent, Event, HandshakeData, RemoteCid, State, LOCAL_CID_LEN};
+use crate::protocol::cid::ConnectionId;
+use crate::protocol::crypto::TAG_LEN;
+use crate::protocol::error::{TransportError, TransportErrorCode};
+use crate::protocol::frame::{Frame, Frames};
+use crate::protocol::packet::{self, HeaderKind, LongType, PartialHeader};
+use crate::protocol::transport_params::TransportParameters;
+use bytes::{Bytes, BytesMut};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+impl Connection {
+    /// Handles one UDP datagram from `remote` (possibly several coalesced
+    /// packets, RFC 9000 §12.2).
+    pub fn handle_datagram(&mut self, now: Instant, remote: SocketAddr, mut data: BytesMut) {
+        if self.state == State::Drained {
+            return;
+        }
+        self.stats.udp_rx_datagrams += 1;
+        self.stats.udp_rx_bytes += data.len() as u64;
+        if !self.address_validated {
+            self.amp_received += data.len() as u64;
+        }
+        let _ = remote; // Migration arrives with a later issue.
+        let mut first = true;
+        while !data.is_empty() {
+            let header = match PartialHeader::parse(&data, LOCAL_CID_LEN) {
+                Ok(h) => h,
+                Err(_) => return,
+            };
+            // RFC 9000 §12.2: coalesced packets must share the DCID.
+            if !first && header.dcid != self.current_local_dcid(&header) {
+                return;
+            }
+            first = false;
+            let packet = data.split_to(header.len);
+            self.handle_packet(now, header, packet);
+            if self.state == State::Drained {
+                return;
+            }
+        }
+    }
+
+    fn current_local_dcid(&self, h: &PartialHeader) -> ConnectionId {
+        // Any CID we issued (or the client's original DCID) is ours.
+        if self.local_cids.values().any(|c| c.cid == h.dcid) || h.dcid == self.orig_dcid {
+            h.dcid
+        } else {
+            self.initial_scid
+        }
+    }
+
+    fn handle_packet(&mut self, now: Instant, header: PartialHeader, mut packet: BytesMut) {
+        let space = match &header.kind {
+            HeaderKind::VersionNegotiation { versions, .. } => {
+                // RFC 9000 §6.2: only before any other packet was processed,
+                // and ignored when it lists our version.
+                if self.side.is_client()
+                    && !self.any_packet_processed
+                    && self.state == State::Handshake
+                    && !versions.contains(&packet::VERSION_1)
+                {
+                    self.drain_now(ConnectionError::VersionMismatch);
+                }
+                return;
+            }
+            HeaderKind::UnsupportedVersion { .. } => return,
+            HeaderKind::Short => SpaceId::Data,
+            HeaderKind::Long { ty, .. } => match ty {
+                LongType::Initial => SpaceId::Initial,
+                LongType::Handshake => SpaceId::Handshake,
+                // 0-RTT arrives with a later issue; Retry too.
+                LongType::ZeroRtt | LongType::Retry => return,
+            },
+        };
+        if self.is_closed() {
+            if self.state == State::Closing {
+                self.on_packet_while_closing();
+            }
+            return;
+        }
+        if space == SpaceId::Initial && self.side.is_client() {
+            if let HeaderKind::Long { .. } = header.kind {
+                // RFC 9000 §17.2.2: a server Initial carries no token.
+                if !header.token.is_empty() {
+                    return;
+                }
+            }
+        }
+        let Some((pn, payload)) = self.unprotect(now, space, &header, &mut packet) else {
+            // A short packet that fails to decrypt may be a stateless reset
+            // (RFC 9000 §10.3.1).
+            if space == SpaceId::Data && self.is_stateless_reset(&packet) {
+                self.drain_now(ConnectionError::Reset);
+            }
+            return;
+        };
+        self.any_packet_processed = true;
+        self.stats.packets_received += 1;
+        // Client: adopt the server's CID from its first Initial (RFC 9000 §7.2).
+        if let HeaderKind::Long { scid, .. } = &header.kind {
+            if self.side.is_client() && !self.got_server_scid {
+                self.got_server_scid = true;
+                self.dcid = *scid;
+                self.remote_cids.insert(
+                    0,
+                    RemoteCid {
+                        cid: *scid,
+                        reset_token: None,
+                    },
+                );
+            }
+        }
+        // Server: a Handshake packet proves the client's address and ends
+        // the Initial space (RFC 9001 §4.9.1, RFC 9000 §8.1).
+        if space == SpaceId::Handshake && !self.side.is_client() {
+            self.address_validated = true;
+            self.discard_space(SpaceId::Initial);
+        }
+        let sp = &mut self.spaces[space as usize];
+        if !sp.on_packet_received(pn, now) {
+            return;
+        }
+        self.reset_idle(now);
+        let mut ack_eliciting = false;
+        let mut frames = 0u64;
+        for frame in Frames::new(payload) {
+            let frame = match frame {
+                Ok(f) => f,
+                Err(e) => {
+                    self.transport_error(now, e);
+                    return;
+                }
+            };
+            frames += 1;
+            if !frame.allowed_in(space.kind()) {
+                self.transport_error(
+                    now,
+                    TransportError::protocol_violation("frame not allowed in this packet type")
+                        .with_frame_type(frame.ty()),
+                );
+                return;
+            }
+            ack_eliciting |= frame.is_ack_eliciting();
+            let ty = frame.ty();
+            if let Err(e) = self.handle_frame(now, space, frame) {
+                let e = if e.frame_type == 0 {
+                    e.with_frame_type(ty)
+                } else {
+                    e
+                };
+                self.transport_error(now, e);
+                return;
+            }
+            if self.is_closed() {
+                return;
+            }
+        }
+        self.stats.frames_received += frames;
+        if frames == 0 {
+            // RFC 9000 §12.4: a packet with no frames is a violation.
+            self.transport_error(now, TransportError::protocol_violation("empty packet"));
+            return;
+        }
+        if ack_eliciting {
+            self.schedule_ack(now, space, pn);
+        }
+    }
+
+    /// Decides when to acknowledge (RFC 9000 §13.2.1, §13.2.2).
+    fn schedule_ack(&mut self, now: Instant, space: SpaceId, pn: u64) {
+        let max_ack_delay = self.config.max_ack_delay;
+        let sp = &mut self.spaces[space as usize];
+        sp.unacked_eliciting += 1;
+        let out_of_order = sp.largest_received.is_some_and(|(l, _)| pn < l)
+            || sp.received.len() > 1 && sp.received.last().is_some_and(|r| r.start == pn);
+        if space != SpaceId::Data || sp.unacked_eliciting >= 2 || out_of_order {
+            sp.ack_pending = true;
+        } else if sp.ack_deadline.is_none() {
+            sp.ack_deadline = Some(now + max_ack_delay);
+        }
+    }
+
+    /// Removes header and packet protection; returns the packet number and
+    /// the plaintext payload.
+    fn unprotect(
+        &mut self,
+        now: Instant,
+        space: SpaceId,
+        header: &PartialHeader,
+        packet: &mut BytesMut,
+    ) -> Option<(u64, Bytes)> {
+        let largest = self.spaces[space as usize]
+            .largest_received
+            .map(|(pn, _)| pn);
+        let pn_offset = header.pn_offset;
+        let (pn_len, pn) = {
+            let hp: &dyn rustls::quic::HeaderProtectionKey = if space == SpaceId::Data {
+                self.one_rtt.as_ref()?.remote_hp.as_ref()
+            } else {
+                self.spaces[space as usize]
+                    .keys
+                    .as_ref()?
+                    .remote
+                    .header
+                    .as_ref()
+            };
+            // Work on copies of the protected fields so a failed decryption
+            // leaves the packet intact for the stateless reset check.
+            if packet.len() < pn_offset + 4 + hp.sample_len() {
+                return None;
+            }
+            let sample_at = pn_offset + 4;
+            let mut first = packet[0];
+            let mut pn_bytes = [0u8; 4];
+            pn_bytes.copy_from_slice(&packet[pn_offset..pn_offset + 4]);
+            hp.decrypt_in_place(
+                &packet[sample_at..sample_at + hp.sample_len()],
+                &mut first,
+                &mut pn_bytes,
+            )
+            .ok()?;
+            let pn_len = (first & 0x03) as usize + 1;
+            let mut truncated = 0u64;
+            for b in &pn_bytes[..pn_len] {
+                truncated = (truncated << 8) | u64::from(*b);
+            }
+            let pn = packet::decode_pn(largest, truncated, 8 * pn_len as u32);
+            packet[0] = first;
+            packet[pn_offset..pn_offset + pn_len].copy_from_slice(&pn_bytes[..pn_len]);
+            (pn_len, pn)
+        };
+        let header_len = pn_offset + pn_len;
+        if packet.len() < header_len + TAG_LEN {
+            return None;
+        }
+        let first = packet[0];
+        let (head, body) = packet.split_at_mut(header_len);
+        let plain_len = if space == SpaceId::Data {
+            let keys = self.one_rtt.as_mut()?;
+            let phase = first & 0x04 != 0;
+            if phase == keys.phase {
+                let n = keys
+                    .current
+                    .remote
+                    .decrypt_in_place(pn, head, body)
+                    .ok()?
+                    .len();
+                keys.phase_first_pn = Some(keys.phase_first_pn.map_or(pn, |f| f.min(pn)));
+                n
+            } else if keys.phase_first_pn.is_some_and(|f| pn < f) {
+                // A reordered packet from the previous phase.
+                keys.prev_remote
+                    .as_ref()?
+                    .decrypt_in_place(pn, head, body)
+                    .ok()?
+                    .len()
+            } else {
+                // RFC 9001 §6.2: the peer started a key update.
+                let n = keys
+                    .next
+                    .remote
+                    .decrypt_in_place(pn, head, body)
+                    .ok()?
+                    .len();
+                keys.rotate();
+                keys.phase_first_pn = Some(pn);
+                tracing::debug!(side = ?self.side, "peer initiated key update");
+                n
+            }
+        } else {
+            let keys = self.spaces[space as usize].keys.as_ref()?;
+            keys.remote
+                .packet
+                .decrypt_in_place(pn, head, body)
+                .ok()?
+                .len()
+        };
+        // RFC 9000 §17.2, §17.3.1: reserved bits must be zero after
+        // protection is removed.
+        let reserved = if space == SpaceId::Data { 0x18 } else { 0x0c };
+        if first & reserved != 0 {
+            self.transport_error(now, TransportError::protocol_violation("reserved bits set"));
+            return None;
+        }
+        let mut packet = std::mem::take(packet);
+        let payload = packet.split_off(header_len);
+        let mut payload = payload;
+        payload.truncate(plain_len);
+        Some((pn, payload.freeze()))
+    }
+
+    fn is_stateless_reset(&self, packet: &[u8]) -> bool {
+        if packet.len() < 21 {
+            return false;
+        }
+        let tail = &packet[packet.len() - 16..];
+        self.remote_cids
+            .values()
+            .filter_map(|c| c.reset_token)
+            .chain(
+                self.peer_params
+                    .as_ref()
+                    .and_then(|p| p.stateless_reset_token),
+            )
+            .any(|t| constant_time_eq(&t, tail))
+    }
+
+    /// Handles one frame.
+    fn handle_frame(
+        &mut self,
+        now: Instant,
+        space: SpaceId,
+        frame: Frame,
+    ) -> Result<(), TransportError> {
+        match frame {
+            Frame::Padding(_) | Frame::Ping => {}
+            Frame::Ack(ack) => self.on_ack_frame(now, space, &ack)?,
+            Frame::Crypto { offset, data } => self.on_crypto(now, space, offset, data)?,
+            Frame::Stream {
+                id,
+                offset,
+                fin,
+                data,
+            } => self.streams.on_stream_frame(id, offset, data, fin)?,
+            Frame::ResetStream {
+                id,
+                error_code,
+                final_size,
+            } => self.streams.on_reset(id, error_code, final_size)?,
+            Frame::StopSending { id, error_code } => {
+                self.streams.on_stop_sending(id, error_code)?
+            }
+            Frame::MaxData(max) => self.streams.on_max_data(max),
+            Frame::MaxStreamData { id, max } => self.streams.on_max_stream_data(id, max)?,
+            Frame::MaxStreams { dir, count } => self.streams.on_max_streams(dir, count),
+            Frame::DataBlocked(_) | Frame::StreamsBlocked { .. } => {}
+            Frame::StreamDataBlocked { id, .. } => self.streams.on_stream_data_blocked(id)?,
+            Frame::NewToken { .. } => {
+                // RFC 9000 §19.7: clients never send NEW_TOKEN.
+                if !self.side.is_client() {
+                    return Err(TransportError::protocol_violation(
+                        "NEW_TOKEN from a client",
+                    ));
+                }
+            }
+            Frame::NewConnectionId {
+                seq,
+                retire_prior_to,
+                cid,
+                reset_token,
+            } => self.on_new_cid(seq, retire_prior_to, cid, reset_token)?,
+            Frame::RetireConnectionId { seq } => self.on_retire_cid(seq)?,
+            Frame::PathChallenge(data) => {
+                if self.pending.path_responses.len() < 16 {
+                    self.pending.path_responses.push_back(data);
+                }
+            }
+            Frame::PathResponse(_) => {}
+            Frame::ConnectionClose {
+                app,
+                code,
+                frame_type,
+                reason,
+            } => {
+                let err = if app {
+                    ConnectionError::ApplicationClosed(ApplicationClose {
+                        error_code: code,
+                        reason,
+                    })
+                } else {
+                    ConnectionError::ConnectionClosed(ConnectionClose {
+                        error_code: TransportErrorCode(code),
+                        frame_type,
+                        reason,
+                    })
+                };
+                self.on_peer_close(now, err);
+            }
+            Frame::HandshakeDone => {
+                if !self.side.is_client() {
+                    return Err(TransportError::protocol_violation(
+                        "HANDSHAKE_DONE from a client",
+                    ));
+                }
+                if !self.handshake_confirmed {
+                    self.handshake_confirmed = true;
+                    self.discard_space(SpaceId::Handshake);
+                }
+            }
+            Frame::Datagram { data } => {
+                let Some(limit) = self.config.datagram_receive_buffer_size else {
+                    return Err(TransportError::protocol_violation(
+                        "DATAGRAM frames were not negotiated",
+                    ));
+                };
+                if data.len() > 65535 {
+                    return Err(TransportError::protocol_violation("DATAGRAM too large"));
+                }
+                // Unreliable: drop the oldest to stay within the buffer.
+                while self.datagrams_in_bytes + data.len() > limit {
+                    match self.datagrams_in.pop_front() {
+                        Some(d) => self.datagrams_in_bytes -= d.len(),
+                        None => return Ok(()),
+                    }
+                }
+                self.datagrams_in_bytes += data.len();
+                self.datagrams_in.push_back(data);
+                self.events.push_back(Event::DatagramReceived);
+            }
+        }
+        Ok(())
+    }
+
+    fn on_crypto(
+        &mut self,
+        now: Instant,
+        space: SpaceId,
+        offset: u64,
+        data: Bytes,
+    ) -> Result<(), TransportError> {
+        let limit = self.config.crypto_buffer_size;
+        let sp = &mut self.spaces[space as usize];
+        let end = offset + data.len() as u64;
+        if end > sp.crypto_in.read_offset() + limit {
+            return Err(TransportError::new(
+                TransportErrorCode::CRYPTO_BUFFER_EXCEEDED,
+                "too much out-of-order CRYPTO data",
+            ));
+        }
+        sp.crypto_in.insert(offset, data);
+        while let Some(chunk) = self.spaces[space as usize].crypto_in.read(usize::MAX) {
+            if let Err(e) = self.tls.read_hs(&chunk) {
+                self.tls_error(now, e);
+                return Ok(());
+            }
+        }
+        self.after_tls(now)
+    }
+
+    /// Reacts to TLS progress: peer parameters, keys, handshake completion.
+    fn after_tls(&mut self, now: Instant) -> Result<(), TransportError> {
+        if self.peer_params.is_none() {
+            if let Some(raw) = self.tls.quic_transport_parameters() {
+                let params = TransportParameters::decode(raw, self.side.peer())?;
+                self.validate_peer_params(&params)?;
+                self.apply_peer_params(now, params);
+            }
+        }
+        self.pump_tls();
+        if !self.handshake_complete && !self.tls.is_handshaking() {
+            self.handshake_complete = true;
+            self.state = State::Established;
+            self.handshake_data = Some(HandshakeData {
+                protocol: self.tls.alpn_protocol().map(<[u8]>::to_vec),
+                server_name: match &self.tls {
+                    rustls::quic::Connection::Server(s) => s.server_name().map(str::to_string),
+                    rustls::quic::Connection::Client(_) => None,
+                },
+            });
+            if !self.side.is_client() {
+                // RFC 9001 §4.1.2: the server's handshake is confirmed now.
+                self.handshake_confirmed = true;
+                self.pending.handshake_done = true;
+                self.discard_space(SpaceId::Handshake);
+            }
+            self.issue_cids();
+            self.events.push_back(Event::Connected);
+        }
+        Ok(())
+    }
+
+    /// RFC 9000 §7.3: authenticate the connection IDs.
+    fn validate_peer_params(&self, p: &TransportParameters) -> Result<(), TransportError> {
+        let bad = |m: &str| TransportError::new(TransportErrorCode::TRANSPORT_PARAMETER_ERROR, m);
+        if p.initial_source_connection_id != Some(self.dcid) {
+            return Err(bad("initial_source_connection_id mismatch"));
+        }
+        if self.side.is_client() {
+            if p.original_destination_connection_id != Some(self.orig_dcid) {
+                return Err(bad("original_destination_connection_id mismatch"));
+            }
+            if p.retry_source_connection_id.is_some() {
+                return Err(bad("retry_source_connection_id without Retry"));
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_peer_params(&mut self, now: Instant, p: TransportParameters) {
+        self.streams.set_peer_params(
+            p.initial_max_data,
+            p.initial_max_stream_data_bidi_local,
+            p.initial_max_stream_data_bidi_remote,
+            p.initial_max_stream_data_uni,
+            p.initial_max_streams_bidi,
+            p.initial_max_streams_uni,
+        );
+        if let Some(token) = p.stateless_reset_token {
+            if let Some(c) = self.remote_cids.get_mut(&0) {
+                c.reset_token = Some(token);
+            }
+        }
+        let mtu_cap = p.max_udp_payload_size.min(65527) as usize;
+        self.mtu = self.mtu.min(mtu_cap).max(1200);
+        self.peer_params = Some(p);
+        self.reset_idle(now);
+    }
+
+    /// Drops a space's keys and state (RFC 9001 §4.9).
+    pub(super) fn discard_space(&mut self, space: SpaceId) {
+        let sp = &mut self.spaces[space as usize];
+        if sp.discarded {
+            return;
+        }
+        let bytes = sp.discard();
+        self.cc.on_removed(bytes);
+        self.pto_count = 0;
+    }
+
+    fn on_new_cid(
+        &mut self,
+        seq: u64,
+        retire_prior_to: u64,
+        cid: ConnectionId,
+        reset_token: [u8; 16],
+    ) -> Result<(), TransportError> {
+        if self.dcid.is_empty() {
+            return Err(TransportError::protocol_violation(
+                "NEW_CONNECTION_ID with a zero-length CID in use",
+            ));
+        }
+        if let Some(existing) = self.remote_cids.get(&seq) {
+            if existing.cid != cid {
+                return Err(TransportError::protocol_violation(
+                    "sequence number reused for another CID",
+                ));
+            }
+            return Ok(());
+        }
+        if seq < self.remote_retire_prior_to {
+            // Already retired: retire this one straight away (§19.15).
+            self.pending.retire_cids.push(seq);
+            return Ok(());
+        }
+        self.remote_cids.insert(
+            seq,
+            RemoteCid {
+                cid,
+                reset_token: Some(reset_token),
+            },
+        );
+        if retire_prior_to > self.remote_retire_prior_to {
+            self.remote_retire_prior_to = retire_prior_to;
+            let old: Vec<u64> = self
+                .remote_cids
+                .range(..retire_prior_to)
+                .map(|(&s, _)| s)
+                .collect();
+            for s in old {
+                self.remote_cids.remove(&s);
+                if self.pending.retire_cids.len() < 64 {
+                    self.pending.retire_cids.push(s);
+                }
+            }
+            if self.remote_cid_seq < retire_prior_to {
+                if let Some((&s, c)) = self.remote_cids.iter().next() {
+                    self.remote_cid_seq = s;
+                    self.dcid = c.cid;
+                }
+            }
+        }
+        // RFC 9000 §5.1.1: more than our limit is an error.
+        if self.remote_cids.len() as u64 > self.config.active_connection_id_limit.max(2) {
+            return Err(TransportError::new(
+                TransportErrorCode::CONNECTION_ID_LIMIT_ERROR,
+                "too many connection IDs",
+            ));
+        }
+        Ok(())
+    }
+
+    fn on_retire_cid(&mut self, seq: u64) -> Result<(), TransportError> {
+        // RFC 9000 §19.16.
+        if seq >= self.next_local_seq {
+            return Err(TransportError::protocol_violation(
+                "retiring a CID never issued",
+            ));
+        }
+        if let Some(c) = self.local_cids.remove(&seq) {
+            self.endpoint_events
+                .push_back(EndpointEvent::RetireCid(c.cid));
+            if self.handshake_complete {
+                self.issue_cids();
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Compares two byte strings without an early exit.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

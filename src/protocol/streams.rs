@@ -1,0 +1,976 @@
+//! Stream state (RFC 9000 §2, §3): send buffers with retransmission,
+//! receive reassembly, stream- and connection-level flow control (§4) and
+//! stream-count limits.
+
+use super::assembler::Assembler;
+use super::error::{TransportError, TransportErrorCode};
+use super::frame::Dir;
+use super::range_set::RangeSet;
+use super::Side;
+use bytes::Bytes;
+use std::collections::{HashMap, HashSet, VecDeque};
+
+/// A stream ID (RFC 9000 §2.1).
+pub type StreamId = u64;
+
+/// Who opened a stream, from its ID's low bit.
+pub fn initiator(id: StreamId) -> Side {
+    if id & 1 == 0 {
+        Side::Client
+    } else {
+        Side::Server
+    }
+}
+
+/// A stream's direction, from its ID's second bit.
+pub fn dir(id: StreamId) -> Dir {
+    if id & 2 == 0 {
+        Dir::Bi
+    } else {
+        Dir::Uni
+    }
+}
+
+/// The ID of the `index`th stream opened by `side` in direction `d`.
+pub fn make_id(side: Side, d: Dir, index: u64) -> StreamId {
+    (index << 2) | (u64::from(d == Dir::Uni) << 1) | u64::from(side == Side::Server)
+}
+
+fn dir_index(d: Dir) -> usize {
+    match d {
+        Dir::Bi => 0,
+        Dir::Uni => 1,
+    }
+}
+
+/// Why a stream write failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteFailure {
+    /// No credit now; the caller waits for `Event::Writable`.
+    Blocked,
+    /// The peer asked us to stop with this code.
+    Stopped(u64),
+    /// The stream is finished, reset or unknown.
+    Closed,
+}
+
+/// Why a stream read yielded no data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadFailure {
+    /// Nothing to read yet; the caller waits for `Event::Readable`.
+    Blocked,
+    /// The peer reset the stream with this code.
+    Reset(u64),
+    /// The stream is unknown or was stopped locally.
+    Closed,
+}
+
+/// Sending half of a stream.
+#[derive(Debug, Default)]
+pub struct SendState {
+    chunks: VecDeque<(u64, Bytes)>,
+    /// Offset just past everything the application wrote.
+    written: u64,
+    /// Offset below which everything was acknowledged and freed.
+    acked_base: u64,
+    acked: RangeSet,
+    /// Offset just past the highest byte ever sent.
+    sent: u64,
+    retransmit: RangeSet,
+    /// Peer's MAX_STREAM_DATA.
+    max_data: u64,
+    fin: bool,
+    fin_sent: bool,
+    fin_acked: bool,
+    /// Peer's STOP_SENDING code.
+    stopped: Option<u64>,
+    /// Our RESET_STREAM code once reset.
+    reset: Option<u64>,
+    blocked_reported: Option<u64>,
+}
+
+impl SendState {
+    fn has_pending(&self) -> bool {
+        self.reset.is_none()
+            && (!self.retransmit.is_empty()
+                || self.sent < self.written
+                || (self.fin && !self.fin_sent))
+    }
+
+    fn unacked(&self) -> u64 {
+        self.written - self.acked_base
+    }
+
+    /// True once the peer acknowledged all data and the FIN.
+    pub fn is_done(&self) -> bool {
+        self.fin_acked && self.acked_base == self.written
+    }
+
+    fn copy_range(&self, mut offset: u64, len: usize, out: &mut Vec<u8>) {
+        let mut left = len;
+        let mut i = self
+            .chunks
+            .partition_point(|(o, b)| o + b.len() as u64 <= offset);
+        while left > 0 {
+            let (o, b) = &self.chunks[i];
+            let start = (offset - o) as usize;
+            let n = (b.len() - start).min(left);
+            out.extend_from_slice(&b[start..start + n]);
+            left -= n;
+            offset += n as u64;
+            i += 1;
+        }
+    }
+
+    fn on_ack(&mut self, offset: u64, len: u64, fin: bool) {
+        if fin {
+            self.fin_acked = true;
+        }
+        if len == 0 {
+            return;
+        }
+        self.acked.insert(offset..offset + len);
+        while let Some(r) = self.acked.first() {
+            if r.start > self.acked_base {
+                break;
+            }
+            self.acked_base = self.acked_base.max(r.end);
+            self.acked.pop_first();
+        }
+        while let Some((o, b)) = self.chunks.front() {
+            if o + b.len() as u64 <= self.acked_base {
+                self.chunks.pop_front();
+            } else {
+                break;
+            }
+        }
+    }
+}
+
+/// Receiving half of a stream.
+#[derive(Debug, Default)]
+pub struct RecvState {
+    asm: Assembler,
+    /// Offset just past the highest byte received.
+    received: u64,
+    /// Our advertised MAX_STREAM_DATA.
+    max_data: u64,
+    window: u64,
+    final_size: Option<u64>,
+    /// The peer's RESET_STREAM code.
+    reset: Option<u64>,
+    /// We sent STOP_SENDING (or the application dropped the stream).
+    stopped: bool,
+    /// FIN was delivered to the application.
+    finished_read: bool,
+}
+
+impl RecvState {
+    fn readable(&self) -> bool {
+        self.reset.is_some()
+            || self.asm.has_data()
+            || (self.final_size == Some(self.asm.read_offset()) && !self.finished_read)
+    }
+}
+
+/// What the connection must send for streams outside STREAM frames.
+#[derive(Debug, Default)]
+pub struct PendingControl {
+    /// MAX_DATA needs sending.
+    pub max_data: bool,
+    /// Streams whose MAX_STREAM_DATA needs sending.
+    pub max_stream_data: HashSet<StreamId>,
+    /// MAX_STREAMS per direction needs sending.
+    pub max_streams: [bool; 2],
+    /// RESET_STREAM frames to send (id, code, final size).
+    pub resets: Vec<(StreamId, u64, u64)>,
+    /// STOP_SENDING frames to send (id, code).
+    pub stop_sending: Vec<(StreamId, u64)>,
+    /// DATA_BLOCKED at this limit.
+    pub data_blocked: Option<u64>,
+    /// STREAM_DATA_BLOCKED frames (id, limit).
+    pub stream_data_blocked: Vec<(StreamId, u64)>,
+}
+
+/// Stream events the connection turns into its own events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamEvent {
+    /// The peer opened a stream in this direction.
+    Opened(Dir),
+    /// Data, FIN or a reset can be read.
+    Readable(StreamId),
+    /// Credit or buffer space became available.
+    Writable(StreamId),
+    /// The peer sent STOP_SENDING with this code.
+    Stopped(StreamId, u64),
+    /// Everything written, and the FIN, was acknowledged.
+    Finished(StreamId),
+    /// The peer raised our stream limit in this direction.
+    Available(Dir),
+}
+
+/// All streams of a connection and their flow control.
+#[derive(Debug)]
+pub struct Streams {
+    side: Side,
+    send: HashMap<StreamId, SendState>,
+    recv: HashMap<StreamId, RecvState>,
+    /// Streams opened locally per direction.
+    opened_local: [u64; 2],
+    /// Peer's MAX_STREAMS per direction.
+    max_local: [u64; 2],
+    /// Streams opened by the peer per direction (count of IDs used).
+    opened_remote: [u64; 2],
+    /// Our MAX_STREAMS per direction.
+    max_remote: [u64; 2],
+    /// Concurrency we allow the peer.
+    concurrency: [u64; 2],
+    /// Remote streams fully closed, per direction.
+    closed_remote: [u64; 2],
+    incoming: [VecDeque<StreamId>; 2],
+    /// Peer's MAX_DATA.
+    max_data: u64,
+    /// Bytes written by the application over all streams.
+    written: u64,
+    send_window: u64,
+    unacked: u64,
+    /// Our MAX_DATA.
+    local_max_data: u64,
+    local_window: u64,
+    /// Sum of highest received offsets.
+    received: u64,
+    /// Bytes consumed by the application (plus discarded).
+    consumed: u64,
+    // Initial windows from transport parameters.
+    peer_stream_bidi_local: u64,
+    peer_stream_bidi_remote: u64,
+    peer_stream_uni: u64,
+    stream_window: u64,
+    sendable: VecDeque<StreamId>,
+    in_sendable: HashSet<StreamId>,
+    /// Control frames waiting to be sent.
+    pub pending: PendingControl,
+    events: VecDeque<StreamEvent>,
+    conn_blocked_writers: bool,
+}
+
+impl Streams {
+    /// Fresh stream state with our limits.
+    pub fn new(
+        side: Side,
+        max_bidi: u64,
+        max_uni: u64,
+        receive_window: u64,
+        stream_window: u64,
+        send_window: u64,
+    ) -> Self {
+        Self {
+            side,
+            send: HashMap::new(),
+            recv: HashMap::new(),
+            opened_local: [0; 2],
+            max_local: [0; 2],
+            opened_remote: [0; 2],
+            max_remote: [max_bidi, max_uni],
+            concurrency: [max_bidi, max_uni],
+            closed_remote: [0; 2],
+            incoming: Default::default(),
+            max_data: 0,
+            written: 0,
+            send_window,
+            unacked: 0,
+            local_max_data: receive_window,
+            local_window: receive_window,
+            received: 0,
+            consumed: 0,
+            peer_stream_bidi_local: 0,
+            peer_stream_bidi_remote: 0,
+            peer_stream_uni: 0,
+            stream_window,
+            sendable: VecDeque::new(),
+            in_sendable: HashSet::new(),
+            pending: PendingControl::default(),
+            events: VecDeque::new(),
+            conn_blocked_writers: false,
+        }
+    }
+
+    /// Applies the peer's transport parameters (RFC 9000 §18.2).
+    pub fn set_peer_params(
+        &mut self,
+        max_data: u64,
+        bidi_local: u64,
+        bidi_remote: u64,
+        uni: u64,
+        max_bidi: u64,
+        max_uni: u64,
+    ) {
+        self.max_data = self.max_data.max(max_data);
+        self.peer_stream_bidi_local = bidi_local;
+        self.peer_stream_bidi_remote = bidi_remote;
+        self.peer_stream_uni = uni;
+        self.max_local = [
+            self.max_local[0].max(max_bidi),
+            self.max_local[1].max(max_uni),
+        ];
+        // Streams opened before the parameters arrived (0-RTT) get credit now.
+        for (&id, s) in self.send.iter_mut() {
+            if initiator(id) == self.side {
+                let init = match dir(id) {
+                    Dir::Bi => bidi_remote,
+                    Dir::Uni => uni,
+                };
+                s.max_data = s.max_data.max(init);
+            }
+        }
+        self.events.push_back(StreamEvent::Available(Dir::Bi));
+        self.events.push_back(StreamEvent::Available(Dir::Uni));
+    }
+
+    /// Our current MAX_DATA.
+    pub fn local_max_data(&self) -> u64 {
+        self.local_max_data
+    }
+
+    /// Our current MAX_STREAMS for `d`.
+    pub fn local_max_streams(&self, d: Dir) -> u64 {
+        self.max_remote[dir_index(d)]
+    }
+
+    /// Our MAX_STREAM_DATA for `id`, if it still takes data.
+    pub fn local_max_stream_data(&self, id: StreamId) -> Option<u64> {
+        self.recv
+            .get(&id)
+            .filter(|r| r.final_size.is_none() && r.reset.is_none())
+            .map(|r| r.max_data)
+    }
+
+    /// Next queued stream event.
+    pub fn poll_event(&mut self) -> Option<StreamEvent> {
+        self.events.pop_front()
+    }
+
+    /// Opens a local stream, or `None` when the peer's limit is reached.
+    pub fn open(&mut self, d: Dir) -> Option<StreamId> {
+        let i = dir_index(d);
+        if self.opened_local[i] >= self.max_local[i] {
+            return None;
+        }
+        let id = make_id(self.side, d, self.opened_local[i]);
+        self.opened_local[i] += 1;
+        let max = match d {
+            Dir::Bi => self.peer_stream_bidi_remote,
+            Dir::Uni => self.peer_stream_uni,
+        };
+        self.send.insert(
+            id,
+            SendState {
+                max_data: max,
+                ..Default::default()
+            },
+        );
+        if d == Dir::Bi {
+            self.recv.insert(id, self.new_recv());
+        }
+        Some(id)
+    }
+
+    fn new_recv(&self) -> RecvState {
+        RecvState {
+            max_data: self.stream_window,
+            window: self.stream_window,
+            ..Default::default()
+        }
+    }
+
+    /// Takes the next stream the peer opened in direction `d`.
+    pub fn accept(&mut self, d: Dir) -> Option<StreamId> {
+        self.incoming[dir_index(d)].pop_front()
+    }
+
+    /// Raises how many streams the peer may have open at once.
+    pub fn set_max_concurrent(&mut self, d: Dir, n: u64) {
+        let i = dir_index(d);
+        self.concurrency[i] = n;
+        let target = self.closed_remote[i] + n;
+        if target > self.max_remote[i] {
+            self.max_remote[i] = target;
+            self.pending.max_streams[i] = true;
+        }
+    }
+
+    /// Validates a frame's stream ID against our role and limits, creating
+    /// peer-initiated streams up to it (RFC 9000 §3.2, §4.6). `sending`:
+    /// the frame is about the peer's sending part (STREAM, RESET_STREAM,
+    /// STREAM_DATA_BLOCKED); otherwise about its receiving part.
+    /// Returns Ok(false) for a stream that is already closed and forgotten.
+    fn touch(&mut self, id: StreamId, sending: bool) -> Result<bool, TransportError> {
+        let d = dir(id);
+        let i = dir_index(d);
+        let index = id >> 2;
+        if initiator(id) == self.side {
+            // A locally opened stream.
+            if index >= self.opened_local[i] {
+                return Err(TransportError::new(
+                    TransportErrorCode::STREAM_STATE_ERROR,
+                    "frame for a stream we did not open",
+                ));
+            }
+            if sending && d == Dir::Uni {
+                return Err(TransportError::new(
+                    TransportErrorCode::STREAM_STATE_ERROR,
+                    "peer sent on our unidirectional stream",
+                ));
+            }
+            return Ok(if sending {
+                self.recv.contains_key(&id)
+            } else {
+                self.send.contains_key(&id)
+            });
+        }
+        if !sending && d == Dir::Uni {
+            return Err(TransportError::new(
+                TransportErrorCode::STREAM_STATE_ERROR,
+                "frame for the sending part of a peer's unidirectional stream",
+            ));
+        }
+        if index >= self.max_remote[i] {
+            return Err(TransportError::new(
+                TransportErrorCode::STREAM_LIMIT_ERROR,
+                "peer exceeded the stream limit",
+            ));
+        }
+        while self.opened_remote[i] <= index {
+            let new_id = make_id(self.side.peer(), d, self.opened_remote[i]);
+            self.opened_remote[i] += 1;
+            self.recv.insert(new_id, self.new_recv());
+            if d == Dir::Bi {
+                let max = self.peer_stream_bidi_local;
+                self.send.insert(
+                    new_id,
+                    SendState {
+                        max_data: max,
+                        ..Default::default()
+                    },
+                );
+            }
+            self.incoming[i].push_back(new_id);
+            self.events.push_back(StreamEvent::Opened(d));
+        }
+        Ok(if sending {
+            self.recv.contains_key(&id)
+        } else {
+            self.send.contains_key(&id)
+        })
+    }
+
+    /// Handles a STREAM frame (RFC 9000 §19.8).
+    pub fn on_stream_frame(
+        &mut self,
+        id: StreamId,
+        offset: u64,
+        data: Bytes,
+        fin: bool,
+    ) -> Result<(), TransportError> {
+        if !self.touch(id, true)? {
+            return Ok(());
+        }
+        let end = offset + data.len() as u64;
+        let rs = self.recv.get_mut(&id).expect("touched");
+        if let Some(fs) = rs.final_size {
+            if end > fs || (fin && end != fs) {
+                return Err(TransportError::new(
+                    TransportErrorCode::FINAL_SIZE_ERROR,
+                    "data beyond or changing the final size",
+                ));
+            }
+        }
+        if fin && end < rs.received {
+            return Err(TransportError::new(
+                TransportErrorCode::FINAL_SIZE_ERROR,
+                "final size below data already received",
+            ));
+        }
+        if end > rs.max_data {
+            return Err(TransportError::new(
+                TransportErrorCode::FLOW_CONTROL_ERROR,
+                "stream data beyond MAX_STREAM_DATA",
+            ));
+        }
+        if end > rs.received {
+            let grow = end - rs.received;
+            if self.received + grow > self.local_max_data {
+                return Err(TransportError::new(
+                    TransportErrorCode::FLOW_CONTROL_ERROR,
+                    "stream data beyond MAX_DATA",
+                ));
+            }
+            self.received += grow;
+            rs.received = end;
+        }
+        if fin {
+            rs.final_size = Some(end);
+        }
+        if rs.reset.is_some() {
+            return Ok(());
+        }
+        if rs.stopped {
+            // Discarded data still counts as consumed for flow control.
+            return Ok(());
+        }
+        let was = rs.readable();
+        rs.asm.insert(offset, data);
+        if !was && rs.readable() {
+            self.events.push_back(StreamEvent::Readable(id));
+        }
+        Ok(())
+    }
+
+    /// Handles RESET_STREAM (RFC 9000 §19.4).
+    pub fn on_reset(
+        &mut self,
+        id: StreamId,
+        code: u64,
+        final_size: u64,
+    ) -> Result<(), TransportError> {
+        if !self.touch(id, true)? {
+            return Ok(());
+        }
+        let rs = self.recv.get_mut(&id).expect("touched");
+        if rs.final_size.is_some_and(|f| f != final_size) || final_size < rs.received {
+            return Err(TransportError::new(
+                TransportErrorCode::FINAL_SIZE_ERROR,
+                "reset final size conflicts with data",
+            ));
+        }
+        if final_size > rs.max_data {
+            return Err(TransportError::new(
+                TransportErrorCode::FLOW_CONTROL_ERROR,
+                "reset final size beyond MAX_STREAM_DATA",
+            ));
+        }
+        let grow = final_size - rs.received;
+        if self.received + grow > self.local_max_data {
+            return Err(TransportError::new(
+                TransportErrorCode::FLOW_CONTROL_ERROR,
+                "reset final size beyond MAX_DATA",
+            ));
+        }
+        self.received += grow;
+        rs.received = final_size;
+        rs.final_size = Some(final_size);
+        if rs.reset.is_none() {
+            rs.reset = Some(code);
+            let unread = final_size - rs.asm.read_offset();
+            rs.asm.clear_to(final_size);
+            self.add_consumed(unread);
+            self.events.push_back(StreamEvent::Readable(id));
+        }
+        Ok(())
+    }
+
+    /// Handles STOP_SENDING (RFC 9000 §19.5): we answer with RESET_STREAM.
+    pub fn on_stop_sending(&mut self, id: StreamId, code: u64) -> Result<(), TransportError> {
+        if !self.touch(id, false)? {
+            return Ok(());
+        }
+        let ss = self.send.get_mut(&id).expect("touched");
+        if ss.stopped.is_none() {
+            ss.stopped = Some(code);
+            self.events.push_back(StreamEvent::Stopped(id, code));
+            if ss.reset.is_none() && !ss.is_done() {
+                self.reset(id, code);
+            }
+        }
+        Ok(())
+    }
+
+    /// Handles MAX_STREAM_DATA (RFC 9000 §19.10).
+    pub fn on_max_stream_data(&mut self, id: StreamId, max: u64) -> Result<(), TransportError> {
+        if !self.touch(id, false)? {
+            return Ok(());
+        }
+        let ss = self.send.get_mut(&id).expect("touched");
+        if max > ss.max_data {
+            let was_blocked = ss.written >= ss.max_data;
+            ss.max_data = max;
+            if was_blocked {
+                self.events.push_back(StreamEvent::Writable(id));
+            }
+        }
+        Ok(())
+    }
+
+    /// Handles STREAM_DATA_BLOCKED (RFC 9000 §19.13): only validated.
+    pub fn on_stream_data_blocked(&mut self, id: StreamId) -> Result<(), TransportError> {
+        self.touch(id, true).map(|_| ())
+    }
+
+    /// Handles MAX_DATA (RFC 9000 §19.9).
+    pub fn on_max_data(&mut self, max: u64) {
+        if max > self.max_data {
+            self.max_data = max;
+            self.wake_conn_blocked();
+        }
+    }
+
+    /// Handles MAX_STREAMS (RFC 9000 §19.11).
+    pub fn on_max_streams(&mut self, d: Dir, count: u64) {
+        let i = dir_index(d);
+        if count > self.max_local[i] {
+            self.max_local[i] = count;
+            self.events.push_back(StreamEvent::Available(d));
+        }
+    }
+
+    fn wake_conn_blocked(&mut self) {
+        if self.conn_blocked_writers {
+            self.conn_blocked_writers = false;
+            for (&id, s) in &self.send {
+                if s.reset.is_none() && !s.fin {
+                    self.events.push_back(StreamEvent::Writable(id));
+                }
+            }
+        }
+    }
+
+    /// Buffers application data; returns how many bytes were taken.
+    pub fn write(&mut self, id: StreamId, data: &mut Bytes) -> Result<usize, WriteFailure> {
+        let ss = self.send.get_mut(&id).ok_or(WriteFailure::Closed)?;
+        if let Some(code) = ss.stopped {
+            return Err(WriteFailure::Stopped(code));
+        }
+        if ss.fin || ss.reset.is_some() {
+            return Err(WriteFailure::Closed);
+        }
+        let stream_credit = ss.max_data.saturating_sub(ss.written);
+        let conn_credit = self.max_data.saturating_sub(self.written);
+        let buffer_credit = self.send_window.saturating_sub(self.unacked);
+        let n = (data.len() as u64)
+            .min(stream_credit)
+            .min(conn_credit)
+            .min(buffer_credit) as usize;
+        if n == 0 {
+            if stream_credit == 0 {
+                if ss.blocked_reported != Some(ss.max_data) {
+                    ss.blocked_reported = Some(ss.max_data);
+                    self.pending.stream_data_blocked.push((id, ss.max_data));
+                }
+            } else {
+                if conn_credit == 0 {
+                    self.pending.data_blocked = Some(self.max_data);
+                }
+                self.conn_blocked_writers = true;
+            }
+            return Err(WriteFailure::Blocked);
+        }
+        let chunk = data.split_to(n);
+        ss.chunks.push_back((ss.written, chunk));
+        ss.written += n as u64;
+        self.written += n as u64;
+        self.unacked += n as u64;
+        self.mark_sendable(id);
+        Ok(n)
+    }
+
+    /// Marks the end of the stream (FIN).
+    pub fn finish(&mut self, id: StreamId) -> Result<(), WriteFailure> {
+        let ss = self.send.get_mut(&id).ok_or(WriteFailure::Closed)?;
+        if let Some(code) = ss.stopped {
+            return Err(WriteFailure::Stopped(code));
+        }
+        if ss.fin || ss.reset.is_some() {
+            return Err(WriteFailure::Closed);
+        }
+        ss.fin = true;
+        self.mark_sendable(id);
+        Ok(())
+    }
+
+    /// Abandons sending with `code` (RESET_STREAM). Unknown or already
+    /// reset streams are ignored.
+    pub fn reset(&mut self, id: StreamId, code: u64) -> bool {
+        let Some(ss) = self.send.get_mut(&id) else {
+            return false;
+        };
+        if ss.reset.is_some() || ss.is_done() {
+            return false;
+        }
+        ss.reset = Some(code);
+        ss.retransmit = RangeSet::new();
+        let freed = ss.unacked();
+        ss.chunks.clear();
+        let final_size = ss.sent;
+        self.unacked -= freed;
+        // Unsent bytes never count against the peer's MAX_DATA.
+        self.written -= ss.written - final_size;
+        ss.written = final_size;
+        ss.acked_base = final_size;
+        self.pending.resets.push((id, code, final_size));
+        self.wake_conn_blocked();
+        true
+    }
+
+    /// Asks the peer to stop sending (STOP_SENDING) and discards data.
+    pub fn stop(&mut self, id: StreamId, code: u64) -> bool {
+        let Some(rs) = self.recv.get_mut(&id) else {
+            return false;
+        };
+        if rs.stopped {
+            return false;
+        }
+        rs.stopped = true;
+        let unread = rs.received - rs.asm.read_offset();
+        rs.asm.clear_to(rs.received);
+        let done = rs.reset.is_some() || rs.final_size.is_some();
+        self.add_consumed(unread);
+        if !done {
+            self.pending.stop_sending.push((id, code));
+        }
+        self.maybe_forget_recv(id);
+        true
+    }
+
+    /// Reads up to `max` contiguous bytes. `Ok(None)` is the end of stream.
+    pub fn read(&mut self, id: StreamId, max: usize) -> Result<Option<Bytes>, ReadFailure> {
+        let rs = self.recv.get_mut(&id).ok_or(ReadFailure::Closed)?;
+        if let Some(code) = rs.reset {
+            rs.finished_read = true;
+            self.maybe_forget_recv(id);
+            return Err(ReadFailure::Reset(code));
+        }
+        if rs.stopped {
+            return Err(ReadFailure::Closed);
+        }
+        if let Some(out) = rs.asm.read(max) {
+            let read = rs.asm.read_offset();
+            // Credit the peer when half the window is consumed (RFC 9000 §4.2).
+            if rs.final_size.is_none() && rs.max_data - read < rs.window / 2 {
+                rs.max_data = read + rs.window;
+                self.pending.max_stream_data.insert(id);
+            }
+            self.add_consumed(out.len() as u64);
+            return Ok(Some(out));
+        }
+        if rs.final_size == Some(rs.asm.read_offset()) {
+            rs.finished_read = true;
+            self.maybe_forget_recv(id);
+            return Ok(None);
+        }
+        Err(ReadFailure::Blocked)
+    }
+
+    fn add_consumed(&mut self, n: u64) {
+        self.consumed += n;
+        if self.local_max_data - self.consumed < self.local_window / 2 {
+            self.local_max_data = self.consumed + self.local_window;
+            self.pending.max_data = true;
+        }
+    }
+
+    /// True when the stream has something to read (data, FIN or reset).
+    pub fn is_readable(&self, id: StreamId) -> bool {
+        self.recv.get(&id).is_some_and(|r| r.readable())
+    }
+
+    fn maybe_forget_recv(&mut self, id: StreamId) {
+        if let Some(rs) = self.recv.get(&id) {
+            let done = rs.finished_read || (rs.stopped && (rs.final_size.is_some()));
+            if done {
+                self.recv.remove(&id);
+                self.pending.max_stream_data.remove(&id);
+                self.maybe_forget(id);
+            }
+        }
+    }
+
+    fn maybe_forget_send(&mut self, id: StreamId) {
+        if let Some(ss) = self.send.get(&id) {
+            let done = ss.is_done() || ss.reset.is_some();
+            if done && !self.in_sendable.contains(&id) {
+                // A reset stream waits for its RESET_STREAM to be acked in
+                // real stacks; we keep the reset queued in `pending` instead.
+                self.send.remove(&id);
+                self.maybe_forget(id);
+            }
+        }
+    }
+
+    /// When both halves of a peer-initiated stream are gone, credit a new
+    /// stream to the peer (RFC 9000 §4.6).
+    fn maybe_forget(&mut self, id: StreamId) {
+        if initiator(id) == self.side || self.send.contains_key(&id) || self.recv.contains_key(&id)
+        {
+            return;
+        }
+        let i = dir_index(dir(id));
+        self.closed_remote[i] += 1;
+        let target = self.closed_remote[i] + self.concurrency[i];
+        if target > self.max_remote[i] {
+            self.max_remote[i] = target;
+            self.pending.max_streams[i] = true;
+        }
+    }
+
+    fn mark_sendable(&mut self, id: StreamId) {
+        if self.in_sendable.insert(id) {
+            self.sendable.push_back(id);
+        }
+    }
+
+    /// True if any stream has data or a FIN to send.
+    pub fn has_pending_data(&self) -> bool {
+        !self.sendable.is_empty()
+    }
+
+    /// Writes STREAM frames into `buf` while `space` bytes remain. Records
+    /// what was sent in `sent` as (id, offset, len, fin).
+    pub fn write_stream_frames(
+        &mut self,
+        buf: &mut Vec<u8>,
+        max_len: usize,
+        sent: &mut Vec<(StreamId, u64, u64, bool)>,
+    ) {
+        let mut rounds = self.sendable.len();
+        while rounds > 0 {
+            let space = max_len.saturating_sub(buf.len());
+            if space < 16 {
+                break;
+            }
+            let Some(&id) = self.sendable.front() else {
+                break;
+            };
+            let Some(ss) = self.send.get_mut(&id) else {
+                self.sendable.pop_front();
+                self.in_sendable.remove(&id);
+                rounds -= 1;
+                continue;
+            };
+            if !ss.has_pending() {
+                self.sendable.pop_front();
+                self.in_sendable.remove(&id);
+                rounds -= 1;
+                continue;
+            }
+            // Retransmissions first, then new data.
+            let (offset, avail, is_new) = if let Some(r) = ss.retransmit.first() {
+                (r.start, r.end - r.start, false)
+            } else {
+                (ss.sent, ss.written - ss.sent, true)
+            };
+            let hdr = super::frame::stream_header_len(id, offset, avail.min(space as u64) as usize);
+            if hdr >= space {
+                break;
+            }
+            let len = avail.min((space - hdr) as u64) as usize;
+            let end = offset + len as u64;
+            let fin = ss.fin && end == ss.written && (is_new || ss.fin_sent);
+            if len == 0 && !fin {
+                // FIN already sent and nothing else: clean up.
+                self.sendable.pop_front();
+                self.in_sendable.remove(&id);
+                rounds -= 1;
+                continue;
+            }
+            super::frame::encode_stream_header(buf, id, offset, len, fin);
+            ss.copy_range(offset, len, buf);
+            if is_new {
+                ss.sent = end;
+            } else {
+                ss.retransmit.remove(offset..end);
+            }
+            if fin {
+                ss.fin_sent = true;
+            }
+            sent.push((id, offset, len as u64, fin));
+            if !ss.has_pending() {
+                self.sendable.pop_front();
+                self.in_sendable.remove(&id);
+                rounds -= 1;
+            } else if len > 0 && buf.len() + 16 < max_len {
+                // Round-robin: give the next stream a turn.
+                self.sendable.rotate_left(1);
+                rounds -= 1;
+            }
+        }
+    }
+
+    /// A STREAM frame we sent was acknowledged.
+    pub fn on_stream_acked(&mut self, id: StreamId, offset: u64, len: u64, fin: bool) {
+        let Some(ss) = self.send.get_mut(&id) else {
+            return;
+        };
+        if ss.reset.is_some() {
+            return;
+        }
+        let before = ss.unacked();
+        ss.on_ack(offset, len, fin);
+        let freed = before - ss.unacked();
+        let done = ss.is_done();
+        self.unacked -= freed;
+        if freed > 0 {
+            self.wake_conn_blocked();
+        }
+        if done {
+            self.events.push_back(StreamEvent::Finished(id));
+            self.maybe_forget_send(id);
+        }
+    }
+
+    /// A STREAM frame we sent was lost: queue its bytes again.
+    pub fn on_stream_lost(&mut self, id: StreamId, offset: u64, len: u64, fin: bool) {
+        let Some(ss) = self.send.get_mut(&id) else {
+            return;
+        };
+        if ss.reset.is_some() {
+            return;
+        }
+        if len > 0 {
+            let mut lost = RangeSet::new();
+            lost.insert(offset.max(ss.acked_base)..offset + len);
+            for r in ss.acked.iter() {
+                lost.remove(r);
+            }
+            for r in lost.iter() {
+                ss.retransmit.insert(r);
+            }
+        }
+        if fin && !ss.fin_acked {
+            ss.fin_sent = false;
+        }
+        if ss.has_pending() {
+            self.mark_sendable(id);
+        }
+    }
+
+    /// True when the peer has finished or reset every stream, and we have
+    /// delivered everything: used to tell whether data is outstanding.
+    pub fn send_idle(&self) -> bool {
+        self.unacked == 0 && self.sendable.is_empty()
+    }
+
+    /// Number of streams currently tracked (for limits and tests).
+    pub fn tracked(&self) -> usize {
+        self.send.len() + self.recv.len()
+    }
+
+    /// Ids of every local stream with a send half.
+    pub fn send_ids(&self) -> Vec<StreamId> {
+        self.send.keys().copied().collect()
+    }
+
+    /// Ids of every stream with a receive half.
+    pub fn recv_ids(&self) -> Vec<StreamId> {
+        self.recv.keys().copied().collect()
+    }
+
+    /// Bytes the application may still write to `id` right now.
+    pub fn write_credit(&self, id: StreamId) -> u64 {
+        self.send.get(&id).map_or(0, |s| {
+            s.max_data
+                .saturating_sub(s.written)
+                .min(self.max_data.saturating_sub(self.written))
+                .min(self.send_window.saturating_sub(self.unacked))
+        })
+    }
+}

@@ -1,0 +1,6 @@
+//! Test utilities: a deterministic in-memory network for the sans-IO core.
+//! Users may use them to test their own protocol logic.
+
+pub mod pair;
+
+pub use pair::{Link, Pair};

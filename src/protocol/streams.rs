@@ -964,6 +964,12 @@ impl Streams {
         self.recv.keys().copied().collect()
     }
 
+    /// The peer's STOP_SENDING code, and whether all data and the FIN were
+    /// acknowledged; `None` for a stream no longer tracked.
+    pub fn send_status(&self, id: StreamId) -> Option<(Option<u64>, bool)> {
+        self.send.get(&id).map(|s| (s.stopped, s.is_done()))
+    }
+
     /// Bytes the application may still write to `id` right now.
     pub fn write_credit(&self, id: StreamId) -> u64 {
         self.send.get(&id).map_or(0, |s| {

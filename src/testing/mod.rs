@@ -3,4 +3,4 @@
 
 pub mod pair;
 
-pub use pair::{Link, Pair};
+pub use pair::{Direction, Link, Pair, SplitMix};

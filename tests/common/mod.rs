@@ -54,3 +54,32 @@ pub fn configs() -> (ClientConfig, ServerConfig) {
         ServerConfig::with_crypto(Arc::new(server)),
     )
 }
+
+/// Runs `fut` with a bound on time, failing the test when it expires.
+pub async fn within<T>(secs: u64, fut: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(std::time::Duration::from_secs(secs), fut)
+        .await
+        .expect("timed out")
+}
+
+/// A server endpoint on 127.0.0.1 and a client endpoint trusting it.
+pub fn endpoints() -> (
+    actix_quic::Endpoint,
+    actix_quic::Endpoint,
+    std::net::SocketAddr,
+) {
+    let (client_cfg, server_cfg) = configs();
+    let server = actix_quic::Endpoint::server(server_cfg, "127.0.0.1:0".parse().unwrap()).unwrap();
+    let client = actix_quic::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
+    client.set_default_client_config(client_cfg);
+    let addr = server.local_addr().unwrap();
+    (server, client, addr)
+}
+
+/// Installs a tracing subscriber honouring RUST_LOG (once).
+pub fn trace() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}

@@ -579,6 +579,12 @@ impl Connection {
         self.streams.write_credit(id)
     }
 
+    /// The peer's STOP_SENDING code for `id` and whether everything sent on
+    /// it was acknowledged; `None` once the stream is forgotten.
+    pub fn send_status(&self, id: StreamId) -> Option<(Option<u64>, bool)> {
+        self.streams.send_status(id)
+    }
+
     /// Finishes a stream (FIN).
     pub fn finish(&mut self, id: StreamId) -> Result<(), WriteFailure> {
         if self.is_closed() {

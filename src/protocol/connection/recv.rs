@@ -5,7 +5,7 @@ use super::close::{ApplicationClose, ConnectionClose, ConnectionError};
 use super::spaces::SpaceId;
 use super::{Connection, EndpointEvent, Event, HandshakeData, RemoteCid, State, LOCAL_CID_LEN};
 use crate::protocol::cid::ConnectionId;
-use crate::protocol::crypto::TAG_LEN;
+use crate::protocol::crypto;
 use crate::protocol::error::{TransportError, TransportErrorCode};
 use crate::protocol::frame::{Frame, Frames};
 use crate::protocol::packet::{self, HeaderKind, LongType, PartialHeader};
@@ -210,64 +210,23 @@ impl Connection {
                     .header
                     .as_ref()
             };
-            // Work on copies of the protected fields so a failed decryption
-            // leaves the packet intact for the stateless reset check.
-            if packet.len() < pn_offset + 4 + hp.sample_len() {
-                return None;
-            }
-            let sample_at = pn_offset + 4;
-            let mut first = packet[0];
-            let mut pn_bytes = [0u8; 4];
-            pn_bytes.copy_from_slice(&packet[pn_offset..pn_offset + 4]);
-            hp.decrypt_in_place(
-                &packet[sample_at..sample_at + hp.sample_len()],
-                &mut first,
-                &mut pn_bytes,
-            )
-            .ok()?;
-            let pn_len = (first & 0x03) as usize + 1;
-            let mut truncated = 0u64;
-            for b in &pn_bytes[..pn_len] {
-                truncated = (truncated << 8) | u64::from(*b);
-            }
-            let pn = packet::decode_pn(largest, truncated, 8 * pn_len as u32);
-            packet[0] = first;
-            packet[pn_offset..pn_offset + pn_len].copy_from_slice(&pn_bytes[..pn_len]);
-            (pn_len, pn)
+            crypto::remove_header_protection(packet, pn_offset, largest, hp)?
         };
         let header_len = pn_offset + pn_len;
-        if packet.len() < header_len + TAG_LEN {
-            return None;
-        }
         let first = packet[0];
-        let (head, body) = packet.split_at_mut(header_len);
         let plain_len = if space == SpaceId::Data {
             let keys = self.one_rtt.as_mut()?;
             let phase = first & 0x04 != 0;
             if phase == keys.phase {
-                let n = keys
-                    .current
-                    .remote
-                    .decrypt_in_place(pn, head, body)
-                    .ok()?
-                    .len();
+                let n = crypto::open_payload(packet, header_len, pn, keys.current.remote.as_ref())?;
                 keys.phase_first_pn = Some(keys.phase_first_pn.map_or(pn, |f| f.min(pn)));
                 n
             } else if keys.phase_first_pn.is_some_and(|f| pn < f) {
                 // A reordered packet from the previous phase.
-                keys.prev_remote
-                    .as_ref()?
-                    .decrypt_in_place(pn, head, body)
-                    .ok()?
-                    .len()
+                crypto::open_payload(packet, header_len, pn, keys.prev_remote.as_deref()?)?
             } else {
                 // RFC 9001 §6.2: the peer started a key update.
-                let n = keys
-                    .next
-                    .remote
-                    .decrypt_in_place(pn, head, body)
-                    .ok()?
-                    .len();
+                let n = crypto::open_payload(packet, header_len, pn, keys.next.remote.as_ref())?;
                 keys.rotate();
                 keys.phase_first_pn = Some(pn);
                 tracing::debug!(side = ?self.side, "peer initiated key update");
@@ -275,11 +234,7 @@ impl Connection {
             }
         } else {
             let keys = self.spaces[space as usize].keys.as_ref()?;
-            keys.remote
-                .packet
-                .decrypt_in_place(pn, head, body)
-                .ok()?
-                .len()
+            crypto::open_payload(packet, header_len, pn, keys.remote.packet.as_ref())?
         };
         // RFC 9000 §17.2, §17.3.1: reserved bits must be zero after
         // protection is removed.

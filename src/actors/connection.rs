@@ -1,0 +1,836 @@
+//! The connection actor: owns one sans-IO [`Connection`](ProtoConnection),
+//! one timer, and the operations parked until the connection can answer
+//! them. Every handler ends in [`ConnectionActor::drive`].
+
+use super::endpoint::{ConnectionEndpointEvent, EndpointActor};
+use super::socket::Socket;
+use crate::errors::{
+    ClosedStream, ConnectionError, ReadError, SendDatagramError, StoppedError, WriteError,
+};
+use crate::messages::*;
+use crate::protocol::congestion::CongestionState;
+use crate::protocol::connection::{
+    Connection as ProtoConnection, ConnectionStats, EndpointEvent, Event, HandshakeData,
+};
+use crate::protocol::endpoint::ConnectionHandle;
+use crate::protocol::frame::Dir;
+use crate::protocol::streams::{ReadFailure, StreamEvent, WriteFailure};
+use actix::prelude::*;
+use bytes::{Bytes, BytesMut};
+use futures::channel::oneshot;
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+/// Most transmits per drive before yielding to the mailbox.
+const MAX_TRANSMITS_PER_DRIVE: usize = 32;
+
+/// Mailbox capacity of a connection actor.
+const MAILBOX: usize = 1024;
+
+/// What sync getters on the `Connection` handle read.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// Peer address.
+    pub remote: SocketAddr,
+    /// Smoothed RTT.
+    pub rtt: Duration,
+    /// Statistics.
+    pub stats: ConnectionStats,
+    /// Congestion controller state.
+    pub congestion: CongestionState,
+    /// Negotiated handshake data.
+    pub handshake_data: Option<HandshakeData>,
+    /// The peer's certificates.
+    pub peer_certificates: Option<Vec<rustls::pki_types::CertificateDer<'static>>>,
+    /// Largest datagram we may send.
+    pub max_datagram_size: Option<usize>,
+    /// Why the connection closed.
+    pub close_reason: Option<ConnectionError>,
+}
+
+/// State shared between the actor and its handles.
+#[derive(Debug)]
+pub struct Shared {
+    /// A number unique to this connection in this process.
+    pub stable_id: usize,
+    /// The latest snapshot.
+    pub snapshot: Mutex<Snapshot>,
+}
+
+/// Held by every user handle of a connection; when the last is dropped the
+/// connection closes with code 0 and an empty reason.
+#[derive(Debug)]
+pub struct HandleToken {
+    addr: Addr<ConnectionActor>,
+}
+
+impl Drop for HandleToken {
+    fn drop(&mut self) {
+        self.addr.do_send(AllHandlesDropped);
+    }
+}
+
+/// Sent when the last user handle is gone.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+struct AllHandlesDropped;
+
+/// Datagrams routed to this connection by the endpoint.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Datagrams(pub Vec<(SocketAddr, BytesMut)>);
+
+/// Closes the connection as part of an endpoint close.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct EndpointClose {
+    /// Application error code.
+    pub code: u64,
+    /// Reason.
+    pub reason: Bytes,
+}
+
+/// Asks for what a new handle needs: the shared state and a token.
+#[derive(Debug, Message)]
+#[rtype(result = "Option<(Arc<Shared>, Arc<HandleToken>)>")]
+pub struct HandleParts;
+
+type Reply<T> = oneshot::Sender<T>;
+
+#[derive(Default)]
+struct Waiters {
+    open: [VecDeque<Reply<Result<StreamId, ConnectionError>>>; 2],
+    accept: [VecDeque<Reply<Result<StreamId, ConnectionError>>>; 2],
+    readers: HashMap<StreamId, VecDeque<(usize, Reply<Result<Option<Bytes>, ReadError>>)>>,
+    writers: HashMap<StreamId, VecDeque<(Bytes, Reply<Result<usize, WriteError>>)>>,
+    stopped: HashMap<StreamId, Vec<Reply<Result<Option<u64>, StoppedError>>>>,
+    datagrams: VecDeque<Reply<Result<Bytes, ConnectionError>>>,
+    connected: Vec<Reply<Result<(), ConnectionError>>>,
+    closed: Vec<Reply<ConnectionError>>,
+}
+
+/// One QUIC connection as an actor.
+pub struct ConnectionActor {
+    conn: ProtoConnection,
+    handle: ConnectionHandle,
+    socket: Arc<Socket>,
+    endpoint: Addr<EndpointActor>,
+    timer: Option<(Instant, SpawnHandle)>,
+    buf: Vec<u8>,
+    send_blocked: bool,
+    waiters: Waiters,
+    shared: Arc<Shared>,
+    token: Weak<HandleToken>,
+    handles_dropped: bool,
+    span: tracing::Span,
+}
+
+fn dir_index(d: Dir) -> usize {
+    match d {
+        Dir::Bi => 0,
+        Dir::Uni => 1,
+    }
+}
+
+impl ConnectionActor {
+    /// Builds the actor state; the endpoint starts it.
+    pub fn new(
+        conn: ProtoConnection,
+        handle: ConnectionHandle,
+        socket: Arc<Socket>,
+        endpoint: Addr<EndpointActor>,
+        stable_id: usize,
+    ) -> Self {
+        let span = tracing::debug_span!("conn", side = ?conn.side(), scid = %conn.initial_scid());
+        let shared = Arc::new(Shared {
+            stable_id,
+            snapshot: Mutex::new(Self::snapshot_of(&conn)),
+        });
+        Self {
+            conn,
+            handle,
+            socket,
+            endpoint,
+            timer: None,
+            buf: Vec::with_capacity(64 * 1024),
+            send_blocked: false,
+            waiters: Waiters::default(),
+            shared,
+            token: Weak::new(),
+            handles_dropped: false,
+            span,
+        }
+    }
+
+    fn snapshot_of(conn: &ProtoConnection) -> Snapshot {
+        Snapshot {
+            remote: conn.remote_address(),
+            rtt: conn.rtt(),
+            stats: conn.stats(),
+            congestion: conn.congestion_state(),
+            handshake_data: conn.handshake_data(),
+            peer_certificates: None,
+            max_datagram_size: conn.max_datagram_size(),
+            close_reason: conn.error().cloned(),
+        }
+    }
+
+    /// The shared state and a fresh (or existing) handle token.
+    fn handle_parts(&mut self, ctx: &mut Context<Self>) -> Option<(Arc<Shared>, Arc<HandleToken>)> {
+        if let Some(t) = self.token.upgrade() {
+            return Some((self.shared.clone(), t));
+        }
+        if self.handles_dropped {
+            return None;
+        }
+        let t = Arc::new(HandleToken {
+            addr: ctx.address(),
+        });
+        self.token = Arc::downgrade(&t);
+        Some((self.shared.clone(), t))
+    }
+
+    fn lost(&self) -> Option<ConnectionError> {
+        self.conn.error().cloned()
+    }
+
+    /// Sends what the connection has, re-arms the timer, reports endpoint
+    /// events and completes parked operations.
+    fn drive(&mut self, ctx: &mut Context<Self>) {
+        let _g = self.span.clone().entered();
+        let now = Instant::now();
+        self.flush(ctx, now);
+        while let Some(e) = self.conn.poll_endpoint_event() {
+            let drained = e == EndpointEvent::Drained;
+            self.endpoint
+                .do_send(ConnectionEndpointEvent(self.handle, e));
+            if drained {
+                self.fail_all();
+                self.update_snapshot();
+                ctx.stop();
+                return;
+            }
+        }
+        while let Some(ev) = self.conn.poll_event() {
+            self.on_event(ev);
+        }
+        self.retry_parked();
+        // Completing waiters may have queued more to send.
+        self.flush(ctx, now);
+        self.arm_timer(ctx);
+        self.update_snapshot();
+    }
+
+    fn flush(&mut self, ctx: &mut Context<Self>, now: Instant) {
+        if self.send_blocked {
+            return;
+        }
+        let segments = self.socket.max_gso_segments();
+        for _ in 0..MAX_TRANSMITS_PER_DRIVE {
+            let Some(t) = self.conn.poll_transmit(now, segments, &mut self.buf) else {
+                return;
+            };
+            match self
+                .socket
+                .try_send(t.destination, &self.buf[..t.size], t.segment_size)
+            {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    // Keep the batch and send it once the socket drains.
+                    self.send_blocked = true;
+                    let socket = self.socket.clone();
+                    let pending = std::mem::take(&mut self.buf);
+                    ctx.spawn(
+                        async move {
+                            loop {
+                                if socket.writable().await.is_err() {
+                                    return pending;
+                                }
+                                match socket.try_send(
+                                    t.destination,
+                                    &pending[..t.size],
+                                    t.segment_size,
+                                ) {
+                                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                                        continue
+                                    }
+                                    _ => return pending,
+                                }
+                            }
+                        }
+                        .into_actor(self)
+                        .map(|buf, act, ctx| {
+                            act.buf = buf;
+                            act.send_blocked = false;
+                            act.drive(ctx);
+                        }),
+                    );
+                    return;
+                }
+                Err(e) => tracing::debug!(error = %e, "send failed"),
+            }
+        }
+        // More may be ready: continue after the mailbox had a turn.
+        ctx.notify(Drive);
+    }
+
+    fn arm_timer(&mut self, ctx: &mut Context<Self>) {
+        let deadline = self.conn.poll_timeout();
+        if self.timer.as_ref().map(|(t, _)| *t) == deadline {
+            return;
+        }
+        if let Some((_, h)) = self.timer.take() {
+            ctx.cancel_future(h);
+        }
+        if let Some(t) = deadline {
+            let delay = t.saturating_duration_since(Instant::now());
+            let h = ctx.run_later(delay, |act, ctx| {
+                act.timer = None;
+                act.conn.handle_timeout(Instant::now());
+                act.drive(ctx);
+            });
+            self.timer = Some((t, h));
+        }
+    }
+
+    fn update_snapshot(&mut self) {
+        let mut s = self.shared.snapshot.lock().expect("not poisoned");
+        s.remote = self.conn.remote_address();
+        s.rtt = self.conn.rtt();
+        s.stats = self.conn.stats();
+        s.congestion = self.conn.congestion_state();
+        if s.handshake_data.is_none() {
+            s.handshake_data = self.conn.handshake_data();
+            if s.handshake_data.is_some() {
+                s.peer_certificates = self.conn.peer_certificates();
+            }
+        }
+        s.max_datagram_size = self.conn.max_datagram_size();
+        if s.close_reason.is_none() {
+            s.close_reason = self.conn.error().cloned();
+        }
+    }
+
+    fn on_event(&mut self, ev: Event) {
+        match ev {
+            Event::Connected => {
+                for w in self.waiters.connected.drain(..) {
+                    let _ = w.send(Ok(()));
+                }
+            }
+            Event::Stream(StreamEvent::Opened(d)) => self.serve_accept(d),
+            Event::Stream(StreamEvent::Available(d)) => self.serve_open(d),
+            Event::Stream(StreamEvent::Stopped(id, code)) => {
+                if let Some(ws) = self.waiters.stopped.remove(&id) {
+                    for w in ws {
+                        let _ = w.send(Ok(Some(code)));
+                    }
+                }
+            }
+            Event::Stream(StreamEvent::Finished(id)) => {
+                if let Some(ws) = self.waiters.stopped.remove(&id) {
+                    for w in ws {
+                        let _ = w.send(Ok(None));
+                    }
+                }
+            }
+            Event::Stream(StreamEvent::Readable(_) | StreamEvent::Writable(_)) => {}
+            Event::DatagramReceived => {
+                while !self.waiters.datagrams.is_empty() {
+                    let Some(d) = self.conn.read_datagram() else {
+                        break;
+                    };
+                    let w = self.waiters.datagrams.pop_front().expect("checked");
+                    let _ = w.send(Ok(d));
+                }
+            }
+            Event::DatagramsUnblocked => {}
+            Event::ConnectionLost(e) => {
+                tracing::debug!(error = %e, "connection lost");
+                self.fail_all_with(e);
+            }
+        }
+    }
+
+    fn serve_accept(&mut self, d: Dir) {
+        let q = &mut self.waiters.accept[dir_index(d)];
+        while !q.is_empty() {
+            let Some(id) = self.conn.accept(d) else {
+                break;
+            };
+            let w = q.pop_front().expect("checked");
+            let _ = w.send(Ok(id));
+        }
+    }
+
+    fn serve_open(&mut self, d: Dir) {
+        let q = &mut self.waiters.open[dir_index(d)];
+        while !q.is_empty() {
+            let Some(id) = self.conn.open(d) else {
+                break;
+            };
+            let w = q.pop_front().expect("checked");
+            let _ = w.send(Ok(id));
+        }
+    }
+
+    /// Completes parked reads and writes that can now progress.
+    fn retry_parked(&mut self) {
+        if self.conn.error().is_some() {
+            return;
+        }
+        let ids: Vec<StreamId> = self.waiters.readers.keys().copied().collect();
+        for id in ids {
+            let Some(q) = self.waiters.readers.get_mut(&id) else {
+                continue;
+            };
+            while let Some((max, _)) = q.front() {
+                match self.conn.read(id, *max) {
+                    Err(ReadFailure::Blocked) => break,
+                    r => {
+                        let (_, w) = q.pop_front().expect("checked");
+                        let _ = w.send(map_read(r));
+                    }
+                }
+            }
+            if q.is_empty() {
+                self.waiters.readers.remove(&id);
+            }
+        }
+        let ids: Vec<StreamId> = self.waiters.writers.keys().copied().collect();
+        for id in ids {
+            let Some(q) = self.waiters.writers.get_mut(&id) else {
+                continue;
+            };
+            while let Some((data, _)) = q.front_mut() {
+                match self.conn.write(id, data) {
+                    Err(WriteFailure::Blocked) => break,
+                    r => {
+                        let (_, w) = q.pop_front().expect("checked");
+                        let _ = w.send(map_write(r));
+                    }
+                }
+            }
+            if q.is_empty() {
+                self.waiters.writers.remove(&id);
+            }
+        }
+    }
+
+    fn fail_all(&mut self) {
+        let e = self
+            .conn
+            .error()
+            .cloned()
+            .unwrap_or(ConnectionError::LocallyClosed);
+        self.fail_all_with(e);
+    }
+
+    fn fail_all_with(&mut self, e: ConnectionError) {
+        let w = std::mem::take(&mut self.waiters);
+        for q in w.open.into_iter().chain(w.accept) {
+            for r in q {
+                let _ = r.send(Err(e.clone()));
+            }
+        }
+        for (_, q) in w.readers {
+            for (_, r) in q {
+                let _ = r.send(Err(ReadError::ConnectionLost(e.clone())));
+            }
+        }
+        for (_, q) in w.writers {
+            for (_, r) in q {
+                let _ = r.send(Err(WriteError::ConnectionLost(e.clone())));
+            }
+        }
+        for (_, q) in w.stopped {
+            for r in q {
+                let _ = r.send(Err(StoppedError::ConnectionLost(e.clone())));
+            }
+        }
+        for r in w.datagrams {
+            let _ = r.send(Err(e.clone()));
+        }
+        for r in w.connected {
+            let _ = r.send(Err(e.clone()));
+        }
+        for r in w.closed {
+            let _ = r.send(e.clone());
+        }
+    }
+}
+
+fn map_read(r: Result<Option<Bytes>, ReadFailure>) -> Result<Option<Bytes>, ReadError> {
+    match r {
+        Ok(v) => Ok(v),
+        Err(ReadFailure::Reset(code)) => Err(ReadError::Reset(code)),
+        Err(ReadFailure::Closed) | Err(ReadFailure::Blocked) => Err(ReadError::ClosedStream),
+    }
+}
+
+fn map_write(r: Result<usize, WriteFailure>) -> Result<usize, WriteError> {
+    match r {
+        Ok(n) => Ok(n),
+        Err(WriteFailure::Stopped(code)) => Err(WriteError::Stopped(code)),
+        Err(WriteFailure::Closed) | Err(WriteFailure::Blocked) => Err(WriteError::ClosedStream),
+    }
+}
+
+/// Asks the actor to send more after yielding.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+struct Drive;
+
+impl Actor for ConnectionActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.set_mailbox_capacity(MAILBOX);
+        self.drive(ctx);
+    }
+
+    fn stopped(&mut self, _ctx: &mut Context<Self>) {
+        self.fail_all();
+        self.endpoint
+            .do_send(ConnectionEndpointEvent(self.handle, EndpointEvent::Drained));
+    }
+}
+
+impl Handler<Drive> for ConnectionActor {
+    type Result = ();
+    fn handle(&mut self, _: Drive, ctx: &mut Context<Self>) {
+        self.drive(ctx);
+    }
+}
+
+impl Handler<Datagrams> for ConnectionActor {
+    type Result = ();
+    fn handle(&mut self, msg: Datagrams, ctx: &mut Context<Self>) {
+        let now = Instant::now();
+        for (addr, data) in msg.0 {
+            self.conn.handle_datagram(now, addr, data);
+        }
+        self.drive(ctx);
+    }
+}
+
+impl Handler<AllHandlesDropped> for ConnectionActor {
+    type Result = ();
+    fn handle(&mut self, _: AllHandlesDropped, ctx: &mut Context<Self>) {
+        if self.token.upgrade().is_some() {
+            // A new handle was made after the last one went away.
+            return;
+        }
+        self.handles_dropped = true;
+        self.conn.close(Instant::now(), 0, Bytes::new());
+        self.drive(ctx);
+    }
+}
+
+impl Handler<EndpointClose> for ConnectionActor {
+    type Result = ();
+    fn handle(&mut self, msg: EndpointClose, ctx: &mut Context<Self>) {
+        self.conn.close(Instant::now(), msg.code, msg.reason);
+        self.drive(ctx);
+    }
+}
+
+impl Handler<HandleParts> for ConnectionActor {
+    type Result = Option<(Arc<Shared>, Arc<HandleToken>)>;
+    fn handle(&mut self, _: HandleParts, ctx: &mut Context<Self>) -> Self::Result {
+        self.handle_parts(ctx)
+    }
+}
+
+/// Replies at once or parks a oneshot and replies when it completes.
+fn parked<T: 'static>(rx: oneshot::Receiver<T>, on_cancel: T) -> Response<T> {
+    Response::fut(async move { rx.await.unwrap_or(on_cancel) })
+}
+
+impl Handler<OpenBi> for ConnectionActor {
+    type Result = Response<Result<StreamId, ConnectionError>>;
+    fn handle(&mut self, _: OpenBi, ctx: &mut Context<Self>) -> Self::Result {
+        self.open(Dir::Bi, ctx)
+    }
+}
+
+impl Handler<OpenUni> for ConnectionActor {
+    type Result = Response<Result<StreamId, ConnectionError>>;
+    fn handle(&mut self, _: OpenUni, ctx: &mut Context<Self>) -> Self::Result {
+        self.open(Dir::Uni, ctx)
+    }
+}
+
+impl ConnectionActor {
+    fn open(
+        &mut self,
+        d: Dir,
+        ctx: &mut Context<Self>,
+    ) -> Response<Result<StreamId, ConnectionError>> {
+        if let Some(e) = self.lost() {
+            return Response::reply(Err(e));
+        }
+        if self.waiters.open[dir_index(d)].is_empty() {
+            if let Some(id) = self.conn.open(d) {
+                self.drive(ctx);
+                return Response::reply(Ok(id));
+            }
+        }
+        let (tx, rx) = oneshot::channel();
+        self.waiters.open[dir_index(d)].push_back(tx);
+        parked(rx, Err(ConnectionError::LocallyClosed))
+    }
+
+    fn accept(
+        &mut self,
+        d: Dir,
+        ctx: &mut Context<Self>,
+    ) -> Response<Result<StreamId, ConnectionError>> {
+        if self.waiters.accept[dir_index(d)].is_empty() {
+            if let Some(id) = self.conn.accept(d) {
+                self.drive(ctx);
+                return Response::reply(Ok(id));
+            }
+        }
+        if let Some(e) = self.lost() {
+            return Response::reply(Err(e));
+        }
+        let (tx, rx) = oneshot::channel();
+        self.waiters.accept[dir_index(d)].push_back(tx);
+        parked(rx, Err(ConnectionError::LocallyClosed))
+    }
+}
+
+impl Handler<AcceptBi> for ConnectionActor {
+    type Result = Response<Result<StreamId, ConnectionError>>;
+    fn handle(&mut self, _: AcceptBi, ctx: &mut Context<Self>) -> Self::Result {
+        self.accept(Dir::Bi, ctx)
+    }
+}
+
+impl Handler<AcceptUni> for ConnectionActor {
+    type Result = Response<Result<StreamId, ConnectionError>>;
+    fn handle(&mut self, _: AcceptUni, ctx: &mut Context<Self>) -> Self::Result {
+        self.accept(Dir::Uni, ctx)
+    }
+}
+
+impl Handler<Close> for ConnectionActor {
+    type Result = ();
+    fn handle(&mut self, msg: Close, ctx: &mut Context<Self>) {
+        self.conn.close(Instant::now(), msg.code, msg.reason);
+        self.drive(ctx);
+    }
+}
+
+impl Handler<Write> for ConnectionActor {
+    type Result = Response<Result<usize, WriteError>>;
+    fn handle(&mut self, mut msg: Write, ctx: &mut Context<Self>) -> Self::Result {
+        if let Some(e) = self.lost() {
+            return Response::reply(Err(WriteError::ConnectionLost(e)));
+        }
+        if !self.waiters.writers.contains_key(&msg.stream) {
+            match self.conn.write(msg.stream, &mut msg.data) {
+                Err(WriteFailure::Blocked) => {}
+                r => {
+                    self.drive(ctx);
+                    return Response::reply(map_write(r));
+                }
+            }
+        }
+        // Parked until flow control lets some of `data` in; the reply says
+        // how much was taken.
+        let (tx, rx) = oneshot::channel();
+        self.waiters
+            .writers
+            .entry(msg.stream)
+            .or_default()
+            .push_back((msg.data, tx));
+        parked(
+            rx,
+            Err(WriteError::ConnectionLost(ConnectionError::LocallyClosed)),
+        )
+    }
+}
+
+impl Handler<Finish> for ConnectionActor {
+    type Result = Result<(), ClosedStream>;
+    fn handle(&mut self, msg: Finish, ctx: &mut Context<Self>) -> Self::Result {
+        let r = self.conn.finish(msg.stream).map_err(|_| ClosedStream);
+        self.drive(ctx);
+        r
+    }
+}
+
+impl Handler<Reset> for ConnectionActor {
+    type Result = Result<(), ClosedStream>;
+    fn handle(&mut self, msg: Reset, ctx: &mut Context<Self>) -> Self::Result {
+        let ok = self.conn.reset(msg.stream, msg.code);
+        if let Some(q) = self.waiters.writers.remove(&msg.stream) {
+            for (_, w) in q {
+                let _ = w.send(Err(WriteError::ClosedStream));
+            }
+        }
+        self.drive(ctx);
+        if ok {
+            Ok(())
+        } else {
+            Err(ClosedStream)
+        }
+    }
+}
+
+impl Handler<Stopped> for ConnectionActor {
+    type Result = Response<Result<Option<u64>, StoppedError>>;
+    fn handle(&mut self, msg: Stopped, _ctx: &mut Context<Self>) -> Self::Result {
+        if let Some(e) = self.lost() {
+            return Response::reply(Err(StoppedError::ConnectionLost(e)));
+        }
+        match self.conn.send_status(msg.stream) {
+            Some((stopped, done)) => {
+                if let Some(code) = stopped {
+                    return Response::reply(Ok(Some(code)));
+                }
+                if done {
+                    return Response::reply(Ok(None));
+                }
+            }
+            // Forgotten: everything was acknowledged.
+            None => return Response::reply(Ok(None)),
+        }
+        let (tx, rx) = oneshot::channel();
+        self.waiters.stopped.entry(msg.stream).or_default().push(tx);
+        parked(
+            rx,
+            Err(StoppedError::ConnectionLost(ConnectionError::LocallyClosed)),
+        )
+    }
+}
+
+impl Handler<Read> for ConnectionActor {
+    type Result = Response<Result<Option<Bytes>, ReadError>>;
+    fn handle(&mut self, msg: Read, ctx: &mut Context<Self>) -> Self::Result {
+        if !self.waiters.readers.contains_key(&msg.stream) {
+            match self.conn.read(msg.stream, msg.max.max(1)) {
+                Err(ReadFailure::Blocked) => {}
+                r => {
+                    // Reading may have opened flow-control credit.
+                    self.drive(ctx);
+                    return Response::reply(map_read(r));
+                }
+            }
+        }
+        if let Some(e) = self.lost() {
+            return Response::reply(Err(ReadError::ConnectionLost(e)));
+        }
+        let (tx, rx) = oneshot::channel();
+        self.waiters
+            .readers
+            .entry(msg.stream)
+            .or_default()
+            .push_back((msg.max.max(1), tx));
+        parked(
+            rx,
+            Err(ReadError::ConnectionLost(ConnectionError::LocallyClosed)),
+        )
+    }
+}
+
+impl Handler<Stop> for ConnectionActor {
+    type Result = Result<(), ClosedStream>;
+    fn handle(&mut self, msg: Stop, ctx: &mut Context<Self>) -> Self::Result {
+        let ok = self.conn.stop(msg.stream, msg.code);
+        if let Some(q) = self.waiters.readers.remove(&msg.stream) {
+            for (_, w) in q {
+                let _ = w.send(Err(ReadError::ClosedStream));
+            }
+        }
+        self.drive(ctx);
+        if ok {
+            Ok(())
+        } else {
+            Err(ClosedStream)
+        }
+    }
+}
+
+impl Handler<SendDatagram> for ConnectionActor {
+    type Result = Result<(), SendDatagramError>;
+    fn handle(&mut self, msg: SendDatagram, ctx: &mut Context<Self>) -> Self::Result {
+        let r = self.conn.send_datagram(msg.0);
+        self.drive(ctx);
+        r
+    }
+}
+
+impl Handler<ReadDatagram> for ConnectionActor {
+    type Result = Response<Result<Bytes, ConnectionError>>;
+    fn handle(&mut self, _: ReadDatagram, _ctx: &mut Context<Self>) -> Self::Result {
+        if self.waiters.datagrams.is_empty() {
+            if let Some(d) = self.conn.read_datagram() {
+                return Response::reply(Ok(d));
+            }
+        }
+        if let Some(e) = self.lost() {
+            return Response::reply(Err(e));
+        }
+        let (tx, rx) = oneshot::channel();
+        self.waiters.datagrams.push_back(tx);
+        parked(rx, Err(ConnectionError::LocallyClosed))
+    }
+}
+
+impl Handler<SetMaxConcurrentStreams> for ConnectionActor {
+    type Result = ();
+    fn handle(&mut self, msg: SetMaxConcurrentStreams, ctx: &mut Context<Self>) {
+        self.conn.set_max_concurrent_streams(msg.dir, msg.count);
+        self.drive(ctx);
+    }
+}
+
+impl Handler<Stats> for ConnectionActor {
+    type Result = MessageResult<Stats>;
+    fn handle(&mut self, _: Stats, _ctx: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.conn.stats())
+    }
+}
+
+impl Handler<WaitConnected> for ConnectionActor {
+    type Result = Response<Result<(), ConnectionError>>;
+    fn handle(&mut self, _: WaitConnected, _ctx: &mut Context<Self>) -> Self::Result {
+        if self.conn.is_handshake_complete() {
+            return Response::reply(Ok(()));
+        }
+        if let Some(e) = self.lost() {
+            return Response::reply(Err(e));
+        }
+        let (tx, rx) = oneshot::channel();
+        self.waiters.connected.push(tx);
+        parked(rx, Err(ConnectionError::LocallyClosed))
+    }
+}
+
+impl Handler<WaitClosed> for ConnectionActor {
+    type Result = Response<ConnectionError>;
+    fn handle(&mut self, _: WaitClosed, _ctx: &mut Context<Self>) -> Self::Result {
+        if let Some(e) = self.lost() {
+            return Response::reply(e);
+        }
+        let (tx, rx) = oneshot::channel();
+        self.waiters.closed.push(tx);
+        parked(rx, ConnectionError::LocallyClosed)
+    }
+}
+
+impl Handler<ExportKeyingMaterial> for ConnectionActor {
+    type Result = Result<Vec<u8>, ExportKeyingMaterialError>;
+    fn handle(&mut self, msg: ExportKeyingMaterial, _ctx: &mut Context<Self>) -> Self::Result {
+        let mut out = vec![0u8; msg.len];
+        self.conn
+            .export_keying_material(&mut out, &msg.label, &msg.context)
+            .map_err(|_| ExportKeyingMaterialError)?;
+        Ok(out)
+    }
+}

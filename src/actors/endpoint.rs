@@ -1,0 +1,270 @@
+//! The endpoint actor: owns the UDP socket, routes each received datagram
+//! to its connection actor by destination CID, starts a connection actor
+//! for every accepted Initial, and answers what needs no connection.
+
+use super::connection::{ConnectionActor, Datagrams, EndpointClose};
+use super::socket::{RecvBatches, Socket};
+use crate::errors::ConnectError;
+use crate::protocol::connection::EndpointEvent;
+use crate::protocol::endpoint::{
+    ClientConfig, ConnectionHandle, DatagramEvent, Endpoint as ProtoEndpoint, ServerConfig,
+};
+use actix::prelude::*;
+use bytes::{Bytes, BytesMut};
+use futures::channel::oneshot;
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Most accepted connections waiting for `accept()`.
+const MAX_INCOMING: usize = 1024;
+
+static STABLE_IDS: AtomicUsize = AtomicUsize::new(1);
+
+/// A connection's endpoint event, forwarded by its actor.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct ConnectionEndpointEvent(pub ConnectionHandle, pub EndpointEvent);
+
+/// Starts a client connection; replies with its actor.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<Addr<ConnectionActor>, ConnectError>")]
+pub struct Connect {
+    /// Configuration; the endpoint's default when `None`.
+    pub config: Option<ClientConfig>,
+    /// The server's address.
+    pub remote: SocketAddr,
+    /// The name to verify the server's certificate against.
+    pub server_name: String,
+}
+
+/// Waits for the next connection a client opened to this endpoint;
+/// `None` once the endpoint is closed.
+#[derive(Debug, Message)]
+#[rtype(result = "Option<Addr<ConnectionActor>>")]
+pub struct Accept;
+
+/// Closes every connection and stops accepting.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct CloseEndpoint {
+    /// Application error code.
+    pub code: u64,
+    /// Reason.
+    pub reason: Bytes,
+}
+
+/// Waits until no connection is left.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct WaitIdle;
+
+/// Sets the default client configuration.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct SetDefaultClientConfig(pub ClientConfig);
+
+/// Replaces the server configuration.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct SetServerConfig(pub Option<ServerConfig>);
+
+/// Routes datagrams for one UDP socket.
+pub struct EndpointActor {
+    endpoint: ProtoEndpoint,
+    socket: Arc<Socket>,
+    connections: HashMap<ConnectionHandle, Addr<ConnectionActor>>,
+    incoming: VecDeque<Addr<ConnectionActor>>,
+    accept_waiters: VecDeque<oneshot::Sender<Option<Addr<ConnectionActor>>>>,
+    idle_waiters: Vec<oneshot::Sender<()>>,
+    default_client: Option<ClientConfig>,
+    closed: bool,
+}
+
+impl EndpointActor {
+    /// An endpoint on `socket`, accepting connections when `server` is set.
+    pub fn new(socket: Arc<Socket>, server: Option<ServerConfig>) -> Self {
+        Self {
+            endpoint: ProtoEndpoint::new(server),
+            socket,
+            connections: HashMap::new(),
+            incoming: VecDeque::new(),
+            accept_waiters: VecDeque::new(),
+            idle_waiters: Vec::new(),
+            default_client: None,
+            closed: false,
+        }
+    }
+
+    fn start_connection(
+        &mut self,
+        ctx: &mut Context<Self>,
+        h: ConnectionHandle,
+        conn: crate::protocol::connection::Connection,
+    ) -> Addr<ConnectionActor> {
+        let actor = ConnectionActor::new(
+            conn,
+            h,
+            self.socket.clone(),
+            ctx.address(),
+            STABLE_IDS.fetch_add(1, Ordering::Relaxed),
+        );
+        let addr = actor.start();
+        self.connections.insert(h, addr.clone());
+        addr
+    }
+
+    fn check_idle(&mut self) {
+        if self.connections.is_empty() {
+            for w in self.idle_waiters.drain(..) {
+                let _ = w.send(());
+            }
+        }
+    }
+}
+
+impl Actor for EndpointActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.add_stream(RecvBatches::new(self.socket.clone()));
+    }
+}
+
+impl StreamHandler<Vec<(SocketAddr, BytesMut)>> for EndpointActor {
+    fn handle(&mut self, batch: Vec<(SocketAddr, BytesMut)>, ctx: &mut Context<Self>) {
+        let now = Instant::now();
+        // One message per connection per batch.
+        let mut routed: Vec<(ConnectionHandle, Vec<(SocketAddr, BytesMut)>)> = Vec::new();
+        for (addr, data) in batch {
+            match self.endpoint.handle(now, addr, &data) {
+                DatagramEvent::Route(h) => match routed.iter_mut().find(|(x, _)| *x == h) {
+                    Some((_, v)) => v.push((addr, data)),
+                    None => routed.push((h, vec![(addr, data)])),
+                },
+                DatagramEvent::NewConnection(h, conn) => {
+                    let a = self.start_connection(ctx, h, *conn);
+                    routed.push((h, vec![(addr, data)]));
+                    if let Some(w) = self.accept_waiters.pop_front() {
+                        let _ = w.send(Some(a));
+                    } else if self.incoming.len() < MAX_INCOMING {
+                        self.incoming.push_back(a);
+                    } else {
+                        // Nobody accepts: refuse politely.
+                        a.do_send(EndpointClose {
+                            code: 0,
+                            reason: Bytes::from_static(b"server busy"),
+                        });
+                    }
+                }
+                DatagramEvent::Respond(bytes) => {
+                    let _ = self.socket.try_send(addr, &bytes, None);
+                }
+                DatagramEvent::Drop => {}
+            }
+        }
+        for (h, datagrams) in routed {
+            if let Some(a) = self.connections.get(&h) {
+                // A full mailbox drops the batch, as a full socket would.
+                let _ = a.try_send(Datagrams(datagrams));
+            }
+        }
+    }
+
+    fn finished(&mut self, _ctx: &mut Context<Self>) {
+        tracing::debug!("socket stream ended");
+    }
+}
+
+impl Handler<ConnectionEndpointEvent> for EndpointActor {
+    type Result = ();
+    fn handle(&mut self, msg: ConnectionEndpointEvent, _ctx: &mut Context<Self>) {
+        let ConnectionEndpointEvent(h, e) = msg;
+        let drained = e == EndpointEvent::Drained;
+        self.endpoint.handle_event(h, e);
+        if drained {
+            self.connections.remove(&h);
+            self.check_idle();
+        }
+    }
+}
+
+impl Handler<Connect> for EndpointActor {
+    type Result = Result<Addr<ConnectionActor>, ConnectError>;
+    fn handle(&mut self, msg: Connect, ctx: &mut Context<Self>) -> Self::Result {
+        if self.closed {
+            return Err(ConnectError::EndpointStopping);
+        }
+        let config = msg
+            .config
+            .or_else(|| self.default_client.clone())
+            .ok_or(ConnectError::NoDefaultClientConfig)?;
+        let (h, conn) =
+            self.endpoint
+                .connect(Instant::now(), &config, msg.remote, &msg.server_name)?;
+        Ok(self.start_connection(ctx, h, conn))
+    }
+}
+
+impl Handler<Accept> for EndpointActor {
+    type Result = Response<Option<Addr<ConnectionActor>>>;
+    fn handle(&mut self, _: Accept, _ctx: &mut Context<Self>) -> Self::Result {
+        if let Some(a) = self.incoming.pop_front() {
+            return Response::reply(Some(a));
+        }
+        if self.closed {
+            return Response::reply(None);
+        }
+        let (tx, rx) = oneshot::channel();
+        self.accept_waiters.push_back(tx);
+        Response::fut(async move { rx.await.unwrap_or(None) })
+    }
+}
+
+impl Handler<CloseEndpoint> for EndpointActor {
+    type Result = ();
+    fn handle(&mut self, msg: CloseEndpoint, _ctx: &mut Context<Self>) {
+        self.closed = true;
+        self.endpoint.reject_new_connections();
+        for a in self.connections.values() {
+            a.do_send(EndpointClose {
+                code: msg.code,
+                reason: msg.reason.clone(),
+            });
+        }
+        for w in self.accept_waiters.drain(..) {
+            let _ = w.send(None);
+        }
+        self.incoming.clear();
+    }
+}
+
+impl Handler<WaitIdle> for EndpointActor {
+    type Result = Response<()>;
+    fn handle(&mut self, _: WaitIdle, _ctx: &mut Context<Self>) -> Self::Result {
+        if self.connections.is_empty() {
+            return Response::reply(());
+        }
+        let (tx, rx) = oneshot::channel();
+        self.idle_waiters.push(tx);
+        Response::fut(async move {
+            let _ = rx.await;
+        })
+    }
+}
+
+impl Handler<SetDefaultClientConfig> for EndpointActor {
+    type Result = ();
+    fn handle(&mut self, msg: SetDefaultClientConfig, _ctx: &mut Context<Self>) {
+        self.default_client = Some(msg.0);
+    }
+}
+
+impl Handler<SetServerConfig> for EndpointActor {
+    type Result = ();
+    fn handle(&mut self, msg: SetServerConfig, _ctx: &mut Context<Self>) {
+        self.endpoint.set_server_config(msg.0);
+    }
+}

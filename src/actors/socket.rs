@@ -1,0 +1,156 @@
+//! The UDP socket shared by an endpoint and its connections: socket2 for
+//! set-up, quinn-udp for batched I/O (GSO on send, GRO on receive).
+
+use bytes::BytesMut;
+use futures::Stream;
+use std::io::{self, IoSliceMut};
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use tokio::io::Interest;
+
+/// Socket buffer size asked of the kernel (it may grant less).
+const SOCKET_BUFFER: usize = 8 * 1024 * 1024;
+
+/// Receive buffers per `recvmmsg` call.
+const RECV_BUFFERS: usize = 8;
+
+/// Size of each receive buffer: the largest GRO batch.
+const RECV_BUFFER_SIZE: usize = 64 * 1024;
+
+/// A bound UDP socket with its quinn-udp state.
+#[derive(Debug)]
+pub struct Socket {
+    io: tokio::net::UdpSocket,
+    state: quinn_udp::UdpSocketState,
+    local: SocketAddr,
+}
+
+impl Socket {
+    /// Binds a socket on `addr` with large buffers; must run inside a
+    /// tokio (actix) runtime.
+    pub fn bind(addr: SocketAddr) -> io::Result<Arc<Self>> {
+        let domain = socket2::Domain::for_address(addr);
+        let s = socket2::Socket::new(domain, socket2::Type::DGRAM, Some(socket2::Protocol::UDP))?;
+        if addr.is_ipv6() {
+            let _ = s.set_only_v6(false);
+        }
+        let _ = s.set_recv_buffer_size(SOCKET_BUFFER);
+        let _ = s.set_send_buffer_size(SOCKET_BUFFER);
+        s.set_nonblocking(true)?;
+        s.bind(&addr.into())?;
+        let std: std::net::UdpSocket = s.into();
+        let state = quinn_udp::UdpSocketState::new((&std).into())?;
+        let io = tokio::net::UdpSocket::from_std(std)?;
+        let local = io.local_addr()?;
+        Ok(Arc::new(Self { io, state, local }))
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// Most datagrams one GSO send may carry.
+    pub fn max_gso_segments(&self) -> usize {
+        self.state.max_gso_segments()
+    }
+
+    /// Sends `contents` (one datagram, or several of `segment_size` with
+    /// GSO) without blocking. Only `WouldBlock` is returned as an error;
+    /// other send errors are logged and treated as loss, as UDP allows.
+    pub fn try_send(
+        &self,
+        destination: SocketAddr,
+        contents: &[u8],
+        segment_size: Option<usize>,
+    ) -> io::Result<()> {
+        let t = quinn_udp::Transmit {
+            destination,
+            ecn: None,
+            contents,
+            segment_size,
+            src_ip: None,
+        };
+        self.io.try_io(Interest::WRITABLE, || {
+            self.state.send((&self.io).into(), &t)
+        })
+    }
+
+    /// Waits until the socket may accept a send again.
+    pub async fn writable(&self) -> io::Result<()> {
+        self.io.writable().await
+    }
+
+    fn poll_recv(
+        &self,
+        cx: &mut Context<'_>,
+        scratch: &mut [Vec<u8>],
+    ) -> Poll<io::Result<Vec<(SocketAddr, BytesMut)>>> {
+        loop {
+            std::task::ready!(self.io.poll_recv_ready(cx))?;
+            let mut metas = [quinn_udp::RecvMeta::default(); RECV_BUFFERS];
+            let mut iovs: Vec<IoSliceMut<'_>> =
+                scratch.iter_mut().map(|b| IoSliceMut::new(b)).collect();
+            let res = self.io.try_io(Interest::READABLE, || {
+                self.state.recv((&self.io).into(), &mut iovs, &mut metas)
+            });
+            drop(iovs);
+            match res {
+                Ok(n) => {
+                    let mut out = Vec::with_capacity(n);
+                    for (meta, buf) in metas.iter().zip(scratch.iter()).take(n) {
+                        let stride = meta.stride.max(1);
+                        // Each datagram gets its own right-sized buffer, so a
+                        // retained slice never pins a whole receive buffer.
+                        for d in buf[..meta.len].chunks(stride) {
+                            out.push((meta.addr, BytesMut::from(d)));
+                        }
+                    }
+                    return Poll::Ready(Ok(out));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => {
+                    // ICMP errors and the like: nothing to do for UDP.
+                    tracing::trace!(error = %e, "recv error");
+                    continue;
+                }
+            }
+        }
+    }
+}
+
+/// Batches of received datagrams, as a stream for an actor.
+pub struct RecvBatches {
+    socket: Arc<Socket>,
+    scratch: Vec<Vec<u8>>,
+}
+
+impl RecvBatches {
+    /// Reads from `socket`.
+    pub fn new(socket: Arc<Socket>) -> Self {
+        Self {
+            socket,
+            scratch: (0..RECV_BUFFERS)
+                .map(|_| vec![0u8; RECV_BUFFER_SIZE])
+                .collect(),
+        }
+    }
+}
+
+impl Stream for RecvBatches {
+    type Item = Vec<(SocketAddr, BytesMut)>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        match this.socket.poll_recv(cx, &mut this.scratch) {
+            Poll::Ready(Ok(batch)) => Poll::Ready(Some(batch)),
+            Poll::Ready(Err(e)) => {
+                tracing::warn!(error = %e, "socket closed");
+                Poll::Ready(None)
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}

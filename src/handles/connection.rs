@@ -1,0 +1,239 @@
+//! The `Connection` handle: a cheap clone of the connection actor's
+//! address; each async method sends exactly one message from
+//! `crate::messages`.
+
+use super::streams::{RecvStream, SendStream};
+use crate::actors::connection::{ConnectionActor, HandleParts, HandleToken, Shared};
+use crate::errors::{ConnectionError, SendDatagramError};
+use crate::messages::{self, ExportKeyingMaterialError};
+use crate::protocol::congestion::CongestionState;
+use crate::protocol::connection::{ConnectionStats, HandshakeData};
+use crate::protocol::frame::Dir;
+use actix::Addr;
+use bytes::Bytes;
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A QUIC connection. Clones are handles to the same connection; when
+/// every clone, stream and pending operation is gone, the connection
+/// closes with code 0 and an empty reason.
+#[derive(Clone)]
+pub struct Connection {
+    addr: Addr<ConnectionActor>,
+    shared: Arc<Shared>,
+    /// Keeps the connection open while any handle lives.
+    _token: Arc<HandleToken>,
+}
+
+/// A connection actor stopped before a handle could be made.
+fn gone() -> ConnectionError {
+    ConnectionError::LocallyClosed
+}
+
+impl Connection {
+    /// Makes a handle for the actor at `addr`.
+    pub async fn from_addr(addr: Addr<ConnectionActor>) -> Result<Self, ConnectionError> {
+        let (shared, token) = addr
+            .send(HandleParts)
+            .await
+            .ok()
+            .flatten()
+            .ok_or_else(gone)?;
+        Ok(Self {
+            addr,
+            shared,
+            _token: token,
+        })
+    }
+
+    /// The connection actor's address, for sending `crate::messages` directly.
+    pub fn addr(&self) -> &Addr<ConnectionActor> {
+        &self.addr
+    }
+
+    async fn ask<M>(&self, msg: M) -> Result<M::Result, ConnectionError>
+    where
+        M: actix::Message + Send + 'static,
+        M::Result: Send,
+        ConnectionActor: actix::Handler<M>,
+    {
+        self.addr.send(msg).await.map_err(|_| self.lost())
+    }
+
+    /// The reason the connection closed, or `LocallyClosed` if unknown.
+    pub(crate) fn lost(&self) -> ConnectionError {
+        self.close_reason()
+            .unwrap_or(ConnectionError::LocallyClosed)
+    }
+
+    /// Opens a bidirectional stream. Instant unless the peer's stream limit
+    /// is reached, then it waits. The peer learns of the stream only when
+    /// data (or FIN) is first sent on it.
+    pub async fn open_bi(&self) -> Result<(SendStream, RecvStream), ConnectionError> {
+        let id = self.ask(messages::OpenBi).await??;
+        Ok((
+            SendStream::new(self.clone(), id),
+            RecvStream::new(self.clone(), id),
+        ))
+    }
+
+    /// Opens a unidirectional stream; waits while the peer's limit is reached.
+    pub async fn open_uni(&self) -> Result<SendStream, ConnectionError> {
+        let id = self.ask(messages::OpenUni).await??;
+        Ok(SendStream::new(self.clone(), id))
+    }
+
+    /// The next bidirectional stream the peer opened, in order.
+    pub async fn accept_bi(&self) -> Result<(SendStream, RecvStream), ConnectionError> {
+        let id = self.ask(messages::AcceptBi).await??;
+        Ok((
+            SendStream::new(self.clone(), id),
+            RecvStream::new(self.clone(), id),
+        ))
+    }
+
+    /// The next unidirectional stream the peer opened, in order.
+    pub async fn accept_uni(&self) -> Result<RecvStream, ConnectionError> {
+        let id = self.ask(messages::AcceptUni).await??;
+        Ok(RecvStream::new(self.clone(), id))
+    }
+
+    /// Closes the connection immediately: pending operations fail with
+    /// `ConnectionError::LocallyClosed`, and the peer receives `error_code`
+    /// and `reason` (truncated to fit one packet).
+    pub fn close(&self, error_code: u64, reason: &[u8]) {
+        // Closing is a control message: it must not wait for capacity.
+        self.addr.do_send(messages::Close {
+            code: error_code,
+            reason: Bytes::copy_from_slice(reason),
+        });
+    }
+
+    /// Waits until the connection is closed and says why.
+    pub async fn closed(&self) -> ConnectionError {
+        self.ask(messages::WaitClosed).await.unwrap_or_else(|e| e)
+    }
+
+    /// Sends an unreliable datagram (RFC 9221).
+    pub async fn send_datagram(&self, data: Bytes) -> Result<(), SendDatagramError> {
+        self.ask(messages::SendDatagram(data))
+            .await
+            .map_err(|_| SendDatagramError::ConnectionLost)?
+    }
+
+    /// The next datagram from the peer.
+    pub async fn read_datagram(&self) -> Result<Bytes, ConnectionError> {
+        self.ask(messages::ReadDatagram).await?
+    }
+
+    /// Largest datagram payload that can be sent now; `None` when the peer
+    /// does not accept datagrams.
+    pub fn max_datagram_size(&self) -> Option<usize> {
+        self.snapshot(|s| s.max_datagram_size)
+    }
+
+    /// Changes how many unidirectional streams the peer may have open.
+    pub async fn set_max_concurrent_uni_streams(&self, count: u64) {
+        let _ = self
+            .ask(messages::SetMaxConcurrentStreams {
+                dir: Dir::Uni,
+                count,
+            })
+            .await;
+    }
+
+    /// Changes how many bidirectional streams the peer may have open.
+    pub async fn set_max_concurrent_bi_streams(&self, count: u64) {
+        let _ = self
+            .ask(messages::SetMaxConcurrentStreams {
+                dir: Dir::Bi,
+                count,
+            })
+            .await;
+    }
+
+    /// RFC 8446 §7.5 exporter: both peers get the same bytes.
+    pub async fn export_keying_material(
+        &self,
+        out: &mut [u8],
+        label: &[u8],
+        context: &[u8],
+    ) -> Result<(), ExportKeyingMaterialError> {
+        let bytes = self
+            .ask(messages::ExportKeyingMaterial {
+                len: out.len(),
+                label: label.to_vec(),
+                context: context.to_vec(),
+            })
+            .await
+            .map_err(|_| ExportKeyingMaterialError)??;
+        out.copy_from_slice(&bytes);
+        Ok(())
+    }
+
+    fn snapshot<T>(&self, f: impl FnOnce(&crate::actors::connection::Snapshot) -> T) -> T {
+        f(&self.shared.snapshot.lock().expect("not poisoned"))
+    }
+
+    /// The peer's UDP address.
+    pub fn remote_address(&self) -> SocketAddr {
+        self.snapshot(|s| s.remote)
+    }
+
+    /// The current smoothed RTT estimate.
+    pub fn rtt(&self) -> Duration {
+        self.snapshot(|s| s.rtt)
+    }
+
+    /// Connection statistics.
+    pub fn stats(&self) -> ConnectionStats {
+        self.snapshot(|s| s.stats)
+    }
+
+    /// The congestion controller's state.
+    pub fn congestion_state(&self) -> CongestionState {
+        self.snapshot(|s| s.congestion)
+    }
+
+    /// ALPN protocol and server name, once the handshake produced them.
+    pub fn handshake_data(&self) -> Option<HandshakeData> {
+        self.snapshot(|s| s.handshake_data.clone())
+    }
+
+    /// The peer's certificate chain, as `Vec<CertificateDer>` in a `Box<dyn Any>`.
+    pub fn peer_identity(&self) -> Option<Box<dyn std::any::Any>> {
+        self.snapshot(|s| s.peer_certificates.clone())
+            .map(|c| Box::new(c) as Box<dyn std::any::Any>)
+    }
+
+    /// Why the connection closed, once it has.
+    pub fn close_reason(&self) -> Option<ConnectionError> {
+        self.snapshot(|s| s.close_reason.clone())
+    }
+
+    /// A number that stays fixed for the connection's life.
+    pub fn stable_id(&self) -> usize {
+        self.shared.stable_id
+    }
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.shared.snapshot.lock().expect("not poisoned");
+        f.debug_struct("Connection")
+            .field("stable_id", &self.shared.stable_id)
+            .field("remote", &s.remote)
+            .field("rtt", &s.rtt)
+            .field(
+                "alpn",
+                &s.handshake_data
+                    .as_ref()
+                    .and_then(|h| h.protocol.as_ref())
+                    .map(|p| String::from_utf8_lossy(p).into_owned()),
+            )
+            .field("close_reason", &s.close_reason)
+            .finish()
+    }
+}

@@ -1,0 +1,166 @@
+//! The `Endpoint` handle and the `Connecting` future.
+
+use super::connection::Connection;
+use crate::actors::connection::ConnectionActor;
+use crate::actors::endpoint::{
+    Accept, CloseEndpoint, Connect, EndpointActor, SetDefaultClientConfig, SetServerConfig,
+    WaitIdle,
+};
+use crate::actors::socket::Socket;
+use crate::errors::{ConnectError, ConnectionError};
+use crate::messages::WaitConnected;
+use crate::protocol::endpoint::{ClientConfig, ServerConfig};
+use actix::{Actor, Addr};
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// A QUIC endpoint: one UDP socket, any number of connections. Must be
+/// created inside a running actix system.
+#[derive(Clone, Debug)]
+pub struct Endpoint {
+    addr: Addr<EndpointActor>,
+    local: SocketAddr,
+}
+
+impl Endpoint {
+    /// An endpoint bound to `addr` that accepts connections with `config`
+    /// (and can also connect out once a client config is set).
+    pub fn server(config: ServerConfig, addr: SocketAddr) -> io::Result<Self> {
+        Self::start(Some(config), addr)
+    }
+
+    /// An endpoint bound to `addr` for outgoing connections only.
+    pub fn client(addr: SocketAddr) -> io::Result<Self> {
+        Self::start(None, addr)
+    }
+
+    fn start(server: Option<ServerConfig>, addr: SocketAddr) -> io::Result<Self> {
+        let socket = Socket::bind(addr)?;
+        let local = socket.local_addr();
+        let addr = EndpointActor::new(socket, server).start();
+        Ok(Self { addr, local })
+    }
+
+    /// The endpoint actor's address.
+    pub fn addr(&self) -> &Addr<EndpointActor> {
+        &self.addr
+    }
+
+    /// The bound local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        Ok(self.local)
+    }
+
+    /// Sets the configuration `connect` uses.
+    pub fn set_default_client_config(&self, config: ClientConfig) {
+        self.addr.do_send(SetDefaultClientConfig(config));
+    }
+
+    /// Replaces (or with `None`, removes) the server configuration.
+    pub fn set_server_config(&self, config: Option<ServerConfig>) {
+        self.addr.do_send(SetServerConfig(config));
+    }
+
+    /// Connects to `addr`, verifying the certificate for `server_name`,
+    /// with the default client configuration.
+    pub fn connect(&self, addr: SocketAddr, server_name: &str) -> Result<Connecting, ConnectError> {
+        self.connect_inner(None, addr, server_name)
+    }
+
+    /// Connects with an explicit configuration.
+    pub fn connect_with(
+        &self,
+        config: ClientConfig,
+        addr: SocketAddr,
+        server_name: &str,
+    ) -> Result<Connecting, ConnectError> {
+        self.connect_inner(Some(config), addr, server_name)
+    }
+
+    fn connect_inner(
+        &self,
+        config: Option<ClientConfig>,
+        remote: SocketAddr,
+        server_name: &str,
+    ) -> Result<Connecting, ConnectError> {
+        rustls::pki_types::ServerName::try_from(server_name.to_string())
+            .map_err(|_| ConnectError::InvalidServerName(server_name.into()))?;
+        let endpoint = self.addr.clone();
+        let msg = Connect {
+            config,
+            remote,
+            server_name: server_name.to_string(),
+        };
+        let fut = async move {
+            let actor = endpoint
+                .send(msg)
+                .await
+                .map_err(|_| ConnectionError::LocallyClosed)?
+                .map_err(|e| {
+                    ConnectionError::TransportError(crate::protocol::error::TransportError::new(
+                        crate::protocol::error::TransportErrorCode::INTERNAL_ERROR,
+                        e.to_string(),
+                    ))
+                })?;
+            Connecting::finish(actor).await
+        };
+        Ok(Connecting { fut: fut.boxed() })
+    }
+
+    /// The next incoming connection, still handshaking; `None` once the
+    /// endpoint is closed.
+    pub async fn accept(&self) -> Option<Connecting> {
+        let actor = self.addr.send(Accept).await.ok()??;
+        Some(Connecting {
+            fut: Connecting::finish(actor).boxed(),
+        })
+    }
+
+    /// Closes every connection with `error_code` and `reason` and stops
+    /// accepting.
+    pub fn close(&self, error_code: u64, reason: &[u8]) {
+        self.addr.do_send(CloseEndpoint {
+            code: error_code,
+            reason: Bytes::copy_from_slice(reason),
+        });
+    }
+
+    /// Waits until every connection is gone (closed and drained).
+    pub async fn wait_idle(&self) {
+        let _ = self.addr.send(WaitIdle).await;
+    }
+}
+
+/// A connection whose handshake is in progress; await it for the
+/// `Connection`.
+pub struct Connecting {
+    fut: BoxFuture<'static, Result<Connection, ConnectionError>>,
+}
+
+impl Connecting {
+    async fn finish(actor: Addr<ConnectionActor>) -> Result<Connection, ConnectionError> {
+        // Take a handle first so the connection is owned while it handshakes.
+        let conn = Connection::from_addr(actor.clone()).await?;
+        actor.send(WaitConnected).await.map_err(|_| conn.lost())??;
+        Ok(conn)
+    }
+}
+
+impl Future for Connecting {
+    type Output = Result<Connection, ConnectionError>;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.fut.poll_unpin(cx)
+    }
+}
+
+impl std::fmt::Debug for Connecting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Connecting")
+    }
+}

@@ -1,0 +1,9 @@
+//! The user-facing handles: thin, cloneable wrappers over actor addresses.
+
+pub mod connection;
+pub mod endpoint;
+pub mod streams;
+
+pub use connection::Connection;
+pub use endpoint::{Connecting, Endpoint};
+pub use streams::{RecvStream, SendStream};

@@ -1,0 +1,325 @@
+//! `SendStream` and `RecvStream`: stream handles whose methods send the
+//! stream messages of `crate::messages`, also usable through the `futures`
+//! `AsyncWrite` / `AsyncRead` traits.
+
+use super::connection::Connection;
+use crate::errors::{
+    ClosedStream, ReadError, ReadExactError, ReadToEndError, StoppedError, WriteError,
+};
+use crate::messages::{self, StreamId};
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use futures::{AsyncRead, AsyncWrite, FutureExt};
+use std::fmt;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// Largest read asked of the actor at once.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// The sending half of a stream. Dropping it without `finish` or `reset`
+/// finishes the stream, as quinn does.
+pub struct SendStream {
+    conn: Connection,
+    id: StreamId,
+    done: bool,
+    pending: Option<BoxFuture<'static, Result<usize, WriteError>>>,
+}
+
+impl SendStream {
+    pub(crate) fn new(conn: Connection, id: StreamId) -> Self {
+        Self {
+            conn,
+            id,
+            done: false,
+            pending: None,
+        }
+    }
+
+    /// The stream's ID.
+    pub fn id(&self) -> StreamId {
+        self.id
+    }
+
+    fn write_future(&self, data: Bytes) -> BoxFuture<'static, Result<usize, WriteError>> {
+        let addr = self.conn.addr().clone();
+        let conn = self.conn.clone();
+        let id = self.id;
+        async move {
+            match addr.send(messages::Write { stream: id, data }).await {
+                Ok(r) => r,
+                Err(_) => Err(WriteError::ConnectionLost(conn.lost())),
+            }
+        }
+        .boxed()
+    }
+
+    /// Writes some of `buf`, waiting while flow control allows nothing;
+    /// returns how many bytes were taken.
+    pub async fn write(&mut self, buf: &[u8]) -> Result<usize, WriteError> {
+        self.write_future(Bytes::copy_from_slice(buf)).await
+    }
+
+    /// Writes a `Bytes` without copying; returns how many bytes were taken.
+    pub async fn write_chunk(&mut self, data: Bytes) -> Result<usize, WriteError> {
+        self.write_future(data).await
+    }
+
+    /// Writes all of `buf`.
+    pub async fn write_all(&mut self, buf: &[u8]) -> Result<(), WriteError> {
+        self.write_all_chunk(Bytes::copy_from_slice(buf)).await
+    }
+
+    /// Writes all of `data` without copying.
+    pub async fn write_all_chunk(&mut self, mut data: Bytes) -> Result<(), WriteError> {
+        while !data.is_empty() {
+            let n = self.write_future(data.clone()).await?;
+            let _ = data.split_to(n);
+        }
+        Ok(())
+    }
+
+    /// Marks the end of the data (FIN).
+    pub fn finish(&mut self) -> Result<(), ClosedStream> {
+        if self.done {
+            return Err(ClosedStream);
+        }
+        self.done = true;
+        self.conn
+            .addr()
+            .do_send(messages::Finish { stream: self.id });
+        Ok(())
+    }
+
+    /// Abandons the stream with `error_code` (RESET_STREAM).
+    pub fn reset(&mut self, error_code: u64) -> Result<(), ClosedStream> {
+        if self.done {
+            return Err(ClosedStream);
+        }
+        self.done = true;
+        self.conn.addr().do_send(messages::Reset {
+            stream: self.id,
+            code: error_code,
+        });
+        Ok(())
+    }
+
+    /// Waits until the peer stopped the stream (`Some(code)`) or
+    /// acknowledged everything (`None`).
+    pub async fn stopped(&self) -> Result<Option<u64>, StoppedError> {
+        match self
+            .conn
+            .addr()
+            .send(messages::Stopped { stream: self.id })
+            .await
+        {
+            Ok(r) => r,
+            Err(_) => Err(StoppedError::ConnectionLost(self.conn.lost())),
+        }
+    }
+}
+
+impl Drop for SendStream {
+    fn drop(&mut self) {
+        if !self.done {
+            self.conn
+                .addr()
+                .do_send(messages::Finish { stream: self.id });
+        }
+    }
+}
+
+impl fmt::Debug for SendStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SendStream").field("id", &self.id).finish()
+    }
+}
+
+impl AsyncWrite for SendStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        if this.pending.is_none() {
+            this.pending = Some(this.write_future(Bytes::copy_from_slice(buf)));
+        }
+        let r = std::task::ready!(this.pending.as_mut().expect("set").poll_unpin(cx));
+        this.pending = None;
+        Poll::Ready(r.map_err(Into::into))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        if !this.done {
+            let _ = this.finish();
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// The receiving half of a stream. Dropping it before the end stops the
+/// stream with code 0.
+pub struct RecvStream {
+    conn: Connection,
+    id: StreamId,
+    done: bool,
+    pending: Option<BoxFuture<'static, Result<Option<Bytes>, ReadError>>>,
+    leftover: Bytes,
+}
+
+impl RecvStream {
+    pub(crate) fn new(conn: Connection, id: StreamId) -> Self {
+        Self {
+            conn,
+            id,
+            done: false,
+            pending: None,
+            leftover: Bytes::new(),
+        }
+    }
+
+    /// The stream's ID.
+    pub fn id(&self) -> StreamId {
+        self.id
+    }
+
+    fn read_future(&self, max: usize) -> BoxFuture<'static, Result<Option<Bytes>, ReadError>> {
+        let addr = self.conn.addr().clone();
+        let conn = self.conn.clone();
+        let id = self.id;
+        async move {
+            match addr.send(messages::Read { stream: id, max }).await {
+                Ok(r) => r,
+                Err(_) => Err(ReadError::ConnectionLost(conn.lost())),
+            }
+        }
+        .boxed()
+    }
+
+    /// Reads the next chunk of at most `max` bytes without copying;
+    /// `None` at the end of the stream.
+    pub async fn read_chunk(&mut self, max: usize) -> Result<Option<Bytes>, ReadError> {
+        if !self.leftover.is_empty() {
+            let n = self.leftover.len().min(max);
+            return Ok(Some(self.leftover.split_to(n)));
+        }
+        if self.done {
+            return Ok(None);
+        }
+        let r = self.read_future(max).await;
+        if matches!(r, Ok(None) | Err(ReadError::Reset(_))) {
+            self.done = true;
+        }
+        r
+    }
+
+    /// Reads into `buf`; `None` at the end of the stream.
+    pub async fn read(&mut self, buf: &mut [u8]) -> Result<Option<usize>, ReadError> {
+        Ok(self.read_chunk(buf.len()).await?.map(|b| {
+            buf[..b.len()].copy_from_slice(&b);
+            b.len()
+        }))
+    }
+
+    /// Fills `buf` exactly.
+    pub async fn read_exact(&mut self, buf: &mut [u8]) -> Result<(), ReadExactError> {
+        let mut filled = 0;
+        while filled < buf.len() {
+            match self.read(&mut buf[filled..]).await? {
+                Some(n) => filled += n,
+                None => return Err(ReadExactError::FinishedEarly(filled)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads the whole stream, failing if it is longer than `size_limit`.
+    pub async fn read_to_end(&mut self, size_limit: usize) -> Result<Vec<u8>, ReadToEndError> {
+        let mut out = Vec::new();
+        while let Some(b) = self.read_chunk(READ_CHUNK).await? {
+            if out.len() + b.len() > size_limit {
+                let _ = self.stop(0);
+                return Err(ReadToEndError::TooLong);
+            }
+            out.extend_from_slice(&b);
+        }
+        Ok(out)
+    }
+
+    /// Asks the peer to stop sending with `error_code` (STOP_SENDING).
+    pub fn stop(&mut self, error_code: u64) -> Result<(), ClosedStream> {
+        if self.done {
+            return Err(ClosedStream);
+        }
+        self.done = true;
+        self.conn.addr().do_send(messages::Stop {
+            stream: self.id,
+            code: error_code,
+        });
+        Ok(())
+    }
+}
+
+impl Drop for RecvStream {
+    fn drop(&mut self) {
+        if !self.done {
+            self.conn.addr().do_send(messages::Stop {
+                stream: self.id,
+                code: 0,
+            });
+        }
+    }
+}
+
+impl fmt::Debug for RecvStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RecvStream").field("id", &self.id).finish()
+    }
+}
+
+impl AsyncRead for RecvStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        if !this.leftover.is_empty() {
+            let n = this.leftover.len().min(buf.len());
+            buf[..n].copy_from_slice(&this.leftover.split_to(n));
+            return Poll::Ready(Ok(n));
+        }
+        if this.done {
+            return Poll::Ready(Ok(0));
+        }
+        if this.pending.is_none() {
+            this.pending = Some(this.read_future(READ_CHUNK));
+        }
+        let r = std::task::ready!(this.pending.as_mut().expect("set").poll_unpin(cx));
+        this.pending = None;
+        match r {
+            Ok(Some(mut b)) => {
+                let n = b.len().min(buf.len());
+                buf[..n].copy_from_slice(&b.split_to(n));
+                this.leftover = b;
+                Poll::Ready(Ok(n))
+            }
+            Ok(None) => {
+                this.done = true;
+                Poll::Ready(Ok(0))
+            }
+            Err(e) => {
+                if matches!(e, ReadError::Reset(_)) {
+                    this.done = true;
+                }
+                Poll::Ready(Err(e.into()))
+            }
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! The typed messages a connection actor answers. Each is a plain actix
+//! [`Message`](actix::Message) that a user may send straight to the actor's
+//! `Addr`; the `Connection`, `SendStream` and `RecvStream` handles are thin
+//! wrappers over exactly these.
+
+use crate::errors::{
+    ClosedStream, ConnectionError, ReadError, SendDatagramError, StoppedError, WriteError,
+};
+use crate::protocol::connection::ConnectionStats;
+use crate::protocol::frame::Dir;
+use actix::Message;
+use bytes::Bytes;
+
+/// A stream ID (RFC 9000 §2.1).
+pub type StreamId = u64;
+
+/// Opens a bidirectional stream; waits while the peer's limit is reached.
+/// Replies with the new stream's ID.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "Result<StreamId, ConnectionError>")]
+pub struct OpenBi;
+
+/// Opens a unidirectional stream; waits while the peer's limit is reached.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "Result<StreamId, ConnectionError>")]
+pub struct OpenUni;
+
+/// Waits for the next bidirectional stream the peer opens.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "Result<StreamId, ConnectionError>")]
+pub struct AcceptBi;
+
+/// Waits for the next unidirectional stream the peer opens.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "Result<StreamId, ConnectionError>")]
+pub struct AcceptUni;
+
+/// Closes the connection at once with an application error code and
+/// reason; every pending operation fails with `LocallyClosed`.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct Close {
+    /// The application error code sent to the peer.
+    pub code: u64,
+    /// The reason sent to the peer (truncated to fit one packet).
+    pub reason: Bytes,
+}
+
+/// Writes data to a stream; replies with how many bytes were taken
+/// (at least one), waiting while flow control allows none.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<usize, WriteError>")]
+pub struct Write {
+    /// The stream.
+    pub stream: StreamId,
+    /// The data.
+    pub data: Bytes,
+}
+
+/// Marks the end of a stream's data (FIN).
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "Result<(), ClosedStream>")]
+pub struct Finish {
+    /// The stream.
+    pub stream: StreamId,
+}
+
+/// Abandons sending on a stream (RESET_STREAM).
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "Result<(), ClosedStream>")]
+pub struct Reset {
+    /// The stream.
+    pub stream: StreamId,
+    /// The application error code.
+    pub code: u64,
+}
+
+/// Waits until the peer stopped the stream (`Some(code)`) or acknowledged
+/// all of its data and FIN (`None`).
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "Result<Option<u64>, StoppedError>")]
+pub struct Stopped {
+    /// The stream.
+    pub stream: StreamId,
+}
+
+/// Reads up to `max` bytes; `None` at the end of the stream. Waits for data.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "Result<Option<Bytes>, ReadError>")]
+pub struct Read {
+    /// The stream.
+    pub stream: StreamId,
+    /// Most bytes to return.
+    pub max: usize,
+}
+
+/// Asks the peer to stop sending on a stream (STOP_SENDING) and discards
+/// what arrives.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "Result<(), ClosedStream>")]
+pub struct Stop {
+    /// The stream.
+    pub stream: StreamId,
+    /// The application error code.
+    pub code: u64,
+}
+
+/// Sends an unreliable datagram (RFC 9221).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<(), SendDatagramError>")]
+pub struct SendDatagram(pub Bytes);
+
+/// Waits for the next datagram from the peer.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "Result<Bytes, ConnectionError>")]
+pub struct ReadDatagram;
+
+/// Changes how many streams the peer may have open at once (MAX_STREAMS).
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct SetMaxConcurrentStreams {
+    /// The direction.
+    pub dir: Dir,
+    /// The number of streams.
+    pub count: u64,
+}
+
+/// Replies with the connection's statistics.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "ConnectionStats")]
+pub struct Stats;
+
+/// Waits for the handshake to complete.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "Result<(), ConnectionError>")]
+pub struct WaitConnected;
+
+/// Waits until the connection is closed, replying with the reason.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "ConnectionError")]
+pub struct WaitClosed;
+
+/// RFC 8446 §7.5 keying material exporter.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<Vec<u8>, ExportKeyingMaterialError>")]
+pub struct ExportKeyingMaterial {
+    /// Bytes wanted.
+    pub len: usize,
+    /// The label.
+    pub label: Vec<u8>,
+    /// The context.
+    pub context: Vec<u8>,
+}
+
+/// The exporter failed (handshake not complete, or the length is invalid).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("keying material export failed")]
+pub struct ExportKeyingMaterialError;

@@ -15,16 +15,21 @@ use crate::protocol::connection::{
 use crate::protocol::endpoint::ConnectionHandle;
 use crate::protocol::frame::Dir;
 use crate::protocol::streams::{ReadFailure, StreamEvent, WriteFailure};
+use actix::dev::{MessageResponse, OneshotSender};
 use actix::prelude::*;
 use bytes::{Bytes, BytesMut};
-use futures::channel::oneshot;
+use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
+use std::rc::Rc;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 /// Most transmits per drive before yielding to the mailbox.
 const MAX_TRANSMITS_PER_DRIVE: usize = 32;
+
+/// Most UDP payload bytes in one GSO send.
+const MAX_GSO_BYTES: usize = 65_000;
 
 /// Mailbox capacity of a connection actor.
 const MAILBOX: usize = 1024;
@@ -97,14 +102,135 @@ pub struct EndpointClose {
 #[rtype(result = "Option<(Arc<Shared>, Arc<HandleToken>)>")]
 pub struct HandleParts;
 
-type Reply<T> = oneshot::Sender<T>;
+/// Where the answer to a parked operation goes: the caller's own actix
+/// reply sender, put in place as soon as the handler returns (see
+/// [`Answer`]). Holding it, rather than a channel of our own, lets the
+/// actor see when the caller stopped waiting: a `read`, `write`, `accept`
+/// or `open` future dropped by `select!` or `timeout` must not consume
+/// data, send data or take a stream that nobody will receive.
+struct Reply<T>(Rc<RefCell<Slot<T>>>);
+
+enum Slot<T> {
+    /// The handler has not returned yet.
+    Pending,
+    /// Answered before the handler returned.
+    Ready(T),
+    /// The caller's reply sender.
+    Caller(OneshotSender<T>),
+    /// The answer was handed over.
+    Detached,
+}
+
+impl<T> Reply<T> {
+    /// True once the caller stopped waiting for the answer.
+    fn is_canceled(&self) -> bool {
+        matches!(&*self.0.borrow(), Slot::Caller(tx) if tx.is_closed())
+    }
+
+    /// Answers the caller; gives `value` back if it stopped waiting.
+    fn send(self, value: T) -> Result<(), T> {
+        let mut slot = self.0.borrow_mut();
+        match std::mem::replace(&mut *slot, Slot::Detached) {
+            Slot::Caller(tx) => tx.send(value),
+            Slot::Pending => {
+                *slot = Slot::Ready(value);
+                Ok(())
+            }
+            Slot::Ready(_) | Slot::Detached => Ok(()),
+        }
+    }
+}
+
+/// A parked operation's reply and the [`Answer`] the handler returns.
+fn park<T>() -> (Reply<T>, Answer<T>) {
+    let slot = Rc::new(RefCell::new(Slot::Pending));
+    (Reply(slot.clone()), Answer(Some(Err(slot))))
+}
+
+/// The answer to a connection actor message: ready now, or once a parked
+/// operation completes.
+pub struct Answer<T>(Option<Result<T, Rc<RefCell<Slot<T>>>>>);
+
+impl<T> Answer<T> {
+    fn now(value: T) -> Self {
+        Self(Some(Ok(value)))
+    }
+}
+
+impl<M, T> MessageResponse<ConnectionActor, M> for Answer<T>
+where
+    M: Message<Result = T>,
+    T: 'static,
+{
+    fn handle(mut self, _: &mut Context<ConnectionActor>, tx: Option<OneshotSender<T>>) {
+        let (Some(answer), Some(tx)) = (self.0.take(), tx) else {
+            // `do_send`: nobody waits; a parked operation still runs.
+            return;
+        };
+        match answer {
+            Ok(value) => {
+                let _ = tx.send(value);
+            }
+            Err(slot) => {
+                let mut slot = slot.borrow_mut();
+                match std::mem::replace(&mut *slot, Slot::Detached) {
+                    Slot::Ready(value) => {
+                        let _ = tx.send(value);
+                    }
+                    _ => *slot = Slot::Caller(tx),
+                }
+            }
+        }
+    }
+}
+
+/// Something parked that may have been abandoned by its caller.
+trait Waiting {
+    fn is_canceled(&self) -> bool;
+}
+
+impl<T> Waiting for Reply<T> {
+    fn is_canceled(&self) -> bool {
+        Reply::is_canceled(self)
+    }
+}
+
+impl<X, T> Waiting for (X, Reply<T>) {
+    fn is_canceled(&self) -> bool {
+        self.1.is_canceled()
+    }
+}
+
+/// Drops the waiters at the front of `q` whose callers stopped waiting,
+/// so they take nothing.
+fn prune<W: Waiting>(q: &mut VecDeque<W>) {
+    while q.front().is_some_and(W::is_canceled) {
+        q.pop_front();
+    }
+}
+
+/// Prunes a stream's queue, forgetting it once empty.
+fn prune_stream<W: Waiting>(map: &mut HashMap<StreamId, VecDeque<W>>, id: StreamId) {
+    if let Some(q) = map.get_mut(&id) {
+        prune(q);
+        if q.is_empty() {
+            map.remove(&id);
+        }
+    }
+}
+
+/// A parked `read`: the most bytes wanted and where to reply.
+type ParkedRead = (usize, Reply<Result<Option<Bytes>, ReadError>>);
+
+/// A parked `write`: the data not yet taken and where to reply.
+type ParkedWrite = (Bytes, Reply<Result<usize, WriteError>>);
 
 #[derive(Default)]
 struct Waiters {
     open: [VecDeque<Reply<Result<StreamId, ConnectionError>>>; 2],
     accept: [VecDeque<Reply<Result<StreamId, ConnectionError>>>; 2],
-    readers: HashMap<StreamId, VecDeque<(usize, Reply<Result<Option<Bytes>, ReadError>>)>>,
-    writers: HashMap<StreamId, VecDeque<(Bytes, Reply<Result<usize, WriteError>>)>>,
+    readers: HashMap<StreamId, VecDeque<ParkedRead>>,
+    writers: HashMap<StreamId, VecDeque<ParkedWrite>>,
     stopped: HashMap<StreamId, Vec<Reply<Result<Option<u64>, StoppedError>>>>,
     datagrams: VecDeque<Reply<Result<Bytes, ConnectionError>>>,
     connected: Vec<Reply<Result<(), ConnectionError>>>,
@@ -227,7 +353,14 @@ impl ConnectionActor {
         if self.send_blocked {
             return;
         }
-        let segments = self.socket.max_gso_segments();
+        // One GSO send carries at most 64 KiB of UDP payload: larger
+        // batches fail with EMSGSIZE (and quinn-udp reports that as sent).
+        let mtu = usize::from(self.conn.stats().mtu).max(1200);
+        let segments = self
+            .socket
+            .max_gso_segments()
+            .min(MAX_GSO_BYTES / mtu)
+            .max(1);
         for _ in 0..MAX_TRANSMITS_PER_DRIVE {
             let Some(t) = self.conn.poll_transmit(now, segments, &mut self.buf) else {
                 return;
@@ -276,10 +409,16 @@ impl ConnectionActor {
         ctx.notify(Drive);
     }
 
+    /// Keeps exactly one timer armed no later than the connection's
+    /// deadline. A timer that fires early is harmless (`handle_timeout`
+    /// only acts on what is due), so a later deadline keeps the armed one
+    /// instead of paying for a new timer on every drive.
     fn arm_timer(&mut self, ctx: &mut Context<Self>) {
         let deadline = self.conn.poll_timeout();
-        if self.timer.as_ref().map(|(t, _)| *t) == deadline {
-            return;
+        match (&self.timer, deadline) {
+            (Some((armed, _)), Some(d)) if *armed <= d => return,
+            (None, None) => return,
+            _ => {}
         }
         if let Some((_, h)) = self.timer.take() {
             ctx.cancel_future(h);
@@ -338,7 +477,10 @@ impl ConnectionActor {
             }
             Event::Stream(StreamEvent::Readable(_) | StreamEvent::Writable(_)) => {}
             Event::DatagramReceived => {
-                while !self.waiters.datagrams.is_empty() {
+                while {
+                    prune(&mut self.waiters.datagrams);
+                    !self.waiters.datagrams.is_empty()
+                } {
                     let Some(d) = self.conn.read_datagram() else {
                         break;
                     };
@@ -356,7 +498,10 @@ impl ConnectionActor {
 
     fn serve_accept(&mut self, d: Dir) {
         let q = &mut self.waiters.accept[dir_index(d)];
-        while !q.is_empty() {
+        while {
+            prune(q);
+            !q.is_empty()
+        } {
             let Some(id) = self.conn.accept(d) else {
                 break;
             };
@@ -367,7 +512,10 @@ impl ConnectionActor {
 
     fn serve_open(&mut self, d: Dir) {
         let q = &mut self.waiters.open[dir_index(d)];
-        while !q.is_empty() {
+        while {
+            prune(q);
+            !q.is_empty()
+        } {
             let Some(id) = self.conn.open(d) else {
                 break;
             };
@@ -386,7 +534,10 @@ impl ConnectionActor {
             let Some(q) = self.waiters.readers.get_mut(&id) else {
                 continue;
             };
-            while let Some((max, _)) = q.front() {
+            while let Some((max, _)) = {
+                prune(q);
+                q.front()
+            } {
                 match self.conn.read(id, *max) {
                     Err(ReadFailure::Blocked) => break,
                     r => {
@@ -404,7 +555,10 @@ impl ConnectionActor {
             let Some(q) = self.waiters.writers.get_mut(&id) else {
                 continue;
             };
-            while let Some((data, _)) = q.front_mut() {
+            while let Some((data, _)) = {
+                prune(q);
+                q.front_mut()
+            } {
                 match self.conn.write(id, data) {
                     Err(WriteFailure::Blocked) => break,
                     r => {
@@ -544,20 +698,15 @@ impl Handler<HandleParts> for ConnectionActor {
     }
 }
 
-/// Replies at once or parks a oneshot and replies when it completes.
-fn parked<T: 'static>(rx: oneshot::Receiver<T>, on_cancel: T) -> Response<T> {
-    Response::fut(async move { rx.await.unwrap_or(on_cancel) })
-}
-
 impl Handler<OpenBi> for ConnectionActor {
-    type Result = Response<Result<StreamId, ConnectionError>>;
+    type Result = Answer<Result<StreamId, ConnectionError>>;
     fn handle(&mut self, _: OpenBi, ctx: &mut Context<Self>) -> Self::Result {
         self.open(Dir::Bi, ctx)
     }
 }
 
 impl Handler<OpenUni> for ConnectionActor {
-    type Result = Response<Result<StreamId, ConnectionError>>;
+    type Result = Answer<Result<StreamId, ConnectionError>>;
     fn handle(&mut self, _: OpenUni, ctx: &mut Context<Self>) -> Self::Result {
         self.open(Dir::Uni, ctx)
     }
@@ -568,50 +717,52 @@ impl ConnectionActor {
         &mut self,
         d: Dir,
         ctx: &mut Context<Self>,
-    ) -> Response<Result<StreamId, ConnectionError>> {
+    ) -> Answer<Result<StreamId, ConnectionError>> {
         if let Some(e) = self.lost() {
-            return Response::reply(Err(e));
+            return Answer::now(Err(e));
         }
+        prune(&mut self.waiters.open[dir_index(d)]);
         if self.waiters.open[dir_index(d)].is_empty() {
             if let Some(id) = self.conn.open(d) {
                 self.drive(ctx);
-                return Response::reply(Ok(id));
+                return Answer::now(Ok(id));
             }
         }
-        let (tx, rx) = oneshot::channel();
+        let (tx, answer) = park();
         self.waiters.open[dir_index(d)].push_back(tx);
-        parked(rx, Err(ConnectionError::LocallyClosed))
+        answer
     }
 
     fn accept(
         &mut self,
         d: Dir,
         ctx: &mut Context<Self>,
-    ) -> Response<Result<StreamId, ConnectionError>> {
+    ) -> Answer<Result<StreamId, ConnectionError>> {
+        prune(&mut self.waiters.accept[dir_index(d)]);
         if self.waiters.accept[dir_index(d)].is_empty() {
             if let Some(id) = self.conn.accept(d) {
                 self.drive(ctx);
-                return Response::reply(Ok(id));
+                return Answer::now(Ok(id));
             }
         }
         if let Some(e) = self.lost() {
-            return Response::reply(Err(e));
+            return Answer::now(Err(e));
         }
-        let (tx, rx) = oneshot::channel();
+        let (tx, answer) = park();
         self.waiters.accept[dir_index(d)].push_back(tx);
-        parked(rx, Err(ConnectionError::LocallyClosed))
+        answer
     }
 }
 
 impl Handler<AcceptBi> for ConnectionActor {
-    type Result = Response<Result<StreamId, ConnectionError>>;
+    type Result = Answer<Result<StreamId, ConnectionError>>;
     fn handle(&mut self, _: AcceptBi, ctx: &mut Context<Self>) -> Self::Result {
         self.accept(Dir::Bi, ctx)
     }
 }
 
 impl Handler<AcceptUni> for ConnectionActor {
-    type Result = Response<Result<StreamId, ConnectionError>>;
+    type Result = Answer<Result<StreamId, ConnectionError>>;
     fn handle(&mut self, _: AcceptUni, ctx: &mut Context<Self>) -> Self::Result {
         self.accept(Dir::Uni, ctx)
     }
@@ -626,32 +777,30 @@ impl Handler<Close> for ConnectionActor {
 }
 
 impl Handler<Write> for ConnectionActor {
-    type Result = Response<Result<usize, WriteError>>;
+    type Result = Answer<Result<usize, WriteError>>;
     fn handle(&mut self, mut msg: Write, ctx: &mut Context<Self>) -> Self::Result {
         if let Some(e) = self.lost() {
-            return Response::reply(Err(WriteError::ConnectionLost(e)));
+            return Answer::now(Err(WriteError::ConnectionLost(e)));
         }
+        prune_stream(&mut self.waiters.writers, msg.stream);
         if !self.waiters.writers.contains_key(&msg.stream) {
             match self.conn.write(msg.stream, &mut msg.data) {
                 Err(WriteFailure::Blocked) => {}
                 r => {
                     self.drive(ctx);
-                    return Response::reply(map_write(r));
+                    return Answer::now(map_write(r));
                 }
             }
         }
         // Parked until flow control lets some of `data` in; the reply says
         // how much was taken.
-        let (tx, rx) = oneshot::channel();
+        let (tx, answer) = park();
         self.waiters
             .writers
             .entry(msg.stream)
             .or_default()
             .push_back((msg.data, tx));
-        parked(
-            rx,
-            Err(WriteError::ConnectionLost(ConnectionError::LocallyClosed)),
-        )
+        answer
     }
 }
 
@@ -683,58 +832,53 @@ impl Handler<Reset> for ConnectionActor {
 }
 
 impl Handler<Stopped> for ConnectionActor {
-    type Result = Response<Result<Option<u64>, StoppedError>>;
+    type Result = Answer<Result<Option<u64>, StoppedError>>;
     fn handle(&mut self, msg: Stopped, _ctx: &mut Context<Self>) -> Self::Result {
         if let Some(e) = self.lost() {
-            return Response::reply(Err(StoppedError::ConnectionLost(e)));
+            return Answer::now(Err(StoppedError::ConnectionLost(e)));
         }
         match self.conn.send_status(msg.stream) {
             Some((stopped, done)) => {
                 if let Some(code) = stopped {
-                    return Response::reply(Ok(Some(code)));
+                    return Answer::now(Ok(Some(code)));
                 }
                 if done {
-                    return Response::reply(Ok(None));
+                    return Answer::now(Ok(None));
                 }
             }
             // Forgotten: everything was acknowledged.
-            None => return Response::reply(Ok(None)),
+            None => return Answer::now(Ok(None)),
         }
-        let (tx, rx) = oneshot::channel();
+        let (tx, answer) = park();
         self.waiters.stopped.entry(msg.stream).or_default().push(tx);
-        parked(
-            rx,
-            Err(StoppedError::ConnectionLost(ConnectionError::LocallyClosed)),
-        )
+        answer
     }
 }
 
 impl Handler<Read> for ConnectionActor {
-    type Result = Response<Result<Option<Bytes>, ReadError>>;
+    type Result = Answer<Result<Option<Bytes>, ReadError>>;
     fn handle(&mut self, msg: Read, ctx: &mut Context<Self>) -> Self::Result {
+        prune_stream(&mut self.waiters.readers, msg.stream);
         if !self.waiters.readers.contains_key(&msg.stream) {
             match self.conn.read(msg.stream, msg.max.max(1)) {
                 Err(ReadFailure::Blocked) => {}
                 r => {
                     // Reading may have opened flow-control credit.
                     self.drive(ctx);
-                    return Response::reply(map_read(r));
+                    return Answer::now(map_read(r));
                 }
             }
         }
         if let Some(e) = self.lost() {
-            return Response::reply(Err(ReadError::ConnectionLost(e)));
+            return Answer::now(Err(ReadError::ConnectionLost(e)));
         }
-        let (tx, rx) = oneshot::channel();
+        let (tx, answer) = park();
         self.waiters
             .readers
             .entry(msg.stream)
             .or_default()
             .push_back((msg.max.max(1), tx));
-        parked(
-            rx,
-            Err(ReadError::ConnectionLost(ConnectionError::LocallyClosed)),
-        )
+        answer
     }
 }
 
@@ -766,19 +910,20 @@ impl Handler<SendDatagram> for ConnectionActor {
 }
 
 impl Handler<ReadDatagram> for ConnectionActor {
-    type Result = Response<Result<Bytes, ConnectionError>>;
+    type Result = Answer<Result<Bytes, ConnectionError>>;
     fn handle(&mut self, _: ReadDatagram, _ctx: &mut Context<Self>) -> Self::Result {
+        prune(&mut self.waiters.datagrams);
         if self.waiters.datagrams.is_empty() {
             if let Some(d) = self.conn.read_datagram() {
-                return Response::reply(Ok(d));
+                return Answer::now(Ok(d));
             }
         }
         if let Some(e) = self.lost() {
-            return Response::reply(Err(e));
+            return Answer::now(Err(e));
         }
-        let (tx, rx) = oneshot::channel();
+        let (tx, answer) = park();
         self.waiters.datagrams.push_back(tx);
-        parked(rx, Err(ConnectionError::LocallyClosed))
+        answer
     }
 }
 
@@ -798,29 +943,29 @@ impl Handler<Stats> for ConnectionActor {
 }
 
 impl Handler<WaitConnected> for ConnectionActor {
-    type Result = Response<Result<(), ConnectionError>>;
+    type Result = Answer<Result<(), ConnectionError>>;
     fn handle(&mut self, _: WaitConnected, _ctx: &mut Context<Self>) -> Self::Result {
         if self.conn.is_handshake_complete() {
-            return Response::reply(Ok(()));
+            return Answer::now(Ok(()));
         }
         if let Some(e) = self.lost() {
-            return Response::reply(Err(e));
+            return Answer::now(Err(e));
         }
-        let (tx, rx) = oneshot::channel();
+        let (tx, answer) = park();
         self.waiters.connected.push(tx);
-        parked(rx, Err(ConnectionError::LocallyClosed))
+        answer
     }
 }
 
 impl Handler<WaitClosed> for ConnectionActor {
-    type Result = Response<ConnectionError>;
+    type Result = Answer<ConnectionError>;
     fn handle(&mut self, _: WaitClosed, _ctx: &mut Context<Self>) -> Self::Result {
         if let Some(e) = self.lost() {
-            return Response::reply(e);
+            return Answer::now(e);
         }
-        let (tx, rx) = oneshot::channel();
+        let (tx, answer) = park();
         self.waiters.closed.push(tx);
-        parked(rx, ConnectionError::LocallyClosed)
+        answer
     }
 }
 

@@ -110,7 +110,13 @@ impl Endpoint {
                 })?;
             Connecting::finish(actor).await
         };
-        Ok(Connecting { fut: fut.boxed() })
+        // Start the handshake now, as quinn does, rather than when the
+        // `Connecting` is first polled. If it is dropped, the task still
+        // ends by dropping its `Connection`, which closes the connection.
+        let task = actix::spawn(fut);
+        Ok(Connecting {
+            fut: async move { task.await.unwrap_or(Err(ConnectionError::LocallyClosed)) }.boxed(),
+        })
     }
 
     /// The next incoming connection, still handshaking; `None` once the

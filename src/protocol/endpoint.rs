@@ -248,3 +248,79 @@ impl Endpoint {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::packet::PartialHeader;
+
+    fn server() -> Endpoint {
+        let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(
+            rustls::pki_types::PrivatePkcs8KeyDer::from(cert.key_pair.serialize_der()),
+        );
+        let tls = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.cert.der().clone()], key)
+        .unwrap();
+        Endpoint::new(Some(ServerConfig::with_crypto(Arc::new(tls))))
+    }
+
+    fn long_header(version: u32, len: usize) -> Vec<u8> {
+        let mut d = vec![0xc0];
+        d.extend_from_slice(&version.to_be_bytes());
+        d.push(8);
+        d.extend_from_slice(&[1; 8]);
+        d.push(4);
+        d.extend_from_slice(&[2; 4]);
+        d.resize(len, 0);
+        d
+    }
+
+    #[test]
+    fn unknown_version_gets_version_negotiation() {
+        let mut ep = server();
+        let addr = "127.0.0.1:1".parse().unwrap();
+        let now = Instant::now();
+        let DatagramEvent::Respond(vn) = ep.handle(now, addr, &long_header(0x1a2a_3a4a, 1200))
+        else {
+            panic!("expected a Version Negotiation packet");
+        };
+        let h = PartialHeader::parse(&vn, 8).unwrap();
+        // RFC 9000 §17.2.1: CIDs are echoed swapped, versions listed.
+        assert_eq!(&h.dcid[..], &[2; 4]);
+        match h.kind {
+            HeaderKind::VersionNegotiation { scid, versions } => {
+                assert_eq!(&scid[..], &[1; 8]);
+                assert_eq!(versions, vec![packet::VERSION_1]);
+            }
+            k => panic!("{k:?}"),
+        }
+        // Small datagrams are never answered (no amplification).
+        assert!(matches!(
+            ep.handle(now, addr, &long_header(0x1a2a_3a4a, 100)),
+            DatagramEvent::Drop
+        ));
+    }
+
+    #[test]
+    fn small_or_garbage_initials_are_dropped() {
+        let mut ep = server();
+        let addr = "127.0.0.1:1".parse().unwrap();
+        let now = Instant::now();
+        // A v1 Initial in a datagram under 1200 bytes (RFC 9000 §14.1).
+        let mut d = long_header(packet::VERSION_1, 0);
+        d.extend_from_slice(&[0, 0x41, 0x00]);
+        d.resize(600, 0);
+        assert!(matches!(ep.handle(now, addr, &d), DatagramEvent::Drop));
+        assert_eq!(ep.connection_count(), 0);
+        // Short headers for unknown CIDs are dropped.
+        let mut short = vec![0x40];
+        short.extend_from_slice(&[9; 40]);
+        assert!(matches!(ep.handle(now, addr, &short), DatagramEvent::Drop));
+    }
+}

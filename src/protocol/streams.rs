@@ -94,7 +94,7 @@ impl SendState {
         self.reset.is_none()
             && (!self.retransmit.is_empty()
                 || self.sent < self.written
-                || (self.fin && !self.fin_sent))
+                || (self.fin && !self.fin_sent && !self.fin_acked))
     }
 
     fn unacked(&self) -> u64 {
@@ -125,10 +125,15 @@ impl SendState {
     fn on_ack(&mut self, offset: u64, len: u64, fin: bool) {
         if fin {
             self.fin_acked = true;
+            self.fin_sent = true;
         }
         if len == 0 {
             return;
         }
+        // A range queued again (a PTO probe, or a loss declared before a
+        // late ACK) needs no retransmission once acknowledged; its bytes
+        // may already be freed below.
+        self.retransmit.remove(offset..offset + len);
         self.acked.insert(offset..offset + len);
         while let Some(r) = self.acked.first() {
             if r.start > self.acked_base {
@@ -515,7 +520,12 @@ impl Streams {
             return Ok(());
         }
         if rs.stopped {
-            // Discarded data still counts as consumed for flow control.
+            // RFC 9000 §4.5: discarded data still counts as consumed, or
+            // the connection window would shrink for good.
+            let unread = rs.received - rs.asm.read_offset();
+            rs.asm.clear_to(rs.received);
+            self.add_consumed(unread);
+            self.maybe_forget_recv(id);
             return Ok(());
         }
         let was = rs.readable();
@@ -563,10 +573,27 @@ impl Streams {
             rs.reset = Some(code);
             let unread = final_size - rs.asm.read_offset();
             rs.asm.clear_to(final_size);
+            let stopped = rs.stopped;
             self.add_consumed(unread);
-            self.events.push_back(StreamEvent::Readable(id));
+            if stopped {
+                // Nobody will read the reset: the stream is over
+                // (RFC 9000 §3.2, "Reset Recvd").
+                self.maybe_forget_recv(id);
+            } else {
+                self.events.push_back(StreamEvent::Readable(id));
+            }
         }
         Ok(())
+    }
+
+    /// Our RESET_STREAM for `id` was acknowledged: the sending half is
+    /// over (RFC 9000 §3.1, "Reset Recvd") and may be forgotten.
+    pub fn on_reset_acked(&mut self, id: StreamId) {
+        if self.send.get(&id).is_some_and(|s| s.reset.is_some()) {
+            self.in_sendable.remove(&id);
+            self.sendable.retain(|s| *s != id);
+            self.maybe_forget_send(id);
+        }
     }
 
     /// Handles STOP_SENDING (RFC 9000 §19.5): we answer with RESET_STREAM.
@@ -832,6 +859,7 @@ impl Streams {
         sent: &mut Vec<(StreamId, u64, u64, bool)>,
     ) {
         let mut rounds = self.sendable.len();
+        let mut popped = Vec::new();
         while rounds > 0 {
             let space = max_len.saturating_sub(buf.len());
             if space < 16 {
@@ -843,16 +871,20 @@ impl Streams {
             let Some(ss) = self.send.get_mut(&id) else {
                 self.sendable.pop_front();
                 self.in_sendable.remove(&id);
+                popped.push(id);
                 rounds -= 1;
                 continue;
             };
             if !ss.has_pending() {
                 self.sendable.pop_front();
                 self.in_sendable.remove(&id);
+                popped.push(id);
                 rounds -= 1;
                 continue;
             }
-            // Retransmissions first, then new data.
+            // Retransmissions first, then new data. Freed bytes are
+            // never sent again.
+            ss.retransmit.remove(0..ss.acked_base);
             let (offset, avail, is_new) = if let Some(r) = ss.retransmit.first() {
                 (r.start, r.end - r.start, false)
             } else {
@@ -869,6 +901,7 @@ impl Streams {
                 // FIN already sent and nothing else: clean up.
                 self.sendable.pop_front();
                 self.in_sendable.remove(&id);
+                popped.push(id);
                 rounds -= 1;
                 continue;
             }
@@ -886,12 +919,18 @@ impl Streams {
             if !ss.has_pending() {
                 self.sendable.pop_front();
                 self.in_sendable.remove(&id);
+                popped.push(id);
                 rounds -= 1;
             } else if len > 0 && buf.len() + 16 < max_len {
                 // Round-robin: give the next stream a turn.
                 self.sendable.rotate_left(1);
                 rounds -= 1;
             }
+        }
+        // A stream whose last frame was acknowledged while it was still
+        // queued (a spurious retransmission) is over now.
+        for id in popped {
+            self.maybe_forget_send(id);
         }
     }
 
@@ -904,9 +943,12 @@ impl Streams {
             return;
         }
         let before = ss.unacked();
+        let was_done = ss.is_done();
         ss.on_ack(offset, len, fin);
         let freed = before - ss.unacked();
-        let done = ss.is_done();
+        // Report the end once, however many copies of the last frame
+        // are acknowledged.
+        let done = ss.is_done() && !was_done;
         self.unacked -= freed;
         if freed > 0 {
             self.wake_conn_blocked();
@@ -978,5 +1020,84 @@ impl Streams {
                 .min(self.max_data.saturating_sub(self.written))
                 .min(self.send_window.saturating_sub(self.unacked))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server() -> Streams {
+        let mut s = Streams::new(Side::Server, 1, 1, 1000, 1000, 10_000);
+        s.set_peer_params(10_000, 1000, 1000, 1000, 10, 10);
+        s
+    }
+
+    fn data(n: usize) -> Bytes {
+        Bytes::from(vec![7u8; n])
+    }
+
+    #[test]
+    fn data_after_stop_is_credited_and_stream_closes() {
+        // Client uni stream 2: 100 bytes, STOP_SENDING, then the rest and
+        // the FIN arrive anyway (RFC 9000 §3.5, §4.5).
+        let mut s = server();
+        s.on_stream_frame(2, 0, data(100), false).unwrap();
+        assert_eq!(s.accept(Dir::Uni), Some(2));
+        assert!(s.stop(2, 0));
+        s.on_stream_frame(2, 100, data(800), true).unwrap();
+        // All 900 bytes count as consumed: the window moved past them.
+        assert!(s.pending.max_data);
+        assert_eq!(s.local_max_data(), 1900);
+        // The stream is over: its credit goes back to the peer.
+        assert!(s.pending.max_streams[1]);
+        assert_eq!(s.local_max_streams(Dir::Uni), 2);
+        assert_eq!(s.read(2, 10), Err(ReadFailure::Closed));
+    }
+
+    #[test]
+    fn reset_after_stop_closes_stream() {
+        let mut s = server();
+        s.on_stream_frame(0, 0, data(10), false).unwrap();
+        assert_eq!(s.accept(Dir::Bi), Some(0));
+        assert!(s.stop(0, 1));
+        s.on_reset(0, 1, 600).unwrap();
+        assert_eq!(s.tracked(), 1, "receive half forgotten");
+        // Our own half, reset and acknowledged, closes the stream.
+        assert!(s.reset(0, 2));
+        assert_eq!(s.pending.resets, vec![(0, 2, 0)]);
+        s.on_reset_acked(0);
+        assert_eq!(s.tracked(), 0);
+        assert_eq!(s.local_max_streams(Dir::Bi), 2);
+        // Connection credit: 600 bytes consumed of a 1000-byte window.
+        assert_eq!(s.local_max_data(), 1600);
+    }
+
+    #[test]
+    fn retransmission_of_acknowledged_range_is_skipped() {
+        let mut s = Streams::new(Side::Client, 10, 10, 1000, 1000, 10_000);
+        s.set_peer_params(10_000, 1000, 1000, 1000, 10, 10);
+        let id = s.open(Dir::Uni).unwrap();
+        s.write(id, &mut data(500)).unwrap();
+        s.finish(id).unwrap();
+        let mut buf = Vec::new();
+        let mut sent = Vec::new();
+        s.write_stream_frames(&mut buf, 1200, &mut sent);
+        assert_eq!(sent, vec![(id, 0, 500, true)]);
+        // A PTO queues the range again, then the original is acknowledged
+        // before the probe goes out: nothing is left to send.
+        s.on_stream_lost(id, 0, 500, true);
+        s.on_stream_acked(id, 0, 500, true);
+        assert_eq!(s.poll_event(), Some(StreamEvent::Available(Dir::Bi)));
+        assert_eq!(s.poll_event(), Some(StreamEvent::Available(Dir::Uni)));
+        assert_eq!(s.poll_event(), Some(StreamEvent::Finished(id)));
+        buf.clear();
+        sent.clear();
+        s.write_stream_frames(&mut buf, 1200, &mut sent);
+        assert!(sent.is_empty(), "sent {sent:?}");
+        assert_eq!(s.tracked(), 0);
+        // A duplicate acknowledgement reports nothing more.
+        s.on_stream_acked(id, 0, 500, true);
+        assert_eq!(s.poll_event(), None);
     }
 }

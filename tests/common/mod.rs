@@ -83,3 +83,105 @@ pub fn trace() {
         .with_test_writer()
         .try_init();
 }
+
+/// A server endpoint on 127.0.0.1 using `server` transport settings and a
+/// client endpoint using `client`, trusting each other.
+pub fn endpoints_with(
+    client: actix_quic::TransportConfig,
+    server: actix_quic::TransportConfig,
+) -> (
+    actix_quic::Endpoint,
+    actix_quic::Endpoint,
+    std::net::SocketAddr,
+) {
+    let (mut client_cfg, mut server_cfg) = configs();
+    client_cfg.transport = Arc::new(client);
+    server_cfg.transport = Arc::new(server);
+    let server = actix_quic::Endpoint::server(server_cfg, "127.0.0.1:0".parse().unwrap()).unwrap();
+    let client = actix_quic::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
+    client.set_default_client_config(client_cfg);
+    let addr = server.local_addr().unwrap();
+    (server, client, addr)
+}
+
+/// Connects `client` to `server` (listening on `addr`) and returns both
+/// ends, client first, once both handshakes completed.
+pub async fn connect(
+    server: &actix_quic::Endpoint,
+    client: &actix_quic::Endpoint,
+    addr: std::net::SocketAddr,
+) -> (actix_quic::Connection, actix_quic::Connection) {
+    let accepting = async {
+        within(10, server.accept())
+            .await
+            .expect("server endpoint closed")
+            .await
+            .expect("server handshake")
+    };
+    let connecting = async {
+        within(10, client.connect(addr, "localhost").unwrap())
+            .await
+            .expect("client handshake")
+    };
+    let (c, s) = futures::future::join(connecting, accepting).await;
+    (c, s)
+}
+
+/// A server/client pair with default settings, already connected:
+/// (server endpoint, client endpoint, client connection, server connection).
+pub async fn connected() -> (
+    actix_quic::Endpoint,
+    actix_quic::Endpoint,
+    actix_quic::Connection,
+    actix_quic::Connection,
+) {
+    let (server, client, addr) = endpoints();
+    let (c, s) = connect(&server, &client, addr).await;
+    (server, client, c, s)
+}
+
+/// `len` bytes that differ per `seed` and per offset, so misplaced or
+/// mixed-up data is detected.
+pub fn pattern(seed: usize, len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| ((i * 31 + seed * 17 + i / 251) % 251) as u8)
+        .collect()
+}
+
+/// The start of a QUIC long header: first byte, version, DCID and SCID.
+pub fn long_header(first: u8, version: u32, dcid: &[u8], scid: &[u8]) -> Vec<u8> {
+    let mut d = vec![first];
+    d.extend_from_slice(&version.to_be_bytes());
+    d.push(dcid.len() as u8);
+    d.extend_from_slice(dcid);
+    d.push(scid.len() as u8);
+    d.extend_from_slice(scid);
+    d
+}
+
+/// Sends `target` a 1200-byte long header of an unknown version whose
+/// SCID is `tag`, and waits (bounded) for the Version Negotiation packet
+/// that answers it, skipping anything else that arrives. A UDP socket is
+/// FIFO, so the answer proves the endpoint read everything `socket` sent
+/// before, and is still responsive.
+pub async fn version_negotiation_barrier(
+    socket: &tokio::net::UdpSocket,
+    target: std::net::SocketAddr,
+    tag: &[u8],
+) {
+    let mut probe = long_header(0xc0, 0x1a2a_3a4a, b"\x0bprobe\x0b", tag);
+    probe.resize(1200, 0);
+    socket.send_to(&probe, target).await.unwrap();
+    let mut buf = vec![0u8; 65536];
+    within(5, async {
+        loop {
+            let (n, _) = socket.recv_from(&mut buf).await.unwrap();
+            let d = &buf[..n];
+            let is_vn = n > 6 + tag.len() && d[0] & 0x80 != 0 && d[1..5] == [0; 4];
+            if is_vn && usize::from(d[5]) == tag.len() && &d[6..6 + tag.len()] == tag {
+                return;
+            }
+        }
+    })
+    .await;
+}

@@ -6,6 +6,7 @@
 //! [`Connection::poll_endpoint_event`], [`Connection::poll_event`].
 
 mod close;
+mod hooks;
 mod recovery;
 mod recv;
 mod send;
@@ -213,6 +214,8 @@ pub struct Connection {
     app_limited: bool,
     any_packet_processed: bool,
     handshake_data: Option<HandshakeData>,
+    /// First packet number sent in the current 1-RTT key phase.
+    key_phase_first_sent: u64,
 }
 
 impl std::fmt::Debug for Connection {
@@ -323,6 +326,7 @@ impl Connection {
             app_limited: false,
             any_packet_processed: false,
             handshake_data: None,
+            key_phase_first_sent: 0,
             config,
         };
         conn.reset_idle(now);
@@ -611,6 +615,36 @@ impl Connection {
     /// Changes how many streams the peer may have open at once.
     pub fn set_max_concurrent_streams(&mut self, dir: Dir, n: u64) {
         self.streams.set_max_concurrent(dir, n);
+    }
+
+    /// Starts a 1-RTT key update (RFC 9001 §6.1). Refused (false) before
+    /// the handshake is confirmed and until a packet sent in the current
+    /// key phase was acknowledged. Mostly for tests: keys are never
+    /// updated on their own.
+    #[doc(hidden)]
+    pub fn force_key_update(&mut self) -> bool {
+        let acked = self.spaces[SpaceId::Data as usize].largest_acked;
+        // RFC 9001 §6.1: not before confirmation, and not again before
+        // an acknowledgement for a packet of the current phase.
+        if !self.handshake_confirmed
+            || self.is_closed()
+            || acked.map_or(true, |a| a < self.key_phase_first_sent)
+        {
+            return false;
+        }
+        let Some(keys) = self.one_rtt.as_mut() else {
+            return false;
+        };
+        keys.rotate();
+        self.key_phase_first_sent = self.spaces[SpaceId::Data as usize].next_pn;
+        tracing::debug!(side = ?self.side, phase = keys.phase, "initiated key update");
+        true
+    }
+
+    /// The current 1-RTT key phase bit (RFC 9001 §6).
+    #[doc(hidden)]
+    pub fn key_phase(&self) -> bool {
+        self.one_rtt.as_ref().is_some_and(|k| k.phase)
     }
 
     /// Next application event.

@@ -87,6 +87,7 @@ impl Connection {
             SentFrame::RetireCid(seq) => {
                 self.remote_cids.remove(&seq);
             }
+            SentFrame::Reset(id, ..) => self.streams.on_reset_acked(id),
             _ => {}
         }
     }
@@ -208,9 +209,7 @@ impl Connection {
                 } else {
                     SpaceId::Initial
                 };
-                if self.spaces[space as usize].keys.is_none() {
-                    return None;
-                }
+                self.spaces[space as usize].keys.as_ref()?;
                 let base = self.last_sent_eliciting?;
                 return Some((base + self.rtt.pto_base() * backoff, space));
             }
@@ -230,7 +229,7 @@ impl Connection {
                 continue;
             };
             let t = last + self.pto_duration(s) * backoff;
-            if best.is_none_or(|(b, _)| t < b) {
+            if best.map_or(true, |(b, _)| t < b) {
                 best = Some((t, s));
             }
         }

@@ -221,14 +221,18 @@ impl Connection {
                 let n = crypto::open_payload(packet, header_len, pn, keys.current.remote.as_ref())?;
                 keys.phase_first_pn = Some(keys.phase_first_pn.map_or(pn, |f| f.min(pn)));
                 n
-            } else if keys.phase_first_pn.is_some_and(|f| pn < f) {
-                // A reordered packet from the previous phase.
+            } else if keys.prev_remote.is_some() && keys.phase_first_pn.map_or(true, |f| pn < f) {
+                // RFC 9001 §6.3, §6.5: a packet of the previous phase,
+                // reordered, or sent before the peer saw the update we
+                // initiated (no packet of the new phase has arrived yet).
                 crypto::open_payload(packet, header_len, pn, keys.prev_remote.as_deref()?)?
             } else {
                 // RFC 9001 §6.2: the peer started a key update.
                 let n = crypto::open_payload(packet, header_len, pn, keys.next.remote.as_ref())?;
                 keys.rotate();
                 keys.phase_first_pn = Some(pn);
+                // RFC 9001 §6.2: we answer in the new phase from now on.
+                self.key_phase_first_sent = self.spaces[SpaceId::Data as usize].next_pn;
                 tracing::debug!(side = ?self.side, "peer initiated key update");
                 n
             }
@@ -400,7 +404,13 @@ impl Connection {
 
     /// Reacts to TLS progress: peer parameters, keys, handshake completion.
     fn after_tls(&mut self, now: Instant) -> Result<(), TransportError> {
-        if self.peer_params.is_none() {
+        // A resuming client's TLS session reports the parameters stored with
+        // the ticket until EncryptedExtensions replaces them: read the
+        // peer's only once ALPN is known or the handshake finished.
+        let params_current = !self.side.is_client()
+            || self.tls.alpn_protocol().is_some()
+            || !self.tls.is_handshaking();
+        if self.peer_params.is_none() && params_current {
             if let Some(raw) = self.tls.quic_transport_parameters() {
                 let params = TransportParameters::decode(raw, self.side.peer())?;
                 self.validate_peer_params(&params)?;

@@ -1,0 +1,497 @@
+//! A quic-interop-runner style endpoint: HTTP/0.9 over QUIC with ALPN
+//! `hq-interop`.
+//!
+//! ```text
+//! cargo run --release --example interop -- server --listen 127.0.0.1:4433 \
+//!     --cert cert.pem --key key.pem --www ./www [--testcase NAME]
+//! cargo run --release --example interop -- client --testcase transfer \
+//!     --downloads ./downloads [--insecure | --ca cert.pem] \
+//!     https://127.0.0.1:4433/a https://127.0.0.1:4433/b
+//! ```
+//!
+//! The client opens one connection to the first URL's authority, and one
+//! bidirectional stream per URL on which it sends `GET /path\r\n` and FIN;
+//! the server answers with the file from `--www` and FIN. Files are saved
+//! into `--downloads` under their last path segment.
+//!
+//! Test cases: `handshake` (URLs fetched one after another), `transfer`
+//! and `multiplexing` (all URLs at once; `open_bi` waits at the server's
+//! stream limit). Any other test case exits with code 127, as the runner
+//! expects. `SSLKEYLOGFILE` is honoured; `RUST_LOG` sets the log filter.
+
+use actix_quic::{ClientConfig, Connection, Endpoint, RecvStream, SendStream, ServerConfig};
+use bytes::BytesMut;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+use std::error::Error;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Component, Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+type BoxError = Box<dyn Error + Send + Sync>;
+
+const ALPN: &[u8] = b"hq-interop";
+const SUPPORTED: &[&str] = &["handshake", "transfer", "multiplexing"];
+const CHUNK: usize = 64 * 1024;
+const MAX_REQUEST: usize = 8 * 1024;
+const EXIT_UNSUPPORTED: u8 = 127;
+
+const USAGE: &str = "usage:
+  interop server --listen ADDR --cert PEM --key PEM --www DIR [--testcase NAME]
+  interop client --testcase NAME --downloads DIR [--insecure | --ca PEM] URL...";
+
+struct ServerArgs {
+    listen: SocketAddr,
+    cert: PathBuf,
+    key: PathBuf,
+    www: PathBuf,
+    testcase: Option<String>,
+}
+
+struct ClientArgs {
+    testcase: String,
+    downloads: PathBuf,
+    insecure: bool,
+    ca: Option<PathBuf>,
+    urls: Vec<String>,
+}
+
+enum Command {
+    Server(ServerArgs),
+    Client(ClientArgs),
+}
+
+fn parse_args(args: Vec<String>) -> Result<Command, String> {
+    let mut it = args.into_iter();
+    let role = it.next().ok_or("missing role")?;
+    let mut listen = None;
+    let mut cert = None;
+    let mut key = None;
+    let mut www = None;
+    let mut testcase = None;
+    let mut downloads = None;
+    let mut ca = None;
+    let mut insecure = false;
+    let mut urls = Vec::new();
+    while let Some(arg) = it.next() {
+        let mut value = || it.next().ok_or(format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--listen" => {
+                let v = value()?;
+                listen = Some(
+                    v.to_socket_addrs()
+                        .map_err(|e| format!("--listen {v}: {e}"))?
+                        .next()
+                        .ok_or(format!("--listen {v}: no address"))?,
+                );
+            }
+            "--cert" => cert = Some(PathBuf::from(value()?)),
+            "--key" => key = Some(PathBuf::from(value()?)),
+            "--www" => www = Some(PathBuf::from(value()?)),
+            "--testcase" => testcase = Some(value()?),
+            "--downloads" => downloads = Some(PathBuf::from(value()?)),
+            "--ca" => ca = Some(PathBuf::from(value()?)),
+            "--insecure" => insecure = true,
+            a if a.starts_with("--") => return Err(format!("unknown option {a}")),
+            _ => urls.push(arg),
+        }
+    }
+    match role.as_str() {
+        "server" => Ok(Command::Server(ServerArgs {
+            listen: listen.ok_or("server needs --listen")?,
+            cert: cert.ok_or("server needs --cert")?,
+            key: key.ok_or("server needs --key")?,
+            www: www.ok_or("server needs --www")?,
+            testcase,
+        })),
+        "client" => {
+            if urls.is_empty() {
+                return Err("client needs at least one URL".into());
+            }
+            if !insecure && ca.is_none() {
+                return Err("client needs --insecure or --ca PEM".into());
+            }
+            Ok(Command::Client(ClientArgs {
+                testcase: testcase.ok_or("client needs --testcase")?,
+                downloads: downloads.ok_or("client needs --downloads")?,
+                insecure,
+                ca,
+                urls,
+            }))
+        }
+        r => Err(format!("unknown role {r}")),
+    }
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// Accepts any certificate, but still checks the handshake signature
+/// with the certificate's key, so the peer must hold that key.
+#[derive(Debug)]
+struct AcceptAnyCert(Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for AcceptAnyCert {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        _message: &[u8],
+        _cert: &CertificateDer<'_>,
+        _dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        // QUIC is TLS 1.3 only (RFC 9001 §4.2).
+        Err(rustls::Error::PeerIncompatible(
+            rustls::PeerIncompatible::Tls12NotOffered,
+        ))
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+fn server_tls(args: &ServerArgs) -> Result<rustls::ServerConfig, BoxError> {
+    let certs = CertificateDer::pem_file_iter(&args.cert)
+        .map_err(|e| format!("{}: {e}", args.cert.display()))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("{}: {e}", args.cert.display()))?;
+    let key = PrivateKeyDer::from_pem_file(&args.key)
+        .map_err(|e| format!("{}: {e}", args.key.display()))?;
+    let mut cfg = rustls::ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)?;
+    cfg.alpn_protocols = vec![ALPN.to_vec()];
+    cfg.max_early_data_size = 0;
+    cfg.key_log = Arc::new(rustls::KeyLogFile::new());
+    Ok(cfg)
+}
+
+fn client_tls(args: &ClientArgs) -> Result<rustls::ClientConfig, BoxError> {
+    let provider = provider();
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&[&rustls::version::TLS13])?;
+    let mut cfg = if args.insecure {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAnyCert(provider)))
+            .with_no_client_auth()
+    } else {
+        let path = args.ca.as_ref().ok_or("no --ca")?;
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in
+            CertificateDer::pem_file_iter(path).map_err(|e| format!("{}: {e}", path.display()))?
+        {
+            roots.add(cert.map_err(|e| format!("{}: {e}", path.display()))?)?;
+        }
+        builder.with_root_certificates(roots).with_no_client_auth()
+    };
+    cfg.alpn_protocols = vec![ALPN.to_vec()];
+    cfg.key_log = Arc::new(rustls::KeyLogFile::new());
+    Ok(cfg)
+}
+
+// ---- server ----
+
+async fn run_server(args: ServerArgs) -> Result<(), BoxError> {
+    let tls = server_tls(&args)?;
+    let endpoint = Endpoint::server(ServerConfig::with_crypto(Arc::new(tls)), args.listen)?;
+    let www = Arc::new(args.www.canonicalize()?);
+    println!(
+        "serving {} on {} (ALPN hq-interop)",
+        www.display(),
+        endpoint.local_addr()?
+    );
+    while let Some(connecting) = endpoint.accept().await {
+        let www = www.clone();
+        actix::spawn(async move {
+            let conn = match connecting.await {
+                Ok(c) => c,
+                Err(e) => return tracing::warn!(error = %e, "handshake failed"),
+            };
+            tracing::info!(remote = %conn.remote_address(), "connection accepted");
+            loop {
+                match conn.accept_bi().await {
+                    Ok((send, recv)) => {
+                        let www = www.clone();
+                        actix::spawn(async move {
+                            if let Err(e) = serve_request(&www, send, recv).await {
+                                tracing::warn!(error = %e, "request failed");
+                            }
+                        });
+                    }
+                    Err(e) => return tracing::info!(reason = %e, "connection ended"),
+                }
+            }
+        });
+    }
+    Ok(())
+}
+
+/// Maps an HTTP/0.9 path to a file under `www`, refusing anything that
+/// could leave it.
+fn resolve(www: &Path, path: &str) -> Option<PathBuf> {
+    let rel = path.strip_prefix('/')?;
+    let rel = Path::new(rel);
+    if rel.as_os_str().is_empty() || !rel.components().all(|c| matches!(c, Component::Normal(_))) {
+        return None;
+    }
+    Some(www.join(rel))
+}
+
+async fn serve_request(
+    www: &Path,
+    mut send: SendStream,
+    mut recv: RecvStream,
+) -> Result<(), BoxError> {
+    let request = recv.read_to_end(MAX_REQUEST).await?;
+    let line = std::str::from_utf8(&request)
+        .map_err(|_| "request is not UTF-8")?
+        .trim_end();
+    let path = line.strip_prefix("GET ").map(str::trim);
+    let file = match path {
+        Some(p) if !p.contains("..") => resolve(www, p),
+        _ => None,
+    };
+    let Some(file) = file else {
+        tracing::warn!(request = line, "bad request");
+        send.reset(1)?;
+        return Ok(());
+    };
+    let mut f = match tokio::fs::File::open(&file).await {
+        Ok(f) => f,
+        Err(e) => {
+            tracing::warn!(file = %file.display(), error = %e, "not found");
+            send.reset(2)?;
+            return Ok(());
+        }
+    };
+    let mut sent = 0u64;
+    loop {
+        let mut buf = BytesMut::with_capacity(CHUNK);
+        if f.read_buf(&mut buf).await? == 0 {
+            break;
+        }
+        sent += buf.len() as u64;
+        send.write_all_chunk(buf.freeze()).await?;
+    }
+    send.finish()?;
+    tracing::info!(file = %file.display(), bytes = sent, "served");
+    Ok(())
+}
+
+// ---- client ----
+
+struct Target {
+    authority: String,
+    host: String,
+    path: String,
+}
+
+fn parse_url(url: &str) -> Result<Target, String> {
+    let rest = url
+        .strip_prefix("https://")
+        .ok_or(format!("{url}: only https:// URLs"))?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        v6.split(']').next().unwrap_or_default()
+    } else {
+        authority.rsplit_once(':').map_or(authority, |(h, _)| h)
+    };
+    let authority = if authority.contains(':') && !authority.ends_with(']') {
+        authority.to_string()
+    } else {
+        format!("{authority}:443")
+    };
+    Ok(Target {
+        authority,
+        host: host.to_string(),
+        path: path.to_string(),
+    })
+}
+
+fn file_name(path: &str) -> Result<String, String> {
+    let name = path.rsplit('/').next().unwrap_or_default();
+    if name.is_empty() || name == "." || name == ".." {
+        return Err(format!("{path}: no file name to save under"));
+    }
+    Ok(name.to_string())
+}
+
+async fn fetch(conn: Connection, path: String, downloads: Arc<PathBuf>) -> Result<u64, BoxError> {
+    let out = downloads.join(file_name(&path)?);
+    let r = download(&conn, &path, &out).await;
+    if r.is_err() {
+        // Leave no partial file behind.
+        let _ = tokio::fs::remove_file(&out).await;
+    }
+    r
+}
+
+async fn download(conn: &Connection, path: &str, out: &Path) -> Result<u64, BoxError> {
+    let (mut send, mut recv) = conn.open_bi().await?;
+    send.write_all(format!("GET {path}\r\n").as_bytes()).await?;
+    send.finish()?;
+    let mut file = None;
+    let mut got = 0u64;
+    while let Some(chunk) = recv
+        .read_chunk(CHUNK)
+        .await
+        .map_err(|e| format!("{path}: {e}"))?
+    {
+        if file.is_none() {
+            file = Some(create(out).await?);
+        }
+        got += chunk.len() as u64;
+        file.as_mut().expect("created").write_all(&chunk).await?;
+    }
+    match file {
+        Some(mut f) => f.flush().await?,
+        None => drop(create(out).await?),
+    }
+    tracing::info!(path, bytes = got, "downloaded");
+    Ok(got)
+}
+
+async fn create(out: &Path) -> Result<tokio::fs::File, BoxError> {
+    Ok(tokio::fs::File::create(out)
+        .await
+        .map_err(|e| format!("{}: {e}", out.display()))?)
+}
+
+async fn run_client(args: ClientArgs) -> Result<(), BoxError> {
+    let targets = args
+        .urls
+        .iter()
+        .map(|u| parse_url(u))
+        .collect::<Result<Vec<_>, _>>()?;
+    let first = &targets[0];
+    if let Some(other) = targets.iter().find(|t| t.authority != first.authority) {
+        return Err(format!(
+            "all URLs must share one server: {} vs {}",
+            first.authority, other.authority
+        )
+        .into());
+    }
+    let remote = first
+        .authority
+        .to_socket_addrs()
+        .map_err(|e| format!("{}: {e}", first.authority))?
+        .next()
+        .ok_or(format!("{}: no address", first.authority))?;
+    let local: SocketAddr = if remote.is_ipv6() {
+        "[::]:0".parse()?
+    } else {
+        "0.0.0.0:0".parse()?
+    };
+    tokio::fs::create_dir_all(&args.downloads).await?;
+    let downloads = Arc::new(args.downloads.clone());
+
+    let endpoint = Endpoint::client(local)?;
+    endpoint.set_default_client_config(ClientConfig::new(Arc::new(client_tls(&args)?)));
+    let started = Instant::now();
+    let conn = endpoint.connect(remote, &first.host)?.await?;
+    println!(
+        "connected to {remote} in {:.1} ms",
+        started.elapsed().as_secs_f64() * 1e3
+    );
+
+    let mut total = 0;
+    if args.testcase == "handshake" {
+        for t in &targets {
+            total += fetch(conn.clone(), t.path.clone(), downloads.clone()).await?;
+        }
+    } else {
+        let tasks: Vec<_> = targets
+            .iter()
+            .map(|t| actix::spawn(fetch(conn.clone(), t.path.clone(), downloads.clone())))
+            .collect();
+        for r in futures::future::join_all(tasks).await {
+            total += r??;
+        }
+    }
+    let elapsed = started.elapsed();
+    let s = conn.stats();
+    println!(
+        "{}: {} file(s), {total} bytes in {:.3} s; packets sent {} received {} lost {}",
+        args.testcase,
+        targets.len(),
+        elapsed.as_secs_f64(),
+        s.packets_sent,
+        s.packets_received,
+        s.lost_packets
+    );
+    conn.close(0, b"");
+    drop(conn);
+    // Let the CONNECTION_CLOSE go out and the connection drain.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), endpoint.wait_idle()).await;
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+    let cmd = match parse_args(std::env::args().skip(1).collect()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let testcase = match &cmd {
+        Command::Server(a) => a.testcase.clone(),
+        Command::Client(a) => Some(a.testcase.clone()),
+    };
+    if let Some(t) = testcase.filter(|t| !SUPPORTED.contains(&t.as_str())) {
+        eprintln!("test case {t} is not supported");
+        return ExitCode::from(EXIT_UNSUPPORTED);
+    }
+    let result = actix::System::new().block_on(async move {
+        match cmd {
+            Command::Server(a) => run_server(a).await,
+            Command::Client(a) => run_client(a).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

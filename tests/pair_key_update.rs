@@ -1,0 +1,155 @@
+//! 1-RTT key updates (RFC 9001 §6) on the sans-IO core, initiated by
+//! either side, during transfers, with reordering across the update.
+
+mod common;
+mod pair_util;
+
+use actix_quic::protocol::frame::Dir;
+use actix_quic::testing::Link;
+use bytes::Bytes;
+use pair_util::*;
+use std::time::Duration;
+
+#[test]
+fn refused_before_confirmation_and_before_ack() {
+    let mut p = pair(Link::default());
+    assert!(!p.client.force_key_update(), "no 1-RTT keys yet");
+    assert!(p.handshake());
+    assert!(p.handshake_and_settle());
+    assert!(p.client.force_key_update());
+    assert!(p.client.key_phase());
+    // RFC 9001 §6.1: no second update before a packet of this phase is
+    // acknowledged.
+    assert!(!p.client.force_key_update());
+    let got = transfer(&mut p, &pattern(1, 0, 20_000), Duration::from_secs(5));
+    assert_eq!(got, pattern(1, 0, 20_000));
+    // The server followed.
+    assert!(p.server().key_phase());
+    assert!(p.client.force_key_update());
+    assert!(!p.client.key_phase());
+}
+
+#[test]
+fn updates_by_both_sides_during_transfer() {
+    for (seed, jitter) in [(1, 0), (2, 15), (3, 15)] {
+        let link = Link {
+            jitter: Duration::from_millis(jitter),
+            loss: if jitter > 0 { 0.02 } else { 0.0 },
+            seed,
+            ..Link::default()
+        };
+        let mut p = pair(link);
+        assert!(p.handshake_and_settle());
+        let data = pattern(seed, 0, 2 << 20);
+        let id = p.client.open(Dir::Bi).unwrap();
+        let mut sent = 0;
+        let mut finished = false;
+        let mut got = Vec::new();
+        let mut echo_sent = 0;
+        let mut echo_fin = false;
+        let mut echo = Vec::new();
+        let mut updates = 0;
+        let mut next_update = 100_000;
+        assert!(
+            p.run_until(Duration::from_secs(120), |p| {
+                if !finished && write_some(&mut p.client, id, &data, &mut sent) {
+                    p.client.finish(id).unwrap();
+                    finished = true;
+                }
+                while p.server().accept(Dir::Bi).is_some() {}
+                let end = read_all(p.server(), id, &mut got);
+                // Echo what arrived.
+                if echo_sent < got.len() {
+                    let mut b = Bytes::copy_from_slice(&got[echo_sent..]);
+                    if let Ok(n) = p.server().write(id, &mut b) {
+                        echo_sent += n;
+                    }
+                }
+                if end == ReadEnd::Finished && echo_sent == got.len() && !echo_fin {
+                    p.server().finish(id).unwrap();
+                    echo_fin = true;
+                }
+                // Alternate who updates, every 100 kB received.
+                if got.len() >= next_update {
+                    let ok = if updates % 2 == 0 {
+                        p.client.force_key_update()
+                    } else {
+                        p.server().force_key_update()
+                    };
+                    if ok {
+                        updates += 1;
+                        next_update += 100_000;
+                    }
+                }
+                read_all(&mut p.client, id, &mut echo) == ReadEnd::Finished
+            }),
+            "seed {seed}: sent {sent}, server got {}, echo {} (client {:?})",
+            got.len(),
+            echo.len(),
+            p.client.error()
+        );
+        assert!(got == data && echo == data, "seed {seed}: data differs");
+        assert!(updates >= 4, "seed {seed}: only {updates} key updates");
+        assert!(p.client.error().is_none() && p.server().error().is_none());
+    }
+}
+
+#[test]
+fn packets_of_old_phase_in_flight_are_accepted() {
+    // RFC 9001 §6.1, §6.5: after we update, packets the peer sent before
+    // it saw the update still carry the old phase and must decrypt; none
+    // may be dropped (which would show as loss on a lossless link).
+    for initiator_is_client in [true, false] {
+        let mut p = pair(Link::default());
+        assert!(p.handshake_and_settle());
+        let data = pattern(7, 0, 300_000);
+        // The other side has a window of packets on the wire...
+        let (id, mut sent) = if initiator_is_client {
+            (p.server().open(Dir::Uni).unwrap(), 0)
+        } else {
+            (p.client.open(Dir::Uni).unwrap(), 0)
+        };
+        let sender_writes = |p: &mut actix_quic::testing::Pair, sent: &mut usize| {
+            let c = if initiator_is_client {
+                p.server()
+            } else {
+                &mut p.client
+            };
+            write_some(c, id, &data, sent)
+        };
+        sender_writes(&mut p, &mut sent);
+        p.send_ready();
+        assert!(p.in_flight() > 2);
+        // ...when this side updates its keys.
+        let ok = if initiator_is_client {
+            p.client.force_key_update()
+        } else {
+            p.server().force_key_update()
+        };
+        assert!(ok, "initiator is client: {initiator_is_client}");
+        let mut got = Vec::new();
+        let mut fin = false;
+        assert!(p.run_until(Duration::from_secs(10), |p| {
+            if !fin && sender_writes(p, &mut sent) {
+                let c = if initiator_is_client {
+                    p.server()
+                } else {
+                    &mut p.client
+                };
+                c.finish(id).unwrap();
+                fin = true;
+            }
+            let r = if initiator_is_client {
+                &mut p.client
+            } else {
+                p.server()
+            };
+            while r.accept(Dir::Uni).is_some() {}
+            read_all(r, id, &mut got) == ReadEnd::Finished
+        }));
+        assert!(got == data);
+        assert_eq!(p.client.stats().lost_packets, 0);
+        assert_eq!(p.server().stats().lost_packets, 0);
+        assert_eq!(p.client.key_phase(), p.server().key_phase());
+    }
+}

@@ -360,3 +360,38 @@ fn discarded_data_returns_connection_credit() {
     );
     assert!(got == pattern(9, 0, 4 * WINDOW as usize));
 }
+
+#[test]
+fn blocked_writer_retrying_does_not_flood_the_link() {
+    // A writer that retries while blocked on the connection window (as an
+    // event loop does on every wake-up) must not make each retry cost a
+    // DATA_BLOCKED packet: the link stays quiet until the reader reads.
+    let server = TransportConfig {
+        stream_receive_window: 1 << 20,
+        receive_window: WINDOW,
+        ..TransportConfig::default()
+    };
+    let mut p = pair_with(TransportConfig::default(), server, Link::default());
+    assert!(p.handshake_and_settle());
+    let id = p.client.open(Dir::Uni).unwrap();
+    let data = pattern(4, 0, 4 * WINDOW as usize);
+    let mut sent = 0;
+    assert!(!write_some(&mut p.client, id, &data, &mut sent));
+    assert_eq!(sent as u64, WINDOW);
+    p.advance(Duration::from_millis(500));
+    let before = p.client.stats().packets_sent;
+    let datagrams = p.datagrams;
+    let start = p.now;
+    p.run_until(Duration::from_secs(10), |p| {
+        assert!(!write_some(&mut p.client, id, &data, &mut sent));
+        false
+    });
+    assert!(p.now - start >= Duration::from_secs(10));
+    let extra = p.client.stats().packets_sent - before;
+    assert!(
+        extra <= 3,
+        "{extra} packets sent while blocked ({:?} datagrams before, {:?} after)",
+        datagrams,
+        p.datagrams
+    );
+}

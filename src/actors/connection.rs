@@ -220,18 +220,108 @@ fn prune_stream<W: Waiting>(map: &mut HashMap<StreamId, VecDeque<W>>, id: Stream
 }
 
 /// A parked `read`: the most bytes wanted and where to reply.
-type ParkedRead = (usize, Reply<Result<Option<Bytes>, ReadError>>);
+type ParkedRead = (usize, ReadReply);
+
+/// Where a parked read answers: one chunk (`Read`) or several (`ReadChunks`).
+enum ReadReply {
+    One(Reply<Result<Option<Bytes>, ReadError>>),
+    Many(Reply<Result<Option<Vec<Bytes>>, ReadError>>),
+}
+
+impl ReadReply {
+    fn is_canceled(&self) -> bool {
+        match self {
+            ReadReply::One(r) => r.is_canceled(),
+            ReadReply::Many(r) => r.is_canceled(),
+        }
+    }
+
+    fn fail(self, e: ReadError) {
+        match self {
+            ReadReply::One(r) => {
+                let _ = r.send(Err(e));
+            }
+            ReadReply::Many(r) => {
+                let _ = r.send(Err(e));
+            }
+        }
+    }
+}
+
+impl Waiting for (usize, ReadReply) {
+    fn is_canceled(&self) -> bool {
+        self.1.is_canceled()
+    }
+}
+
+/// Reads contiguous chunks of `id` up to `max` bytes in all: one message
+/// round trip moves everything that arrived since the last read.
+fn read_many(
+    conn: &mut ProtoConnection,
+    id: StreamId,
+    max: usize,
+) -> Result<Option<Vec<Bytes>>, ReadFailure> {
+    let Some(first) = conn.read(id, max)? else {
+        return Ok(None);
+    };
+    let mut total = first.len();
+    let mut out = vec![first];
+    // Only more data: the end of the stream or a reset is reported by the
+    // next read, once what was taken here has been delivered.
+    while total < max && conn.stream_has_data(id) {
+        match conn.read(id, max - total) {
+            Ok(Some(b)) => {
+                total += b.len();
+                out.push(b);
+            }
+            _ => break,
+        }
+    }
+    Ok(Some(out))
+}
+
+/// Tries a read of the kind `reply` wants; gives the reply back when
+/// nothing can be read yet.
+fn try_read(
+    conn: &mut ProtoConnection,
+    id: StreamId,
+    max: usize,
+    reply: ReadReply,
+) -> Option<ReadReply> {
+    match reply {
+        ReadReply::One(r) => match conn.read(id, max) {
+            Err(ReadFailure::Blocked) => Some(ReadReply::One(r)),
+            res => {
+                let _ = r.send(map_read(res));
+                None
+            }
+        },
+        ReadReply::Many(r) => match read_many(conn, id, max) {
+            Err(ReadFailure::Blocked) => Some(ReadReply::Many(r)),
+            res => {
+                let _ = r.send(map_read(res));
+                None
+            }
+        },
+    }
+}
 
 /// A parked `write`: the data not yet taken and where to reply.
 type ParkedWrite = (Bytes, Reply<Result<usize, WriteError>>);
 
+/// A parked `open_*` or `accept_*`.
+type ParkedStream = Reply<Result<StreamId, ConnectionError>>;
+
+/// A parked `stopped`.
+type ParkedStopped = Reply<Result<Option<u64>, StoppedError>>;
+
 #[derive(Default)]
 struct Waiters {
-    open: [VecDeque<Reply<Result<StreamId, ConnectionError>>>; 2],
-    accept: [VecDeque<Reply<Result<StreamId, ConnectionError>>>; 2],
+    open: [VecDeque<ParkedStream>; 2],
+    accept: [VecDeque<ParkedStream>; 2],
     readers: HashMap<StreamId, VecDeque<ParkedRead>>,
     writers: HashMap<StreamId, VecDeque<ParkedWrite>>,
-    stopped: HashMap<StreamId, Vec<Reply<Result<Option<u64>, StoppedError>>>>,
+    stopped: HashMap<StreamId, Vec<ParkedStopped>>,
     datagrams: VecDeque<Reply<Result<Bytes, ConnectionError>>>,
     connected: Vec<Reply<Result<(), ConnectionError>>>,
     closed: Vec<Reply<ConnectionError>>,
@@ -534,16 +624,13 @@ impl ConnectionActor {
             let Some(q) = self.waiters.readers.get_mut(&id) else {
                 continue;
             };
-            while let Some((max, _)) = {
+            while let Some((max, reply)) = {
                 prune(q);
-                q.front()
+                q.pop_front()
             } {
-                match self.conn.read(id, *max) {
-                    Err(ReadFailure::Blocked) => break,
-                    r => {
-                        let (_, w) = q.pop_front().expect("checked");
-                        let _ = w.send(map_read(r));
-                    }
+                if let Some(reply) = try_read(&mut self.conn, id, max, reply) {
+                    q.push_front((max, reply));
+                    break;
                 }
             }
             if q.is_empty() {
@@ -591,7 +678,7 @@ impl ConnectionActor {
         }
         for (_, q) in w.readers {
             for (_, r) in q {
-                let _ = r.send(Err(ReadError::ConnectionLost(e.clone())));
+                r.fail(ReadError::ConnectionLost(e.clone()));
             }
         }
         for (_, q) in w.writers {
@@ -616,7 +703,7 @@ impl ConnectionActor {
     }
 }
 
-fn map_read(r: Result<Option<Bytes>, ReadFailure>) -> Result<Option<Bytes>, ReadError> {
+fn map_read<T>(r: Result<Option<T>, ReadFailure>) -> Result<Option<T>, ReadError> {
     match r {
         Ok(v) => Ok(v),
         Err(ReadFailure::Reset(code)) => Err(ReadError::Reset(code)),
@@ -855,12 +942,19 @@ impl Handler<Stopped> for ConnectionActor {
     }
 }
 
-impl Handler<Read> for ConnectionActor {
-    type Result = Answer<Result<Option<Bytes>, ReadError>>;
-    fn handle(&mut self, msg: Read, ctx: &mut Context<Self>) -> Self::Result {
-        prune_stream(&mut self.waiters.readers, msg.stream);
-        if !self.waiters.readers.contains_key(&msg.stream) {
-            match self.conn.read(msg.stream, msg.max.max(1)) {
+impl ConnectionActor {
+    /// Reads now, or parks the read until data, FIN or a reset arrives.
+    fn read<T>(
+        &mut self,
+        ctx: &mut Context<Self>,
+        stream: StreamId,
+        max: usize,
+        wrap: impl FnOnce(Reply<Result<Option<T>, ReadError>>) -> ReadReply,
+        read: impl FnOnce(&mut ProtoConnection) -> Result<Option<T>, ReadFailure>,
+    ) -> Answer<Result<Option<T>, ReadError>> {
+        prune_stream(&mut self.waiters.readers, stream);
+        if !self.waiters.readers.contains_key(&stream) {
+            match read(&mut self.conn) {
                 Err(ReadFailure::Blocked) => {}
                 r => {
                     // Reading may have opened flow-control credit.
@@ -875,10 +969,30 @@ impl Handler<Read> for ConnectionActor {
         let (tx, answer) = park();
         self.waiters
             .readers
-            .entry(msg.stream)
+            .entry(stream)
             .or_default()
-            .push_back((msg.max.max(1), tx));
+            .push_back((max, wrap(tx)));
         answer
+    }
+}
+
+impl Handler<Read> for ConnectionActor {
+    type Result = Answer<Result<Option<Bytes>, ReadError>>;
+    fn handle(&mut self, msg: Read, ctx: &mut Context<Self>) -> Self::Result {
+        let max = msg.max.max(1);
+        self.read(ctx, msg.stream, max, ReadReply::One, |c| {
+            c.read(msg.stream, max)
+        })
+    }
+}
+
+impl Handler<ReadChunks> for ConnectionActor {
+    type Result = Answer<Result<Option<Vec<Bytes>>, ReadError>>;
+    fn handle(&mut self, msg: ReadChunks, ctx: &mut Context<Self>) -> Self::Result {
+        let max = msg.max.max(1);
+        self.read(ctx, msg.stream, max, ReadReply::Many, |c| {
+            read_many(c, msg.stream, max)
+        })
     }
 }
 
@@ -888,7 +1002,7 @@ impl Handler<Stop> for ConnectionActor {
         let ok = self.conn.stop(msg.stream, msg.code);
         if let Some(q) = self.waiters.readers.remove(&msg.stream) {
             for (_, w) in q {
-                let _ = w.send(Err(ReadError::ClosedStream));
+                w.fail(ReadError::ClosedStream);
             }
         }
         self.drive(ctx);

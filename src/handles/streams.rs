@@ -10,12 +10,15 @@ use crate::messages::{self, StreamId};
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::{AsyncRead, AsyncWrite, FutureExt};
+use std::collections::VecDeque;
 use std::fmt;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-/// Largest read asked of the actor at once.
-const READ_CHUNK: usize = 64 * 1024;
+/// Largest read asked of the actor at once. One `ReadChunks` message
+/// brings everything contiguous up to this many bytes; the handle serves
+/// smaller reads from what it holds.
+const READ_BATCH: usize = 256 * 1024;
 
 /// The sending half of a stream. Dropping it without `finish` or `reset`
 /// finishes the stream, as quinn does.
@@ -169,8 +172,8 @@ pub struct RecvStream {
     conn: Connection,
     id: StreamId,
     done: bool,
-    pending: Option<BoxFuture<'static, Result<Option<Bytes>, ReadError>>>,
-    leftover: Bytes,
+    pending: Option<BoxFuture<'static, Result<Option<Vec<Bytes>>, ReadError>>>,
+    buffered: VecDeque<Bytes>,
 }
 
 impl RecvStream {
@@ -180,7 +183,7 @@ impl RecvStream {
             id,
             done: false,
             pending: None,
-            leftover: Bytes::new(),
+            buffered: VecDeque::new(),
         }
     }
 
@@ -189,12 +192,16 @@ impl RecvStream {
         self.id
     }
 
-    fn read_future(&self, max: usize) -> BoxFuture<'static, Result<Option<Bytes>, ReadError>> {
+    fn read_future(&self) -> BoxFuture<'static, Result<Option<Vec<Bytes>>, ReadError>> {
         let addr = self.conn.addr().clone();
         let conn = self.conn.clone();
         let id = self.id;
         async move {
-            match addr.send(messages::Read { stream: id, max }).await {
+            let msg = messages::ReadChunks {
+                stream: id,
+                max: READ_BATCH,
+            };
+            match addr.send(msg).await {
                 Ok(r) => r,
                 Err(_) => Err(ReadError::ConnectionLost(conn.lost())),
             }
@@ -202,21 +209,51 @@ impl RecvStream {
         .boxed()
     }
 
+    /// Takes up to `max` bytes from what the handle already holds.
+    fn take_buffered(&mut self, max: usize) -> Option<Bytes> {
+        let front = self.buffered.front_mut()?;
+        if front.len() > max {
+            return Some(front.split_to(max));
+        }
+        self.buffered.pop_front()
+    }
+
+    /// Records the outcome of a `ReadChunks`: false at the end of the stream.
+    fn absorb(&mut self, r: Result<Option<Vec<Bytes>>, ReadError>) -> Result<bool, ReadError> {
+        match r {
+            Ok(Some(chunks)) => {
+                self.buffered
+                    .extend(chunks.into_iter().filter(|c| !c.is_empty()));
+                Ok(true)
+            }
+            Ok(None) => {
+                self.done = true;
+                Ok(false)
+            }
+            Err(e) => {
+                if matches!(e, ReadError::Reset(_)) {
+                    self.done = true;
+                }
+                Err(e)
+            }
+        }
+    }
+
     /// Reads the next chunk of at most `max` bytes without copying;
     /// `None` at the end of the stream.
     pub async fn read_chunk(&mut self, max: usize) -> Result<Option<Bytes>, ReadError> {
-        if !self.leftover.is_empty() {
-            let n = self.leftover.len().min(max);
-            return Ok(Some(self.leftover.split_to(n)));
+        loop {
+            if let Some(b) = self.take_buffered(max.max(1)) {
+                return Ok(Some(b));
+            }
+            if self.done {
+                return Ok(None);
+            }
+            let r = self.read_future().await;
+            if !self.absorb(r)? {
+                return Ok(None);
+            }
         }
-        if self.done {
-            return Ok(None);
-        }
-        let r = self.read_future(max).await;
-        if matches!(r, Ok(None) | Err(ReadError::Reset(_))) {
-            self.done = true;
-        }
-        r
     }
 
     /// Reads into `buf`; `None` at the end of the stream.
@@ -242,7 +279,7 @@ impl RecvStream {
     /// Reads the whole stream, failing if it is longer than `size_limit`.
     pub async fn read_to_end(&mut self, size_limit: usize) -> Result<Vec<u8>, ReadToEndError> {
         let mut out = Vec::new();
-        while let Some(b) = self.read_chunk(READ_CHUNK).await? {
+        while let Some(b) = self.read_chunk(READ_BATCH).await? {
             if out.len() + b.len() > size_limit {
                 let _ = self.stop(0);
                 return Err(ReadToEndError::TooLong);
@@ -290,35 +327,23 @@ impl AsyncRead for RecvStream {
         buf: &mut [u8],
     ) -> Poll<std::io::Result<usize>> {
         let this = self.get_mut();
-        if !this.leftover.is_empty() {
-            let n = this.leftover.len().min(buf.len());
-            buf[..n].copy_from_slice(&this.leftover.split_to(n));
-            return Poll::Ready(Ok(n));
-        }
-        if this.done {
-            return Poll::Ready(Ok(0));
-        }
-        if this.pending.is_none() {
-            this.pending = Some(this.read_future(READ_CHUNK));
-        }
-        let r = std::task::ready!(this.pending.as_mut().expect("set").poll_unpin(cx));
-        this.pending = None;
-        match r {
-            Ok(Some(mut b)) => {
-                let n = b.len().min(buf.len());
-                buf[..n].copy_from_slice(&b.split_to(n));
-                this.leftover = b;
-                Poll::Ready(Ok(n))
+        loop {
+            if let Some(b) = this.take_buffered(buf.len()) {
+                buf[..b.len()].copy_from_slice(&b);
+                return Poll::Ready(Ok(b.len()));
             }
-            Ok(None) => {
-                this.done = true;
-                Poll::Ready(Ok(0))
+            if this.done || buf.is_empty() {
+                return Poll::Ready(Ok(0));
             }
-            Err(e) => {
-                if matches!(e, ReadError::Reset(_)) {
-                    this.done = true;
-                }
-                Poll::Ready(Err(e.into()))
+            if this.pending.is_none() {
+                this.pending = Some(this.read_future());
+            }
+            let r = std::task::ready!(this.pending.as_mut().expect("set").poll_unpin(cx));
+            this.pending = None;
+            match this.absorb(r) {
+                Ok(true) => continue,
+                Ok(false) => return Poll::Ready(Ok(0)),
+                Err(e) => return Poll::Ready(Err(e.into())),
             }
         }
     }

@@ -94,6 +94,17 @@ pub struct Read {
     pub max: usize,
 }
 
+/// Reads every contiguous chunk available, up to `max` bytes in all,
+/// without copying; `None` at the end of the stream. Waits for data.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "Result<Option<Vec<Bytes>>, ReadError>")]
+pub struct ReadChunks {
+    /// The stream.
+    pub stream: StreamId,
+    /// Most bytes to return in all.
+    pub max: usize,
+}
+
 /// Asks the peer to stop sending on a stream (STOP_SENDING) and discards
 /// what arrives.
 #[derive(Debug, Clone, Copy, Message)]

@@ -88,7 +88,7 @@ impl NewReno {
     /// (RFC 9002 §7.3.2). `persistent`: persistent congestion (§7.6).
     pub fn on_loss(&mut self, bytes: u64, largest_sent: Instant, now: Instant, persistent: bool) {
         self.in_flight = self.in_flight.saturating_sub(bytes);
-        if self.recovery_start.map_or(true, |s| largest_sent > s) {
+        if self.recovery_start.is_none_or(|s| largest_sent > s) {
             self.recovery_start = Some(now);
             self.window = (self.window / 2).max(self.min_window());
             self.ssthresh = self.window;

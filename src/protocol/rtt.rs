@@ -70,11 +70,7 @@ impl RttEstimator {
                 } else {
                     sample
                 };
-                let diff = if smoothed > adjusted {
-                    smoothed - adjusted
-                } else {
-                    adjusted - smoothed
-                };
+                let diff = smoothed.abs_diff(adjusted);
                 self.var = (3 * self.var + diff) / 4;
                 self.smoothed = Some((7 * smoothed + adjusted) / 8);
             }

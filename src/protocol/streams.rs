@@ -257,6 +257,8 @@ pub struct Streams {
     pub pending: PendingControl,
     events: VecDeque<StreamEvent>,
     conn_blocked_writers: bool,
+    /// The MAX_DATA at which we last queued DATA_BLOCKED.
+    data_blocked_reported: Option<u64>,
 }
 
 impl Streams {
@@ -297,6 +299,7 @@ impl Streams {
             pending: PendingControl::default(),
             events: VecDeque::new(),
             conn_blocked_writers: false,
+            data_blocked_reported: None,
         }
     }
 
@@ -684,7 +687,11 @@ impl Streams {
                     self.pending.stream_data_blocked.push((id, ss.max_data));
                 }
             } else {
-                if conn_credit == 0 {
+                // RFC 9000 §4.1, §19.12: one DATA_BLOCKED per limit, not
+                // one per attempt; an application retrying its write
+                // would otherwise keep a packet going every time.
+                if conn_credit == 0 && self.data_blocked_reported != Some(self.max_data) {
+                    self.data_blocked_reported = Some(self.max_data);
                     self.pending.data_blocked = Some(self.max_data);
                 }
                 self.conn_blocked_writers = true;
@@ -793,6 +800,13 @@ impl Streams {
             self.local_max_data = self.consumed + self.local_window;
             self.pending.max_data = true;
         }
+    }
+
+    /// True when stream data (not only a FIN or reset) can be read now.
+    pub fn has_data(&self, id: StreamId) -> bool {
+        self.recv
+            .get(&id)
+            .is_some_and(|r| r.reset.is_none() && !r.stopped && r.asm.has_data())
     }
 
     /// True when the stream has something to read (data, FIN or reset).

@@ -607,6 +607,12 @@ impl Connection {
         self.streams.read(id, max)
     }
 
+    /// True when `read` on `id` would return data right now (not only the
+    /// end of the stream or a reset).
+    pub fn stream_has_data(&self, id: StreamId) -> bool {
+        self.streams.has_data(id)
+    }
+
     /// Stops a stream's receiving part (STOP_SENDING).
     pub fn stop(&mut self, id: StreamId, code: u64) -> bool {
         self.streams.stop(id, code)
@@ -628,7 +634,7 @@ impl Connection {
         // an acknowledgement for a packet of the current phase.
         if !self.handshake_confirmed
             || self.is_closed()
-            || acked.map_or(true, |a| a < self.key_phase_first_sent)
+            || acked.is_none_or(|a| a < self.key_phase_first_sent)
         {
             return false;
         }

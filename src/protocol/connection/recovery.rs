@@ -229,7 +229,7 @@ impl Connection {
                 continue;
             };
             let t = last + self.pto_duration(s) * backoff;
-            if best.map_or(true, |(b, _)| t < b) {
+            if best.is_none_or(|(b, _)| t < b) {
                 best = Some((t, s));
             }
         }

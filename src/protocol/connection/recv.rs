@@ -221,7 +221,7 @@ impl Connection {
                 let n = crypto::open_payload(packet, header_len, pn, keys.current.remote.as_ref())?;
                 keys.phase_first_pn = Some(keys.phase_first_pn.map_or(pn, |f| f.min(pn)));
                 n
-            } else if keys.prev_remote.is_some() && keys.phase_first_pn.map_or(true, |f| pn < f) {
+            } else if keys.prev_remote.is_some() && keys.phase_first_pn.is_none_or(|f| pn < f) {
                 // RFC 9001 §6.3, §6.5: a packet of the previous phase,
                 // reordered, or sent before the peer saw the update we
                 // initiated (no packet of the new phase has arrived yet).

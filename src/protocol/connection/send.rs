@@ -223,7 +223,13 @@ impl Connection {
             self.write_ack(now, space, buf, payload_limit, &mut frame_count);
             let cc_ok = self.congestion_allows(space);
             if cc_ok && space == SpaceId::Data {
+                let before = buf.len();
                 self.write_control_frames(buf, payload_limit, &mut frames, &mut frame_count);
+                // Every control frame is ack-eliciting (RFC 9000 §13.2),
+                // also those never retransmitted (DATA_BLOCKED,
+                // PATH_RESPONSE, ...): such packets count in flight, under
+                // congestion control and PTO like any other (RFC 9002 §2).
+                eliciting |= buf.len() > before;
             }
             if cc_ok {
                 self.write_crypto(space, buf, payload_limit, &mut frames, &mut frame_count);

@@ -148,7 +148,7 @@ impl PacketSpace {
         }
         self.received.insert(pn..pn + 1);
         self.received.truncate_low(MAX_ACK_RANGES);
-        if self.largest_received.map_or(true, |(l, _)| pn > l) {
+        if self.largest_received.is_none_or(|(l, _)| pn > l) {
             self.largest_received = Some((pn, now));
         }
         true

@@ -20,6 +20,9 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
+/// Every datagram the link carried, with its direction.
+type Log = Rc<RefCell<Vec<(Direction, Vec<u8>)>>>;
+
 fn random_bytes(rng: &mut SplitMix, max: usize) -> Vec<u8> {
     let len = rng.below(max as u64 + 1) as usize;
     (0..len).map(|_| rng.next_u64() as u8).collect()
@@ -107,7 +110,7 @@ fn version_negotiation_for_unknown_versions_only_when_big_enough() {
 fn random_and_mutated_datagrams_do_not_disturb_a_transfer() {
     // Record every datagram, then throw garbage and mutations of real
     // packets at both sides while a transfer runs.
-    let seen: Rc<RefCell<Vec<(Direction, Vec<u8>)>>> = Rc::default();
+    let seen: Log = Rc::default();
     let s = seen.clone();
     let link = Link {
         drop: Some(Box::new(move |dir, d| {

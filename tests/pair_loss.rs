@@ -357,3 +357,86 @@ fn server_respects_anti_amplification_limit() {
         );
     }
 }
+
+#[test]
+fn random_impairment_sweep() {
+    // Many seeds of random delay, loss, reordering, duplication and
+    // corruption, with small windows and a mix of finished and reset
+    // streams: every stream ends intact (or reset, as a prefix).
+    use actix_quic::protocol::frame::Dir;
+    use actix_quic::testing::SplitMix;
+    for seed in 0..25u64 {
+        let mut rng = SplitMix::new(seed * 7919);
+        let link = Link {
+            loss: rng.next_f64() * 0.15,
+            jitter: Duration::from_millis(rng.below(30)),
+            duplicate: rng.next_f64() * 0.1,
+            corrupt: rng.next_f64() * 0.02,
+            delay: Duration::from_millis(1 + rng.below(100)),
+            seed,
+            ..Link::default()
+        };
+        let desc = format!("seed {seed} {link:?}");
+        let window = 16 * 1024 + rng.below(200_000);
+        let mut p = pair_with(small_windows(window), small_windows(window), link);
+        assert!(p.handshake(), "{desc}: no handshake");
+        struct S {
+            id: u64,
+            data: Vec<u8>,
+            sent: usize,
+            closed: bool,
+            got: Vec<u8>,
+            done: bool,
+            reset: bool,
+        }
+        let count = 1 + rng.below(30);
+        let mut streams: Vec<S> = Vec::new();
+        let ok = p.run_until(Duration::from_secs(600), |p| {
+            while (streams.len() as u64) < count {
+                let Some(id) = p.client.open(Dir::Bi) else {
+                    break;
+                };
+                let size = rng.below(300_000) as usize;
+                streams.push(S {
+                    id,
+                    data: pattern(id, 0, size),
+                    sent: 0,
+                    closed: false,
+                    got: Vec::new(),
+                    done: false,
+                    reset: rng.chance(0.15),
+                });
+            }
+            while p.server().accept(Dir::Bi).is_some() {}
+            for s in streams.iter_mut().filter(|s| !s.done) {
+                if !s.closed && write_some(&mut p.client, s.id, &s.data, &mut s.sent) {
+                    if s.reset {
+                        p.client.reset(s.id, 5);
+                    } else {
+                        p.client.finish(s.id).unwrap();
+                    }
+                    s.closed = true;
+                }
+                match read_all(p.server(), s.id, &mut s.got) {
+                    ReadEnd::Finished => {
+                        assert!(s.got == s.data, "{desc}: stream {} differs", s.id);
+                        s.done = true;
+                    }
+                    ReadEnd::Reset(code) => {
+                        assert!(s.reset && code == 5, "{desc}: unexpected reset");
+                        assert!(s.got == s.data[..s.got.len()], "{desc}: bad prefix");
+                        s.done = true;
+                    }
+                    ReadEnd::Open | ReadEnd::Closed => {}
+                }
+            }
+            streams.len() as u64 == count && streams.iter().all(|s| s.done)
+        });
+        assert!(
+            ok,
+            "{desc}: stalled, {} of {count} done; client {:?}",
+            streams.iter().filter(|s| s.done).count(),
+            p.client.error()
+        );
+    }
+}

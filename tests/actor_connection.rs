@@ -193,8 +193,6 @@ async fn datagrams_unsupported_by_peer() {
 /// Datagrams disabled locally: `max_datagram_size()` is `None` even
 /// though the peer accepts them (quinn's documented behaviour).
 #[actix::test]
-#[ignore = "protocol bug: max_datagram_size() only looks at the peer's \
-            max_datagram_frame_size, not at the local datagram_receive_buffer_size; see report"]
 async fn datagrams_disabled_locally() {
     common::trace();
     let no_datagrams = TransportConfig {

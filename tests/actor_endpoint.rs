@@ -35,8 +35,6 @@ async fn endpoint_close_closes_every_connection() {
 /// a connection attempt: `accept()` must offer the next real client, not
 /// a connection that will never complete its handshake.
 #[actix::test]
-#[ignore = "protocol bug: the endpoint creates a connection (and an accept() entry) for any \
-            Initial-shaped datagram before authenticating it; see report"]
 async fn undecryptable_initial_is_not_offered_to_accept() {
     common::trace();
     let (server, client, addr) = endpoints();

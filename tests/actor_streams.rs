@@ -492,8 +492,6 @@ async fn reset_is_seen_by_the_peers_reader() {
 /// STOP_SENDING arrived and the RESET_STREAM we answered with was
 /// acknowledged.
 #[actix::test]
-#[ignore = "protocol bug: a stopped send stream is forgotten once its RESET_STREAM is \
-            acknowledged, and send_status() then reads as 'all acknowledged'; see report"]
 async fn stopped_reports_the_code_when_asked_late() {
     common::trace();
     let (_server, _client, conn, sconn) = connected().await;

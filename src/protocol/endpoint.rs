@@ -5,6 +5,7 @@
 use super::cid::ConnectionId;
 use super::config::TransportConfig;
 use super::connection::{ConnectError, Connection, EndpointEvent, LOCAL_CID_LEN};
+use super::crypto;
 use super::packet::{self, HeaderKind, LongType, PartialHeader, MIN_INITIAL_SIZE};
 use rand::RngCore;
 use std::collections::HashMap;
@@ -194,6 +195,11 @@ impl Endpoint {
                 {
                     return DatagramEvent::Drop;
                 }
+                // Only a packet that decrypts with the Initial keys creates
+                // state: junk shaped like an Initial costs one decryption.
+                if !initial_decrypts(data, &header) {
+                    return DatagramEvent::Drop;
+                }
                 let our_cid = ConnectionId::random(&mut rand::thread_rng(), LOCAL_CID_LEN);
                 let conn = match Connection::server(
                     server.transport.clone(),
@@ -247,6 +253,28 @@ impl Endpoint {
             }
         }
     }
+}
+
+/// True when the first packet of `data` is an Initial that the server's
+/// Initial keys for its DCID authenticate (RFC 9001 §5.2).
+fn initial_decrypts(data: &[u8], header: &PartialHeader) -> bool {
+    let keys = crypto::initial_keys(&header.dcid, super::Side::Server);
+    let mut packet = data[..header.len].to_vec();
+    let Some((pn_len, pn)) = crypto::remove_header_protection(
+        &mut packet,
+        header.pn_offset,
+        None,
+        keys.remote.header.as_ref(),
+    ) else {
+        return false;
+    };
+    crypto::open_payload(
+        &mut packet,
+        header.pn_offset + pn_len,
+        pn,
+        keys.remote.packet.as_ref(),
+    )
+    .is_some()
 }
 
 #[cfg(test)]

@@ -10,6 +10,9 @@ use super::Side;
 use bytes::Bytes;
 use std::collections::{HashMap, HashSet, VecDeque};
 
+/// Most STOP_SENDING codes remembered for forgotten send halves.
+const MAX_REMEMBERED_STOPS: usize = 1024;
+
 /// A stream ID (RFC 9000 §2.1).
 pub type StreamId = u64;
 
@@ -257,6 +260,9 @@ pub struct Streams {
     pub pending: PendingControl,
     events: VecDeque<StreamEvent>,
     conn_blocked_writers: bool,
+    /// STOP_SENDING codes of send halves already forgotten.
+    stopped_codes: HashMap<StreamId, u64>,
+    stopped_order: VecDeque<StreamId>,
     /// The MAX_DATA at which we last queued DATA_BLOCKED.
     data_blocked_reported: Option<u64>,
 }
@@ -299,6 +305,8 @@ impl Streams {
             pending: PendingControl::default(),
             events: VecDeque::new(),
             conn_blocked_writers: false,
+            stopped_codes: HashMap::new(),
+            stopped_order: VecDeque::new(),
             data_blocked_reported: None,
         }
     }
@@ -666,6 +674,9 @@ impl Streams {
 
     /// Buffers application data; returns how many bytes were taken.
     pub fn write(&mut self, id: StreamId, data: &mut Bytes) -> Result<usize, WriteFailure> {
+        if let Some(&code) = self.stopped_codes.get(&id) {
+            return Err(WriteFailure::Stopped(code));
+        }
         let ss = self.send.get_mut(&id).ok_or(WriteFailure::Closed)?;
         if let Some(code) = ss.stopped {
             return Err(WriteFailure::Stopped(code));
@@ -829,11 +840,25 @@ impl Streams {
         if let Some(ss) = self.send.get(&id) {
             let done = ss.is_done() || ss.reset.is_some();
             if done && !self.in_sendable.contains(&id) {
-                // A reset stream waits for its RESET_STREAM to be acked in
-                // real stacks; we keep the reset queued in `pending` instead.
+                if let Some(code) = ss.stopped {
+                    self.remember_stopped(id, code);
+                }
                 self.send.remove(&id);
                 self.maybe_forget(id);
             }
+        }
+    }
+
+    /// Keeps the peer's STOP_SENDING code of a forgotten send half so a
+    /// late `write` or `stopped` still reports it; bounded, oldest first out.
+    fn remember_stopped(&mut self, id: StreamId, code: u64) {
+        if self.stopped_codes.len() >= MAX_REMEMBERED_STOPS {
+            if let Some(old) = self.stopped_order.pop_front() {
+                self.stopped_codes.remove(&old);
+            }
+        }
+        if self.stopped_codes.insert(id, code).is_none() {
+            self.stopped_order.push_back(id);
         }
     }
 
@@ -1023,6 +1048,9 @@ impl Streams {
     /// The peer's STOP_SENDING code, and whether all data and the FIN were
     /// acknowledged; `None` for a stream no longer tracked.
     pub fn send_status(&self, id: StreamId) -> Option<(Option<u64>, bool)> {
+        if let Some(&code) = self.stopped_codes.get(&id) {
+            return Some((Some(code), true));
+        }
         self.send.get(&id).map(|s| (s.stopped, s.is_done()))
     }
 

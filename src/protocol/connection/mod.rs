@@ -211,6 +211,8 @@ pub struct Connection {
     reset_key: Arc<ring::hmac::Key>,
     mtu: usize,
     last_sent_eliciting: Option<Instant>,
+    /// An ack-eliciting packet went out since the last packet arrived.
+    sent_eliciting_since_recv: bool,
     app_limited: bool,
     any_packet_processed: bool,
     handshake_data: Option<HandshakeData>,
@@ -323,6 +325,7 @@ impl Connection {
             reset_key,
             mtu,
             last_sent_eliciting: None,
+            sent_eliciting_since_recv: false,
             app_limited: false,
             any_packet_processed: false,
             handshake_data: None,
@@ -524,6 +527,8 @@ impl Connection {
     /// Largest DATAGRAM payload we can send now, or `None` when the peer
     /// does not accept datagrams (RFC 9221 §3).
     pub fn max_datagram_size(&self) -> Option<usize> {
+        // RFC 9221 §3: None when either side has datagrams off.
+        self.config.datagram_receive_buffer_size?;
         let peer = self.peer_params.as_ref()?.max_datagram_frame_size?;
         // short header (1 + dcid + 4 pn) + tag + frame type + length varint
         let overhead = 1 + self.dcid.len() + 4 + crypto::TAG_LEN + 1 + 2;

@@ -127,6 +127,7 @@ impl Connection {
             return;
         }
         self.reset_idle(now);
+        self.sent_eliciting_since_recv = false;
         let mut ack_eliciting = false;
         let mut frames = 0u64;
         for frame in Frames::new(payload) {

@@ -321,6 +321,12 @@ impl Connection {
             );
             sp.last_ack_eliciting = Some(now);
             self.last_sent_eliciting = Some(now);
+            // RFC 9000 §10.1: the first ack-eliciting packet sent after a
+            // receipt also restarts the idle timer.
+            if !self.sent_eliciting_since_recv {
+                self.sent_eliciting_since_recv = true;
+                self.reset_idle(now);
+            }
             self.app_limited = !self.streams.has_pending_data();
         }
         // RFC 9001 §4.9.1: a client drops Initial keys once it sends a

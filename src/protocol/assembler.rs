@@ -1,15 +1,39 @@
 //! Reassembly of out-of-order byte ranges (STREAM and CRYPTO data) into an
 //! ordered stream, keeping received `Bytes` without copying.
+//!
+//! Each kept chunk is a slice of the datagram it arrived in. A peer that
+//! sends many tiny frames could make a few bytes of flow-control credit pin
+//! whole datagrams and map entries; when chunks are many and small on
+//! average, the assembler copies contiguous runs into compact buffers
+//! (amortised: at most once per doubling of the chunk count).
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use std::collections::BTreeMap;
 
+/// Chunk count below which no defragmentation happens.
+const DEFRAG_MIN_CHUNKS: usize = 64;
+
+/// Average chunk size below which chunks count as fragments.
+const SMALL_AVERAGE: u64 = 512;
+
 /// Buffered out-of-order chunks and the read offset.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Assembler {
     chunks: BTreeMap<u64, Bytes>,
     read: u64,
     buffered: u64,
+    defrag_at: usize,
+}
+
+impl Default for Assembler {
+    fn default() -> Self {
+        Self {
+            chunks: BTreeMap::new(),
+            read: 0,
+            buffered: 0,
+            defrag_at: DEFRAG_MIN_CHUNKS,
+        }
+    }
 }
 
 impl Assembler {
@@ -50,6 +74,40 @@ impl Assembler {
             offset += piece.len() as u64;
             self.buffered += piece.len() as u64;
             self.chunks.insert(offset - piece.len() as u64, piece);
+        }
+        if self.chunks.len() > self.defrag_at {
+            if self.buffered / (self.chunks.len() as u64) < SMALL_AVERAGE {
+                self.defragment();
+            }
+            self.defrag_at = (2 * self.chunks.len()).max(DEFRAG_MIN_CHUNKS);
+        }
+    }
+
+    /// Number of separate chunks held.
+    pub fn chunk_count(&self) -> usize {
+        self.chunks.len()
+    }
+
+    /// Copies each run of contiguous chunks into one compact buffer, so no
+    /// chunk keeps a datagram alive for a few bytes.
+    fn defragment(&mut self) {
+        let old = std::mem::take(&mut self.chunks);
+        let mut run: Option<(u64, BytesMut)> = None;
+        for (offset, chunk) in old {
+            match &mut run {
+                Some((start, buf)) if *start + buf.len() as u64 == offset => {
+                    buf.extend_from_slice(&chunk);
+                }
+                _ => {
+                    if let Some((start, buf)) = run.take() {
+                        self.chunks.insert(start, buf.freeze());
+                    }
+                    run = Some((offset, BytesMut::from(&chunk[..])));
+                }
+            }
+        }
+        if let Some((start, buf)) = run {
+            self.chunks.insert(start, buf.freeze());
         }
     }
 
@@ -97,6 +155,29 @@ mod tests {
         assert_eq!(a.buffered(), 0);
         a.insert(2, Bytes::from_static(b"xyz"));
         assert_eq!(a.buffered(), 0);
+    }
+
+    #[test]
+    fn many_tiny_fragments_are_compacted() {
+        let mut a = Assembler::default();
+        // 1-byte chunks with no gaps between pairs: 2000 bytes in pieces.
+        for i in 0..2000u64 {
+            a.insert(10 + i, Bytes::copy_from_slice(&[i as u8]));
+        }
+        assert!(a.chunk_count() < 100, "{} chunks", a.chunk_count());
+        // Gapped fragments stay separate but are copied out.
+        let mut b = Assembler::default();
+        for i in 0..1000u64 {
+            b.insert(10 + 2 * i, Bytes::copy_from_slice(&[1]));
+        }
+        assert_eq!(b.chunk_count(), 1000);
+        assert_eq!(b.buffered(), 1000);
+        a.insert(0, Bytes::from_static(&[0; 10]));
+        let mut total = 0;
+        while let Some(c) = a.read(usize::MAX) {
+            total += c.len();
+        }
+        assert_eq!(total, 2010);
     }
 
     #[test]

@@ -5,9 +5,8 @@
 
 use super::spaces::SpaceId;
 use super::Connection;
-use crate::protocol::crypto::{self, TAG_LEN};
-use crate::protocol::packet::{self, LongType, MIN_INITIAL_SIZE};
-use crate::protocol::varint;
+use crate::protocol::crypto::TAG_LEN;
+use crate::protocol::packet::MIN_INITIAL_SIZE;
 
 impl Connection {
     /// **Test hook.** Protects `payload` (raw frame bytes, not checked) as
@@ -26,30 +25,8 @@ impl Connection {
             return None;
         }
         let mut buf = Vec::new();
-        let sp = &mut self.spaces[space as usize];
-        let pn = sp.take_pn();
-        let pn_len = packet::pn_len(pn, sp.largest_acked);
-        let (pn_offset, len_at) = if space == SpaceId::Data {
-            let phase = self.one_rtt.as_ref().is_some_and(|k| k.phase);
-            packet::write_short_header(&mut buf, &self.dcid, phase, pn, pn_len);
-            (1 + self.dcid.len(), None)
-        } else {
-            let ty = if space == SpaceId::Initial {
-                LongType::Initial
-            } else {
-                LongType::Handshake
-            };
-            let at = packet::write_long_header(
-                &mut buf,
-                ty,
-                &self.dcid,
-                &self.initial_scid,
-                &[],
-                pn,
-                pn_len,
-            );
-            (at + 2, Some(at))
-        };
+        let header = self.write_header(space, &mut buf);
+        let pn_len = header.pn_len;
         let payload_start = buf.len();
         buf.extend_from_slice(payload);
         // RFC 9001 §5.4.2: room for the header protection sample.
@@ -61,24 +38,10 @@ impl Connection {
         if buf.len() < target {
             buf.resize(target, 0);
         }
-        if let Some(at) = len_at {
-            let len = buf.len() - (at + 2) + TAG_LEN;
-            if len >= 1 << 14 {
-                return None;
-            }
-            varint::write_with_len(&mut buf[at..], len as u64, 2);
+        if header.len_at.is_some() && buf.len() + TAG_LEN >= (1 << 14) {
+            return None;
         }
-        let (key, hp): (
-            &dyn rustls::quic::PacketKey,
-            &dyn rustls::quic::HeaderProtectionKey,
-        ) = if space == SpaceId::Data {
-            let k = self.one_rtt.as_ref()?;
-            (k.current.local.as_ref(), k.local_hp.as_ref())
-        } else {
-            let k = self.spaces[space as usize].keys.as_ref()?;
-            (k.local.packet.as_ref(), k.local.header.as_ref())
-        };
-        crypto::seal(&mut buf, 0, pn_offset, pn_len, pn, key, hp);
+        self.seal_packet(space, &mut buf, &header);
         Some(buf)
     }
 }

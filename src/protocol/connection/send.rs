@@ -10,6 +10,20 @@ use crate::protocol::packet::{self, LongType, MIN_INITIAL_SIZE};
 use crate::protocol::varint;
 use std::time::Instant;
 
+/// Where a packet being built starts and how its header was laid out.
+pub(super) struct PacketHeader {
+    /// Offset of the first header byte in the buffer.
+    pub start: usize,
+    /// Packet number.
+    pub pn: u64,
+    /// Encoded packet number length.
+    pub pn_len: usize,
+    /// Packet number offset from `start`.
+    pub pn_offset: usize,
+    /// Absolute offset of the Length placeholder (long headers).
+    pub len_at: Option<usize>,
+}
+
 /// Smallest room worth starting a packet in.
 const MIN_PACKET_ROOM: usize = 64;
 
@@ -172,24 +186,10 @@ impl Connection {
         limit: usize,
         pad_to: Option<usize>,
     ) -> bool {
-        let start = buf.len();
-        let sp = &mut self.spaces[space as usize];
-        let pn = sp.take_pn();
-        let pn_len = packet::pn_len(pn, sp.largest_acked);
-        let (pn_offset, len_at) = if space == SpaceId::Data {
-            let phase = self.one_rtt.as_ref().is_some_and(|k| k.phase);
-            packet::write_short_header(buf, &self.dcid, phase, pn, pn_len);
-            (1 + self.dcid.len(), None)
-        } else {
-            let ty = if space == SpaceId::Initial {
-                LongType::Initial
-            } else {
-                LongType::Handshake
-            };
-            let at =
-                packet::write_long_header(buf, ty, &self.dcid, &self.initial_scid, &[], pn, pn_len);
-            (at + 2 - start, Some(at))
-        };
+        let header = self.write_header(space, buf);
+        let PacketHeader {
+            start, pn, pn_len, ..
+        } = header;
         let payload_start = buf.len();
         let payload_limit = limit - TAG_LEN;
         let mut frames: Vec<SentFrame> = Vec::new();
@@ -289,21 +289,7 @@ impl Connection {
         if buf.len() < target {
             buf.resize(target, 0);
         }
-        if let Some(at) = len_at {
-            let len = buf.len() - (at + 2) + TAG_LEN;
-            varint::write_with_len(&mut buf[at..], len as u64, 2);
-        }
-        let (packet_key, hp): (
-            &dyn rustls::quic::PacketKey,
-            &dyn rustls::quic::HeaderProtectionKey,
-        ) = if space == SpaceId::Data {
-            let k = self.one_rtt.as_ref().expect("checked");
-            (k.current.local.as_ref(), k.local_hp.as_ref())
-        } else {
-            let k = self.spaces[space as usize].keys.as_ref().expect("checked");
-            (k.local.packet.as_ref(), k.local.header.as_ref())
-        };
-        crypto::seal(buf, start, pn_offset, pn_len, pn, packet_key, hp);
+        self.seal_packet(space, buf, &header);
         let size = buf.len() - start;
         self.stats.packets_sent += 1;
         self.stats.frames_sent += frame_count;
@@ -335,6 +321,67 @@ impl Connection {
             self.discard_space(SpaceId::Initial);
         }
         true
+    }
+
+    /// Writes the header of the next packet of `space` (keys must exist),
+    /// with a 2-byte Length placeholder for long headers.
+    pub(super) fn write_header(&mut self, space: SpaceId, buf: &mut Vec<u8>) -> PacketHeader {
+        let start = buf.len();
+        let sp = &mut self.spaces[space as usize];
+        let pn = sp.take_pn();
+        let pn_len = packet::pn_len(pn, sp.largest_acked);
+        let (pn_offset, len_at) = if space == SpaceId::Data {
+            let phase = self.one_rtt.as_ref().is_some_and(|k| k.phase);
+            packet::write_short_header(buf, &self.dcid, phase, pn, pn_len);
+            (1 + self.dcid.len(), None)
+        } else {
+            let ty = if space == SpaceId::Initial {
+                LongType::Initial
+            } else {
+                LongType::Handshake
+            };
+            let at =
+                packet::write_long_header(buf, ty, &self.dcid, &self.initial_scid, &[], pn, pn_len);
+            (at + 2 - start, Some(at))
+        };
+        PacketHeader {
+            start,
+            pn,
+            pn_len,
+            pn_offset,
+            len_at,
+        }
+    }
+
+    /// Fills in the Length field and seals the packet that `header`
+    /// started, in place (RFC 9001 §5.3, §5.4).
+    pub(super) fn seal_packet(&self, space: SpaceId, buf: &mut Vec<u8>, header: &PacketHeader) {
+        if let Some(at) = header.len_at {
+            let len = buf.len() - (at + 2) + TAG_LEN;
+            varint::write_with_len(&mut buf[at..], len as u64, 2);
+        }
+        let (packet_key, hp): (
+            &dyn rustls::quic::PacketKey,
+            &dyn rustls::quic::HeaderProtectionKey,
+        ) = if space == SpaceId::Data {
+            let k = self.one_rtt.as_ref().expect("keys checked by the caller");
+            (k.current.local.as_ref(), k.local_hp.as_ref())
+        } else {
+            let k = self.spaces[space as usize]
+                .keys
+                .as_ref()
+                .expect("keys checked by the caller");
+            (k.local.packet.as_ref(), k.local.header.as_ref())
+        };
+        crypto::seal(
+            buf,
+            header.start,
+            header.pn_offset,
+            header.pn_len,
+            header.pn,
+            packet_key,
+            hp,
+        );
     }
 
     fn write_ack(

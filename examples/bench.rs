@@ -16,7 +16,8 @@
 //! own runtime (an actix `System` for actix-quic, a current-thread tokio
 //! runtime for quinn). Both use the same UDP payload size (`--mtu`, default
 //! 1200; quinn's MTU discovery is off), the same flow-control windows,
-//! initial RTT, idle timeout, NewReno with the same initial window, and
+//! initial RTT, idle timeout, congestion controller (CUBIC; `--reno` for
+//! NewReno) with the same initial window, and
 //! sockets with the same buffer sizes.
 
 use actix_quic::TransportConfig;
@@ -56,6 +57,7 @@ fn parse_args() -> Result<Args, String> {
         match a.as_str() {
             "--size-mib" => args.size_mib = value()?.parse().map_err(|e| format!("{a}: {e}"))?,
             "--mtu" => args.mtu = value()?.parse().map_err(|e| format!("{a}: {e}"))?,
+            "--reno" => RENO.store(true, std::sync::atomic::Ordering::Relaxed),
             "--handshakes" => {
                 args.handshakes = value()?.parse().map_err(|e| format!("{a}: {e}"))?
             }
@@ -134,9 +136,18 @@ fn join<T>(h: std::thread::JoinHandle<Result<T, BoxError>>, who: &str) -> Result
 
 // ---- actix-quic ----
 
+/// `--reno`: both stacks use NewReno instead of CUBIC.
+static RENO: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 fn ours_transport(mtu: u16) -> TransportConfig {
+    let congestion = if RENO.load(std::sync::atomic::Ordering::Relaxed) {
+        actix_quic::protocol::congestion::CongestionAlgorithm::NewReno
+    } else {
+        actix_quic::protocol::congestion::CongestionAlgorithm::Cubic
+    };
     TransportConfig {
         initial_mtu: mtu,
+        congestion,
         ..TransportConfig::default()
     }
 }
@@ -254,8 +265,20 @@ fn run_ours(args: &Args, tls: &Tls) -> Result<Outcome, BoxError> {
 
 fn quinn_transport(mtu: u16) -> Result<quinn::TransportConfig, BoxError> {
     let ours = ours_transport(mtu);
-    let mut reno = quinn::congestion::NewRenoConfig::default();
-    reno.initial_window(ours.initial_window);
+    // The same algorithm as ours (CUBIC by default) with the same initial window.
+    let controller: Arc<dyn quinn::congestion::ControllerFactory + Send + Sync> =
+        match ours.congestion {
+            actix_quic::protocol::congestion::CongestionAlgorithm::NewReno => {
+                let mut c = quinn::congestion::NewRenoConfig::default();
+                c.initial_window(ours.initial_window);
+                Arc::new(c)
+            }
+            actix_quic::protocol::congestion::CongestionAlgorithm::Cubic => {
+                let mut c = quinn::congestion::CubicConfig::default();
+                c.initial_window(ours.initial_window);
+                Arc::new(c)
+            }
+        };
     let mut t = quinn::TransportConfig::default();
     t.initial_mtu(ours.initial_mtu)
         .mtu_discovery_config(None)
@@ -272,7 +295,7 @@ fn quinn_transport(mtu: u16) -> Result<quinn::TransportConfig, BoxError> {
         .keep_alive_interval(ours.keep_alive_interval)
         .initial_rtt(ours.initial_rtt)
         .datagram_receive_buffer_size(ours.datagram_receive_buffer_size)
-        .congestion_controller_factory(Arc::new(reno));
+        .congestion_controller_factory(controller);
     Ok(t)
 }
 

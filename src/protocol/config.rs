@@ -1,5 +1,6 @@
 //! Transport settings shared by both sides of a connection.
 
+use super::congestion::CongestionAlgorithm;
 use std::time::Duration;
 
 /// Transport tuning, as in quinn's `TransportConfig`. Defaults suit a
@@ -37,6 +38,10 @@ pub struct TransportConfig {
     pub active_connection_id_limit: u64,
     /// Initial congestion window in bytes (RFC 9002 §7.2).
     pub initial_window: u64,
+    /// The congestion controller (CUBIC by default).
+    pub congestion: CongestionAlgorithm,
+    /// Spread sending over the RTT (RFC 9002 §7.7).
+    pub pacing: bool,
 }
 
 impl Default for TransportConfig {
@@ -56,6 +61,8 @@ impl Default for TransportConfig {
             crypto_buffer_size: 64 * 1024,
             active_connection_id_limit: 4,
             initial_window: 14720,
+            congestion: CongestionAlgorithm::Cubic,
+            pacing: true,
         }
     }
 }

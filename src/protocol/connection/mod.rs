@@ -14,7 +14,7 @@ pub mod spaces;
 
 use super::cid::ConnectionId;
 use super::config::TransportConfig;
-use super::congestion::{CongestionState, NewReno};
+use super::congestion::{Congestion, CongestionState, Pacer};
 use super::crypto::{self, OneRttKeys};
 use super::error::{TransportError, TransportErrorCode};
 use super::frame::Dir;
@@ -187,7 +187,10 @@ pub struct Connection {
     peer_params: Option<TransportParameters>,
     streams: Streams,
     rtt: RttEstimator,
-    cc: NewReno,
+    cc: Congestion,
+    pacer: Pacer,
+    /// Set while the pacer holds back ack-eliciting data until then.
+    pacing_until: Option<Instant>,
     pto_count: u32,
     idle_timeout: Option<Duration>,
     idle_deadline: Option<Instant>,
@@ -302,7 +305,9 @@ impl Connection {
             peer_params: None,
             streams,
             rtt: RttEstimator::new(config.initial_rtt),
-            cc: NewReno::new(config.initial_window, mtu as u64),
+            cc: Congestion::new(config.congestion, config.initial_window, mtu as u64),
+            pacer: Pacer::new(),
+            pacing_until: None,
             pto_count: 0,
             idle_timeout: config.max_idle_timeout,
             idle_deadline: None,

@@ -61,7 +61,8 @@ impl Connection {
         }
         for (_, p) in newly {
             if p.in_flight {
-                self.cc.on_ack(u64::from(p.size), p.time, self.app_limited);
+                self.cc
+                    .on_ack(now, p.time, u64::from(p.size), &self.rtt, self.app_limited);
             }
             for f in p.frames {
                 self.on_frame_acked(f);

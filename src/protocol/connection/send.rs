@@ -54,6 +54,7 @@ impl Connection {
                     break;
                 }
             }
+            self.update_pacing(now);
             if !self.build_datagram(now, buf, start, max_size) {
                 break;
             }
@@ -91,7 +92,24 @@ impl Connection {
     }
 
     fn congestion_allows(&self, space: SpaceId) -> bool {
-        self.spaces[space as usize].probes > 0 || self.cc.available() >= self.mtu as u64
+        if self.spaces[space as usize].probes > 0 {
+            return true;
+        }
+        self.cc.available() >= self.mtu as u64
+            && (space != SpaceId::Data || self.pacing_until.is_none())
+    }
+
+    /// Asks the pacer whether a full datagram may go now (RFC 9002 §7.7);
+    /// sets `pacing_until` when it may not.
+    fn update_pacing(&mut self, now: Instant) {
+        self.pacing_until = None;
+        if !self.config.pacing || self.cc.available() < self.mtu as u64 {
+            return;
+        }
+        let mtu = self.mtu as u64;
+        self.pacing_until = self
+            .pacer
+            .delay(now, mtu, mtu, self.cc.window(), self.rtt.smoothed());
     }
 
     /// True if `space` has something to send now.
@@ -295,6 +313,7 @@ impl Connection {
         self.stats.frames_sent += frame_count;
         if eliciting {
             self.cc.on_sent(size as u64);
+            self.pacer.on_sent(size as u64);
             let sp = &mut self.spaces[space as usize];
             sp.sent.insert(
                 pn,
@@ -596,6 +615,7 @@ impl Connection {
             return t;
         }
         consider(self.idle_deadline);
+        consider(self.pacing_until);
         consider(self.loss_detection_deadline().map(|(t, _)| t));
         for sp in &self.spaces {
             consider(sp.ack_deadline);

@@ -1,17 +1,29 @@
 //! The sans-IO endpoint: routes datagrams to connections by destination
 //! CID, accepts new server connections, and answers what needs no
-//! connection (Version Negotiation, RFC 9000 §6).
+//! connection: Version Negotiation (RFC 9000 §6), Retry (§8.1.2, §17.2.5)
+//! and stateless resets (§10.3).
 
 use super::cid::ConnectionId;
 use super::config::TransportConfig;
-use super::connection::{ConnectError, Connection, EndpointEvent, LOCAL_CID_LEN};
-use super::crypto;
-use super::packet::{self, HeaderKind, LongType, PartialHeader, MIN_INITIAL_SIZE};
+use super::connection::{
+    reset_token, ConnectError, Connection, EndpointEvent, ServerValidation, LOCAL_CID_LEN,
+};
+use super::crypto::{self, TAG_LEN};
+use super::error::TransportErrorCode;
+use super::frame::Frame;
+use super::packet::{
+    self, HeaderKind, LongType, PartialHeader, MIN_INITIAL_SIZE, MIN_STATELESS_RESET_LEN,
+};
+use super::token::{
+    Token, TokenError, TokenKey, TokenStore, DEFAULT_RETRY_TOKEN_LIFETIME,
+    DEFAULT_VALIDATION_TOKEN_LIFETIME,
+};
+use super::varint;
 use rand::RngCore;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Identifies a connection within one endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -26,6 +38,21 @@ pub struct ServerConfig {
     pub transport: Arc<TransportConfig>,
     /// Most connections accepted at once (further Initials are dropped).
     pub max_connections: usize,
+    /// Validate every client address with a Retry round trip before
+    /// creating any state for it (RFC 9000 §8.1.2). Clients returning a
+    /// valid NEW_TOKEN token skip the Retry. Off by default.
+    pub retry: bool,
+    /// Send each client a NEW_TOKEN frame once the handshake completes, so
+    /// its next connection starts with a validated address (RFC 9000
+    /// §8.1.3). On by default.
+    pub send_new_token: bool,
+    /// The secret sealing Retry and NEW_TOKEN tokens; random by default.
+    /// Endpoints sharing it accept each other's tokens.
+    pub token_key: Arc<TokenKey>,
+    /// How long a Retry token is accepted (10 s by default).
+    pub retry_token_lifetime: Duration,
+    /// How long a NEW_TOKEN token is accepted (24 h by default).
+    pub validation_token_lifetime: Duration,
 }
 
 impl ServerConfig {
@@ -35,6 +62,11 @@ impl ServerConfig {
             crypto,
             transport: Arc::new(TransportConfig::default()),
             max_connections: 100_000,
+            retry: false,
+            send_new_token: true,
+            token_key: Arc::new(TokenKey::random()),
+            retry_token_lifetime: DEFAULT_RETRY_TOKEN_LIFETIME,
+            validation_token_lifetime: DEFAULT_VALIDATION_TOKEN_LIFETIME,
         }
     }
 }
@@ -46,6 +78,10 @@ pub struct ClientConfig {
     pub crypto: Arc<rustls::ClientConfig>,
     /// Transport settings.
     pub transport: Arc<TransportConfig>,
+    /// Where NEW_TOKEN tokens from servers are kept and taken from for
+    /// later connections to the same server name (RFC 9000 §8.1.3);
+    /// `None` neither keeps nor sends any.
+    pub token_store: Option<Arc<TokenStore>>,
 }
 
 impl ClientConfig {
@@ -54,6 +90,7 @@ impl ClientConfig {
         Self {
             crypto,
             transport: Arc::new(TransportConfig::default()),
+            token_store: Some(Arc::new(TokenStore::default())),
         }
     }
 }
@@ -71,12 +108,55 @@ pub enum DatagramEvent {
     Drop,
 }
 
+/// Datagrams this short or shorter are never answered with a stateless
+/// reset; the resets we send are this long, so they are never answered
+/// either, by us or by a peer following the same rule (RFC 9000 §10.3.3).
+const STATELESS_RESET_LEN: usize = 42;
+
+/// Stateless resets sent in a burst before the rate limit applies.
+const RESET_BURST: f64 = 32.0;
+
+/// Stateless resets per second in the long run.
+const RESET_RATE: f64 = 32.0;
+
+/// A token bucket on the virtual clock limiting stateless resets
+/// (RFC 9000 §10.3.3: an endpoint can stop sending them past a limit).
+#[derive(Debug, Clone, Copy)]
+struct ResetBucket {
+    tokens: f64,
+    last: Option<Instant>,
+}
+
+impl ResetBucket {
+    fn take(&mut self, now: Instant) -> bool {
+        self.tokens = match self.last {
+            Some(last) => {
+                let dt = now.saturating_duration_since(last).as_secs_f64();
+                (self.tokens + dt * RESET_RATE).min(RESET_BURST)
+            }
+            None => RESET_BURST,
+        };
+        self.last = Some(self.last.map_or(now, |l| l.max(now)));
+        if self.tokens < 1.0 {
+            return false;
+        }
+        self.tokens -= 1.0;
+        true
+    }
+}
+
 /// Routing state of one UDP socket.
 pub struct Endpoint {
     server: Option<ServerConfig>,
     reset_key: Arc<ring::hmac::Key>,
     routes: HashMap<ConnectionId, ConnectionHandle>,
     cids_of: HashMap<ConnectionHandle, Vec<ConnectionId>>,
+    /// The peer's stateless reset token of each connection, with the
+    /// address it applies to (RFC 9000 §10.3.1): a reset carries a random
+    /// DCID, so it is routed by its last 16 bytes instead.
+    reset_routes: HashMap<(SocketAddr, [u8; 16]), ConnectionHandle>,
+    reset_token_of: HashMap<ConnectionHandle, (SocketAddr, [u8; 16])>,
+    resets: ResetBucket,
     next_handle: usize,
     refuse_new: bool,
 }
@@ -100,6 +180,12 @@ impl Endpoint {
             reset_key: Arc::new(ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key)),
             routes: HashMap::new(),
             cids_of: HashMap::new(),
+            reset_routes: HashMap::new(),
+            reset_token_of: HashMap::new(),
+            resets: ResetBucket {
+                tokens: RESET_BURST,
+                last: None,
+            },
             next_handle: 0,
             refuse_new: false,
         }
@@ -125,7 +211,9 @@ impl Endpoint {
         self.cids_of.entry(h).or_default().push(cid);
     }
 
-    /// Starts a client connection.
+    /// Starts a client connection. A NEW_TOKEN token stored for
+    /// `server_name` in the configuration's token store is used (and
+    /// removed from the store).
     pub fn connect(
         &mut self,
         now: Instant,
@@ -136,7 +224,7 @@ impl Endpoint {
         if self.refuse_new {
             return Err(ConnectError::EndpointStopping);
         }
-        let conn = Connection::client(
+        let mut conn = Connection::client(
             config.transport.clone(),
             config.crypto.clone(),
             server_name,
@@ -144,6 +232,9 @@ impl Endpoint {
             remote,
             self.reset_key.clone(),
         )?;
+        if let Some(store) = &config.token_store {
+            conn.use_token_store(store.clone(), server_name);
+        }
         let h = ConnectionHandle(self.next_handle);
         self.next_handle += 1;
         self.add_route(conn.initial_scid(), h);
@@ -158,6 +249,20 @@ impl Endpoint {
         };
         if let Some(&h) = self.routes.get(&header.dcid) {
             return DatagramEvent::Route(h);
+        }
+        // RFC 9000 §10.3.1: a datagram we cannot route may be a stateless
+        // reset for one of our connections. The map's keyed hash stands in
+        // for a constant-time comparison (§10.3.1 allows comparing keyed
+        // transforms); the connection then compares in constant time.
+        if data.len() >= MIN_STATELESS_RESET_LEN {
+            let mut tail = [0u8; 16];
+            tail.copy_from_slice(&data[data.len() - 16..]);
+            if let Some(&h) = self.reset_routes.get(&(remote, tail)) {
+                return DatagramEvent::Route(h);
+            }
+        }
+        if header.kind == HeaderKind::Short {
+            return self.stateless_reset(now, &header.dcid, data.len());
         }
         let Some(server) = self.server.clone() else {
             return DatagramEvent::Drop;
@@ -196,35 +301,127 @@ impl Endpoint {
                     return DatagramEvent::Drop;
                 }
                 // Only a packet that decrypts with the Initial keys creates
-                // state: junk shaped like an Initial costs one decryption.
+                // state or gets an answer: junk shaped like an Initial costs
+                // one decryption.
                 if !initial_decrypts(data, &header) {
                     return DatagramEvent::Drop;
                 }
-                let our_cid = ConnectionId::random(&mut rand::thread_rng(), LOCAL_CID_LEN);
-                let conn = match Connection::server(
-                    server.transport.clone(),
-                    server.crypto.clone(),
-                    now,
-                    remote,
-                    our_cid,
-                    header.dcid,
-                    scid,
-                    self.reset_key.clone(),
-                ) {
-                    Ok(c) => c,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "cannot accept connection");
-                        return DatagramEvent::Drop;
-                    }
-                };
-                let h = ConnectionHandle(self.next_handle);
-                self.next_handle += 1;
-                self.add_route(header.dcid, h);
-                self.add_route(our_cid, h);
-                DatagramEvent::NewConnection(h, Box::new(conn))
+                self.accept(now, remote, &server, data, &header, scid)
             }
             _ => DatagramEvent::Drop,
         }
+    }
+
+    /// Validates the token of an authentic client Initial, and answers it
+    /// with a Retry, an INVALID_TOKEN close, or a new connection.
+    fn accept(
+        &mut self,
+        now: Instant,
+        remote: SocketAddr,
+        server: &ServerConfig,
+        data: &[u8],
+        header: &PartialHeader,
+        client_scid: ConnectionId,
+    ) -> DatagramEvent {
+        let mut validation = ServerValidation {
+            new_token_key: server.send_new_token.then(|| server.token_key.clone()),
+            ..ServerValidation::default()
+        };
+        let token = &data[header.token.clone()];
+        if !token.is_empty() {
+            // RFC 9000 §8.1.3: a server MUST attempt to validate a token.
+            match server.token_key.open(
+                now,
+                token,
+                remote,
+                &header.dcid,
+                server.retry_token_lifetime,
+                server.validation_token_lifetime,
+            ) {
+                Ok(Token::Retry { orig_dcid }) => {
+                    validation.retry_orig_dcid = Some(orig_dcid);
+                    validation.address_validated = true;
+                }
+                Ok(Token::Validation) => validation.address_validated = true,
+                Err(TokenError::InvalidRetry) => {
+                    // RFC 9000 §8.1.2: the client takes no second Retry;
+                    // close at once, keeping no state.
+                    tracing::debug!(%remote, "invalid Retry token");
+                    return DatagramEvent::Respond(initial_close(
+                        &header.dcid,
+                        &client_scid,
+                        TransportErrorCode::INVALID_TOKEN,
+                    ));
+                }
+                // RFC 9000 §8.1.3: proceed as if there were no token.
+                Err(TokenError::Unusable) => {}
+            }
+        }
+        if server.retry && !validation.address_validated {
+            // RFC 9000 §17.2.5.1: a CID of our choice, never the client's
+            // DCID; one Retry per datagram.
+            let mut rng = rand::thread_rng();
+            let retry_scid = loop {
+                let c = ConnectionId::random(&mut rng, LOCAL_CID_LEN);
+                if c != header.dcid {
+                    break c;
+                }
+            };
+            let token = server
+                .token_key
+                .seal_retry(now, remote, &header.dcid, &retry_scid);
+            let unused = (rng.next_u32() & 0x0f) as u8;
+            tracing::debug!(%remote, "sending Retry");
+            return DatagramEvent::Respond(crypto::retry_packet(
+                &client_scid,
+                &retry_scid,
+                &token,
+                &header.dcid,
+                unused,
+            ));
+        }
+        let our_cid = ConnectionId::random(&mut rand::thread_rng(), LOCAL_CID_LEN);
+        let conn = match Connection::server_validated(
+            server.transport.clone(),
+            server.crypto.clone(),
+            now,
+            remote,
+            our_cid,
+            header.dcid,
+            client_scid,
+            self.reset_key.clone(),
+            validation,
+        ) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot accept connection");
+                return DatagramEvent::Drop;
+            }
+        };
+        let h = ConnectionHandle(self.next_handle);
+        self.next_handle += 1;
+        self.add_route(header.dcid, h);
+        self.add_route(our_cid, h);
+        DatagramEvent::NewConnection(h, Box::new(conn))
+    }
+
+    /// Answers a short-header datagram for an unknown CID with a stateless
+    /// reset (RFC 9000 §10.3), within the rate limit.
+    fn stateless_reset(&mut self, now: Instant, dcid: &ConnectionId, len: usize) -> DatagramEvent {
+        // RFC 9000 §10.3.3: strictly smaller than the trigger, and never
+        // an answer to what could be a reset itself.
+        if len <= STATELESS_RESET_LEN || !self.resets.take(now) {
+            return DatagramEvent::Drop;
+        }
+        // RFC 9000 §10.3.2: the token is the HMAC of the CID the packet was
+        // sent to, as the connection computed it when issuing that CID.
+        let token = reset_token(&self.reset_key, dcid);
+        tracing::debug!(cid = %dcid, "sending stateless reset");
+        DatagramEvent::Respond(packet::stateless_reset(
+            STATELESS_RESET_LEN,
+            &token,
+            &mut rand::thread_rng(),
+        ))
     }
 
     /// Applies a connection's endpoint event.
@@ -239,7 +436,20 @@ impl Endpoint {
                     v.retain(|c| *c != cid);
                 }
             }
+            EndpointEvent::ResetToken(remote, token) => {
+                self.forget_reset_token(h);
+                self.reset_routes.insert((remote, token), h);
+                self.reset_token_of.insert(h, (remote, token));
+            }
             EndpointEvent::Drained => self.forget(h),
+        }
+    }
+
+    fn forget_reset_token(&mut self, h: ConnectionHandle) {
+        if let Some(key) = self.reset_token_of.remove(&h) {
+            if self.reset_routes.get(&key) == Some(&h) {
+                self.reset_routes.remove(&key);
+            }
         }
     }
 
@@ -252,7 +462,57 @@ impl Endpoint {
                 }
             }
         }
+        self.forget_reset_token(h);
     }
+}
+
+/// An Initial packet closing the connection attempt of the client Initial
+/// whose DCID was `dcid` and SCID `client_scid` with transport error
+/// `code`, sent without creating any connection state (RFC 9000 §8.1.2,
+/// §10.2.3). Small, so it never amplifies.
+fn initial_close(
+    dcid: &ConnectionId,
+    client_scid: &ConnectionId,
+    code: TransportErrorCode,
+) -> Vec<u8> {
+    let keys = crypto::initial_keys(dcid, super::Side::Server);
+    let our_scid = ConnectionId::random(&mut rand::thread_rng(), LOCAL_CID_LEN);
+    let mut buf = Vec::with_capacity(64);
+    let pn_len = 1;
+    let len_at = packet::write_long_header(
+        &mut buf,
+        LongType::Initial,
+        client_scid,
+        &our_scid,
+        &[],
+        0,
+        pn_len,
+    );
+    let pn_offset = len_at + 2;
+    Frame::ConnectionClose {
+        app: false,
+        code: code.0,
+        frame_type: 0,
+        reason: bytes::Bytes::new(),
+    }
+    .encode(&mut buf);
+    // RFC 9001 §5.4.2: room for the header protection sample (PADDING).
+    let min_len = pn_offset + 4;
+    if buf.len() < min_len {
+        buf.resize(min_len, 0);
+    }
+    let len = buf.len() - pn_offset + TAG_LEN;
+    varint::write_with_len(&mut buf[len_at..], len as u64, 2);
+    crypto::seal(
+        &mut buf,
+        0,
+        pn_offset,
+        pn_len,
+        0,
+        keys.local.packet.as_ref(),
+        keys.local.header.as_ref(),
+    );
+    buf
 }
 
 /// True when the first packet of `data` is an Initial that the server's
@@ -350,5 +610,182 @@ mod tests {
         let mut short = vec![0x40];
         short.extend_from_slice(&[9; 40]);
         assert!(matches!(ep.handle(now, addr, &short), DatagramEvent::Drop));
+    }
+
+    fn client_config() -> ClientConfig {
+        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .unwrap()
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth();
+        ClientConfig::new(Arc::new(tls))
+    }
+
+    /// A client connection and its first datagram (an Initial).
+    fn client_initial(now: Instant, server: SocketAddr) -> (Connection, Vec<u8>) {
+        let mut ep = Endpoint::new(None);
+        let (_, mut conn) = ep
+            .connect(now, &client_config(), server, "localhost")
+            .unwrap();
+        let mut buf = Vec::new();
+        let t = conn.poll_transmit(now, 1, &mut buf).unwrap();
+        buf.truncate(t.size);
+        (conn, buf)
+    }
+
+    fn retry_server() -> Endpoint {
+        let mut ep = server();
+        let mut cfg = ep.server.clone().unwrap();
+        cfg.retry = true;
+        ep.set_server_config(Some(cfg));
+        ep
+    }
+
+    #[test]
+    fn retry_answers_initial_without_state_then_accepts_its_token() {
+        let mut ep = retry_server();
+        let now = Instant::now();
+        let client_addr: SocketAddr = "192.0.2.7:5555".parse().unwrap();
+        let server_addr: SocketAddr = "192.0.2.1:443".parse().unwrap();
+        let (mut client, initial) = client_initial(now, server_addr);
+        let DatagramEvent::Respond(retry) = ep.handle(now, client_addr, &initial) else {
+            panic!("expected a Retry");
+        };
+        assert_eq!(ep.connection_count(), 0, "no state before validation");
+        let h = PartialHeader::parse(&retry, LOCAL_CID_LEN).unwrap();
+        let HeaderKind::Long {
+            ty: LongType::Retry,
+            scid,
+            ..
+        } = h.kind
+        else {
+            panic!("{:?}", h.kind);
+        };
+        // RFC 9000 §17.2.5.1: to the client's SCID, from a new CID.
+        assert_eq!(h.dcid, client.initial_scid());
+        assert_ne!(scid, client.orig_dcid());
+        assert!(crypto::retry_integrity_ok(&client.orig_dcid(), &retry));
+        // The client follows it; its next Initial carries the token.
+        client.handle_datagram(now, server_addr, bytes::BytesMut::from(&retry[..]));
+        assert!(client.retried());
+        let mut buf = Vec::new();
+        let t = client.poll_transmit(now, 1, &mut buf).unwrap();
+        buf.truncate(t.size);
+        let h2 = PartialHeader::parse(&buf, LOCAL_CID_LEN).unwrap();
+        assert_eq!(h2.dcid, scid);
+        assert_eq!(&buf[h2.token.clone()], client.initial_token());
+        // From another port the token is refused: INVALID_TOKEN, no state.
+        let other: SocketAddr = "192.0.2.7:5556".parse().unwrap();
+        let DatagramEvent::Respond(close) = ep.handle(now, other, &buf) else {
+            panic!("expected an INVALID_TOKEN close");
+        };
+        let hc = PartialHeader::parse(&close, LOCAL_CID_LEN).unwrap();
+        assert!(matches!(
+            hc.kind,
+            HeaderKind::Long {
+                ty: LongType::Initial,
+                ..
+            }
+        ));
+        assert_eq!(hc.dcid, client.initial_scid());
+        assert!(close.len() < 100);
+        assert_eq!(ep.connection_count(), 0);
+        // From the right address it is accepted.
+        let DatagramEvent::NewConnection(_, conn) = ep.handle(now, client_addr, &buf) else {
+            panic!("expected a new connection");
+        };
+        assert!(conn.retried());
+        assert_eq!(conn.orig_dcid(), client.orig_dcid());
+        // After the lifetime, the same token is refused.
+        let mut ep2 = retry_server();
+        ep2.server.as_mut().unwrap().token_key = ep.server.as_ref().unwrap().token_key.clone();
+        let late = now + DEFAULT_RETRY_TOKEN_LIFETIME + Duration::from_secs(1);
+        assert!(matches!(
+            ep2.handle(late, client_addr, &buf),
+            DatagramEvent::Respond(_)
+        ));
+        assert_eq!(ep2.connection_count(), 0);
+    }
+
+    #[test]
+    fn stateless_reset_size_token_and_rate_limit() {
+        let mut ep = server();
+        let addr = "127.0.0.1:9".parse().unwrap();
+        let now = Instant::now();
+        let cid = ConnectionId::new(&[5; LOCAL_CID_LEN]).unwrap();
+        let datagram = |len: usize| {
+            let mut d = vec![0x41];
+            d.extend_from_slice(&cid);
+            d.resize(len, 0xaa);
+            d
+        };
+        // RFC 9000 §10.3.3: nothing that could itself be a reset is
+        // answered.
+        for len in [21, 42] {
+            assert!(matches!(
+                ep.handle(now, addr, &datagram(len)),
+                DatagramEvent::Drop
+            ));
+        }
+        let expected = reset_token(&ep.reset_key, &cid);
+        for len in [43, 1200] {
+            let DatagramEvent::Respond(r) = ep.handle(now, addr, &datagram(len)) else {
+                panic!("expected a stateless reset");
+            };
+            assert!(r.len() < len && r.len() >= MIN_STATELESS_RESET_LEN);
+            assert_eq!(r[0] & 0xc0, 0x40, "looks like a short header");
+            assert_eq!(&r[r.len() - 16..], &expected);
+        }
+        // A burst is limited; the bucket refills with time.
+        let mut sent = 2;
+        while let DatagramEvent::Respond(_) = ep.handle(now, addr, &datagram(100)) {
+            sent += 1;
+            assert!(sent < 1000);
+        }
+        assert_eq!(sent as f64, RESET_BURST);
+        let later = now + Duration::from_millis(500);
+        let mut more = 0;
+        while let DatagramEvent::Respond(_) = ep.handle(later, addr, &datagram(100)) {
+            more += 1;
+        }
+        assert_eq!(more as f64, (RESET_RATE / 2.0).floor());
+        // Long headers for unknown CIDs get no reset.
+        let mut long = long_header(packet::VERSION_1, 100);
+        long[0] = 0xe0; // Handshake
+        assert!(matches!(
+            ep.handle(now + Duration::from_secs(5), addr, &long),
+            DatagramEvent::Drop
+        ));
+    }
+
+    #[test]
+    fn stateless_reset_is_routed_by_its_token() {
+        let mut ep = Endpoint::new(None);
+        let now = Instant::now();
+        let server: SocketAddr = "192.0.2.1:443".parse().unwrap();
+        let (h, _conn) = ep
+            .connect(now, &client_config(), server, "localhost")
+            .unwrap();
+        let token = [0x5a; 16];
+        ep.handle_event(h, EndpointEvent::ResetToken(server, token));
+        let reset = packet::stateless_reset(30, &token, &mut rand::thread_rng());
+        assert!(matches!(ep.handle(now, server, &reset), DatagramEvent::Route(x) if x == h));
+        // From another address, or after the connection is gone: not ours.
+        let other: SocketAddr = "192.0.2.2:443".parse().unwrap();
+        assert!(matches!(ep.handle(now, other, &reset), DatagramEvent::Drop));
+        // A newer token replaces the old one.
+        ep.handle_event(h, EndpointEvent::ResetToken(server, [0x6b; 16]));
+        assert!(matches!(
+            ep.handle(now, server, &reset),
+            DatagramEvent::Drop
+        ));
+        ep.handle_event(h, EndpointEvent::Drained);
+        let reset2 = packet::stateless_reset(30, &[0x6b; 16], &mut rand::thread_rng());
+        assert!(matches!(
+            ep.handle(now, server, &reset2),
+            DatagramEvent::Drop
+        ));
     }
 }

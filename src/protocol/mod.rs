@@ -14,6 +14,7 @@ pub mod packet;
 pub mod range_set;
 pub mod rtt;
 pub mod streams;
+pub mod token;
 pub mod transport_params;
 pub mod varint;
 

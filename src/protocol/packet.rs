@@ -304,6 +304,23 @@ pub fn version_negotiation(
     out
 }
 
+/// The smallest stateless reset: 5 bytes that look like a short header
+/// and the 16-byte token (RFC 9000 §10.3).
+pub const MIN_STATELESS_RESET_LEN: usize = 21;
+
+/// Builds a stateless reset of `len` bytes (at least
+/// [`MIN_STATELESS_RESET_LEN`]) ending in `token` (RFC 9000 §10.3): the
+/// fixed bits of a short header, then unpredictable bits.
+pub fn stateless_reset(len: usize, token: &[u8; 16], rng: &mut impl rand::RngCore) -> Vec<u8> {
+    let len = len.max(MIN_STATELESS_RESET_LEN);
+    let mut out = vec![0u8; len];
+    rng.fill_bytes(&mut out[..len - 16]);
+    // Header Form 0, Fixed Bit 1; the other six bits stay random.
+    out[0] = 0x40 | (out[0] & 0x3f);
+    out[len - 16..].copy_from_slice(token);
+    out
+}
+
 /// The CIDs of a long header of any version, read per the RFC 8999
 /// invariants (lengths up to 255), used to answer unknown versions.
 pub fn invariant_long_cids(buf: &[u8]) -> Option<(&[u8], &[u8])> {
@@ -393,6 +410,20 @@ mod tests {
         assert!(
             matches!(h.kind, HeaderKind::VersionNegotiation { ref versions, .. } if versions == &[VERSION_1])
         );
+    }
+
+    #[test]
+    fn stateless_reset_looks_like_a_short_header() {
+        let token = [0xab; 16];
+        let mut rng = rand::thread_rng();
+        for len in [0, 21, 42, 100] {
+            let r = stateless_reset(len, &token, &mut rng);
+            assert_eq!(r.len(), len.max(MIN_STATELESS_RESET_LEN));
+            assert_eq!(r[0] & 0xc0, 0x40);
+            assert_eq!(&r[r.len() - 16..], &token);
+            let h = PartialHeader::parse(&r, 8).unwrap();
+            assert_eq!(h.kind, HeaderKind::Short);
+        }
     }
 
     #[test]

@@ -160,9 +160,7 @@ impl TokenKey {
         match kind {
             KIND_RETRY => {
                 let aad = aad(KIND_RETRY, client.ip(), Some((client.port(), dcid)));
-                let (plain, _) = self
-                    .open_raw(token, &aad)
-                    .ok_or(TokenError::InvalidRetry)?;
+                let (plain, _) = self.open_raw(token, &aad).ok_or(TokenError::InvalidRetry)?;
                 let (time, rest) = plain.split_at(TIME_LEN);
                 if !self.fresh(now, time, retry_lifetime) {
                     return Err(TokenError::InvalidRetry);

@@ -9,11 +9,34 @@
 //! ([`Link::loss`], [`Link::jitter`], [`Link::duplicate`],
 //! [`Link::corrupt`]). Construct it with `..Link::default()` so new knobs
 //! keep old tests compiling.
+//!
+//! For the full model of [`super::link`] (bandwidth, a bounded queue,
+//! loss in bursts, reordering, outages), give each direction a
+//! [`LinkConfig`]: [`Link::symmetric`], [`Link::asymmetric`], or
+//! [`Link::interop`] for the quic-interop-runner's default link. Each
+//! direction is a [`SimLink`] with its own queue and generator.
+//!
+//! ```
+//! # fn configs() -> (actix_quic::ClientConfig, actix_quic::ServerConfig) { unimplemented!() }
+//! use actix_quic::testing::{Link, LinkConfig, Loss, Pair};
+//! # fn run() {
+//! let (client, server) = configs();
+//! let link = Link::symmetric(LinkConfig {
+//!     loss: Loss::bursts(0.02, 3),
+//!     ..LinkConfig::interop()
+//! });
+//! let mut pair = Pair::new(client, server, "localhost", link.with_seed(7));
+//! let download = pair.download(2_000_000, std::time::Duration::from_secs(60)).unwrap();
+//! println!("{:.2} Mbit/s", download.goodput_mbps());
+//! # }
+//! ```
 
-use crate::protocol::connection::{Connection, Event};
+use super::link::{LinkConfig, LinkStats, Loss, SimLink};
+use crate::protocol::connection::{Connection, Event, LOCAL_CID_LEN};
 use crate::protocol::endpoint::{
     ClientConfig, ConnectionHandle, DatagramEvent, Endpoint, ServerConfig,
 };
+use crate::protocol::packet::PartialHeader;
 use bytes::BytesMut;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -52,6 +75,13 @@ pub struct Link {
     pub corrupt: f64,
     /// Datagrams larger than this are dropped (a path MTU).
     pub max_datagram: usize,
+    /// The full model for datagrams to the server. When set, it replaces
+    /// the simple knobs above (`delay`, `loss`, `jitter`, `duplicate`,
+    /// `corrupt`, `max_datagram`) for that direction; `drop` and `seed`
+    /// still apply.
+    pub to_server: Option<LinkConfig>,
+    /// The full model for datagrams to the client, as `to_server`.
+    pub to_client: Option<LinkConfig>,
 }
 
 impl Default for Link {
@@ -65,7 +95,79 @@ impl Default for Link {
             duplicate: 0.0,
             corrupt: 0.0,
             max_datagram: usize::MAX,
+            to_server: None,
+            to_client: None,
         }
+    }
+}
+
+impl From<LinkConfig> for Link {
+    fn from(config: LinkConfig) -> Self {
+        Self::symmetric(config)
+    }
+}
+
+impl Link {
+    /// The same model in both directions (each direction keeps its own
+    /// queue and random state).
+    pub fn symmetric(config: LinkConfig) -> Self {
+        Self::asymmetric(config.clone(), config)
+    }
+
+    /// A model per direction.
+    pub fn asymmetric(to_server: LinkConfig, to_client: LinkConfig) -> Self {
+        Self {
+            delay: to_server.delay,
+            to_server: Some(to_server),
+            to_client: Some(to_client),
+            ..Self::default()
+        }
+    }
+
+    /// The quic-interop-runner's default link both ways: 15 ms one-way
+    /// delay, 10 Mbit/s, a 25-datagram queue ([`LinkConfig::interop`]).
+    pub fn interop() -> Self {
+        Self::symmetric(LinkConfig::interop())
+    }
+
+    /// This link with another seed for its random impairments.
+    pub fn with_seed(self, seed: u64) -> Self {
+        Self { seed, ..self }
+    }
+
+    /// The model datagrams in direction `dir` go through: the per-direction
+    /// configuration when set, otherwise one built from the simple knobs.
+    pub fn config(&self, dir: Direction) -> LinkConfig {
+        let mut c = LinkConfig::default();
+        self.write_config(dir, &mut c);
+        c
+    }
+
+    /// Writes the effective model of `dir` into `c`, reusing its storage.
+    fn write_config(&self, dir: Direction, c: &mut LinkConfig) {
+        let full = match dir {
+            Direction::ToServer => self.to_server.as_ref(),
+            Direction::ToClient => self.to_client.as_ref(),
+        };
+        if let Some(full) = full {
+            c.clone_from(full);
+            return;
+        }
+        c.delay = self.delay;
+        c.jitter = self.jitter;
+        c.bandwidth = None;
+        c.overhead = 0;
+        c.queue = None;
+        c.loss = if self.loss > 0.0 {
+            Loss::random(self.loss)
+        } else {
+            Loss::None
+        };
+        c.reorder = 0.0;
+        c.duplicate = self.duplicate;
+        c.corrupt = self.corrupt;
+        c.max_datagram = self.max_datagram;
+        c.outages.clear();
     }
 }
 
@@ -79,52 +181,21 @@ impl std::fmt::Debug for Link {
             .field("duplicate", &self.duplicate)
             .field("corrupt", &self.corrupt)
             .field("max_datagram", &self.max_datagram)
+            .field("to_server", &self.to_server)
+            .field("to_client", &self.to_client)
             .finish()
     }
 }
 
-/// A small deterministic generator (SplitMix64), so runs do not depend
-/// on any other crate's algorithm choices.
-#[derive(Debug, Clone)]
-pub struct SplitMix(u64);
+/// A datagram on the wire: arrival time, sending order, direction, bytes,
+/// and the bit the link flipped, if any.
+type InFlight = Reverse<(Instant, u64, Direction, Vec<u8>, Option<usize>)>;
 
-impl SplitMix {
-    /// A generator from `seed`.
-    pub fn new(seed: u64) -> Self {
-        Self(seed)
-    }
-
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// A float in [0, 1).
-    pub fn next_f64(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// True with probability `p`.
-    pub fn chance(&mut self, p: f64) -> bool {
-        p > 0.0 && self.next_f64() < p
-    }
-
-    /// An integer in [0, n); 0 when n is 0.
-    pub fn below(&mut self, n: u64) -> u64 {
-        if n == 0 {
-            0
-        } else {
-            self.next_u64() % n
-        }
-    }
+/// Seed of the generator of the direction to the client, derived from
+/// the link's seed so the two directions draw independent numbers.
+fn client_seed(seed: u64) -> u64 {
+    seed ^ 0xd1b5_4a32_d192_ed03
 }
-
-/// A datagram on the wire: arrival time, sending order, direction, bytes.
-type InFlight = Reverse<(Instant, u64, Direction, Vec<u8>)>;
 
 /// Steps in a row without the clock moving before [`Pair::step`] decides
 /// a timer is stuck in the past (a busy loop in a real event loop).
@@ -147,7 +218,8 @@ pub struct Pair {
     /// Datagrams on the wire, ordered by arrival time, then sending order.
     in_flight: BinaryHeap<InFlight>,
     seq: u64,
-    rng: SplitMix,
+    /// The two directions, indexed by `Direction as usize`.
+    sims: [SimLink; 2],
     /// Events the client produced, in order.
     pub client_events: Vec<Event>,
     /// Events the server produced, in order.
@@ -158,6 +230,12 @@ pub struct Pair {
     pub dropped: [u64; 2],
     /// Datagrams the server endpoint answered without a connection.
     pub endpoint_responses: u64,
+    /// Datagrams the link corrupted that reached each side.
+    pub corrupted_delivered: [u64; 2],
+    /// Of those, how many made the receiver accept more packets than the
+    /// datagram held intact ones: a corrupted packet got through packet
+    /// protection. Must stay zero.
+    pub corrupted_accepted: [u64; 2],
     buf: Vec<u8>,
     stalled_steps: u32,
 }
@@ -182,7 +260,14 @@ impl Pair {
         let (_, conn) = client_endpoint
             .connect(now, &client, server_addr, server_name)
             .expect("client config valid");
-        let rng = SplitMix::new(link.seed);
+        let sims = [
+            SimLink::new(link.config(Direction::ToServer), link.seed, now),
+            SimLink::new(
+                link.config(Direction::ToClient),
+                client_seed(link.seed),
+                now,
+            ),
+        ];
         Self {
             now,
             link,
@@ -194,12 +279,14 @@ impl Pair {
             server_addr,
             in_flight: BinaryHeap::new(),
             seq: 0,
-            rng,
+            sims,
             client_events: Vec::new(),
             server_events: Vec::new(),
             datagrams: [0; 2],
             dropped: [0; 2],
             endpoint_responses: 0,
+            corrupted_delivered: [0; 2],
+            corrupted_accepted: [0; 2],
             buf: Vec::new(),
             stalled_steps: 0,
         }
@@ -265,7 +352,7 @@ impl Pair {
     }
 
     /// Puts one datagram on the link, through the link's impairments.
-    fn send(&mut self, dir: Direction, mut d: Vec<u8>) {
+    fn send(&mut self, dir: Direction, d: Vec<u8>) {
         self.datagrams[dir as usize] += 1;
         if let Some(f) = self.link.drop.as_mut() {
             if f(dir, &d) {
@@ -273,35 +360,89 @@ impl Pair {
                 return;
             }
         }
-        if d.len() > self.link.max_datagram || self.rng.chance(self.link.loss) {
-            self.dropped[dir as usize] += 1;
-            return;
-        }
-        if !d.is_empty() && self.rng.chance(self.link.corrupt) {
-            let bit = self.rng.below(d.len() as u64 * 8);
-            d[(bit / 8) as usize] ^= 1 << (bit % 8);
-        }
-        let copies = if self.rng.chance(self.link.duplicate) {
-            2
-        } else {
-            1
-        };
-        for _ in 0..copies {
-            let jitter = self.link.jitter.as_nanos() as u64;
-            let extra = Duration::from_nanos(self.rng.below(jitter + 1));
-            self.push(self.now + self.link.delay + extra, dir, d.clone());
+        self.through_link(dir, d);
+    }
+
+    /// Hands `d` to the simulated link of `dir`, reading the link's
+    /// current settings, and schedules what comes out.
+    fn through_link(&mut self, dir: Direction, d: Vec<u8>) {
+        let sim = &mut self.sims[dir as usize];
+        self.link.write_config(dir, &mut sim.config);
+        match sim.send(self.now, d) {
+            Ok((first, copy)) => {
+                for d in std::iter::once(first).chain(copy) {
+                    self.seq += 1;
+                    self.in_flight
+                        .push(Reverse((d.at, self.seq, dir, d.data, d.corrupted_bit)));
+                }
+            }
+            Err(_) => self.dropped[dir as usize] += 1,
         }
     }
 
     fn push(&mut self, at: Instant, dir: Direction, d: Vec<u8>) {
         self.seq += 1;
-        self.in_flight.push(Reverse((at, self.seq, dir, d)));
+        self.in_flight.push(Reverse((at, self.seq, dir, d, None)));
+    }
+
+    /// What the link of `dir` did so far.
+    pub fn link_stats(&self, dir: Direction) -> &LinkStats {
+        self.sims[dir as usize].stats()
+    }
+
+    /// The simulated link of `dir` (its state and current settings).
+    pub fn sim_link(&self, dir: Direction) -> &SimLink {
+        &self.sims[dir as usize]
+    }
+
+    /// When the pair (and its links) started: outages count from here.
+    pub fn start(&self) -> Instant {
+        self.sims[0].start()
     }
 
     /// Puts raw bytes on the wire as if sent now (after the link delay),
     /// bypassing the impairments: for hostile-input tests.
     pub fn inject(&mut self, dir: Direction, data: Vec<u8>) {
-        self.push(self.now + self.link.delay, dir, data);
+        let delay = self.link.config(dir).delay;
+        self.push(self.now + delay, dir, data);
+    }
+
+    /// Packets the receiving side of `dir` authenticated so far.
+    fn packets_received(&self, dir: Direction) -> u64 {
+        match dir {
+            Direction::ToServer => self
+                .server
+                .as_ref()
+                .map_or(0, |s| s.stats().packets_received),
+            Direction::ToClient => self.client.stats().packets_received,
+        }
+    }
+
+    /// Delivers a datagram; for one the link corrupted, checks that the
+    /// receiver authenticated no more packets than the datagram carried
+    /// intact (a corrupted packet must fail packet protection).
+    fn deliver_checked(&mut self, dir: Direction, data: Vec<u8>, corrupted_bit: Option<usize>) {
+        let Some(bit) = corrupted_bit else {
+            self.deliver(dir, data);
+            return;
+        };
+        let mut original = data.clone();
+        original[bit / 8] ^= 1 << (bit % 8);
+        let intact = intact_packets(&original, bit / 8);
+        let server = self.server_handle;
+        let before = self.packets_received(dir);
+        self.deliver(dir, data);
+        // A new server connection started from zero.
+        let before = if self.server_handle == server {
+            before
+        } else {
+            0
+        };
+        let accepted = self.packets_received(dir).saturating_sub(before);
+        self.corrupted_delivered[dir as usize] += 1;
+        if accepted > intact {
+            self.corrupted_accepted[dir as usize] += 1;
+        }
     }
 
     fn deliver(&mut self, dir: Direction, data: Vec<u8>) {
@@ -353,7 +494,7 @@ impl Pair {
                     }
                     DatagramEvent::Respond(bytes) => {
                         self.endpoint_responses += 1;
-                        self.push(self.now + self.link.delay, Direction::ToClient, bytes);
+                        self.through_link(Direction::ToClient, bytes);
                     }
                     DatagramEvent::Drop => {}
                 }
@@ -422,8 +563,8 @@ impl Pair {
             .peek()
             .is_some_and(|Reverse((t, ..))| *t <= self.now)
         {
-            let Reverse((_, _, dir, data)) = self.in_flight.pop().expect("checked");
-            self.deliver(dir, data);
+            let Reverse((_, _, dir, data, bit)) = self.in_flight.pop().expect("checked");
+            self.deliver_checked(dir, data, bit);
         }
         if self.client.poll_timeout().is_some_and(|t| t <= self.now) {
             self.client.handle_timeout(self.now);
@@ -479,5 +620,58 @@ impl Pair {
         }
         self.advance(Duration::from_millis(200));
         true
+    }
+}
+
+/// How many of the packets coalesced in `datagram` do not contain byte
+/// `byte`: the most a receiver can rightly accept when that byte is
+/// corrupted.
+fn intact_packets(datagram: &[u8], byte: usize) -> u64 {
+    let mut intact = 0;
+    let mut at = 0;
+    while at < datagram.len() {
+        let Ok(h) = PartialHeader::parse(&datagram[at..], LOCAL_CID_LEN) else {
+            break;
+        };
+        let end = at + h.len.clamp(1, datagram.len() - at);
+        if !(at..end).contains(&byte) {
+            intact += 1;
+        }
+        at = end;
+    }
+    intact
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A long-header Initial of `len` bytes in all (no token).
+    fn initial(len: usize) -> Vec<u8> {
+        let mut d = vec![0xc0, 0, 0, 0, 1, 8];
+        d.extend_from_slice(&[1; 8]);
+        d.push(8);
+        d.extend_from_slice(&[2; 8]);
+        d.push(0); // token length
+        let rest = len - d.len() - 2;
+        d.extend_from_slice(&(0x4000 | rest as u16).to_be_bytes());
+        d.resize(len, 0);
+        d
+    }
+
+    #[test]
+    fn intact_packets_counts_the_packets_around_a_byte() {
+        let mut d = initial(100);
+        d.extend(initial(200));
+        let mut short = vec![0x40];
+        short.extend_from_slice(&[3; 30]);
+        d.extend(short);
+        assert_eq!(intact_packets(&d, 0), 2);
+        assert_eq!(intact_packets(&d, 99), 2);
+        assert_eq!(intact_packets(&d, 100), 2);
+        assert_eq!(intact_packets(&d, 299), 2);
+        assert_eq!(intact_packets(&d, 300), 2);
+        assert_eq!(intact_packets(&d, 330), 2);
+        assert_eq!(intact_packets(&d, 331), 3);
     }
 }

@@ -140,6 +140,10 @@ impl Cubic {
 }
 
 impl Controller for Cubic {
+    fn clone_box(&self) -> Box<dyn Controller> {
+        Box::new(self.clone())
+    }
+
     fn on_ack(&mut self, now: Instant, sent: Instant, bytes: u64, rtt: &RttEstimator) {
         if self.window < self.ssthresh && self.phase != Phase::CongestionAvoidance {
             self.hystart(sent, now, rtt);

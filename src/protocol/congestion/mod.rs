@@ -43,6 +43,8 @@ pub struct CongestionState {
 
 /// A window-growth algorithm.
 pub trait Controller: Send + fmt::Debug {
+    /// A copy, kept before a reduction so a spurious one can be undone.
+    fn clone_box(&self) -> Box<dyn Controller>;
     /// `bytes` sent at `sent` were acknowledged at `now`, outside recovery
     /// and while the sender was not app-limited.
     fn on_ack(&mut self, now: Instant, sent: Instant, bytes: u64, rtt: &RttEstimator);
@@ -62,6 +64,14 @@ pub trait Controller: Send + fmt::Debug {
 pub struct Congestion {
     controller: Box<dyn Controller>,
     recovery_start: Option<Instant>,
+    /// The controller as it was before the current loss event.
+    before_event: Option<Box<dyn Controller>>,
+    /// Packets declared lost in the current event, and how many of those
+    /// were later acknowledged after all.
+    event_lost: u64,
+    event_spurious: u64,
+    /// Loss events undone because every loss in them was spurious.
+    pub spurious_events: u64,
     /// Bytes counted in flight.
     pub in_flight: u64,
     /// How many times the window was reduced.
@@ -78,6 +88,10 @@ impl Congestion {
         Self {
             controller,
             recovery_start: None,
+            before_event: None,
+            event_lost: 0,
+            event_spurious: 0,
+            spurious_events: 0,
             in_flight: 0,
             congestion_events: 0,
         }
@@ -123,13 +137,39 @@ impl Congestion {
 
     /// Packets were declared lost; the newest was sent at `largest_sent`
     /// (RFC 9002 §7.3.2). `persistent`: persistent congestion (§7.6).
-    pub fn on_loss(&mut self, bytes: u64, largest_sent: Instant, now: Instant, persistent: bool) {
+    pub fn on_loss(
+        &mut self,
+        bytes: u64,
+        packets: u64,
+        largest_sent: Instant,
+        now: Instant,
+        persistent: bool,
+    ) {
         self.in_flight = self.in_flight.saturating_sub(bytes);
         let new_event = self.recovery_start.is_none_or(|s| largest_sent > s);
         if new_event || persistent {
             self.recovery_start = Some(now);
             self.congestion_events += 1;
+            self.before_event = (!persistent).then(|| self.controller.clone_box());
+            self.event_lost = 0;
+            self.event_spurious = 0;
             self.controller.on_congestion_event(now, persistent);
+        }
+        self.event_lost += packets;
+    }
+
+    /// A packet declared lost in the current event was acknowledged after
+    /// all (it was reordered, not lost). When every loss of the event turns
+    /// out spurious, the reduction is undone (RFC 9002 §7 allows undoing a
+    /// reduction that a later ACK shows was unnecessary).
+    pub fn on_spurious_loss(&mut self) {
+        self.event_spurious += 1;
+        if self.event_spurious >= self.event_lost {
+            if let Some(prev) = self.before_event.take() {
+                self.controller = prev;
+                self.recovery_start = None;
+                self.spurious_events += 1;
+            }
         }
     }
 
@@ -161,12 +201,13 @@ mod tests {
             let t0 = Instant::now();
             let mut c = Congestion::new(alg, 12_000, 1200);
             c.on_sent(12_000);
-            c.on_loss(1200, t0, t0 + Duration::from_millis(10), false);
+            c.on_loss(1200, 1, t0, t0 + Duration::from_millis(10), false);
             let w = c.window();
             assert!(w < 12_000, "{alg:?} reduced");
             // A loss of a packet sent before recovery began: no new cut.
             c.on_loss(
                 1200,
+                1,
                 t0 + Duration::from_millis(5),
                 t0 + Duration::from_millis(11),
                 false,
@@ -177,6 +218,20 @@ mod tests {
             c.on_ack(t0 + Duration::from_millis(12), t0, 1200, &rtt(10), false);
             assert_eq!(c.window(), w);
         }
+    }
+
+    #[test]
+    fn spurious_loss_event_is_undone() {
+        let t0 = Instant::now();
+        let mut c = Congestion::new(CongestionAlgorithm::Cubic, 60_000, 1200);
+        c.on_sent(2400);
+        c.on_loss(2400, 2, t0, t0 + Duration::from_millis(10), false);
+        assert!(c.window() < 60_000);
+        c.on_spurious_loss();
+        assert!(c.window() < 60_000, "one of two losses was real so far");
+        c.on_spurious_loss();
+        assert_eq!(c.window(), 60_000);
+        assert_eq!(c.spurious_events, 1);
     }
 
     #[test]
@@ -196,7 +251,7 @@ mod tests {
         for alg in [CongestionAlgorithm::NewReno, CongestionAlgorithm::Cubic] {
             let t0 = Instant::now();
             let mut c = Congestion::new(alg, 120_000, 1200);
-            c.on_loss(1200, t0, t0 + Duration::from_secs(1), true);
+            c.on_loss(1200, 1, t0, t0 + Duration::from_secs(1), true);
             assert_eq!(c.window(), 2400, "{alg:?}");
         }
     }

@@ -26,6 +26,10 @@ impl NewReno {
 }
 
 impl Controller for NewReno {
+    fn clone_box(&self) -> Box<dyn Controller> {
+        Box::new(self.clone())
+    }
+
     fn on_ack(&mut self, _now: Instant, _sent: Instant, bytes: u64, _rtt: &RttEstimator) {
         if self.window < self.ssthresh {
             // RFC 9002 §7.3.1: slow start.

@@ -11,6 +11,7 @@ mod recovery;
 mod recv;
 mod send;
 pub mod spaces;
+mod validation;
 
 use super::cid::ConnectionId;
 use super::config::TransportConfig;
@@ -30,6 +31,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+pub use validation::ServerValidation;
 
 /// Length of the connection IDs this implementation issues.
 pub const LOCAL_CID_LEN: usize = 8;
@@ -62,6 +64,10 @@ pub enum EndpointEvent {
     NewCid(ConnectionId),
     /// Stop routing this connection ID.
     RetireCid(ConnectionId),
+    /// Datagrams from this address ending in this stateless reset token
+    /// belong to this connection (RFC 9000 §10.3.1); replaces the
+    /// connection's previous token.
+    ResetToken(SocketAddr, [u8; 16]),
     /// The connection is fully closed; forget it.
     Drained,
 }
@@ -132,6 +138,8 @@ struct PendingFrames {
     new_cids: Vec<u64>,
     retire_cids: Vec<u64>,
     ping: bool,
+    /// Server: a NEW_TOKEN frame to send (RFC 9000 §8.1.3).
+    new_token: Option<Bytes>,
 }
 
 /// A local connection ID we issued.
@@ -183,11 +191,24 @@ pub struct Connection {
     initial_scid: ConnectionId,
     /// Client: the server's SCID was adopted.
     got_server_scid: bool,
+    /// The SCID of the Retry this client followed, or through which this
+    /// server accepted the connection (RFC 9000 §7.3).
+    retry_scid: Option<ConnectionId>,
+    /// Client: the token our Initials carry (RFC 9000 §17.2.2).
+    initial_token: Bytes,
+    /// Client: where NEW_TOKEN tokens go, and the server name they are for.
+    token_store: Option<(Arc<crate::protocol::token::TokenStore>, String)>,
+    /// Server: the key sealing the NEW_TOKEN token we issue.
+    token_key: Option<Arc<crate::protocol::token::TokenKey>>,
+    /// The stateless reset token last announced to the endpoint.
+    announced_reset_token: Option<[u8; 16]>,
     remote: SocketAddr,
     peer_params: Option<TransportParameters>,
     streams: Streams,
     rtt: RttEstimator,
     cc: Congestion,
+    /// Reordering threshold in packets; grows after spurious losses.
+    packet_threshold: u64,
     pacer: Pacer,
     /// Set while the pacer holds back ack-eliciting data until then.
     pacing_until: Option<Instant>,
@@ -216,6 +237,8 @@ pub struct Connection {
     last_sent_eliciting: Option<Instant>,
     /// An ack-eliciting packet went out since the last packet arrived.
     sent_eliciting_since_recv: bool,
+    /// 1-RTT packets that arrived before the server's handshake completed.
+    early_1rtt: Vec<bytes::BytesMut>,
     app_limited: bool,
     any_packet_processed: bool,
     handshake_data: Option<HandshakeData>,
@@ -301,12 +324,18 @@ impl Connection {
             orig_dcid,
             initial_scid: scid,
             got_server_scid: false,
+            retry_scid: None,
+            initial_token: Bytes::new(),
+            token_store: None,
+            token_key: None,
+            announced_reset_token: None,
             remote,
             peer_params: None,
             streams,
             rtt: RttEstimator::new(config.initial_rtt),
             cc: Congestion::new(config.congestion, config.initial_window, mtu as u64),
             pacer: Pacer::new(),
+            packet_threshold: recovery::PACKET_THRESHOLD,
             pacing_until: None,
             pto_count: 0,
             idle_timeout: config.max_idle_timeout,
@@ -331,6 +360,7 @@ impl Connection {
             mtu,
             last_sent_eliciting: None,
             sent_eliciting_since_recv: false,
+            early_1rtt: Vec::new(),
             app_limited: false,
             any_packet_processed: false,
             handshake_data: None,
@@ -422,24 +452,17 @@ impl Connection {
         client_scid: ConnectionId,
         reset_key: Arc<ring::hmac::Key>,
     ) -> Result<Self, ConnectError> {
-        let token = reset_token(&reset_key, &scid);
-        let params = Self::local_params(&config, &scid, Some(&client_dcid), Some(token));
-        let mut encoded = Vec::new();
-        params.encode(&mut encoded);
-        let tls =
-            rustls::quic::ServerConnection::new(tls_config, rustls::quic::Version::V1, encoded)
-                .map_err(|e| ConnectError::Tls(e.to_string()))?;
-        Ok(Self::new(
-            Side::Server,
+        Self::server_validated(
             config,
-            tls.into(),
+            tls_config,
             now,
             remote,
             scid,
-            client_scid,
             client_dcid,
+            client_scid,
             reset_key,
-        ))
+            ServerValidation::default(),
+        )
     }
 
     /// Which side this is.

@@ -9,8 +9,14 @@ use crate::protocol::frame::Ack;
 use crate::protocol::rtt::GRANULARITY;
 use std::time::{Duration, Instant};
 
-/// Packet reordering threshold (RFC 9002 §6.1.1, kPacketThreshold).
-const PACKET_THRESHOLD: u64 = 3;
+/// Initial packet reordering threshold (RFC 9002 §6.1.1, kPacketThreshold).
+pub(super) const PACKET_THRESHOLD: u64 = 3;
+
+/// Most the reordering threshold grows to after spurious losses.
+const MAX_PACKET_THRESHOLD: u64 = 256;
+
+/// Declared-lost packets remembered per space to spot spurious losses.
+const RECENTLY_LOST: usize = 64;
 
 /// Persistent congestion threshold (RFC 9002 §7.6.1).
 const PERSISTENT_CONGESTION_THRESHOLD: u32 = 3;
@@ -30,6 +36,25 @@ impl Connection {
             ));
         }
         sp.largest_acked = Some(sp.largest_acked.map_or(ack.largest, |l| l.max(ack.largest)));
+        // RFC 9002 §6.1.1: an ACK for a packet we declared lost shows the
+        // path reorders. Raise the reordering threshold past the distance
+        // seen, and undo the window cut when the loss was only reordering.
+        let mut spurious = 0u64;
+        let mut threshold = self.packet_threshold;
+        sp.recently_lost.retain(|&(pn, largest_then)| {
+            if ack.ranges.iter().any(|r| r.contains(&pn)) {
+                spurious += 1;
+                threshold = threshold.max(largest_then - pn + 1);
+                false
+            } else {
+                true
+            }
+        });
+        self.packet_threshold = threshold.min(MAX_PACKET_THRESHOLD);
+        for _ in 0..spurious {
+            self.cc.on_spurious_loss();
+        }
+        let sp = &mut self.spaces[space as usize];
         let mut newly: Vec<(u64, SentPacket)> = Vec::new();
         for r in &ack.ranges {
             let pns: Vec<u64> = sp.sent.range(r.clone()).map(|(&pn, _)| pn).collect();
@@ -105,7 +130,8 @@ impl Connection {
         let lost_send_time = now.checked_sub(loss_delay);
         let mut lost = Vec::new();
         for (&pn, p) in sp.sent.range(..largest_acked) {
-            if lost_send_time.is_some_and(|t| p.time <= t) || largest_acked >= pn + PACKET_THRESHOLD
+            if lost_send_time.is_some_and(|t| p.time <= t)
+                || largest_acked >= pn + self.packet_threshold
             {
                 lost.push(pn);
             } else {
@@ -116,12 +142,17 @@ impl Connection {
         if lost.is_empty() {
             return;
         }
+        let lost_count = lost.len() as u64;
         let mut lost_bytes = 0;
         let mut largest_lost_time = None;
         let mut earliest_lost_time: Option<Instant> = None;
         let mut frames = Vec::new();
         for pn in lost {
             let p = sp.sent.remove(&pn).expect("listed");
+            if sp.recently_lost.len() >= RECENTLY_LOST {
+                sp.recently_lost.pop_front();
+            }
+            sp.recently_lost.push_back((pn, largest_acked));
             if p.in_flight {
                 lost_bytes += u64::from(p.size);
             }
@@ -142,7 +173,7 @@ impl Connection {
             _ => false,
         };
         if let Some(t) = largest_lost_time {
-            self.cc.on_loss(lost_bytes, t, now, persistent);
+            self.cc.on_loss(lost_bytes, lost_count, t, now, persistent);
         }
         for f in frames {
             self.requeue(space, f);
@@ -186,6 +217,7 @@ impl Connection {
             }
             SentFrame::RetireCid(seq) => self.pending.retire_cids.push(seq),
             SentFrame::HandshakeDone => self.pending.handshake_done = true,
+            SentFrame::NewToken(t) => self.pending.new_token = Some(t),
         }
     }
 

@@ -14,6 +14,9 @@ use bytes::{Bytes, BytesMut};
 use std::net::SocketAddr;
 use std::time::Instant;
 
+/// Most 1-RTT packets a server keeps while its handshake completes.
+const MAX_EARLY_1RTT: usize = 32;
+
 impl Connection {
     /// Handles one UDP datagram from `remote` (possibly several coalesced
     /// packets, RFC 9000 §12.2).
@@ -39,16 +42,43 @@ impl Connection {
             }
             first = false;
             let packet = data.split_to(header.len);
+            // RFC 9001 §5.7: a server must not process 1-RTT packets before
+            // its handshake is complete. Rather than drop them (and lose the
+            // client's first request when its Finished is lost), keep a few
+            // and process them once the handshake completes.
+            if header.kind == HeaderKind::Short
+                && !self.side.is_client()
+                && !self.handshake_complete
+            {
+                if self.early_1rtt.len() < MAX_EARLY_1RTT {
+                    self.early_1rtt.push(packet);
+                }
+                continue;
+            }
             self.handle_packet(now, header, packet);
             if self.state == State::Drained {
                 return;
             }
         }
+        if self.handshake_complete && !self.early_1rtt.is_empty() {
+            for packet in std::mem::take(&mut self.early_1rtt) {
+                if let Ok(header) = PartialHeader::parse(&packet, LOCAL_CID_LEN) {
+                    self.handle_packet(now, header, packet);
+                }
+                if self.is_closed() {
+                    return;
+                }
+            }
+        }
     }
 
     fn current_local_dcid(&self, h: &PartialHeader) -> ConnectionId {
-        // Any CID we issued (or the client's original DCID) is ours.
-        if self.local_cids.values().any(|c| c.cid == h.dcid) || h.dcid == self.orig_dcid {
+        // Any CID we issued (or the client's original DCID, or the Retry
+        // SCID it switched to) is ours.
+        if self.local_cids.values().any(|c| c.cid == h.dcid)
+            || h.dcid == self.orig_dcid
+            || (!self.side.is_client() && Some(h.dcid) == self.retry_scid)
+        {
             h.dcid
         } else {
             self.initial_scid
@@ -74,8 +104,12 @@ impl Connection {
             HeaderKind::Long { ty, .. } => match ty {
                 LongType::Initial => SpaceId::Initial,
                 LongType::Handshake => SpaceId::Handshake,
-                // 0-RTT arrives with a later issue; Retry too.
-                LongType::ZeroRtt | LongType::Retry => return,
+                // 0-RTT arrives with a later issue.
+                LongType::ZeroRtt => return,
+                LongType::Retry => {
+                    self.on_retry(&header, &packet);
+                    return;
+                }
             },
         };
         if self.is_closed() {
@@ -255,20 +289,18 @@ impl Connection {
         Some((pn, payload.freeze()))
     }
 
+    /// RFC 9000 §10.3.1: compares the end of the datagram, in constant
+    /// time, with the reset token of the CID we send to; tokens of CIDs
+    /// never used or retired are not checked.
     fn is_stateless_reset(&self, packet: &[u8]) -> bool {
-        if packet.len() < 21 {
+        if packet.len() < crate::protocol::packet::MIN_STATELESS_RESET_LEN {
             return false;
         }
         let tail = &packet[packet.len() - 16..];
         self.remote_cids
-            .values()
-            .filter_map(|c| c.reset_token)
-            .chain(
-                self.peer_params
-                    .as_ref()
-                    .and_then(|p| p.stateless_reset_token),
-            )
-            .any(|t| constant_time_eq(&t, tail))
+            .get(&self.remote_cid_seq)
+            .and_then(|c| c.reset_token)
+            .is_some_and(|t| constant_time_eq(&t, tail))
     }
 
     /// Handles one frame.
@@ -301,13 +333,14 @@ impl Connection {
             Frame::MaxStreams { dir, count } => self.streams.on_max_streams(dir, count),
             Frame::DataBlocked(_) | Frame::StreamsBlocked { .. } => {}
             Frame::StreamDataBlocked { id, .. } => self.streams.on_stream_data_blocked(id)?,
-            Frame::NewToken { .. } => {
+            Frame::NewToken { token } => {
                 // RFC 9000 §19.7: clients never send NEW_TOKEN.
                 if !self.side.is_client() {
                     return Err(TransportError::protocol_violation(
                         "NEW_TOKEN from a client",
                     ));
                 }
+                self.on_new_token(token);
             }
             Frame::NewConnectionId {
                 seq,
@@ -434,6 +467,7 @@ impl Connection {
                 self.handshake_confirmed = true;
                 self.pending.handshake_done = true;
                 self.discard_space(SpaceId::Handshake);
+                self.queue_new_token(now);
             }
             self.issue_cids();
             self.events.push_back(Event::Connected);
@@ -451,8 +485,14 @@ impl Connection {
             if p.original_destination_connection_id != Some(self.orig_dcid) {
                 return Err(bad("original_destination_connection_id mismatch"));
             }
-            if p.retry_source_connection_id.is_some() {
-                return Err(bad("retry_source_connection_id without Retry"));
+            // RFC 9000 §7.3: present exactly when we followed a Retry, and
+            // equal to its SCID.
+            if p.retry_source_connection_id != self.retry_scid {
+                return Err(bad(if self.retry_scid.is_none() {
+                    "retry_source_connection_id without Retry"
+                } else {
+                    "retry_source_connection_id mismatch"
+                }));
             }
         }
         Ok(())
@@ -471,6 +511,7 @@ impl Connection {
             if let Some(c) = self.remote_cids.get_mut(&0) {
                 c.reset_token = Some(token);
             }
+            self.announce_reset_token();
         }
         let mtu_cap = p.max_udp_payload_size.min(65527) as usize;
         self.mtu = self.mtu.min(mtu_cap).max(1200);
@@ -539,6 +580,7 @@ impl Connection {
                     self.remote_cid_seq = s;
                     self.dcid = c.cid;
                 }
+                self.announce_reset_token();
             }
         }
         // RFC 9000 §5.1.1: more than our limit is an error.

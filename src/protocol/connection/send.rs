@@ -134,6 +134,7 @@ impl Connection {
             let p = &self.pending;
             let sp_pending = &self.streams.pending;
             return p.handshake_done
+                || p.new_token.is_some()
                 || !p.path_responses.is_empty()
                 || !p.new_cids.is_empty()
                 || !p.retire_cids.is_empty()
@@ -359,8 +360,15 @@ impl Connection {
             } else {
                 LongType::Handshake
             };
-            let at =
-                packet::write_long_header(buf, ty, &self.dcid, &self.initial_scid, &[], pn, pn_len);
+            let at = packet::write_long_header(
+                buf,
+                ty,
+                &self.dcid,
+                &self.initial_scid,
+                &self.initial_token,
+                pn,
+                pn_len,
+            );
             (at + 2 - start, Some(at))
         };
         PacketHeader {
@@ -498,6 +506,7 @@ impl Connection {
             frames.push(SentFrame::HandshakeDone);
             *count += 1;
         }
+        self.write_new_token(buf, limit, frames, count);
         while room(buf) {
             let Some(data) = self.pending.path_responses.pop_front() else {
                 break;

@@ -76,6 +76,8 @@ pub enum SentFrame {
     RetireCid(u64),
     /// HANDSHAKE_DONE.
     HandshakeDone,
+    /// NEW_TOKEN with this token.
+    NewToken(bytes::Bytes),
 }
 
 /// What we remember about a sent ack-eliciting packet (RFC 9002 §A.1.1).
@@ -128,6 +130,9 @@ pub struct PacketSpace {
     pub crypto_in: Assembler,
     /// PTO probes left to send in this space.
     pub probes: u8,
+    /// Recently declared-lost packets: (packet number, largest acknowledged
+    /// when it was declared lost), to recognise spurious losses.
+    pub recently_lost: std::collections::VecDeque<(u64, u64)>,
 }
 
 impl PacketSpace {

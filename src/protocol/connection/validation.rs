@@ -1,0 +1,238 @@
+//! Address validation and stateless resets on the connection's side
+//! (RFC 9000 §8.1, §10.3): the client following a Retry, tokens from
+//! NEW_TOKEN frames kept for later connections, the server issuing them,
+//! and telling the endpoint which stateless reset token ends this
+//! connection.
+
+use super::spaces::{SentFrame, SpaceId};
+use super::{ConnectError, Connection, EndpointEvent, RemoteCid, State};
+use crate::protocol::cid::ConnectionId;
+use crate::protocol::config::TransportConfig;
+use crate::protocol::crypto::{self, TAG_LEN};
+use crate::protocol::frame::Frame;
+use crate::protocol::packet::{HeaderKind, PartialHeader};
+use crate::protocol::token::{TokenKey, TokenStore};
+use crate::protocol::Side;
+use bytes::Bytes;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// What the endpoint learned from a client Initial's token before
+/// accepting it (RFC 9000 §8.1).
+#[derive(Debug, Clone, Default)]
+pub struct ServerValidation {
+    /// Set when the Initial carried a valid Retry token: the DCID of the
+    /// client's first Initial, before our Retry (RFC 9000 §7.3). The
+    /// accepted Initial's DCID is then the Retry's SCID.
+    pub retry_orig_dcid: Option<ConnectionId>,
+    /// A Retry or NEW_TOKEN token proved the client's address: no
+    /// anti-amplification limit applies (RFC 9000 §8.1).
+    pub address_validated: bool,
+    /// Issue a NEW_TOKEN token sealed with this key once the handshake
+    /// completes (RFC 9000 §8.1.3).
+    pub new_token_key: Option<Arc<TokenKey>>,
+}
+
+impl Connection {
+    /// Accepts a client's Initial like [`Connection::server`], after the
+    /// endpoint validated its token (`validation`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn server_validated(
+        config: Arc<TransportConfig>,
+        tls_config: Arc<rustls::ServerConfig>,
+        now: Instant,
+        remote: SocketAddr,
+        scid: ConnectionId,
+        client_dcid: ConnectionId,
+        client_scid: ConnectionId,
+        reset_key: Arc<ring::hmac::Key>,
+        validation: ServerValidation,
+    ) -> Result<Self, ConnectError> {
+        let token = super::reset_token(&reset_key, &scid);
+        // RFC 9000 §7.3: after a Retry, original_destination_connection_id
+        // is the DCID of the client's first Initial and
+        // retry_source_connection_id the Retry's SCID, which the client
+        // now uses as its DCID.
+        let orig_dcid = validation.retry_orig_dcid.unwrap_or(client_dcid);
+        let mut params = Self::local_params(&config, &scid, Some(&orig_dcid), Some(token));
+        let retry_scid = validation.retry_orig_dcid.map(|_| client_dcid);
+        params.retry_source_connection_id = retry_scid;
+        let mut encoded = Vec::new();
+        params.encode(&mut encoded);
+        let tls =
+            rustls::quic::ServerConnection::new(tls_config, rustls::quic::Version::V1, encoded)
+                .map_err(|e| ConnectError::Tls(e.to_string()))?;
+        let mut conn = Self::new(
+            Side::Server,
+            config,
+            tls.into(),
+            now,
+            remote,
+            scid,
+            client_scid,
+            orig_dcid,
+            reset_key,
+        );
+        if let Some(rscid) = retry_scid {
+            // RFC 9001 §5.2: Initial keys come from the DCID the client's
+            // Initials carry now.
+            conn.spaces[SpaceId::Initial as usize].keys =
+                Some(crypto::initial_keys(&rscid, Side::Server).into());
+            conn.retry_scid = Some(rscid);
+        }
+        conn.address_validated = validation.address_validated;
+        conn.token_key = validation.new_token_key;
+        Ok(conn)
+    }
+
+    /// Client: takes a NEW_TOKEN token for `server_name` from `store` for
+    /// our Initials, and keeps NEW_TOKEN tokens this server sends there.
+    /// Call before the first `poll_transmit`.
+    pub(crate) fn use_token_store(&mut self, store: Arc<TokenStore>, server_name: &str) {
+        if !self.side.is_client() {
+            return;
+        }
+        if let Some(t) = store.take(server_name) {
+            self.initial_token = t;
+        }
+        self.token_store = Some((store, server_name.to_string()));
+    }
+
+    /// The token our Initial packets carry (empty for none).
+    pub fn initial_token(&self) -> &[u8] {
+        &self.initial_token
+    }
+
+    /// True once this client followed a Retry, or this server accepted a
+    /// connection through one.
+    pub fn retried(&self) -> bool {
+        self.retry_scid.is_some()
+    }
+
+    /// Client: handles a Retry packet (RFC 9000 §17.2.5.2, RFC 9001 §5.8,
+    /// RFC 9002 §6.3). Anything wrong with it means it is discarded.
+    pub(super) fn on_retry(&mut self, header: &PartialHeader, packet: &[u8]) {
+        let HeaderKind::Long { scid, .. } = header.kind else {
+            return;
+        };
+        // RFC 9000 §17.2.5.2: at most one Retry, and none after any
+        // Initial from the server was processed.
+        if !self.side.is_client()
+            || self.state != State::Handshake
+            || self.retry_scid.is_some()
+            || self.any_packet_processed
+            || header.dcid != self.initial_scid
+        {
+            return;
+        }
+        // RFC 9000 §17.2.5.1: the SCID must differ from our DCID.
+        if scid == self.dcid {
+            return;
+        }
+        // RFC 9001 §5.8: the integrity tag covers our original DCID.
+        if !crypto::retry_integrity_ok(&self.orig_dcid, packet) {
+            tracing::debug!("Retry with a bad integrity tag discarded");
+            return;
+        }
+        // RFC 9000 §17.2.5.2: an empty token is discarded.
+        let token_end = packet.len() - TAG_LEN;
+        if header.token.start >= token_end {
+            return;
+        }
+        let token = Bytes::copy_from_slice(&packet[header.token.start..token_end]);
+        tracing::debug!(side = ?self.side, scid = %scid, "following Retry");
+        // RFC 9000 §17.2.5.2, §7.2: the Retry's SCID becomes our DCID and
+        // the Initial keys follow it (RFC 9001 §5.2); the token goes into
+        // every later Initial, replacing any NEW_TOKEN token (§8.1.3).
+        self.retry_scid = Some(scid);
+        self.dcid = scid;
+        self.remote_cids.insert(
+            0,
+            RemoteCid {
+                cid: scid,
+                reset_token: None,
+            },
+        );
+        self.initial_token = token;
+        // RFC 9002 §6.3: reset recovery for the Initial space; the CRYPTO
+        // data goes again from offset 0, with new packet numbers (RFC 9000
+        // §17.2.5.3: numbers are never reused).
+        let sp = &mut self.spaces[SpaceId::Initial as usize];
+        sp.keys = Some(crypto::initial_keys(&scid, Side::Client).into());
+        let in_flight: u64 = sp
+            .sent
+            .values()
+            .filter(|p| p.in_flight)
+            .map(|p| u64::from(p.size))
+            .sum();
+        sp.sent.clear();
+        sp.loss_time = None;
+        sp.last_ack_eliciting = None;
+        sp.probes = 0;
+        sp.crypto_sent = 0;
+        sp.crypto_retransmit = Default::default();
+        self.cc.on_removed(in_flight);
+        self.pto_count = 0;
+        // RFC 9000 §6.2: a Version Negotiation after this is discarded.
+        self.any_packet_processed = true;
+    }
+
+    /// Client: a NEW_TOKEN frame (RFC 9000 §19.7) for a later connection.
+    pub(super) fn on_new_token(&mut self, token: Bytes) {
+        if let Some((store, name)) = &self.token_store {
+            store.insert(name, token);
+        }
+    }
+
+    /// Server: queues a NEW_TOKEN frame once the handshake completed
+    /// (RFC 9000 §8.1.3), bound to the client's address.
+    pub(super) fn queue_new_token(&mut self, now: Instant) {
+        if let Some(key) = &self.token_key {
+            let token = key.seal_validation(now, self.remote);
+            self.pending.new_token = Some(Bytes::from(token));
+        }
+    }
+
+    /// Writes a queued NEW_TOKEN frame if it fits before `limit`.
+    pub(super) fn write_new_token(
+        &mut self,
+        buf: &mut Vec<u8>,
+        limit: usize,
+        frames: &mut Vec<SentFrame>,
+        count: &mut u64,
+    ) {
+        let Some(token) = self.pending.new_token.take() else {
+            return;
+        };
+        let f = Frame::NewToken { token };
+        if f.encoded_len() > limit.saturating_sub(buf.len()) {
+            if let Frame::NewToken { token } = f {
+                self.pending.new_token = Some(token);
+            }
+            return;
+        }
+        f.encode(buf);
+        if let Frame::NewToken { token } = f {
+            frames.push(SentFrame::NewToken(token));
+        }
+        *count += 1;
+    }
+
+    /// Tells the endpoint the peer's stateless reset token for the CID we
+    /// send to, so a reset (which carries a random DCID) still reaches us
+    /// (RFC 9000 §10.3.1).
+    pub(super) fn announce_reset_token(&mut self) {
+        let token = self
+            .remote_cids
+            .get(&self.remote_cid_seq)
+            .and_then(|c| c.reset_token);
+        if let Some(t) = token {
+            if self.announced_reset_token != Some(t) {
+                self.announced_reset_token = Some(t);
+                self.endpoint_events
+                    .push_back(EndpointEvent::ResetToken(self.remote, t));
+            }
+        }
+    }
+}

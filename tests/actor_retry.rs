@@ -1,7 +1,8 @@
-//! Retry and NEW_TOKEN over real UDP: our client and quinn's against our
-//! server with address validation on. A small relay between them reads
-//! the clear-text long headers to count Retry packets and see which
-//! client Initials carry a token.
+//! Retry, NEW_TOKEN and stateless reset over real UDP: our client and
+//! quinn's against our server with address validation on, and our client
+//! reset by a quinn server that lost its state. A small relay between
+//! them reads the clear-text long headers to count Retry packets and see
+//! which client Initials carry a token, and can switch servers.
 
 mod common;
 
@@ -55,9 +56,18 @@ fn long_header(d: &[u8]) -> Option<(u8, usize)> {
 
 /// A UDP relay on 127.0.0.1 in front of `server`, for one client.
 async fn relay(server: SocketAddr) -> (SocketAddr, Arc<Mutex<Seen>>) {
+    let (addr, seen, _) = switchable_relay(server).await;
+    (addr, seen)
+}
+
+/// A relay whose server address can be changed while it runs.
+async fn switchable_relay(
+    server: SocketAddr,
+) -> (SocketAddr, Arc<Mutex<Seen>>, Arc<Mutex<SocketAddr>>) {
     let front = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let back = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    back.connect(server).await.unwrap();
+    let target = Arc::new(Mutex::new(server));
+    let to = target.clone();
     let addr = front.local_addr().unwrap();
     let seen = Arc::new(Mutex::new(Seen::default()));
     let s = seen.clone();
@@ -73,10 +83,11 @@ async fn relay(server: SocketAddr) -> (SocketAddr, Arc<Mutex<Seen>>) {
                     if let Some((0, token)) = long_header(&a[..n]) {
                         s.lock().unwrap().initial_tokens.push(token);
                     }
-                    let _ = back.send(&a[..n]).await;
+                    let server = *to.lock().unwrap();
+                    let _ = back.send_to(&a[..n], server).await;
                 }
-                r = back.recv(&mut b) => {
-                    let Ok(n) = r else { return };
+                r = back.recv_from(&mut b) => {
+                    let Ok((n, _)) = r else { return };
                     if let Some((3, _)) = long_header(&b[..n]) {
                         s.lock().unwrap().retries += 1;
                     }
@@ -87,7 +98,7 @@ async fn relay(server: SocketAddr) -> (SocketAddr, Arc<Mutex<Seen>>) {
             }
         }
     });
-    (addr, seen)
+    (addr, seen, target)
 }
 
 /// Our server with Retry on, echoing every bidirectional stream of every
@@ -181,4 +192,83 @@ async fn quinn_client_against_our_retry_server() {
     assert_eq!(s.initial_tokens[0], 0, "{s:?}");
     assert!(s.initial_tokens[1] > 0, "{s:?}");
     ep.wait_idle().await;
+}
+
+/// Random 8-byte connection IDs.
+struct RandomCids;
+
+impl quinn::ConnectionIdGenerator for RandomCids {
+    fn generate_cid(&mut self) -> quinn::ConnectionId {
+        let mut b = [0u8; 8];
+        rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut b);
+        quinn::ConnectionId::new(&b)
+    }
+    fn cid_len(&self) -> usize {
+        8
+    }
+    fn cid_lifetime(&self) -> Option<std::time::Duration> {
+        None
+    }
+}
+
+/// A quinn server endpoint on 127.0.0.1 with a fixed stateless reset key.
+fn quinn_server_with_reset_key(crypto: rustls::ServerConfig) -> quinn::Endpoint {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &[0x42; 32]);
+    let server = quinn::ServerConfig::with_crypto(Arc::new(
+        quinn::crypto::rustls::QuicServerConfig::try_from(crypto).unwrap(),
+    ));
+    let mut config = quinn::EndpointConfig::new(Arc::new(key));
+    // quinn's default CIDs carry a check keyed per endpoint; plain random
+    // ones let a second endpoint take the first one's CIDs for its own.
+    config.cid_generator(|| Box::new(RandomCids));
+    quinn::Endpoint::new(
+        config,
+        Some(server),
+        std::net::UdpSocket::bind("127.0.0.1:0").unwrap(),
+        quinn::default_runtime().unwrap(),
+    )
+    .unwrap()
+}
+
+#[actix::test]
+async fn our_client_is_reset_by_a_server_that_lost_its_state() {
+    common::trace();
+    // Server A holds the connection. Server B stands in for A after a
+    // crash: same address (the relay), same reset key, no state. B
+    // answers our client's next packet with a stateless reset, which
+    // carries a random DCID: our client endpoint routes it by its token
+    // (RFC 9000 §10.3.1) and the connection ends with Reset.
+    let (crypto, cert) = common::server_crypto(&[ALPN]);
+    let a = quinn_server_with_reset_key(crypto.clone());
+    let b = quinn_server_with_reset_key(crypto);
+    let (addr, _seen, target) = switchable_relay(a.local_addr().unwrap()).await;
+    let accepted = tokio::spawn(async move {
+        let conn = a.accept().await.unwrap().await.unwrap();
+        let (mut send, mut recv) = conn.accept_bi().await.unwrap();
+        let data = recv.read_to_end(1024).await.unwrap();
+        send.write_all(&data).await.unwrap();
+        send.finish().unwrap();
+        // Keep the connection and endpoint alive, silently.
+        (a, conn)
+    });
+    let client = Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
+    client.set_default_client_config(ClientConfig::new(Arc::new(common::client_crypto(
+        &cert,
+        &[ALPN],
+    ))));
+    let conn = within(10, client.connect(addr, "localhost").unwrap())
+        .await
+        .unwrap();
+    let (mut send, mut recv) = conn.open_bi().await.unwrap();
+    send.write_all(b"ping").await.unwrap();
+    send.finish().unwrap();
+    assert_eq!(within(10, recv.read_to_end(64)).await.unwrap(), b"ping");
+    let _keep = within(10, accepted).await.unwrap();
+
+    *target.lock().unwrap() = b.local_addr().unwrap();
+    let (mut send, _recv) = conn.open_bi().await.unwrap();
+    send.write_all(&[7u8; 1000]).await.unwrap();
+    let reason = within(10, conn.closed()).await;
+    assert_eq!(reason, actix_quic::ConnectionError::Reset);
+    drop(b);
 }

@@ -20,7 +20,7 @@ use super::token::{
 };
 use super::varint;
 use rand::RngCore;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -36,8 +36,12 @@ pub struct ServerConfig {
     pub crypto: Arc<rustls::ServerConfig>,
     /// Transport settings for accepted connections.
     pub transport: Arc<TransportConfig>,
-    /// Most connections accepted at once (further Initials are dropped).
+    /// Most connections at once; further client Initials are refused
+    /// with CONNECTION_REFUSED (RFC 9000 §20.1) rather than growing memory.
     pub max_connections: usize,
+    /// Most connections still handshaking at once; beyond it new Initials
+    /// are refused with CONNECTION_REFUSED.
+    pub max_incoming: usize,
     /// Validate every client address with a Retry round trip before
     /// creating any state for it (RFC 9000 §8.1.2). Clients returning a
     /// valid NEW_TOKEN token skip the Retry. Off by default.
@@ -62,6 +66,7 @@ impl ServerConfig {
             crypto,
             transport: Arc::new(TransportConfig::default()),
             max_connections: 100_000,
+            max_incoming: 1 << 16,
             retry: false,
             send_new_token: true,
             token_key: Arc::new(TokenKey::random()),
@@ -159,6 +164,8 @@ pub struct Endpoint {
     resets: ResetBucket,
     next_handle: usize,
     refuse_new: bool,
+    /// Server connections whose handshake has not completed.
+    handshaking: HashSet<ConnectionHandle>,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -188,6 +195,7 @@ impl Endpoint {
             },
             next_handle: 0,
             refuse_new: false,
+            handshaking: HashSet::new(),
         }
     }
 
@@ -293,11 +301,7 @@ impl Endpoint {
             } => {
                 // RFC 9000 §14.1: drop Initials in small datagrams; §7.2:
                 // the client's DCID must be at least 8 bytes.
-                if data.len() < MIN_INITIAL_SIZE
-                    || header.dcid.len() < 8
-                    || self.refuse_new
-                    || self.cids_of.len() >= server.max_connections
-                {
+                if data.len() < MIN_INITIAL_SIZE || header.dcid.len() < 8 {
                     return DatagramEvent::Drop;
                 }
                 // Only a packet that decrypts with the Initial keys creates
@@ -305,6 +309,17 @@ impl Endpoint {
                 // one decryption.
                 if !initial_decrypts(data, &header) {
                     return DatagramEvent::Drop;
+                }
+                // Endpoint limits: refuse, statelessly, instead of growing.
+                if self.refuse_new
+                    || self.cids_of.len() >= server.max_connections
+                    || self.handshaking.len() >= server.max_incoming
+                {
+                    return DatagramEvent::Respond(initial_close(
+                        &header.dcid,
+                        &scid,
+                        TransportErrorCode::CONNECTION_REFUSED,
+                    ));
                 }
                 self.accept(now, remote, &server, data, &header, scid)
             }
@@ -402,6 +417,7 @@ impl Endpoint {
         self.next_handle += 1;
         self.add_route(header.dcid, h);
         self.add_route(our_cid, h);
+        self.handshaking.insert(h);
         DatagramEvent::NewConnection(h, Box::new(conn))
     }
 
@@ -441,6 +457,9 @@ impl Endpoint {
                 self.reset_routes.insert((remote, token), h);
                 self.reset_token_of.insert(h, (remote, token));
             }
+            EndpointEvent::Established => {
+                self.handshaking.remove(&h);
+            }
             EndpointEvent::Drained => self.forget(h),
         }
     }
@@ -463,6 +482,7 @@ impl Endpoint {
             }
         }
         self.forget_reset_token(h);
+        self.handshaking.remove(&h);
     }
 }
 

@@ -68,6 +68,9 @@ pub enum EndpointEvent {
     /// belong to this connection (RFC 9000 §10.3.1); replaces the
     /// connection's previous token.
     ResetToken(SocketAddr, [u8; 16]),
+    /// The handshake completed: the connection no longer counts against
+    /// the endpoint's limit on incoming handshakes.
+    Established,
     /// The connection is fully closed; forget it.
     Drained,
 }

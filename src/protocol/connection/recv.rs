@@ -470,6 +470,7 @@ impl Connection {
                 self.queue_new_token(now);
             }
             self.issue_cids();
+            self.endpoint_events.push_back(EndpointEvent::Established);
             self.events.push_back(Event::Connected);
         }
         Ok(())

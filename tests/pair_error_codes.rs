@@ -108,3 +108,17 @@ fn stream_frame_in_an_initial_packet_is_protocol_violation() {
         .is_some_and(|s| s.error().is_some())));
     assert_local_error(p.server().error(), Code::PROTOCOL_VIOLATION);
 }
+
+#[test]
+fn invalid_transport_parameter_is_transport_parameter_error() {
+    // A client configured with a max_ack_delay of 20 s sends 20000 ms,
+    // above the 2^14 limit of RFC 9000 §18.2.
+    let client = actix_quic::protocol::config::TransportConfig {
+        max_ack_delay: Duration::from_secs(20),
+        ..Default::default()
+    };
+    let mut p = pair_with(client, Default::default(), Link::default());
+    run_until_both_closed(&mut p);
+    assert_local_error(p.server().error(), Code::TRANSPORT_PARAMETER_ERROR);
+    assert_peer_closed_with(p.client.error(), Code::TRANSPORT_PARAMETER_ERROR);
+}

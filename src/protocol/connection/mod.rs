@@ -240,6 +240,8 @@ pub struct Connection {
     last_sent_eliciting: Option<Instant>,
     /// An ack-eliciting packet went out since the last packet arrived.
     sent_eliciting_since_recv: bool,
+    /// Received packets that failed authentication (RFC 9001 §6.6).
+    auth_failures: u64,
     /// 1-RTT packets that arrived before the server's handshake completed.
     early_1rtt: Vec<bytes::BytesMut>,
     app_limited: bool,
@@ -364,6 +366,7 @@ impl Connection {
             last_sent_eliciting: None,
             sent_eliciting_since_recv: false,
             early_1rtt: Vec::new(),
+            auth_failures: 0,
             app_limited: false,
             any_packet_processed: false,
             handshake_data: None,

@@ -14,6 +14,17 @@ use bytes::{Bytes, BytesMut};
 use std::net::SocketAddr;
 use std::time::Instant;
 
+/// Why a packet's payload could not be opened.
+enum OpenFailure {
+    /// No keys for its space (yet, or any more).
+    NoKeys,
+    /// The AEAD rejected it.
+    Authentication,
+    /// It used the previous key phase after the current one was used for
+    /// a lower packet number (RFC 9001 §6.4).
+    OldKeys,
+}
+
 /// Most 1-RTT packets a server keeps while its handshake completes.
 const MAX_EARLY_1RTT: usize = 32;
 
@@ -249,31 +260,34 @@ impl Connection {
         };
         let header_len = pn_offset + pn_len;
         let first = packet[0];
-        let plain_len = if space == SpaceId::Data {
-            let keys = self.one_rtt.as_mut()?;
-            let phase = first & 0x04 != 0;
-            if phase == keys.phase {
-                let n = crypto::open_payload(packet, header_len, pn, keys.current.remote.as_ref())?;
-                keys.phase_first_pn = Some(keys.phase_first_pn.map_or(pn, |f| f.min(pn)));
-                n
-            } else if keys.prev_remote.is_some() && keys.phase_first_pn.is_none_or(|f| pn < f) {
-                // RFC 9001 §6.3, §6.5: a packet of the previous phase,
-                // reordered, or sent before the peer saw the update we
-                // initiated (no packet of the new phase has arrived yet).
-                crypto::open_payload(packet, header_len, pn, keys.prev_remote.as_deref()?)?
-            } else {
-                // RFC 9001 §6.2: the peer started a key update.
-                let n = crypto::open_payload(packet, header_len, pn, keys.next.remote.as_ref())?;
-                keys.rotate();
-                keys.phase_first_pn = Some(pn);
-                // RFC 9001 §6.2: we answer in the new phase from now on.
-                self.key_phase_first_sent = self.spaces[SpaceId::Data as usize].next_pn;
-                tracing::debug!(side = ?self.side, "peer initiated key update");
-                n
+        let plain_len = match self.open_packet(space, packet, header_len, pn, first) {
+            Ok(n) => n,
+            Err(OpenFailure::NoKeys) => return None,
+            Err(OpenFailure::Authentication) => {
+                // RFC 9001 §6.6: count packets that fail authentication;
+                // past the AEAD's integrity limit the connection must end.
+                self.auth_failures += 1;
+                if self.auth_failures > self.integrity_limit(space) {
+                    self.transport_error(
+                        now,
+                        TransportError::new(
+                            TransportErrorCode::AEAD_LIMIT_REACHED,
+                            "too many packets failed authentication",
+                        ),
+                    );
+                }
+                return None;
             }
-        } else {
-            let keys = self.spaces[space as usize].keys.as_ref()?;
-            crypto::open_payload(packet, header_len, pn, keys.remote.packet.as_ref())?
+            Err(OpenFailure::OldKeys) => {
+                self.transport_error(
+                    now,
+                    TransportError::new(
+                        TransportErrorCode::KEY_UPDATE_ERROR,
+                        "old keys used after newer keys",
+                    ),
+                );
+                return None;
+            }
         };
         // RFC 9000 §17.2, §17.3.1: reserved bits must be zero after
         // protection is removed.
@@ -287,6 +301,75 @@ impl Connection {
         let mut payload = payload;
         payload.truncate(plain_len);
         Some((pn, payload.freeze()))
+    }
+
+    /// The integrity limit of the AEAD protecting `space` (RFC 9001 §6.6).
+    fn integrity_limit(&self, space: SpaceId) -> u64 {
+        let key: Option<&dyn rustls::quic::PacketKey> = if space == SpaceId::Data {
+            self.one_rtt.as_ref().map(|k| k.current.remote.as_ref())
+        } else {
+            self.spaces[space as usize]
+                .keys
+                .as_ref()
+                .map(|k| k.remote.packet.as_ref())
+        };
+        key.map_or(u64::MAX, |k| k.integrity_limit())
+    }
+
+    /// Opens the payload of a packet whose header protection is removed,
+    /// choosing the 1-RTT key phase (RFC 9001 §6).
+    fn open_packet(
+        &mut self,
+        space: SpaceId,
+        packet: &mut [u8],
+        header_len: usize,
+        pn: u64,
+        first: u8,
+    ) -> Result<usize, OpenFailure> {
+        if space != SpaceId::Data {
+            let keys = self.spaces[space as usize]
+                .keys
+                .as_ref()
+                .ok_or(OpenFailure::NoKeys)?;
+            return crypto::open_payload(packet, header_len, pn, keys.remote.packet.as_ref())
+                .ok_or(OpenFailure::Authentication);
+        }
+        let keys = self.one_rtt.as_mut().ok_or(OpenFailure::NoKeys)?;
+        let phase = first & 0x04 != 0;
+        if phase == keys.phase {
+            let n = crypto::open_payload(packet, header_len, pn, keys.current.remote.as_ref())
+                .ok_or(OpenFailure::Authentication)?;
+            keys.phase_first_pn = Some(keys.phase_first_pn.map_or(pn, |f| f.min(pn)));
+            return Ok(n);
+        }
+        if keys.prev_remote.is_some() && keys.phase_first_pn.is_none_or(|f| pn < f) {
+            // RFC 9001 §6.3, §6.5: a packet of the previous phase,
+            // reordered, or sent before the peer saw the update we
+            // initiated (no packet of the new phase has arrived yet).
+            let prev = keys.prev_remote.as_deref().ok_or(OpenFailure::NoKeys)?;
+            return crypto::open_payload(packet, header_len, pn, prev)
+                .ok_or(OpenFailure::Authentication);
+        }
+        // RFC 9001 §6.2: the peer started a key update. Keep a copy: a
+        // failed open leaves the buffer unspecified, and the old keys get
+        // a second look below.
+        let copy = keys.prev_remote.is_some().then(|| packet.to_vec());
+        if let Some(n) = crypto::open_payload(packet, header_len, pn, keys.next.remote.as_ref()) {
+            keys.rotate();
+            keys.phase_first_pn = Some(pn);
+            // RFC 9001 §6.2: we answer in the new phase from now on.
+            self.key_phase_first_sent = self.spaces[SpaceId::Data as usize].next_pn;
+            tracing::debug!(side = ?self.side, "peer initiated key update");
+            return Ok(n);
+        }
+        // RFC 9001 §6.4: old keys on a packet numbered above one that
+        // already used newer keys is a KEY_UPDATE_ERROR.
+        if let (Some(mut copy), Some(prev)) = (copy, keys.prev_remote.as_deref()) {
+            if crypto::open_payload(&mut copy, header_len, pn, prev).is_some() {
+                return Err(OpenFailure::OldKeys);
+            }
+        }
+        Err(OpenFailure::Authentication)
     }
 
     /// RFC 9000 §10.3.1: compares the end of the datagram, in constant

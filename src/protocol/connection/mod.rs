@@ -240,6 +240,8 @@ pub struct Connection {
     last_sent_eliciting: Option<Instant>,
     /// An ack-eliciting packet went out since the last packet arrived.
     sent_eliciting_since_recv: bool,
+    /// When the first RTT sample was taken (RFC 9002 §7.6.2).
+    first_rtt_sample: Option<Instant>,
     /// Received packets that failed authentication (RFC 9001 §6.6).
     auth_failures: u64,
     /// 1-RTT packets that arrived before the server's handshake completed.
@@ -367,6 +369,7 @@ impl Connection {
             sent_eliciting_since_recv: false,
             early_1rtt: Vec::new(),
             auth_failures: 0,
+            first_rtt_sample: None,
             app_limited: false,
             any_packet_processed: false,
             handshake_data: None,

@@ -83,6 +83,7 @@ impl Connection {
                 delay = delay.min(self.peer_max_ack_delay());
             }
             self.rtt.update(delay, sample);
+            self.first_rtt_sample.get_or_insert(now);
         }
         for (_, p) in newly {
             if p.in_flight {
@@ -120,6 +121,9 @@ impl Connection {
 
     /// Declares packets lost by packet or time threshold (RFC 9002 §A.10).
     pub(super) fn detect_lost(&mut self, now: Instant, space: SpaceId) {
+        let persistent_duration =
+            (self.rtt.pto_base() + self.peer_max_ack_delay()) * PERSISTENT_CONGESTION_THRESHOLD;
+        let first_sample = self.first_rtt_sample;
         let sp = &mut self.spaces[space as usize];
         sp.loss_time = None;
         let Some(largest_acked) = sp.largest_acked else {
@@ -145,8 +149,14 @@ impl Connection {
         let lost_count = lost.len() as u64;
         let mut lost_bytes = 0;
         let mut largest_lost_time = None;
-        let mut earliest_lost_time: Option<Instant> = None;
         let mut frames = Vec::new();
+        // RFC 9002 §7.6.2: persistent congestion when two lost ack-eliciting
+        // packets were sent more than the persistent congestion duration
+        // apart, nothing sent between them was acknowledged (a run of
+        // consecutive packet numbers, all lost), and an RTT sample existed
+        // before the first was sent.
+        let mut run: Option<(u64, Instant)> = None;
+        let mut persistent = false;
         for pn in lost {
             let p = sp.sent.remove(&pn).expect("listed");
             if sp.recently_lost.len() >= RECENTLY_LOST {
@@ -157,21 +167,20 @@ impl Connection {
                 lost_bytes += u64::from(p.size);
             }
             largest_lost_time = Some(p.time);
-            earliest_lost_time = Some(earliest_lost_time.map_or(p.time, |e| e.min(p.time)));
+            let start = match run {
+                Some((prev, start)) if prev + 1 == pn => start,
+                _ => p.time,
+            };
+            run = Some((pn, start));
+            if first_sample.is_some_and(|f| f < start)
+                && p.time.saturating_duration_since(start) > persistent_duration
+            {
+                persistent = true;
+            }
             self.stats.lost_packets += 1;
             self.stats.lost_bytes += u64::from(p.size);
             frames.extend(p.frames);
         }
-        // RFC 9002 §7.6: persistent congestion when the lost packets span
-        // more than 3 PTOs with nothing acknowledged between them (simplified
-        // to the span of this loss event).
-        let persistent = match (earliest_lost_time, largest_lost_time) {
-            (Some(a), Some(b)) if self.rtt.has_sample() => {
-                b.saturating_duration_since(a)
-                    > self.pto_duration(space) * PERSISTENT_CONGESTION_THRESHOLD
-            }
-            _ => false,
-        };
         if let Some(t) = largest_lost_time {
             self.cc.on_loss(lost_bytes, lost_count, t, now, persistent);
         }

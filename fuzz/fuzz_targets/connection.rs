@@ -85,7 +85,12 @@ impl App {
 fuzz_target!(|data: &[u8]| {
     let client_addr: SocketAddr = CLIENT_ADDR.parse().unwrap();
     let server_addr: SocketAddr = SERVER_ADDR.parse().unwrap();
-    let mut pair = Pair::new(client_config(), server_config(), "localhost", Link::default());
+    let mut pair = Pair::new(
+        client_config(),
+        server_config(),
+        "localhost",
+        Link::default(),
+    );
     assert!(pair.handshake_and_settle(), "handshake failed");
     let (mut client_app, mut server_app) = (App::default(), App::default());
 

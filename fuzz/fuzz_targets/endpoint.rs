@@ -158,7 +158,12 @@ fuzz_target!(|data: &[u8]| {
     }
     // Let the timers run out a little.
     for _ in 0..4 {
-        let Some(t) = server.conns.iter().filter_map(|(_, c)| c.poll_timeout()).min() else {
+        let Some(t) = server
+            .conns
+            .iter()
+            .filter_map(|(_, c)| c.poll_timeout())
+            .min()
+        else {
             break;
         };
         server.now = server.now.max(t);

@@ -6,7 +6,9 @@
 //! packets. The first 17 bytes also drive a packet-number round trip.
 #![no_main]
 
-use actix_quic::protocol::packet::{decode_pn, invariant_long_cids, pn_len, HeaderKind, PartialHeader};
+use actix_quic::protocol::packet::{
+    decode_pn, invariant_long_cids, pn_len, HeaderKind, PartialHeader,
+};
 use libfuzzer_sys::fuzz_target;
 
 const PN_SPACE: u64 = 1 << 62;
@@ -59,7 +61,11 @@ fn packet_numbers(data: &[u8]) {
             assert!((1..=4).contains(&len));
             let bits = 8 * len as u32;
             let t = sent & ((1u64 << bits) - 1);
-            assert_eq!(decode_pn(Some(la), t, bits), sent, "la {la:#x} sent {sent:#x}");
+            assert_eq!(
+                decode_pn(Some(la), t, bits),
+                sent,
+                "la {la:#x} sent {sent:#x}"
+            );
         }
     }
 }
@@ -76,7 +82,10 @@ fuzz_target!(|data: &[u8]| {
             break;
         };
         assert!(h.len <= buf.len(), "{h:?}");
-        assert!(h.token.start <= h.token.end && h.token.end <= h.len, "{h:?}");
+        assert!(
+            h.token.start <= h.token.end && h.token.end <= h.len,
+            "{h:?}"
+        );
         assert!(h.dcid.len() <= 20);
         match &h.kind {
             HeaderKind::Short => {
@@ -86,7 +95,8 @@ fuzz_target!(|data: &[u8]| {
             }
             HeaderKind::Long { .. } => {
                 assert!(h.pn_offset <= h.len, "{h:?}");
-                let cids = invariant_long_cids(buf).expect("a parsed long header has invariant CIDs");
+                let cids =
+                    invariant_long_cids(buf).expect("a parsed long header has invariant CIDs");
                 assert_eq!(cids.0, &h.dcid[..]);
             }
             HeaderKind::VersionNegotiation { versions, .. } => {

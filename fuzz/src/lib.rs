@@ -95,7 +95,8 @@ impl<'a> Iterator for Records<'a> {
             return Some((0, rest));
         }
         let tag = self.data[0];
-        let len = usize::from(u16::from_le_bytes([self.data[1], self.data[2]])) % (self.max_len + 1);
+        let len =
+            usize::from(u16::from_le_bytes([self.data[1], self.data[2]])) % (self.max_len + 1);
         let rest = &self.data[3..];
         let len = len.min(rest.len());
         let (rec, tail) = rest.split_at(len);
@@ -119,7 +120,8 @@ pub fn client_initial(
     let keys = crypto::initial_keys(dcid, Side::Client);
     let pn_len = 4;
     let mut buf = Vec::with_capacity(MIN_INITIAL_SIZE);
-    let len_at = packet::write_long_header(&mut buf, LongType::Initial, dcid, scid, token, pn, pn_len);
+    let len_at =
+        packet::write_long_header(&mut buf, LongType::Initial, dcid, scid, token, pn, pn_len);
     let pn_offset = len_at + 2;
     buf.extend_from_slice(payload);
     // RFC 9000 §14.1: a client Initial datagram is at least 1200 bytes.
@@ -161,7 +163,12 @@ pub fn client_hello() -> &'static ClientHello {
         let now = std::time::Instant::now();
         let mut ep = Endpoint::new(None);
         let (_, mut conn) = ep
-            .connect(now, &client_config(), "127.0.0.1:4433".parse().unwrap(), "localhost")
+            .connect(
+                now,
+                &client_config(),
+                "127.0.0.1:4433".parse().unwrap(),
+                "localhost",
+            )
             .expect("connect");
         let mut buf = Vec::new();
         let t = conn.poll_transmit(now, 1, &mut buf).expect("first Initial");

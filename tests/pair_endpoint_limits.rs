@@ -9,26 +9,11 @@ use actix_quic::protocol::endpoint::{DatagramEvent, Endpoint, ServerConfig};
 use actix_quic::protocol::error::TransportErrorCode;
 use bytes::BytesMut;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Instant;
 
 fn client(port: u16) -> (Connection, Vec<u8>, SocketAddr) {
-    let (client, _) = common::configs();
-    let key = Arc::new(ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &[7; 32]));
-    let now = Instant::now();
-    let mut conn = Connection::client(
-        client.transport.clone(),
-        client.crypto.clone(),
-        "localhost",
-        now,
-        "127.0.0.1:4433".parse().unwrap(),
-        key,
-    )
-    .unwrap();
-    let mut buf = Vec::new();
-    let t = conn.poll_transmit(now, 1, &mut buf).unwrap();
-    buf.truncate(t.size);
-    (conn, buf, SocketAddr::from(([127, 0, 0, 1], port)))
+    let (conn, initial) = common::client_and_first_datagram();
+    (conn, initial, SocketAddr::from(([127, 0, 0, 1], port)))
 }
 
 fn server(configure: impl FnOnce(&mut ServerConfig)) -> Endpoint {

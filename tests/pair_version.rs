@@ -2,30 +2,10 @@
 
 mod common;
 
-use actix_quic::protocol::connection::{Connection, ConnectionError};
+use actix_quic::protocol::connection::ConnectionError;
 use actix_quic::protocol::packet::{self, PartialHeader};
 use bytes::BytesMut;
-use std::sync::Arc;
 use std::time::Instant;
-
-fn client_and_first_datagram() -> (Connection, Vec<u8>) {
-    let (client, _) = common::configs();
-    let key = Arc::new(ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &[7; 32]));
-    let now = Instant::now();
-    let mut conn = Connection::client(
-        client.transport.clone(),
-        client.crypto.clone(),
-        "localhost",
-        now,
-        "127.0.0.1:4433".parse().unwrap(),
-        key,
-    )
-    .unwrap();
-    let mut buf = Vec::new();
-    let t = conn.poll_transmit(now, 1, &mut buf).unwrap();
-    buf.truncate(t.size);
-    (conn, buf)
-}
 
 fn vn_for(initial: &[u8], versions: &[u32]) -> BytesMut {
     let h = PartialHeader::parse(initial, 8).unwrap();
@@ -38,7 +18,7 @@ fn vn_for(initial: &[u8], versions: &[u32]) -> BytesMut {
 
 #[test]
 fn version_negotiation_without_our_version_fails_with_version_mismatch() {
-    let (mut conn, initial) = client_and_first_datagram();
+    let (mut conn, initial) = common::client_and_first_datagram();
     let vn = vn_for(&initial, &[0x1a2a_3a4a, 0xff00_001d]);
     conn.handle_datagram(Instant::now(), "127.0.0.1:4433".parse().unwrap(), vn);
     assert_eq!(conn.error(), Some(&ConnectionError::VersionMismatch));
@@ -46,7 +26,7 @@ fn version_negotiation_without_our_version_fails_with_version_mismatch() {
 
 #[test]
 fn version_negotiation_listing_our_version_is_ignored() {
-    let (mut conn, initial) = client_and_first_datagram();
+    let (mut conn, initial) = common::client_and_first_datagram();
     let vn = vn_for(&initial, &[packet::VERSION_1, 0x1a2a_3a4a]);
     conn.handle_datagram(Instant::now(), "127.0.0.1:4433".parse().unwrap(), vn);
     assert_eq!(conn.error(), None);

@@ -185,3 +185,24 @@ pub async fn version_negotiation_barrier(
     })
     .await;
 }
+
+/// A sans-IO client connection to 127.0.0.1:4433 and its first datagram
+/// (the padded Initial carrying the ClientHello).
+pub fn client_and_first_datagram() -> (actix_quic::protocol::connection::Connection, Vec<u8>) {
+    let (client, _) = configs();
+    let key = Arc::new(ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &[7; 32]));
+    let now = std::time::Instant::now();
+    let mut conn = actix_quic::protocol::connection::Connection::client(
+        client.transport.clone(),
+        client.crypto.clone(),
+        "localhost",
+        now,
+        "127.0.0.1:4433".parse().unwrap(),
+        key,
+    )
+    .unwrap();
+    let mut buf = Vec::new();
+    let t = conn.poll_transmit(now, 1, &mut buf).unwrap();
+    buf.truncate(t.size);
+    (conn, buf)
+}

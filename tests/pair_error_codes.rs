@@ -62,17 +62,13 @@ fn untrusted_certificate_is_crypto_error_from_the_client() {
     assert_peer_closed_with(p.server().error(), code);
 }
 
-#[test]
-fn crypto_data_far_beyond_the_buffer_is_crypto_buffer_exceeded() {
+/// Sends `frame` from the client in an Initial packet once the server
+/// connection exists, and returns the pair once the server has closed.
+fn client_initial_with(frame: Frame) -> Pair {
     let mut p = pair(Link::default());
-    // Let the server connection exist, with Initial keys on both sides.
     assert!(p.run_until(Duration::from_secs(5), |p| p.server.is_some()));
     let mut payload = Vec::new();
-    Frame::Crypto {
-        offset: 10 * 1024 * 1024,
-        data: Bytes::from_static(&[1; 16]),
-    }
-    .encode(&mut payload);
+    frame.encode(&mut payload);
     let d = p
         .client
         .seal_raw_packet_for_test(SpaceId::Initial, &payload)
@@ -82,30 +78,26 @@ fn crypto_data_far_beyond_the_buffer_is_crypto_buffer_exceeded() {
         .server
         .as_ref()
         .is_some_and(|s| s.error().is_some())));
+    p
+}
+
+#[test]
+fn crypto_data_far_beyond_the_buffer_is_crypto_buffer_exceeded() {
+    let mut p = client_initial_with(Frame::Crypto {
+        offset: 10 * 1024 * 1024,
+        data: Bytes::from_static(&[1; 16]),
+    });
     assert_local_error(p.server().error(), Code::CRYPTO_BUFFER_EXCEEDED);
 }
 
 #[test]
 fn stream_frame_in_an_initial_packet_is_protocol_violation() {
-    let mut p = pair(Link::default());
-    assert!(p.run_until(Duration::from_secs(5), |p| p.server.is_some()));
-    let mut payload = Vec::new();
-    Frame::Stream {
+    let mut p = client_initial_with(Frame::Stream {
         id: 0,
         offset: 0,
         fin: false,
         data: Bytes::from_static(b"too early"),
-    }
-    .encode(&mut payload);
-    let d = p
-        .client
-        .seal_raw_packet_for_test(SpaceId::Initial, &payload)
-        .expect("initial keys");
-    p.inject(Direction::ToServer, d);
-    assert!(p.run_until(Duration::from_secs(5), |p| p
-        .server
-        .as_ref()
-        .is_some_and(|s| s.error().is_some())));
+    });
     assert_local_error(p.server().error(), Code::PROTOCOL_VIOLATION);
 }
 

@@ -23,5 +23,5 @@ pub use errors::{
 pub use handles::{Connecting, Connection, Endpoint, RecvStream, SendStream};
 pub use protocol::config::TransportConfig;
 pub use protocol::connection::{ApplicationClose, ConnectionClose, ConnectionStats};
-pub use protocol::endpoint::{ClientConfig, ServerConfig};
+pub use protocol::endpoint::{ClientConfig, EndpointConfig, ServerConfig};
 pub use protocol::error::{TransportError, TransportErrorCode};

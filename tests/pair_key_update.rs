@@ -4,8 +4,10 @@
 mod common;
 mod pair_util;
 
+use actix_quic::protocol::connection::spaces::SpaceId;
+use actix_quic::protocol::error::TransportErrorCode as Code;
 use actix_quic::protocol::frame::Dir;
-use actix_quic::testing::Link;
+use actix_quic::testing::{Direction, Link};
 use bytes::Bytes;
 use pair_util::*;
 use std::time::Duration;
@@ -152,4 +154,80 @@ fn packets_of_old_phase_in_flight_are_accepted() {
         assert_eq!(p.server().stats().lost_packets, 0);
         assert_eq!(p.client.key_phase(), p.server().key_phase());
     }
+}
+
+/// Seals a PING from `conn` in a 1-RTT packet numbered `pn`.
+fn ping_at(conn: &mut actix_quic::protocol::connection::Connection, pn: u64) -> Vec<u8> {
+    conn.seal_raw_packet_at_pn_for_test(SpaceId::Data, pn, &[0x01])
+        .expect("1-RTT keys")
+}
+
+fn run_until_both_closed(p: &mut actix_quic::testing::Pair) {
+    assert!(
+        p.run_until(Duration::from_secs(5), |p| p.client.error().is_some()
+            && p.server().error().is_some())
+    );
+}
+
+#[test]
+fn old_keys_above_a_newer_packet_is_key_update_error() {
+    let mut p = pair(Link::default());
+    assert!(p.handshake_and_settle());
+    // A packet of phase 0 numbered far above anything sent so far, held
+    // back while the client moves to phase 1.
+    let old = ping_at(&mut p.client, 1_000);
+    assert!(p.client.force_key_update());
+    let got = transfer(&mut p, &pattern(7, 0, 10_000), Duration::from_secs(5));
+    assert_eq!(got.len(), 10_000);
+    assert!(p.server().key_phase(), "the server followed the update");
+    assert!(p.server().error().is_none());
+    // RFC 9001 §6.4: phase-0 keys on packet 1000, above the phase-1
+    // packets already received.
+    p.inject(Direction::ToServer, old);
+    run_until_both_closed(&mut p);
+    assert_local_error(p.server().error(), Code::KEY_UPDATE_ERROR);
+    assert_peer_closed_with(p.client.error(), Code::KEY_UPDATE_ERROR);
+}
+
+#[test]
+fn old_keys_below_the_first_newer_packet_are_accepted() {
+    let mut p = pair(Link::default());
+    assert!(p.handshake_and_settle());
+    let old = ping_at(&mut p.client, 1_000);
+    // The update's first packets are numbered above the held one.
+    let _ = ping_at(&mut p.client, 1_001);
+    p.client.skip_packet_numbers_for_test(SpaceId::Data, 1_002);
+    assert!(p.client.force_key_update());
+    let got = transfer(&mut p, &pattern(8, 0, 10_000), Duration::from_secs(5));
+    assert_eq!(got.len(), 10_000);
+    assert!(p.server().key_phase());
+    p.inject(Direction::ToServer, old);
+    p.advance(Duration::from_millis(200));
+    assert!(p.server().error().is_none(), "{:?}", p.server().error());
+    assert!(p.client.error().is_none());
+}
+
+#[test]
+fn too_many_forged_packets_is_aead_limit_reached() {
+    let mut p = pair(Link::default());
+    assert!(p.handshake_and_settle());
+    p.server().set_integrity_limit_for_test(3);
+    let forged = |p: &mut actix_quic::testing::Pair| {
+        let mut d = ping_at(&mut p.client, 900);
+        // The tag no longer matches; header protection still comes off.
+        *d.last_mut().unwrap() ^= 0x01;
+        p.inject(Direction::ToServer, d);
+        p.advance(Duration::from_millis(10));
+    };
+    // RFC 9001 §6.6: up to the limit the forgeries are only dropped.
+    for _ in 0..3 {
+        forged(&mut p);
+        assert!(p.server().error().is_none());
+    }
+    let got = transfer(&mut p, &pattern(9, 0, 5_000), Duration::from_secs(5));
+    assert_eq!(got.len(), 5_000, "the connection still works");
+    forged(&mut p);
+    run_until_both_closed(&mut p);
+    assert_local_error(p.server().error(), Code::AEAD_LIMIT_REACHED);
+    assert_peer_closed_with(p.client.error(), Code::AEAD_LIMIT_REACHED);
 }

@@ -8,7 +8,9 @@ mod pair_util;
 use actix_quic::protocol::cid::ConnectionId;
 use actix_quic::protocol::connection::{ConnectionError, Event};
 use actix_quic::protocol::crypto;
-use actix_quic::protocol::endpoint::{ClientConfig, ConnectionHandle, ServerConfig};
+use actix_quic::protocol::endpoint::{
+    ClientConfig, ConnectionHandle, Endpoint, EndpointConfig, ServerConfig,
+};
 use actix_quic::protocol::error::TransportErrorCode;
 use actix_quic::protocol::frame::Dir;
 use actix_quic::protocol::packet;
@@ -330,4 +332,45 @@ fn short_datagram_with_a_wrong_token_is_not_a_reset() {
     assert!(p.client.error().is_none());
     let data = pattern(1, 0, 1000);
     assert_eq!(transfer(&mut p, &data, Duration::from_secs(2)), data);
+}
+
+/// Connects, then restarts the server: a new endpoint built by `restart`
+/// with no connection state. The client then writes; returns how its
+/// connection ended.
+fn restart_server(
+    first: EndpointConfig,
+    restart: EndpointConfig,
+    limit: Duration,
+) -> ConnectionError {
+    let (c, s) = configs(false);
+    let mut p = Pair::new(c, s.clone(), "localhost", Link::default());
+    *p.server_endpoint() = Endpoint::with_config(first, Some(s.clone()));
+    assert!(p.handshake_and_settle());
+    *p.server_endpoint() = Endpoint::with_config(restart, Some(s));
+    p.server = None;
+    let id = p.client.open(Dir::Bi).unwrap();
+    p.client
+        .write(id, &mut Bytes::from(vec![7u8; 200]))
+        .unwrap();
+    assert!(p.run_until(limit, |p| p.client.error().is_some()));
+    p.client.error().unwrap().clone()
+}
+
+#[test]
+fn restarted_server_with_the_same_reset_key_resets_old_connections() {
+    let secret = [0x42u8; 32];
+    let key = || EndpointConfig::with_reset_key(&secret);
+    let end = restart_server(key(), key(), Duration::from_secs(2));
+    assert_eq!(end, ConnectionError::Reset);
+}
+
+#[test]
+fn restarted_server_with_another_reset_key_is_not_believed() {
+    // A new random key: its resets carry tokens the client never saw.
+    let end = restart_server(
+        EndpointConfig::new(),
+        EndpointConfig::new(),
+        Duration::from_secs(120),
+    );
+    assert_eq!(end, ConnectionError::TimedOut);
 }

@@ -147,15 +147,17 @@ fn reordering_transfer_is_intact() {
     }
 }
 
-/// reordering: the same link causes no spurious congestion collapse;
-/// goodput stays above half the link rate.
+/// reordering: the same link causes no spurious congestion collapse:
+/// after the first spurious losses the reordering thresholds adapt, so
+/// few packets beyond those the link dropped are declared lost, and
+/// goodput stays above 85 % of the link rate.
 #[test]
 fn reordering_causes_no_congestion_collapse() {
     let (p, d) = download("reordering", reordering_link(), 0, 10 * MB);
     let dropped = p.link_stats(Direction::ToClient).dropped();
     let s = server_stats(&p);
     assert!(
-        d.link_share(TEN_MBIT) >= 0.5,
+        d.link_share(TEN_MBIT) >= 0.85 && s.lost_packets <= dropped + 100,
         "goodput {:.2} Mbit/s; {} packets declared lost, {dropped} dropped by the link, \
          {} congestion events",
         d.goodput_mbps(),

@@ -7,7 +7,8 @@ use super::socket::{RecvBatches, Socket};
 use crate::errors::ConnectError;
 use crate::protocol::connection::EndpointEvent;
 use crate::protocol::endpoint::{
-    ClientConfig, ConnectionHandle, DatagramEvent, Endpoint as ProtoEndpoint, ServerConfig,
+    ClientConfig, ConnectionHandle, DatagramEvent, Endpoint as ProtoEndpoint, EndpointConfig,
+    ServerConfig,
 };
 use actix::prelude::*;
 use bytes::{Bytes, BytesMut};
@@ -84,10 +85,11 @@ pub struct EndpointActor {
 }
 
 impl EndpointActor {
-    /// An endpoint on `socket`, accepting connections when `server` is set.
-    pub fn new(socket: Arc<Socket>, server: Option<ServerConfig>) -> Self {
+    /// An endpoint on `socket` with `config`, accepting connections when
+    /// `server` is set.
+    pub fn new(socket: Arc<Socket>, config: EndpointConfig, server: Option<ServerConfig>) -> Self {
         Self {
-            endpoint: ProtoEndpoint::new(server),
+            endpoint: ProtoEndpoint::with_config(config, server),
             socket,
             connections: HashMap::new(),
             incoming: VecDeque::new(),

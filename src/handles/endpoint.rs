@@ -9,7 +9,7 @@ use crate::actors::endpoint::{
 use crate::actors::socket::Socket;
 use crate::errors::{ConnectError, ConnectionError};
 use crate::messages::WaitConnected;
-use crate::protocol::endpoint::{ClientConfig, ServerConfig};
+use crate::protocol::endpoint::{ClientConfig, EndpointConfig, ServerConfig};
 use actix::{Actor, Addr};
 use bytes::Bytes;
 use futures::future::BoxFuture;
@@ -32,18 +32,25 @@ impl Endpoint {
     /// An endpoint bound to `addr` that accepts connections with `config`
     /// (and can also connect out once a client config is set).
     pub fn server(config: ServerConfig, addr: SocketAddr) -> io::Result<Self> {
-        Self::start(Some(config), addr)
+        Self::new(EndpointConfig::new(), Some(config), addr)
     }
 
     /// An endpoint bound to `addr` for outgoing connections only.
     pub fn client(addr: SocketAddr) -> io::Result<Self> {
-        Self::start(None, addr)
+        Self::new(EndpointConfig::new(), None, addr)
     }
 
-    fn start(server: Option<ServerConfig>, addr: SocketAddr) -> io::Result<Self> {
+    /// An endpoint bound to `addr` with `config` (for instance a stateless
+    /// reset key that survives restarts), accepting connections when
+    /// `server` is set.
+    pub fn new(
+        config: EndpointConfig,
+        server: Option<ServerConfig>,
+        addr: SocketAddr,
+    ) -> io::Result<Self> {
         let socket = Socket::bind(addr)?;
         let local = socket.local_addr();
-        let addr = EndpointActor::new(socket, server).start();
+        let addr = EndpointActor::new(socket, config, server).start();
         Ok(Self { addr, local })
     }
 

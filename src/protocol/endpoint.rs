@@ -150,6 +150,47 @@ impl ResetBucket {
     }
 }
 
+/// Settings of an endpoint as a whole, client or server.
+#[derive(Clone)]
+pub struct EndpointConfig {
+    /// HMAC key deriving the stateless reset token of each CID we issue
+    /// (RFC 9000 §10.3.2).
+    reset_key: Arc<ring::hmac::Key>,
+}
+
+impl EndpointConfig {
+    /// A configuration with a random stateless reset key: resets are
+    /// recognised by peers only while this endpoint runs.
+    pub fn new() -> Self {
+        let mut key = [0u8; 32];
+        rand::thread_rng().fill_bytes(&mut key);
+        Self::with_reset_key(&key)
+    }
+
+    /// A configuration whose stateless reset tokens are derived from
+    /// `secret` with HMAC-SHA256 (RFC 9000 §10.3.2). An endpoint restarted
+    /// with the same secret resets the connections of its previous run,
+    /// so their peers learn at once that the state is gone. Keep the
+    /// secret private: whoever knows it can reset our connections.
+    pub fn with_reset_key(secret: &[u8]) -> Self {
+        Self {
+            reset_key: Arc::new(ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret)),
+        }
+    }
+}
+
+impl Default for EndpointConfig {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for EndpointConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EndpointConfig").finish_non_exhaustive()
+    }
+}
+
 /// Routing state of one UDP socket.
 pub struct Endpoint {
     server: Option<ServerConfig>,
@@ -178,13 +219,17 @@ impl std::fmt::Debug for Endpoint {
 }
 
 impl Endpoint {
-    /// An endpoint; with `server`, it accepts connections.
+    /// An endpoint with a random reset key; with `server`, it accepts
+    /// connections.
     pub fn new(server: Option<ServerConfig>) -> Self {
-        let mut key = [0u8; 32];
-        rand::thread_rng().fill_bytes(&mut key);
+        Self::with_config(EndpointConfig::new(), server)
+    }
+
+    /// An endpoint with `config`; with `server`, it accepts connections.
+    pub fn with_config(config: EndpointConfig, server: Option<ServerConfig>) -> Self {
         Self {
             server,
-            reset_key: Arc::new(ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key)),
+            reset_key: config.reset_key,
             routes: HashMap::new(),
             cids_of: HashMap::new(),
             reset_routes: HashMap::new(),

@@ -44,4 +44,40 @@ impl Connection {
         self.seal_packet(space, &mut buf, &header);
         Some(buf)
     }
+
+    /// **Test hook.** Like [`seal_raw_packet_for_test`], with packet
+    /// number `pn` instead of the next one; the next packet number is left
+    /// as it was. With the current key phase kept, lets a test send a
+    /// packet of an old phase numbered above packets of a newer one (RFC
+    /// 9001 §6.4).
+    ///
+    /// [`seal_raw_packet_for_test`]: Self::seal_raw_packet_for_test
+    #[doc(hidden)]
+    pub fn seal_raw_packet_at_pn_for_test(
+        &mut self,
+        space: SpaceId,
+        pn: u64,
+        payload: &[u8],
+    ) -> Option<Vec<u8>> {
+        let next = std::mem::replace(&mut self.spaces[space as usize].next_pn, pn);
+        let sealed = self.seal_raw_packet_for_test(space, payload);
+        self.spaces[space as usize].next_pn = next;
+        sealed
+    }
+
+    /// **Test hook.** Lowers the number of packets failing authentication
+    /// that this connection tolerates (RFC 9001 §6.6) below the AEAD's
+    /// own limit (2^52 for AES-GCM, out of a test's reach).
+    #[doc(hidden)]
+    pub fn set_integrity_limit_for_test(&mut self, limit: u64) {
+        self.integrity_limit_override = Some(limit);
+    }
+
+    /// **Test hook.** Moves the next packet number of `space` up to `pn`
+    /// (RFC 9000 §12.3 lets a sender skip packet numbers).
+    #[doc(hidden)]
+    pub fn skip_packet_numbers_for_test(&mut self, space: SpaceId, pn: u64) {
+        let sp = &mut self.spaces[space as usize];
+        sp.next_pn = sp.next_pn.max(pn);
+    }
 }

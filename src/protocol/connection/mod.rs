@@ -212,6 +212,9 @@ pub struct Connection {
     cc: Congestion,
     /// Reordering threshold in packets; grows after spurious losses.
     packet_threshold: u64,
+    /// Time reordering threshold in eighths of an RTT; grows after
+    /// spurious losses.
+    time_threshold_eighths: u32,
     pacer: Pacer,
     /// Set while the pacer holds back ack-eliciting data until then.
     pacing_until: Option<Instant>,
@@ -244,6 +247,8 @@ pub struct Connection {
     first_rtt_sample: Option<Instant>,
     /// Received packets that failed authentication (RFC 9001 §6.6).
     auth_failures: u64,
+    /// A lower integrity limit set by a test hook.
+    integrity_limit_override: Option<u64>,
     /// 1-RTT packets that arrived before the server's handshake completed.
     early_1rtt: Vec<bytes::BytesMut>,
     app_limited: bool,
@@ -343,6 +348,7 @@ impl Connection {
             cc: Congestion::new(config.congestion, config.initial_window, mtu as u64),
             pacer: Pacer::new(),
             packet_threshold: recovery::PACKET_THRESHOLD,
+            time_threshold_eighths: recovery::TIME_THRESHOLD_EIGHTHS,
             pacing_until: None,
             pto_count: 0,
             idle_timeout: config.max_idle_timeout,
@@ -369,6 +375,7 @@ impl Connection {
             sent_eliciting_since_recv: false,
             early_1rtt: Vec::new(),
             auth_failures: 0,
+            integrity_limit_override: None,
             first_rtt_sample: None,
             app_limited: false,
             any_packet_processed: false,

@@ -2,7 +2,7 @@
 //! processing, packet- and time-threshold loss, PTO with back-off, and
 //! requeueing of lost frames.
 
-use super::spaces::{SentFrame, SentPacket, SpaceId};
+use super::spaces::{LostPacket, SentFrame, SentPacket, SpaceId};
 use super::Connection;
 use crate::protocol::error::TransportError;
 use crate::protocol::frame::Ack;
@@ -14,6 +14,14 @@ pub(super) const PACKET_THRESHOLD: u64 = 3;
 
 /// Most the reordering threshold grows to after spurious losses.
 const MAX_PACKET_THRESHOLD: u64 = 256;
+
+/// Initial time threshold in eighths of an RTT (RFC 9002 §6.1.2,
+/// kTimeThreshold = 9/8).
+pub(super) const TIME_THRESHOLD_EIGHTHS: u32 = 9;
+
+/// Most the time threshold grows to after spurious losses: two RTTs, in
+/// eighths.
+const MAX_TIME_THRESHOLD_EIGHTHS: u32 = 16;
 
 /// Declared-lost packets remembered per space to spot spurious losses.
 const RECENTLY_LOST: usize = 64;
@@ -36,21 +44,28 @@ impl Connection {
             ));
         }
         sp.largest_acked = Some(sp.largest_acked.map_or(ack.largest, |l| l.max(ack.largest)));
-        // RFC 9002 §6.1.1: an ACK for a packet we declared lost shows the
-        // path reorders. Raise the reordering threshold past the distance
-        // seen, and undo the window cut when the loss was only reordering.
+        // RFC 9002 §6.1.1, §6.1.2: an ACK for a packet we declared lost
+        // shows the path reorders. Raise the reordering thresholds past the
+        // distance and the delay seen (as RACK does, RFC 8985 §6.2), and
+        // undo the window cut when the loss was only reordering.
         let mut spurious = 0u64;
         let mut threshold = self.packet_threshold;
-        sp.recently_lost.retain(|&(pn, largest_then)| {
-            if ack.ranges.iter().any(|r| r.contains(&pn)) {
+        let mut eighths = self.time_threshold_eighths;
+        let rtt = self.rtt.latest().max(self.rtt.smoothed()).max(GRANULARITY);
+        sp.recently_lost.retain(|l: &LostPacket| {
+            if ack.ranges.iter().any(|r| r.contains(&l.pn)) {
                 spurious += 1;
-                threshold = threshold.max(largest_then - pn + 1);
+                threshold = threshold.max(l.largest_acked - l.pn + 1);
+                let late = now.saturating_duration_since(l.sent);
+                let needed = (late.as_nanos() * 8).div_ceil(rtt.as_nanos()) + 1;
+                eighths = eighths.max(needed.min(u128::from(MAX_TIME_THRESHOLD_EIGHTHS)) as u32);
                 false
             } else {
                 true
             }
         });
         self.packet_threshold = threshold.min(MAX_PACKET_THRESHOLD);
+        self.time_threshold_eighths = eighths;
         for _ in 0..spurious {
             self.cc.on_spurious_loss();
         }
@@ -130,7 +145,7 @@ impl Connection {
             return;
         };
         let rtt = self.rtt.latest().max(self.rtt.smoothed());
-        let loss_delay = (rtt * 9 / 8).max(GRANULARITY);
+        let loss_delay = (rtt * self.time_threshold_eighths / 8).max(GRANULARITY);
         let lost_send_time = now.checked_sub(loss_delay);
         let mut lost = Vec::new();
         for (&pn, p) in sp.sent.range(..largest_acked) {
@@ -162,7 +177,11 @@ impl Connection {
             if sp.recently_lost.len() >= RECENTLY_LOST {
                 sp.recently_lost.pop_front();
             }
-            sp.recently_lost.push_back((pn, largest_acked));
+            sp.recently_lost.push_back(LostPacket {
+                pn,
+                largest_acked,
+                sent: p.time,
+            });
             if p.in_flight {
                 lost_bytes += u64::from(p.size);
             }

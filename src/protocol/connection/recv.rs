@@ -313,7 +313,9 @@ impl Connection {
                 .as_ref()
                 .map(|k| k.remote.packet.as_ref())
         };
-        key.map_or(u64::MAX, |k| k.integrity_limit())
+        let limit = key.map_or(u64::MAX, |k| k.integrity_limit());
+        self.integrity_limit_override
+            .map_or(limit, |o| o.min(limit))
     }
 
     /// Opens the payload of a packet whose header protection is removed,

@@ -130,9 +130,8 @@ pub struct PacketSpace {
     pub crypto_in: Assembler,
     /// PTO probes left to send in this space.
     pub probes: u8,
-    /// Recently declared-lost packets: (packet number, largest acknowledged
-    /// when it was declared lost), to recognise spurious losses.
-    pub recently_lost: std::collections::VecDeque<(u64, u64)>,
+    /// Recently declared-lost packets, to recognise spurious losses.
+    pub recently_lost: std::collections::VecDeque<LostPacket>,
 }
 
 impl PacketSpace {
@@ -195,4 +194,16 @@ impl PacketSpace {
         self.crypto_retransmit = RangeSet::new();
         in_flight
     }
+}
+
+/// A packet declared lost, remembered to recognise the loss as spurious
+/// when an ACK for it arrives after all (RFC 9002 §6.1).
+#[derive(Debug, Clone, Copy)]
+pub struct LostPacket {
+    /// Its packet number.
+    pub pn: u64,
+    /// The largest acknowledged packet number when it was declared lost.
+    pub largest_acked: u64,
+    /// When it was sent.
+    pub sent: Instant,
 }

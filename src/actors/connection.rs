@@ -578,7 +578,6 @@ impl ConnectionActor {
                     let _ = w.send(Ok(d));
                 }
             }
-            Event::DatagramsUnblocked => {}
             Event::ConnectionLost(e) => {
                 tracing::debug!(error = %e, "connection lost");
                 self.fail_all_with(e);

@@ -29,8 +29,14 @@ pub struct TransportConfig {
     /// UDP payload size used for every packet. 1200 is always safe
     /// (RFC 9000 §14); larger values need a path that carries them.
     pub initial_mtu: u16,
-    /// Largest DATAGRAM frame we accept; `None` disables datagrams.
+    /// Bytes of received datagrams (RFC 9221) buffered until the
+    /// application reads them; the oldest are dropped beyond it. It also
+    /// bounds the `max_datagram_frame_size` we announce (at most 65535).
+    /// `None` disables datagrams.
     pub datagram_receive_buffer_size: Option<usize>,
+    /// Bytes of datagrams queued for sending; the oldest are dropped
+    /// beyond it (datagrams are unreliable).
+    pub datagram_send_buffer_size: usize,
     /// Out-of-order CRYPTO bytes buffered per level before the peer is
     /// closed with CRYPTO_BUFFER_EXCEEDED.
     pub crypto_buffer_size: u64,
@@ -58,6 +64,7 @@ impl Default for TransportConfig {
             max_ack_delay: Duration::from_millis(25),
             initial_mtu: 1200,
             datagram_receive_buffer_size: Some(1024 * 1024),
+            datagram_send_buffer_size: 1024 * 1024,
             crypto_buffer_size: 64 * 1024,
             active_connection_id_limit: 4,
             initial_window: 14720,

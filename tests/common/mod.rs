@@ -206,3 +206,50 @@ pub fn client_and_first_datagram() -> (actix_quic::protocol::connection::Connect
     buf.truncate(t.size);
     (conn, buf)
 }
+
+/// A ring crypto provider offering only `suites`.
+pub fn provider_with(
+    suites: &[rustls::SupportedCipherSuite],
+) -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::CryptoProvider {
+        cipher_suites: suites.to_vec(),
+        ..rustls::crypto::ring::default_provider()
+    })
+}
+
+/// A root store trusting `cert` alone.
+pub fn roots(cert: &CertificateDer<'static>) -> rustls::RootCertStore {
+    let mut r = rustls::RootCertStore::empty();
+    r.add(cert.clone()).unwrap();
+    r
+}
+
+/// Client TLS trusting `cert`, with ALPN `alpn`, offering only `suites`.
+pub fn client_crypto_with_suites(
+    cert: &CertificateDer<'static>,
+    alpn: &[&[u8]],
+    suites: &[rustls::SupportedCipherSuite],
+) -> rustls::ClientConfig {
+    let mut c = rustls::ClientConfig::builder_with_provider(provider_with(suites))
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .unwrap()
+        .with_root_certificates(roots(cert))
+        .with_no_client_auth();
+    c.alpn_protocols = alpn.iter().map(|a| a.to_vec()).collect();
+    c
+}
+
+/// The three TLS 1.3 cipher suites QUIC uses (RFC 9001 §5.3), as ring
+/// provides them, with their IANA identifiers.
+pub fn quic_suites() -> [(rustls::SupportedCipherSuite, rustls::CipherSuite); 3] {
+    use rustls::crypto::ring::cipher_suite as s;
+    use rustls::CipherSuite as Id;
+    [
+        (
+            s::TLS13_CHACHA20_POLY1305_SHA256,
+            Id::TLS13_CHACHA20_POLY1305_SHA256,
+        ),
+        (s::TLS13_AES_256_GCM_SHA384, Id::TLS13_AES_256_GCM_SHA384),
+        (s::TLS13_AES_128_GCM_SHA256, Id::TLS13_AES_128_GCM_SHA256),
+    ]
+}

@@ -147,6 +147,7 @@ impl Connection {
         }
         self.cc.in_flight = 0;
         self.datagrams_out.clear();
+        self.datagrams_out_bytes = 0;
     }
 
     /// Called on every packet received while closing: answer with the

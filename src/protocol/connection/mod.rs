@@ -11,6 +11,7 @@ mod recovery;
 mod recv;
 mod send;
 pub mod spaces;
+mod stats;
 mod validation;
 
 use super::cid::ConnectionId;
@@ -27,6 +28,7 @@ use bytes::Bytes;
 pub use close::{ApplicationClose, ConnectionClose, ConnectionError};
 use rand::RngCore;
 use spaces::{PacketSpace, SpaceId};
+pub use stats::{ConnectionStats, FrameStats};
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -39,9 +41,6 @@ pub const LOCAL_CID_LEN: usize = 8;
 /// Our ack_delay_exponent (the RFC default).
 const ACK_DELAY_EXPONENT: u64 = 3;
 
-/// Most DATAGRAM frames queued for sending.
-const MAX_OUTGOING_DATAGRAMS: usize = 1024;
-
 /// An event for the application layer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
@@ -51,11 +50,13 @@ pub enum Event {
     Stream(StreamEvent),
     /// A DATAGRAM frame arrived.
     DatagramReceived,
-    /// Space freed for outgoing datagrams.
-    DatagramsUnblocked,
     /// The connection is closed, for this reason.
     ConnectionLost(ConnectionError),
 }
+
+/// Largest `max_datagram_frame_size` we announce (RFC 9221 §3): a DATAGRAM
+/// frame must fit in one UDP datagram.
+const MAX_DATAGRAM_FRAME_SIZE: usize = 65535;
 
 /// An event for the endpoint that routes datagrams to this connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,39 +86,6 @@ pub struct Transmit {
     /// When several datagrams were written: the size of each but the last
     /// (which may be shorter), for GSO.
     pub segment_size: Option<usize>,
-}
-
-/// Connection statistics.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ConnectionStats {
-    /// UDP datagrams sent.
-    pub udp_tx_datagrams: u64,
-    /// UDP bytes sent.
-    pub udp_tx_bytes: u64,
-    /// UDP datagrams received.
-    pub udp_rx_datagrams: u64,
-    /// UDP bytes received.
-    pub udp_rx_bytes: u64,
-    /// QUIC packets sent.
-    pub packets_sent: u64,
-    /// QUIC packets received and authenticated.
-    pub packets_received: u64,
-    /// Packets declared lost.
-    pub lost_packets: u64,
-    /// Bytes in packets declared lost.
-    pub lost_bytes: u64,
-    /// Frames sent.
-    pub frames_sent: u64,
-    /// Frames received.
-    pub frames_received: u64,
-    /// Congestion window reductions.
-    pub congestion_events: u64,
-    /// Smoothed RTT.
-    pub rtt: Duration,
-    /// Congestion window.
-    pub cwnd: u64,
-    /// Datagram size in use.
-    pub mtu: u16,
 }
 
 /// Where the connection is in its life (RFC 9000 §10).
@@ -164,8 +132,11 @@ struct RemoteCid {
 pub struct HandshakeData {
     /// The ALPN protocol agreed, if any.
     pub protocol: Option<Vec<u8>>,
-    /// The server name the client asked for (SNI).
+    /// The server name the client asked for (SNI); known to the server.
     pub server_name: Option<String>,
+    /// The TLS 1.3 cipher suite protecting the connection's packets
+    /// (RFC 9001 §5.3).
+    pub cipher_suite: Option<rustls::CipherSuite>,
 }
 
 /// One QUIC connection.
@@ -233,6 +204,7 @@ pub struct Connection {
     datagrams_in: VecDeque<Bytes>,
     datagrams_in_bytes: usize,
     datagrams_out: VecDeque<Bytes>,
+    datagrams_out_bytes: usize,
     stats: ConnectionStats,
     address_validated: bool,
     amp_received: u64,
@@ -364,6 +336,7 @@ impl Connection {
             datagrams_in: VecDeque::new(),
             datagrams_in_bytes: 0,
             datagrams_out: VecDeque::new(),
+            datagrams_out_bytes: 0,
             stats: ConnectionStats::default(),
             address_validated: side.is_client(),
             amp_received: 0,
@@ -412,7 +385,9 @@ impl Connection {
             active_connection_id_limit: config.active_connection_id_limit.max(2),
             initial_source_connection_id: Some(*scid),
             retry_source_connection_id: None,
-            max_datagram_frame_size: config.datagram_receive_buffer_size.map(|_| 65535),
+            max_datagram_frame_size: config
+                .datagram_receive_buffer_size
+                .map(|b| b.min(MAX_DATAGRAM_FRAME_SIZE) as u64),
         }
     }
 
@@ -585,16 +560,24 @@ impl Connection {
         if self.is_closed() {
             return Err(SendDatagramError::ConnectionLost);
         }
+        if self.config.datagram_receive_buffer_size.is_none() {
+            return Err(SendDatagramError::Disabled);
+        }
         let max = self
             .max_datagram_size()
             .ok_or(SendDatagramError::UnsupportedByPeer)?;
         if data.len() > max {
             return Err(SendDatagramError::TooLarge);
         }
-        if self.datagrams_out.len() >= MAX_OUTGOING_DATAGRAMS {
-            // Unreliable: the oldest goes first.
-            self.datagrams_out.pop_front();
+        // Unreliable: the oldest go first to stay within the buffer.
+        while self.datagrams_out_bytes + data.len() > self.config.datagram_send_buffer_size {
+            let Some(old) = self.datagrams_out.pop_front() else {
+                break;
+            };
+            self.datagrams_out_bytes -= old.len();
+            self.stats.datagrams_dropped_tx += 1;
         }
+        self.datagrams_out_bytes += data.len();
         self.datagrams_out.push_back(data);
         Ok(())
     }
@@ -847,6 +830,10 @@ pub enum SendDatagramError {
     /// The peer does not accept datagrams (or we have not learned it yet).
     #[error("datagrams not supported by peer")]
     UnsupportedByPeer,
+    /// Datagrams are disabled locally
+    /// (`TransportConfig::datagram_receive_buffer_size` is `None`).
+    #[error("datagrams disabled locally")]
+    Disabled,
     /// The datagram is larger than `max_datagram_size()`.
     #[error("datagram too large")]
     TooLarge,

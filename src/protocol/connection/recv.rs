@@ -184,6 +184,7 @@ impl Connection {
                 }
             };
             frames += 1;
+            self.stats.frame_rx.record(frame.ty());
             if !frame.allowed_in(space.kind()) {
                 self.transport_error(
                     now,
@@ -477,11 +478,16 @@ impl Connection {
                         "DATAGRAM frames were not negotiated",
                     ));
                 };
-                if data.len() > 65535 {
+                // RFC 9221 §3: larger than the max_datagram_frame_size we
+                // announced is a violation (counted leniently: type byte
+                // and data, as a frame without a Length field).
+                if 1 + data.len() > limit.min(super::MAX_DATAGRAM_FRAME_SIZE) {
                     return Err(TransportError::protocol_violation("DATAGRAM too large"));
                 }
-                // Unreliable: drop the oldest to stay within the buffer.
+                // Unreliable: drop the oldest to stay within the buffer
+                // (or this one, when it alone is larger).
                 while self.datagrams_in_bytes + data.len() > limit {
+                    self.stats.datagrams_dropped_rx += 1;
                     match self.datagrams_in.pop_front() {
                         Some(d) => self.datagrams_in_bytes -= d.len(),
                         None => return Ok(()),
@@ -546,6 +552,7 @@ impl Connection {
                     rustls::quic::Connection::Server(s) => s.server_name().map(str::to_string),
                     rustls::quic::Connection::Client(_) => None,
                 },
+                cipher_suite: self.tls.negotiated_cipher_suite().map(|s| s.suite()),
             });
             if !self.side.is_client() {
                 // RFC 9001 §4.1.2: the server's handshake is confirmed now.

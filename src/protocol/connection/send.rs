@@ -3,7 +3,7 @@
 //! for GSO, and the connection's single timer.
 
 use super::spaces::{SentFrame, SentPacket, SpaceId};
-use super::{Connection, State, Transmit, ACK_DELAY_EXPONENT};
+use super::{Connection, FrameStats, State, Transmit, ACK_DELAY_EXPONENT};
 use crate::protocol::crypto::{self, TAG_LEN};
 use crate::protocol::frame::{self, Ack, Dir, Frame};
 use crate::protocol::packet::{self, LongType, MIN_INITIAL_SIZE};
@@ -213,7 +213,7 @@ impl Connection {
         let payload_limit = limit - TAG_LEN;
         let mut frames: Vec<SentFrame> = Vec::new();
         let mut eliciting = false;
-        let mut frame_count = 0u64;
+        let mut frame_count = FrameStats::default();
 
         if self.state == State::Closing {
             if let Some((app, code, frame_type, reason)) = self.close_frame.clone() {
@@ -235,7 +235,7 @@ impl Connection {
                 };
                 if f.encoded_len() <= payload_limit - buf.len() {
                     f.encode(buf);
-                    frame_count += 1;
+                    frame_count.record(f.ty());
                 }
             }
         } else {
@@ -260,14 +260,15 @@ impl Connection {
                         break;
                     }
                     f.encode(buf);
+                    self.datagrams_out_bytes -= d.len();
                     self.datagrams_out.pop_front();
-                    frame_count += 1;
+                    frame_count.record(frame::DATAGRAM_LEN);
                     eliciting = true;
                 }
                 let mut sent = Vec::new();
                 self.streams
                     .write_stream_frames(buf, payload_limit, &mut sent);
-                frame_count += sent.len() as u64;
+                frame_count.add(frame::STREAM, sent.len() as u64);
                 frames.extend(
                     sent.into_iter()
                         .map(|(id, offset, len, fin)| SentFrame::Stream {
@@ -282,8 +283,8 @@ impl Connection {
             let sp = &mut self.spaces[space as usize];
             let probe = sp.probes > 0;
             if (probe || (space == SpaceId::Data && self.pending.ping)) && !eliciting {
-                buf.push(0x01); // PING
-                frame_count += 1;
+                buf.push(frame::PING as u8);
+                frame_count.record(frame::PING);
                 eliciting = true;
             }
             if space == SpaceId::Data {
@@ -305,13 +306,18 @@ impl Connection {
         if let Some(p) = pad_to {
             target = target.max(p.saturating_sub(TAG_LEN).min(payload_limit));
         }
+        let before_padding = buf.len();
         if buf.len() < target {
             buf.resize(target, 0);
         }
         self.seal_packet(space, buf, &header);
         let size = buf.len() - start;
         self.stats.packets_sent += 1;
-        self.stats.frames_sent += frame_count;
+        if buf.len() > before_padding {
+            frame_count.record(frame::PADDING);
+        }
+        self.stats.frames_sent += frame_count.total();
+        self.stats.frame_tx += frame_count;
         if eliciting {
             self.cc.on_sent(size as u64);
             self.pacer.on_sent(size as u64);
@@ -417,7 +423,7 @@ impl Connection {
         space: SpaceId,
         buf: &mut Vec<u8>,
         limit: usize,
-        count: &mut u64,
+        count: &mut FrameStats,
     ) {
         let sp = &mut self.spaces[space as usize];
         let due = sp.ack_pending || sp.ack_deadline.is_some_and(|t| t <= now);
@@ -440,7 +446,7 @@ impl Connection {
             return;
         }
         ack.encode(buf);
-        *count += 1;
+        count.record(frame::ACK);
         sp.ack_pending = false;
         sp.ack_deadline = None;
         sp.unacked_eliciting = 0;
@@ -452,7 +458,7 @@ impl Connection {
         buf: &mut Vec<u8>,
         limit: usize,
         frames: &mut Vec<SentFrame>,
-        count: &mut u64,
+        count: &mut FrameStats,
     ) {
         let sp = &mut self.spaces[space as usize];
         loop {
@@ -488,7 +494,7 @@ impl Connection {
                 offset,
                 len: len as u64,
             });
-            *count += 1;
+            count.record(frame::CRYPTO);
         }
     }
 
@@ -497,14 +503,14 @@ impl Connection {
         buf: &mut Vec<u8>,
         limit: usize,
         frames: &mut Vec<SentFrame>,
-        count: &mut u64,
+        count: &mut FrameStats,
     ) {
         let room = |buf: &Vec<u8>| limit.saturating_sub(buf.len()) >= 48;
         if self.pending.handshake_done && room(buf) {
             Frame::HandshakeDone.encode(buf);
             self.pending.handshake_done = false;
             frames.push(SentFrame::HandshakeDone);
-            *count += 1;
+            count.record(frame::HANDSHAKE_DONE);
         }
         self.write_new_token(buf, limit, frames, count);
         while room(buf) {
@@ -512,14 +518,14 @@ impl Connection {
                 break;
             };
             Frame::PathResponse(data).encode(buf);
-            *count += 1;
+            count.record(frame::PATH_RESPONSE);
         }
         let sp = &mut self.streams.pending;
         if sp.max_data && room(buf) {
             sp.max_data = false;
             Frame::MaxData(self.streams.local_max_data()).encode(buf);
             frames.push(SentFrame::MaxData);
-            *count += 1;
+            count.record(frame::MAX_DATA);
         }
         for (i, dir) in [Dir::Bi, Dir::Uni].into_iter().enumerate() {
             if self.streams.pending.max_streams[i] && room(buf) {
@@ -530,7 +536,7 @@ impl Connection {
                 }
                 .encode(buf);
                 frames.push(SentFrame::MaxStreams(dir));
-                *count += 1;
+                count.record(frame::MAX_STREAMS_BIDI);
             }
         }
         while room(buf) {
@@ -541,7 +547,7 @@ impl Connection {
             if let Some(max) = self.streams.local_max_stream_data(id) {
                 Frame::MaxStreamData { id, max }.encode(buf);
                 frames.push(SentFrame::MaxStreamData(id));
-                *count += 1;
+                count.record(frame::MAX_STREAM_DATA);
             }
         }
         while room(buf) {
@@ -555,7 +561,7 @@ impl Connection {
             }
             .encode(buf);
             frames.push(SentFrame::Reset(id, code, size));
-            *count += 1;
+            count.record(frame::RESET_STREAM);
         }
         while room(buf) {
             let Some((id, code)) = self.streams.pending.stop_sending.pop() else {
@@ -567,12 +573,12 @@ impl Connection {
             }
             .encode(buf);
             frames.push(SentFrame::StopSending(id, code));
-            *count += 1;
+            count.record(frame::STOP_SENDING);
         }
         if room(buf) {
             if let Some(limit) = self.streams.pending.data_blocked.take() {
                 Frame::DataBlocked(limit).encode(buf);
-                *count += 1;
+                count.record(frame::DATA_BLOCKED);
             }
         }
         while room(buf) {
@@ -580,7 +586,7 @@ impl Connection {
                 break;
             };
             Frame::StreamDataBlocked { id, limit }.encode(buf);
-            *count += 1;
+            count.record(frame::STREAM_DATA_BLOCKED);
         }
         while room(buf) {
             let Some(seq) = self.pending.new_cids.pop() else {
@@ -597,7 +603,7 @@ impl Connection {
             }
             .encode(buf);
             frames.push(SentFrame::NewCid(seq));
-            *count += 1;
+            count.record(frame::NEW_CONNECTION_ID);
         }
         while room(buf) {
             let Some(seq) = self.pending.retire_cids.pop() else {
@@ -605,7 +611,7 @@ impl Connection {
             };
             Frame::RetireConnectionId { seq }.encode(buf);
             frames.push(SentFrame::RetireCid(seq));
-            *count += 1;
+            count.record(frame::RETIRE_CONNECTION_ID);
         }
     }
 

@@ -200,7 +200,7 @@ impl Connection {
         buf: &mut Vec<u8>,
         limit: usize,
         frames: &mut Vec<SentFrame>,
-        count: &mut u64,
+        count: &mut super::FrameStats,
     ) {
         let Some(token) = self.pending.new_token.take() else {
             return;
@@ -216,7 +216,7 @@ impl Connection {
         if let Frame::NewToken { token } = f {
             frames.push(SentFrame::NewToken(token));
         }
-        *count += 1;
+        count.record(crate::protocol::frame::NEW_TOKEN);
     }
 
     /// Tells the endpoint the peer's stateless reset token for the CID we

@@ -1,0 +1,158 @@
+//! Connection statistics: UDP and packet counters, frames per type, and
+//! the path figures a user wants to see.
+
+use crate::protocol::frame::*;
+use std::time::Duration;
+
+/// Connection statistics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConnectionStats {
+    /// UDP datagrams sent.
+    pub udp_tx_datagrams: u64,
+    /// UDP bytes sent.
+    pub udp_tx_bytes: u64,
+    /// UDP datagrams received.
+    pub udp_rx_datagrams: u64,
+    /// UDP bytes received.
+    pub udp_rx_bytes: u64,
+    /// QUIC packets sent.
+    pub packets_sent: u64,
+    /// QUIC packets received and authenticated.
+    pub packets_received: u64,
+    /// Packets declared lost.
+    pub lost_packets: u64,
+    /// Bytes in packets declared lost.
+    pub lost_bytes: u64,
+    /// Frames sent, all types.
+    pub frames_sent: u64,
+    /// Frames received, all types.
+    pub frames_received: u64,
+    /// Frames sent, per type.
+    pub frame_tx: FrameStats,
+    /// Frames received, per type.
+    pub frame_rx: FrameStats,
+    /// Received datagrams (RFC 9221) dropped, oldest first, because the
+    /// receive buffer was full and the application did not read them.
+    pub datagrams_dropped_rx: u64,
+    /// Queued datagrams dropped, oldest first, because the send queue was
+    /// full.
+    pub datagrams_dropped_tx: u64,
+    /// Congestion window reductions.
+    pub congestion_events: u64,
+    /// Smoothed RTT.
+    pub rtt: Duration,
+    /// Congestion window.
+    pub cwnd: u64,
+    /// Datagram size in use.
+    pub mtu: u16,
+}
+
+/// Declares [`FrameStats`] from one list of counters, each with the frame
+/// types it counts, so the struct, `add` and `+=` cannot drift apart.
+macro_rules! frame_stats {
+    ($($(#[$doc:meta])* $field:ident: $($ty:pat_param)|+,)*) => {
+        /// Frames counted per type (RFC 9000 §12.4, RFC 9221 §4).
+        #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+        pub struct FrameStats {
+            $($(#[$doc])* pub $field: u64,)*
+        }
+
+        impl FrameStats {
+            /// Counts `n` frames of type `ty` (the frame's first varint);
+            /// unknown types are not counted.
+            pub fn add(&mut self, ty: u64, n: u64) {
+                match ty {
+                    $($($ty)|+ => self.$field += n,)*
+                    _ => {}
+                }
+            }
+
+            /// Frames of every type.
+            pub fn total(&self) -> u64 {
+                0 $(+ self.$field)*
+            }
+        }
+
+        impl std::ops::AddAssign for FrameStats {
+            fn add_assign(&mut self, o: Self) {
+                $(self.$field += o.$field;)*
+            }
+        }
+    };
+}
+
+frame_stats! {
+    /// PADDING frames (a run of padding bytes counts once).
+    padding: PADDING,
+    /// PING frames.
+    ping: PING,
+    /// ACK frames, with or without ECN counts.
+    ack: ACK | ACK_ECN,
+    /// RESET_STREAM frames.
+    reset_stream: RESET_STREAM,
+    /// STOP_SENDING frames.
+    stop_sending: STOP_SENDING,
+    /// CRYPTO frames.
+    crypto: CRYPTO,
+    /// NEW_TOKEN frames.
+    new_token: NEW_TOKEN,
+    /// STREAM frames.
+    stream: STREAM..=STREAM_LAST,
+    /// MAX_DATA frames.
+    max_data: MAX_DATA,
+    /// MAX_STREAM_DATA frames.
+    max_stream_data: MAX_STREAM_DATA,
+    /// MAX_STREAMS frames, both directions.
+    max_streams: MAX_STREAMS_BIDI | MAX_STREAMS_UNI,
+    /// DATA_BLOCKED frames.
+    data_blocked: DATA_BLOCKED,
+    /// STREAM_DATA_BLOCKED frames.
+    stream_data_blocked: STREAM_DATA_BLOCKED,
+    /// STREAMS_BLOCKED frames, both directions.
+    streams_blocked: STREAMS_BLOCKED_BIDI | STREAMS_BLOCKED_UNI,
+    /// NEW_CONNECTION_ID frames.
+    new_connection_id: NEW_CONNECTION_ID,
+    /// RETIRE_CONNECTION_ID frames.
+    retire_connection_id: RETIRE_CONNECTION_ID,
+    /// PATH_CHALLENGE frames.
+    path_challenge: PATH_CHALLENGE,
+    /// PATH_RESPONSE frames.
+    path_response: PATH_RESPONSE,
+    /// CONNECTION_CLOSE frames, transport and application.
+    connection_close: CONNECTION_CLOSE | CONNECTION_CLOSE_APP,
+    /// HANDSHAKE_DONE frames.
+    handshake_done: HANDSHAKE_DONE,
+    /// DATAGRAM frames.
+    datagram: DATAGRAM | DATAGRAM_LEN,
+}
+
+impl FrameStats {
+    /// Counts one frame of type `ty`.
+    pub fn record(&mut self, ty: u64) {
+        self.add(ty, 1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_frame_type_has_a_counter() {
+        let mut s = FrameStats::default();
+        for ty in (0x00..=0x1e).chain([0x30, 0x31]) {
+            s.record(ty);
+        }
+        // Types sharing a counter: ACK/ACK_ECN, 8 STREAM types, MAX_STREAMS
+        // and STREAMS_BLOCKED per direction, both CLOSEs, both DATAGRAMs.
+        assert_eq!(s.total(), 33);
+        assert_eq!(s.stream, 8);
+        assert!(s.padding == 1 && s.ack == 2 && s.max_streams == 2 && s.datagram == 2);
+        assert!(s.path_challenge == 1 && s.handshake_done == 1 && s.connection_close == 2);
+        s.record(0x40);
+        assert_eq!(s.total(), 33, "unknown types are not counted");
+        let mut t = s;
+        t += s;
+        assert_eq!(t.total(), 66);
+    }
+}

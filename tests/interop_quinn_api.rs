@@ -1,0 +1,201 @@
+//! The `Connection` API against quinn over real UDP on 127.0.0.1, in both
+//! directions: datagrams, the TLS exporter, cipher suites.
+
+mod common;
+
+use actix_quic::{ClientConfig, Connection, Endpoint, ServerConfig};
+use bytes::Bytes;
+use common::within;
+use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
+use rustls::crypto::ring::cipher_suite;
+use rustls::CipherSuite;
+use std::sync::Arc;
+
+const ALPN: &[u8] = b"interop";
+
+/// Client TLS trusting `cert`, offering only `suites` (all when empty).
+fn client_tls(
+    cert: &rustls::pki_types::CertificateDer<'static>,
+    suites: &[rustls::SupportedCipherSuite],
+) -> rustls::ClientConfig {
+    if suites.is_empty() {
+        common::client_crypto(cert, &[ALPN])
+    } else {
+        common::client_crypto_with_suites(cert, &[ALPN], suites)
+    }
+}
+
+/// Both ends of one connection: ours and quinn's, plus the endpoints
+/// that keep them alive.
+struct Ends {
+    ours: Connection,
+    quinn: quinn::Connection,
+    _our_ep: Endpoint,
+    _quinn_ep: quinn::Endpoint,
+}
+
+/// Our client (offering `suites`) connected to a quinn server.
+async fn ours_to_quinn(suites: &[rustls::SupportedCipherSuite]) -> Ends {
+    let (crypto, cert) = common::server_crypto(&[ALPN]);
+    let cfg =
+        quinn::ServerConfig::with_crypto(Arc::new(QuicServerConfig::try_from(crypto).unwrap()));
+    let server = quinn::Endpoint::server(cfg, "127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = server.local_addr().unwrap();
+    let client = Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
+    let connecting = client
+        .connect_with(
+            ClientConfig::new(Arc::new(client_tls(&cert, suites))),
+            addr,
+            "localhost",
+        )
+        .unwrap();
+    let (ours, quinn) = futures::join!(
+        within(10, connecting),
+        within(10, async { server.accept().await.unwrap().await })
+    );
+    Ends {
+        ours: ours.unwrap(),
+        quinn: quinn.unwrap(),
+        _our_ep: client,
+        _quinn_ep: server,
+    }
+}
+
+/// A quinn client (offering `suites`) connected to our server.
+async fn quinn_to_ours(suites: &[rustls::SupportedCipherSuite]) -> Ends {
+    let (crypto, cert) = common::server_crypto(&[ALPN]);
+    let server = Endpoint::server(
+        ServerConfig::with_crypto(Arc::new(crypto)),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .unwrap();
+    let addr = server.local_addr().unwrap();
+    let tls = Arc::new(client_tls(&cert, suites));
+    // quinn protects Initials with AES-128-GCM even when the handshake
+    // offers only other suites (RFC 9001 §5.2).
+    let initial = cipher_suite::TLS13_AES_128_GCM_SHA256
+        .tls13()
+        .and_then(|s| s.quic_suite())
+        .unwrap();
+    let quic = QuicClientConfig::with_initial(tls, initial).unwrap();
+    let mut client = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
+    client.set_default_client_config(quinn::ClientConfig::new(Arc::new(quic)));
+    let connecting = client.connect(addr, "localhost").unwrap();
+    let (quinn, ours) = futures::join!(
+        within(10, connecting),
+        within(10, async { server.accept().await.unwrap().await })
+    );
+    Ends {
+        ours: ours.unwrap(),
+        quinn: quinn.unwrap(),
+        _our_ep: server,
+        _quinn_ep: client,
+    }
+}
+
+/// Datagrams go both ways between `e.ours` and `e.quinn`, intact.
+async fn datagrams_both_ways(e: &Ends) {
+    let max = e.ours.max_datagram_size().expect("quinn accepts datagrams");
+    assert!(max >= 1000, "{max}");
+    for i in 0..10u8 {
+        let d = Bytes::from(vec![i; 100 + usize::from(i) * 50]);
+        e.ours.send_datagram(d.clone()).await.unwrap();
+        let got = within(5, e.quinn.read_datagram()).await.unwrap();
+        assert_eq!(got, d);
+        let back = Bytes::from(vec![i ^ 0xff; 900]);
+        e.quinn.send_datagram(back.clone()).unwrap();
+        assert_eq!(within(5, e.ours.read_datagram()).await.unwrap(), back);
+    }
+    // The largest we may send reaches quinn whole.
+    let full = Bytes::from(vec![0xab; max]);
+    e.ours.send_datagram(full.clone()).await.unwrap();
+    assert_eq!(within(5, e.quinn.read_datagram()).await.unwrap(), full);
+    assert_eq!(e.ours.stats().frame_tx.datagram, 11);
+    assert_eq!(e.ours.stats().frame_rx.datagram, 10);
+}
+
+/// Both ends export the same keying material (RFC 8446 §7.5); label
+/// and context change it.
+async fn same_exporter(e: &Ends) {
+    let mut ours = [0u8; 48];
+    let mut theirs = [0u8; 48];
+    e.ours
+        .export_keying_material(&mut ours, b"EXPORTER-interop", b"context")
+        .await
+        .unwrap();
+    e.quinn
+        .export_keying_material(&mut theirs, b"EXPORTER-interop", b"context")
+        .unwrap();
+    assert_eq!(ours, theirs);
+    let mut other = [0u8; 48];
+    e.ours
+        .export_keying_material(&mut other, b"EXPORTER-interop", b"other")
+        .await
+        .unwrap();
+    assert_ne!(ours, other);
+}
+
+/// 1 MiB echoed over one bidirectional stream opened by our side.
+async fn echo_through_quinn(e: &Ends) {
+    let q = e.quinn.clone();
+    let echo = tokio::spawn(async move {
+        let (mut s, mut r) = q.accept_bi().await.unwrap();
+        let data = r.read_to_end(2 << 20).await.unwrap();
+        s.write_all(&data).await.unwrap();
+        s.finish().unwrap();
+    });
+    let data = common::pattern(3, 1 << 20);
+    let (mut s, mut r) = e.ours.open_bi().await.unwrap();
+    s.write_all(&data).await.unwrap();
+    s.finish().unwrap();
+    let got = within(20, r.read_to_end(2 << 20)).await.unwrap();
+    assert!(got == data, "echo differs");
+    echo.await.unwrap();
+}
+
+#[actix::test]
+async fn datagrams_with_a_quinn_server() {
+    common::trace();
+    datagrams_both_ways(&ours_to_quinn(&[]).await).await;
+}
+
+#[actix::test]
+async fn datagrams_with_a_quinn_client() {
+    common::trace();
+    datagrams_both_ways(&quinn_to_ours(&[]).await).await;
+}
+
+#[actix::test]
+async fn exporter_matches_a_quinn_server() {
+    common::trace();
+    same_exporter(&ours_to_quinn(&[]).await).await;
+}
+
+#[actix::test]
+async fn exporter_matches_a_quinn_client() {
+    common::trace();
+    same_exporter(&quinn_to_ours(&[]).await).await;
+}
+
+#[actix::test]
+async fn each_cipher_suite_with_a_quinn_server() {
+    common::trace();
+    for (suite, id) in common::quic_suites() {
+        let e = ours_to_quinn(&[suite]).await;
+        assert_eq!(e.ours.handshake_data().unwrap().cipher_suite, Some(id));
+        echo_through_quinn(&e).await;
+        same_exporter(&e).await;
+    }
+}
+
+#[actix::test]
+async fn chacha20_only_quinn_client_against_our_server() {
+    common::trace();
+    let e = quinn_to_ours(&[cipher_suite::TLS13_CHACHA20_POLY1305_SHA256]).await;
+    assert_eq!(
+        e.ours.handshake_data().unwrap().cipher_suite,
+        Some(CipherSuite::TLS13_CHACHA20_POLY1305_SHA256)
+    );
+    echo_through_quinn(&e).await;
+    datagrams_both_ways(&e).await;
+}

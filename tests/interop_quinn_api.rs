@@ -199,3 +199,95 @@ async fn chacha20_only_quinn_client_against_our_server() {
     echo_through_quinn(&e).await;
     datagrams_both_ways(&e).await;
 }
+
+/// Echoes 8 MiB through quinn while our side starts a key update after
+/// every MiB that comes back; returns how many key updates we counted.
+async fn echo_with_our_key_updates(e: &Ends) -> u64 {
+    let q = e.quinn.clone();
+    let echo = tokio::spawn(async move {
+        let (mut s, mut r) = q.accept_bi().await.unwrap();
+        let mut buf = vec![0u8; 64 * 1024];
+        while let Some(n) = r.read(&mut buf).await.unwrap() {
+            s.write_all(&buf[..n]).await.unwrap();
+        }
+        s.finish().unwrap();
+    });
+    let data = common::pattern(9, 8 << 20);
+    let (mut s, mut r) = e.ours.open_bi().await.unwrap();
+    let writer = {
+        let data = data.clone();
+        actix::spawn(async move {
+            s.write_all(&data).await.unwrap();
+            s.finish().unwrap();
+        })
+    };
+    let mut got = Vec::with_capacity(data.len());
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut next = 1 << 20;
+    while let Some(n) = within(20, r.read(&mut buf)).await.unwrap() {
+        got.extend_from_slice(&buf[..n]);
+        if got.len() >= next {
+            next += 1 << 20;
+            e.ours.force_key_update();
+        }
+    }
+    writer.await.unwrap();
+    echo.await.unwrap();
+    assert!(got == data, "echo differs");
+    e.ours.stats().key_updates
+}
+
+/// Has quinn start `n` key updates, one after the other, while messages
+/// go back and forth: quinn ignores a request until it has discarded the
+/// previous phase's keys (about three PTOs), so it is asked on every
+/// round trip until our side has followed.
+async fn quinn_key_updates(e: &Ends, n: u64) {
+    let q = e.quinn.clone();
+    let echo = tokio::spawn(async move {
+        let (mut s, mut r) = q.accept_bi().await.unwrap();
+        let mut buf = vec![0u8; 1024];
+        while let Some(k) = r.read(&mut buf).await.unwrap() {
+            s.write_all(&buf[..k]).await.unwrap();
+        }
+        s.finish().unwrap();
+    });
+    let (mut s, mut r) = e.ours.open_bi().await.unwrap();
+    let start = e.ours.stats().key_updates;
+    let mut rounds = 0u32;
+    within(30, async {
+        while e.ours.stats().key_updates < start + n {
+            e.quinn.force_key_update();
+            let msg = rounds.to_be_bytes();
+            s.write_all(&msg).await.unwrap();
+            let mut back = [0u8; 4];
+            r.read_exact(&mut back).await.unwrap();
+            assert_eq!(back, msg);
+            rounds += 1;
+        }
+    })
+    .await;
+    s.finish().unwrap();
+    assert!(r.read_to_end(64).await.unwrap().is_empty());
+    echo.await.unwrap();
+}
+
+#[actix::test]
+async fn key_updates_with_a_quinn_server() {
+    common::trace();
+    let e = ours_to_quinn(&[]).await;
+    let ours = echo_with_our_key_updates(&e).await;
+    assert!(ours >= 2, "{ours} updates started by us");
+    quinn_key_updates(&e, 3).await;
+    same_exporter(&e).await;
+    echo_through_quinn(&e).await;
+}
+
+#[actix::test]
+async fn key_updates_with_a_quinn_client() {
+    common::trace();
+    let e = quinn_to_ours(&[]).await;
+    let ours = echo_with_our_key_updates(&e).await;
+    assert!(ours >= 2, "{ours} updates started by us");
+    quinn_key_updates(&e, 3).await;
+    echo_through_quinn(&e).await;
+}

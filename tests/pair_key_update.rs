@@ -10,6 +10,8 @@ use actix_quic::protocol::frame::Dir;
 use actix_quic::testing::{Direction, Link};
 use bytes::Bytes;
 use pair_util::*;
+use std::cell::Cell;
+use std::rc::Rc;
 use std::time::Duration;
 
 #[test]
@@ -230,4 +232,55 @@ fn too_many_forged_packets_is_aead_limit_reached() {
     run_until_both_closed(&mut p);
     assert_local_error(p.server().error(), Code::AEAD_LIMIT_REACHED);
     assert_peer_closed_with(p.client.error(), Code::AEAD_LIMIT_REACHED);
+}
+
+#[test]
+fn keys_update_on_their_own_before_the_confidentiality_limit() {
+    for (seed, loss) in [(1, 0.0), (2, 0.02)] {
+        let mut p = pair(Link {
+            loss,
+            seed,
+            ..Link::default()
+        });
+        assert!(p.handshake_and_settle());
+        // RFC 9001 §6.6 with a limit of 100 packets per key phase: 2 MB
+        // (~1,800 packets) need well over a dozen updates.
+        p.client.set_confidentiality_limit_for_test(100);
+        let data = pattern(seed, 0, 2 << 20);
+        let got = transfer(&mut p, &data, Duration::from_secs(60));
+        assert!(got == data, "seed {seed}: data differs");
+        let (c, s) = (p.client.stats(), p.server().stats());
+        assert!(
+            c.key_updates >= 15,
+            "seed {seed}: {} updates",
+            c.key_updates
+        );
+        // The server followed each one.
+        assert_eq!(s.key_updates, c.key_updates, "seed {seed}");
+        assert!(p.client.error().is_none() && p.server().error().is_none());
+    }
+}
+
+#[test]
+fn confidentiality_limit_without_a_possible_update_is_aead_limit_reached() {
+    let cut = Rc::new(Cell::new(false));
+    let c = cut.clone();
+    let mut p = pair(Link {
+        drop: Some(Box::new(move |dir, _| {
+            dir == Direction::ToClient && c.get()
+        })),
+        ..Link::default()
+    });
+    assert!(p.handshake_and_settle());
+    p.client.set_confidentiality_limit_for_test(16);
+    // Nothing reaches the client any more, so no packet of the current
+    // phase is ever acknowledged and no update may start (RFC 9001 §6.1);
+    // the client must stop at the limit (§6.6).
+    cut.set(true);
+    let id = p.client.open(Dir::Uni).unwrap();
+    let mut data = Bytes::from(vec![1u8; 200_000]);
+    let _ = p.client.write(id, &mut data);
+    assert!(p.run_until(Duration::from_secs(20), |p| p.client.error().is_some()));
+    assert_local_error(p.client.error(), Code::AEAD_LIMIT_REACHED);
+    assert!(p.client.stats().packets_sent >= 16);
 }

@@ -1048,6 +1048,15 @@ impl Handler<SetMaxConcurrentStreams> for ConnectionActor {
     }
 }
 
+impl Handler<ForceKeyUpdate> for ConnectionActor {
+    type Result = bool;
+    fn handle(&mut self, _: ForceKeyUpdate, ctx: &mut Context<Self>) -> bool {
+        let started = self.conn.force_key_update();
+        self.drive(ctx);
+        started
+    }
+}
+
 impl Handler<Stats> for ConnectionActor {
     type Result = MessageResult<Stats>;
     fn handle(&mut self, _: Stats, _ctx: &mut Context<Self>) -> Self::Result {

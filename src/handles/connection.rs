@@ -111,6 +111,14 @@ impl Connection {
         });
     }
 
+    /// Starts a 1-RTT key update (RFC 9001 §6) now, as quinn's
+    /// `force_key_update`; ignored while one is not allowed (before the
+    /// handshake is confirmed or the previous update acknowledged). Keys
+    /// are also updated on their own before the AEAD's limits (§6.6).
+    pub fn force_key_update(&self) {
+        self.addr.do_send(messages::ForceKeyUpdate);
+    }
+
     /// Waits until the connection is closed and says why.
     pub async fn closed(&self) -> ConnectionError {
         self.ask(messages::WaitClosed).await.unwrap_or_else(|e| e)

@@ -136,6 +136,13 @@ pub struct SetMaxConcurrentStreams {
     pub count: u64,
 }
 
+/// Starts a 1-RTT key update (RFC 9001 §6); replies whether it started
+/// (not before the handshake is confirmed, nor before the previous update
+/// was acknowledged).
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "bool")]
+pub struct ForceKeyUpdate;
+
 /// Replies with the connection's statistics.
 #[derive(Debug, Clone, Copy, Message)]
 #[rtype(result = "ConnectionStats")]

@@ -80,4 +80,12 @@ impl Connection {
         let sp = &mut self.spaces[space as usize];
         sp.next_pn = sp.next_pn.max(pn);
     }
+
+    /// **Test hook.** Lowers the number of packets the current 1-RTT keys
+    /// may protect (RFC 9001 §6.6; 2^23 for AES-GCM) so that automatic
+    /// key updates happen within a test.
+    #[doc(hidden)]
+    pub fn set_confidentiality_limit_for_test(&mut self, limit: u64) {
+        self.confidentiality_limit_override = Some(limit);
+    }
 }

@@ -228,6 +228,10 @@ pub struct Connection {
     handshake_data: Option<HandshakeData>,
     /// First packet number sent in the current 1-RTT key phase.
     key_phase_first_sent: u64,
+    /// Packets protected with the current 1-RTT keys (RFC 9001 §6.6).
+    sealed_in_phase: u64,
+    /// A lower confidentiality limit set by a test hook.
+    confidentiality_limit_override: Option<u64>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -354,6 +358,8 @@ impl Connection {
             any_packet_processed: false,
             handshake_data: None,
             key_phase_first_sent: 0,
+            sealed_in_phase: 0,
+            confidentiality_limit_override: None,
             config,
         };
         conn.reset_idle(now);
@@ -655,11 +661,11 @@ impl Connection {
         self.streams.set_max_concurrent(dir, n);
     }
 
-    /// Starts a 1-RTT key update (RFC 9001 §6.1). Refused (false) before
-    /// the handshake is confirmed and until a packet sent in the current
-    /// key phase was acknowledged. Mostly for tests: keys are never
-    /// updated on their own.
-    #[doc(hidden)]
+    /// Starts a 1-RTT key update (RFC 9001 §6.1): packets go out under
+    /// the next key phase from now on. Returns false when one is not
+    /// allowed yet: before the handshake is confirmed, or before a packet
+    /// of the current phase was acknowledged. Keys are also updated on
+    /// their own before the AEAD's confidentiality limit (§6.6).
     pub fn force_key_update(&mut self) -> bool {
         let acked = self.spaces[SpaceId::Data as usize].largest_acked;
         // RFC 9001 §6.1: not before confirmation, and not again before
@@ -674,9 +680,49 @@ impl Connection {
             return false;
         };
         keys.rotate();
-        self.key_phase_first_sent = self.spaces[SpaceId::Data as usize].next_pn;
         tracing::debug!(side = ?self.side, phase = keys.phase, "initiated key update");
+        self.on_new_key_phase();
         true
+    }
+
+    /// Bookkeeping when our sending keys move to a new phase, whoever
+    /// started the update.
+    pub(super) fn on_new_key_phase(&mut self) {
+        self.key_phase_first_sent = self.spaces[SpaceId::Data as usize].next_pn;
+        self.sealed_in_phase = 0;
+        self.stats.key_updates += 1;
+    }
+
+    /// RFC 9001 §6.6: before the current keys have protected as many
+    /// packets as the AEAD's confidentiality limit allows, update them.
+    /// An update starts at three quarters of the limit, leaving time for
+    /// the acknowledgement a new update needs (§6.1). Should it still be
+    /// impossible at the limit, 1-RTT sending stops
+    /// ([`Self::key_limit_reached`]) and the connection ends with
+    /// AEAD_LIMIT_REACHED if no acknowledgement comes within a PTO.
+    pub(super) fn check_confidentiality_limit(&mut self) {
+        let Some(limit) = self.confidentiality_limit() else {
+            return;
+        };
+        if self.sealed_in_phase >= limit - limit / 4 {
+            self.force_key_update();
+        }
+    }
+
+    /// Packets the current 1-RTT keys may protect, once they exist.
+    fn confidentiality_limit(&self) -> Option<u64> {
+        let keys = self.one_rtt.as_ref()?;
+        Some(
+            self.confidentiality_limit_override
+                .unwrap_or_else(|| keys.current.local.confidentiality_limit()),
+        )
+    }
+
+    /// The current 1-RTT keys protected all the packets they may and no
+    /// update is possible yet.
+    pub(super) fn key_limit_reached(&self) -> bool {
+        self.confidentiality_limit()
+            .is_some_and(|l| self.sealed_in_phase >= l)
     }
 
     /// The current 1-RTT key phase bit (RFC 9001 §6).

@@ -319,6 +319,18 @@ impl Connection {
         if t > now {
             return;
         }
+        if space == SpaceId::Data && self.key_limit_reached() {
+            // RFC 9001 §6.6: the keys are used up and no acknowledgement
+            // arrived that would allow an update.
+            self.transport_error(
+                now,
+                TransportError::new(
+                    crate::protocol::error::TransportErrorCode::AEAD_LIMIT_REACHED,
+                    "confidentiality limit reached without a key update",
+                ),
+            );
+            return;
+        }
         self.pto_count += 1;
         tracing::trace!(side = ?self.side, ?space, pto_count = self.pto_count, "PTO");
         // RFC 9002 §6.2.4: probes carry data when there is some. Requeue

@@ -361,7 +361,7 @@ impl Connection {
             keys.rotate();
             keys.phase_first_pn = Some(pn);
             // RFC 9001 §6.2: we answer in the new phase from now on.
-            self.key_phase_first_sent = self.spaces[SpaceId::Data as usize].next_pn;
+            self.on_new_key_phase();
             tracing::debug!(side = ?self.side, "peer initiated key update");
             return Ok(n);
         }

@@ -55,6 +55,7 @@ impl Connection {
                 }
             }
             self.update_pacing(now);
+            self.check_confidentiality_limit();
             if !self.build_datagram(now, buf, start, max_size) {
                 break;
             }
@@ -120,6 +121,10 @@ impl Connection {
         let sp = &self.spaces[space as usize];
         if self.state == State::Closing {
             return self.close_send_pending;
+        }
+        if space == SpaceId::Data && self.key_limit_reached() {
+            // RFC 9001 §6.6: not one more packet under these keys.
+            return false;
         }
         if sp.ack_pending || sp.ack_deadline.is_some_and(|t| t <= now) || sp.probes > 0 {
             return true;
@@ -313,6 +318,9 @@ impl Connection {
         self.seal_packet(space, buf, &header);
         let size = buf.len() - start;
         self.stats.packets_sent += 1;
+        if space == SpaceId::Data {
+            self.sealed_in_phase += 1;
+        }
         if buf.len() > before_padding {
             frame_count.record(frame::PADDING);
         }

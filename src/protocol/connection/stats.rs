@@ -39,6 +39,8 @@ pub struct ConnectionStats {
     pub datagrams_dropped_tx: u64,
     /// Congestion window reductions.
     pub congestion_events: u64,
+    /// 1-RTT key updates (RFC 9001 §6), started by either side.
+    pub key_updates: u64,
     /// Smoothed RTT.
     pub rtt: Duration,
     /// Congestion window.

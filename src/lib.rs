@@ -20,7 +20,7 @@ pub use errors::{
     ClosedStream, ConnectError, ConnectionError, ReadError, ReadExactError, ReadToEndError,
     SendDatagramError, StoppedError, WriteError,
 };
-pub use handles::{Connecting, Connection, Endpoint, RecvStream, SendStream};
+pub use handles::{Connecting, Connection, Endpoint, RecvStream, SendStream, Subscription};
 pub use protocol::config::TransportConfig;
 pub use protocol::connection::{ApplicationClose, ConnectionClose, ConnectionStats};
 pub use protocol::endpoint::{ClientConfig, EndpointConfig, ServerConfig};

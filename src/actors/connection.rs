@@ -7,6 +7,7 @@ use super::socket::Socket;
 use crate::errors::{
     ClosedStream, ConnectionError, ReadError, SendDatagramError, StoppedError, WriteError,
 };
+use crate::handles::{Connection, RecvStream, SendStream, Subscription};
 use crate::messages::*;
 use crate::protocol::congestion::CongestionState;
 use crate::protocol::connection::{
@@ -340,7 +341,17 @@ pub struct ConnectionActor {
     shared: Arc<Shared>,
     token: Weak<HandleToken>,
     handles_dropped: bool,
+    subscribers: Vec<Subscriber>,
+    next_subscription: u64,
     span: tracing::Span,
+}
+
+/// An actor subscribed to this connection's events.
+struct Subscriber {
+    id: u64,
+    recipient: Recipient<ConnectionEvent>,
+    streams: bool,
+    datagrams: bool,
 }
 
 fn dir_index(d: Dir) -> usize {
@@ -376,6 +387,8 @@ impl ConnectionActor {
             shared,
             token: Weak::new(),
             handles_dropped: false,
+            subscribers: Vec::new(),
+            next_subscription: 0,
             span,
         }
     }
@@ -430,7 +443,7 @@ impl ConnectionActor {
             }
         }
         while let Some(ev) = self.conn.poll_event() {
-            self.on_event(ev);
+            self.on_event(ev, ctx);
         }
         self.retry_parked();
         // Completing waiters may have queued more to send.
@@ -542,14 +555,14 @@ impl ConnectionActor {
         }
     }
 
-    fn on_event(&mut self, ev: Event) {
+    fn on_event(&mut self, ev: Event, ctx: &mut Context<Self>) {
         match ev {
             Event::Connected => {
                 for w in self.waiters.connected.drain(..) {
                     let _ = w.send(Ok(()));
                 }
             }
-            Event::Stream(StreamEvent::Opened(d)) => self.serve_accept(d),
+            Event::Stream(StreamEvent::Opened(d)) => self.serve_accept(d, ctx),
             Event::Stream(StreamEvent::Available(d)) => self.serve_open(d),
             Event::Stream(StreamEvent::Stopped(id, code)) => {
                 if let Some(ws) = self.waiters.stopped.remove(&id) {
@@ -567,6 +580,9 @@ impl ConnectionActor {
             }
             Event::Stream(StreamEvent::Readable(_) | StreamEvent::Writable(_)) => {}
             Event::DatagramReceived => {
+                if self.deliver_datagrams() {
+                    return;
+                }
                 while {
                     prune(&mut self.waiters.datagrams);
                     !self.waiters.datagrams.is_empty()
@@ -585,7 +601,56 @@ impl ConnectionActor {
         }
     }
 
-    fn serve_accept(&mut self, d: Dir) {
+    /// The newest subscriber taking streams (`streams`) or datagrams.
+    fn subscriber_for(&self, streams: bool) -> Option<Recipient<ConnectionEvent>> {
+        self.subscribers
+            .iter()
+            .rev()
+            .find(|s| if streams { s.streams } else { s.datagrams })
+            .map(|s| s.recipient.clone())
+    }
+
+    /// Hands the streams the peer opened to the stream subscriber, as
+    /// handles; false when there is none.
+    fn deliver_streams(&mut self, d: Dir, ctx: &mut Context<Self>) -> bool {
+        let Some(to) = self.subscriber_for(true) else {
+            return false;
+        };
+        while let Some(id) = self.conn.accept(d) {
+            let Some((shared, token)) = self.handle_parts(ctx) else {
+                return true;
+            };
+            let conn = Connection::from_parts(ctx.address(), shared, token);
+            let recv = RecvStream::new(conn.clone(), id);
+            // Streams are never dropped; their number is bounded by the
+            // stream limit we grant.
+            to.do_send(match d {
+                Dir::Bi => ConnectionEvent::IncomingBi(SendStream::new(conn, id), recv),
+                Dir::Uni => ConnectionEvent::IncomingUni(recv),
+            });
+        }
+        true
+    }
+
+    /// Hands received datagrams to the datagram subscriber; false when
+    /// there is none.
+    fn deliver_datagrams(&mut self) -> bool {
+        let Some(to) = self.subscriber_for(false) else {
+            return false;
+        };
+        while let Some(d) = self.conn.read_datagram() {
+            if to.try_send(ConnectionEvent::Datagram(d)).is_err() {
+                // Unreliable: a full (or closed) mailbox loses it.
+                self.conn.note_datagram_dropped();
+            }
+        }
+        true
+    }
+
+    fn serve_accept(&mut self, d: Dir, ctx: &mut Context<Self>) {
+        if self.deliver_streams(d, ctx) {
+            return;
+        }
         let q = &mut self.waiters.accept[dir_index(d)];
         while {
             prune(q);
@@ -669,6 +734,9 @@ impl ConnectionActor {
     }
 
     fn fail_all_with(&mut self, e: ConnectionError) {
+        for sub in self.subscribers.drain(..) {
+            sub.recipient.do_send(ConnectionEvent::Closed(e.clone()));
+        }
         let w = std::mem::take(&mut self.waiters);
         for q in w.open.into_iter().chain(w.accept) {
             for r in q {
@@ -753,6 +821,42 @@ impl Handler<Datagrams> for ConnectionActor {
             self.conn.handle_datagram(now, addr, data);
         }
         self.drive(ctx);
+    }
+}
+
+impl Handler<Subscribe> for ConnectionActor {
+    type Result = Result<Subscription, ConnectionError>;
+    fn handle(&mut self, msg: Subscribe, ctx: &mut Context<Self>) -> Self::Result {
+        if let Some(e) = self.lost() {
+            return Err(e);
+        }
+        let (_, token) = self
+            .handle_parts(ctx)
+            .ok_or(ConnectionError::LocallyClosed)?;
+        let id = self.next_subscription;
+        self.next_subscription += 1;
+        self.subscribers.push(Subscriber {
+            id,
+            recipient: msg.recipient,
+            streams: msg.streams,
+            datagrams: msg.datagrams,
+        });
+        // What arrived before the subscription goes to it now.
+        if msg.streams {
+            self.deliver_streams(Dir::Bi, ctx);
+            self.deliver_streams(Dir::Uni, ctx);
+        }
+        if msg.datagrams {
+            self.deliver_datagrams();
+        }
+        Ok(Subscription::new(id, ctx.address(), token))
+    }
+}
+
+impl Handler<Unsubscribe> for ConnectionActor {
+    type Result = ();
+    fn handle(&mut self, msg: Unsubscribe, _ctx: &mut Context<Self>) {
+        self.subscribers.retain(|s| s.id != msg.0);
     }
 }
 

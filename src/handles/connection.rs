@@ -41,11 +41,20 @@ impl Connection {
             .ok()
             .flatten()
             .ok_or_else(gone)?;
-        Ok(Self {
+        Ok(Self::from_parts(addr, shared, token))
+    }
+
+    /// A handle from parts the actor already holds.
+    pub(crate) fn from_parts(
+        addr: Addr<ConnectionActor>,
+        shared: Arc<Shared>,
+        token: Arc<HandleToken>,
+    ) -> Self {
+        Self {
             addr,
             shared,
             _token: token,
-        })
+        }
     }
 
     /// The connection actor's address, for sending `crate::messages` directly.
@@ -109,6 +118,35 @@ impl Connection {
             code: error_code,
             reason: Bytes::copy_from_slice(reason),
         });
+    }
+
+    /// Subscribes `recipient` to this connection's events: incoming
+    /// streams, datagrams and the close arrive as
+    /// [`ConnectionEvent`](messages::ConnectionEvent) messages, in order,
+    /// instead of through `accept_*` and `read_datagram`. Keep the returned
+    /// guard; see [`messages::Subscribe`].
+    pub async fn subscribe(
+        &self,
+        recipient: actix::Recipient<messages::ConnectionEvent>,
+    ) -> Result<crate::Subscription, ConnectionError> {
+        self.subscribe_to(recipient, true, true).await
+    }
+
+    /// As [`subscribe`](Self::subscribe), taking only incoming streams
+    /// (`streams`) and/or datagrams (`datagrams`); the close is always
+    /// delivered.
+    pub async fn subscribe_to(
+        &self,
+        recipient: actix::Recipient<messages::ConnectionEvent>,
+        streams: bool,
+        datagrams: bool,
+    ) -> Result<crate::Subscription, ConnectionError> {
+        self.ask(messages::Subscribe {
+            recipient,
+            streams,
+            datagrams,
+        })
+        .await?
     }
 
     /// Starts a 1-RTT key update (RFC 9001 §6) now, as quinn's

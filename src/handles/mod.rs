@@ -3,7 +3,9 @@
 pub mod connection;
 pub mod endpoint;
 pub mod streams;
+pub mod subscription;
 
 pub use connection::Connection;
 pub use endpoint::{Connecting, Endpoint};
 pub use streams::{RecvStream, SendStream};
+pub use subscription::Subscription;

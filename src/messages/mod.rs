@@ -174,3 +174,57 @@ pub struct ExportKeyingMaterial {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("keying material export failed")]
 pub struct ExportKeyingMaterialError;
+
+/// What a subscribed actor receives from a connection (see
+/// [`Subscribe`]), in the order things happened.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub enum ConnectionEvent {
+    /// The peer opened a bidirectional stream.
+    IncomingBi(crate::SendStream, crate::RecvStream),
+    /// The peer opened a unidirectional stream.
+    IncomingUni(crate::RecvStream),
+    /// A datagram (RFC 9221) arrived.
+    Datagram(Bytes),
+    /// The connection closed, and why. Always the last event.
+    Closed(ConnectionError),
+}
+
+/// Subscribes an actor to a connection's events: instead of waiting in
+/// `AcceptBi` / `AcceptUni` / `ReadDatagram`, it receives each incoming
+/// stream and datagram as a [`ConnectionEvent`] message, and the close.
+///
+/// Replies with a [`Subscription`](crate::Subscription) guard: keep it
+/// (typically in the subscribing actor's state). While it lives the
+/// connection stays open even with no other handle; dropping it ends the
+/// subscription. Incoming streams go to the newest subscriber that takes
+/// streams, datagrams to the newest that takes datagrams (others get
+/// only the close). Streams always arrive; a datagram that finds the
+/// subscriber's mailbox full is dropped and counted in
+/// `ConnectionStats::datagrams_dropped_rx`, as datagrams are unreliable.
+/// Subscribing to a closed connection replies with its error.
+#[derive(Message)]
+#[rtype(result = "Result<crate::Subscription, ConnectionError>")]
+pub struct Subscribe {
+    /// Where the events go.
+    pub recipient: actix::Recipient<ConnectionEvent>,
+    /// Take incoming streams (away from `AcceptBi` / `AcceptUni`).
+    pub streams: bool,
+    /// Take datagrams (away from `ReadDatagram`).
+    pub datagrams: bool,
+}
+
+impl std::fmt::Debug for Subscribe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscribe")
+            .field("streams", &self.streams)
+            .field("datagrams", &self.datagrams)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Ends the subscription with this ID (sent by a dropped
+/// [`Subscription`](crate::Subscription)).
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct Unsubscribe(pub u64);

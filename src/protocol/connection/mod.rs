@@ -588,6 +588,13 @@ impl Connection {
         Ok(())
     }
 
+    /// Counts a received datagram that the application layer took but
+    /// could not hand over (a full mailbox), in
+    /// `ConnectionStats::datagrams_dropped_rx`.
+    pub fn note_datagram_dropped(&mut self) {
+        self.stats.datagrams_dropped_rx += 1;
+    }
+
     /// Takes a received datagram.
     pub fn read_datagram(&mut self) -> Option<Bytes> {
         let d = self.datagrams_in.pop_front()?;

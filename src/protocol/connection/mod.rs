@@ -809,6 +809,30 @@ impl Connection {
     }
 
     /// Issues connection IDs up to the peer's limit (RFC 9000 §5.1.1).
+    /// Moves to the next connection ID the peer issued and retires the
+    /// one in use (RFC 9000 §5.1.2), so that packets on the path no longer
+    /// link to the earlier ones. False when the peer has not issued a
+    /// spare CID (or uses zero-length CIDs), or before the handshake
+    /// completes.
+    pub fn rotate_cid(&mut self) -> bool {
+        if !self.handshake_complete || self.is_closed() || self.dcid.is_empty() {
+            return false;
+        }
+        let Some((&seq, next)) = self.remote_cids.range(self.remote_cid_seq + 1..).next() else {
+            return false;
+        };
+        let next = next.cid;
+        let old = std::mem::replace(&mut self.remote_cid_seq, seq);
+        self.dcid = next;
+        // RFC 9000 §10.3.1: a retired CID's reset token is no longer
+        // checked; the peer issues a replacement on RETIRE_CONNECTION_ID.
+        self.remote_cids.remove(&old);
+        self.pending.retire_cids.push(old);
+        self.announce_reset_token();
+        tracing::debug!(side = ?self.side, seq, "switched to a new connection ID");
+        true
+    }
+
     fn issue_cids(&mut self) {
         let limit = self
             .peer_params

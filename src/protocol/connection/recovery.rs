@@ -126,9 +126,6 @@ impl Connection {
                 len,
                 fin,
             } => self.streams.on_stream_acked(id, offset, len, fin),
-            SentFrame::RetireCid(seq) => {
-                self.remote_cids.remove(&seq);
-            }
             SentFrame::Reset(id, ..) => self.streams.on_reset_acked(id),
             _ => {}
         }

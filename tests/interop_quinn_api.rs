@@ -291,3 +291,36 @@ async fn key_updates_with_a_quinn_client() {
     quinn_key_updates(&e, 3).await;
     echo_through_quinn(&e).await;
 }
+
+#[actix::test]
+async fn quinn_client_rebinding_is_followed_by_our_server() {
+    common::trace();
+    let e = quinn_to_ours(&[]).await;
+    echo_through_quinn(&e).await;
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let new = socket.local_addr().unwrap();
+    assert_ne!(e.ours.remote_address(), new);
+    e._quinn_ep.rebind(socket).unwrap();
+    // Traffic after the move: our server follows the client there.
+    echo_through_quinn(&e).await;
+    assert_eq!(e.ours.remote_address(), new);
+    let s = e.ours.stats();
+    assert_eq!(s.migrations, 1);
+    assert!(s.frame_tx.path_challenge >= 1);
+    same_exporter(&e).await;
+}
+
+#[actix::test]
+async fn our_client_rebinding_is_followed_by_a_quinn_server() {
+    common::trace();
+    let e = ours_to_quinn(&[]).await;
+    echo_through_quinn(&e).await;
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let new = socket.local_addr().unwrap();
+    e._our_ep.rebind(socket).unwrap();
+    assert_eq!(e._our_ep.local_addr().unwrap(), new);
+    echo_through_quinn(&e).await;
+    assert_eq!(e.quinn.remote_address(), new);
+    // A fresh CID on the new path (RFC 9000 §9.5).
+    assert!(e.ours.stats().frame_tx.retire_connection_id >= 1);
+}

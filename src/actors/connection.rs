@@ -88,6 +88,11 @@ struct AllHandlesDropped;
 #[rtype(result = "()")]
 pub struct Datagrams(pub Vec<(SocketAddr, BytesMut)>);
 
+/// The endpoint moved to another socket (`Endpoint::rebind`).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct SetSocket(pub Arc<Socket>);
+
 /// Closes the connection as part of an endpoint close.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
@@ -869,6 +874,15 @@ impl Handler<AllHandlesDropped> for ConnectionActor {
         }
         self.handles_dropped = true;
         self.conn.close(Instant::now(), 0, Bytes::new());
+        self.drive(ctx);
+    }
+}
+
+impl Handler<SetSocket> for ConnectionActor {
+    type Result = ();
+    fn handle(&mut self, msg: SetSocket, ctx: &mut Context<Self>) {
+        self.socket = msg.0;
+        self.conn.local_address_changed();
         self.drive(ctx);
     }
 }

@@ -2,7 +2,7 @@
 //! to its connection actor by destination CID, starts a connection actor
 //! for every accepted Initial, and answers what needs no connection.
 
-use super::connection::{ConnectionActor, Datagrams, EndpointClose};
+use super::connection::{ConnectionActor, Datagrams, EndpointClose, SetSocket};
 use super::socket::{RecvBatches, Socket};
 use crate::errors::ConnectError;
 use crate::protocol::connection::EndpointEvent;
@@ -72,10 +72,18 @@ pub struct SetDefaultClientConfig(pub ClientConfig);
 #[rtype(result = "()")]
 pub struct SetServerConfig(pub Option<ServerConfig>);
 
+/// Moves the endpoint to another UDP socket; its connections follow
+/// (clients migrate, RFC 9000 §9).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Rebind(pub Arc<Socket>);
+
 /// Routes datagrams for one UDP socket.
 pub struct EndpointActor {
     endpoint: ProtoEndpoint,
     socket: Arc<Socket>,
+    /// The stream reading `socket`.
+    receiving: Option<SpawnHandle>,
     connections: HashMap<ConnectionHandle, Addr<ConnectionActor>>,
     incoming: VecDeque<Addr<ConnectionActor>>,
     accept_waiters: VecDeque<oneshot::Sender<Option<Addr<ConnectionActor>>>>,
@@ -91,6 +99,7 @@ impl EndpointActor {
         Self {
             endpoint: ProtoEndpoint::with_config(config, server),
             socket,
+            receiving: None,
             connections: HashMap::new(),
             incoming: VecDeque::new(),
             accept_waiters: VecDeque::new(),
@@ -131,7 +140,7 @@ impl Actor for EndpointActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.add_stream(RecvBatches::new(self.socket.clone()));
+        self.receiving = Some(ctx.add_stream(RecvBatches::new(self.socket.clone())));
     }
 }
 
@@ -254,6 +263,20 @@ impl Handler<WaitIdle> for EndpointActor {
         Response::fut(async move {
             let _ = rx.await;
         })
+    }
+}
+
+impl Handler<Rebind> for EndpointActor {
+    type Result = ();
+    fn handle(&mut self, msg: Rebind, ctx: &mut Context<Self>) {
+        if let Some(h) = self.receiving.take() {
+            ctx.cancel_future(h);
+        }
+        self.socket = msg.0;
+        self.receiving = Some(ctx.add_stream(RecvBatches::new(self.socket.clone())));
+        for a in self.connections.values() {
+            a.do_send(SetSocket(self.socket.clone()));
+        }
     }
 }
 

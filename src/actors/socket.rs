@@ -36,11 +36,17 @@ impl Socket {
         if addr.is_ipv6() {
             let _ = s.set_only_v6(false);
         }
+        s.bind(&addr.into())?;
+        Self::from_std(s.into())
+    }
+
+    /// Takes over a bound socket (as `Endpoint::rebind` does), with large
+    /// buffers; must run inside a tokio (actix) runtime.
+    pub fn from_std(std: std::net::UdpSocket) -> io::Result<Arc<Self>> {
+        let s = socket2::SockRef::from(&std);
         let _ = s.set_recv_buffer_size(SOCKET_BUFFER);
         let _ = s.set_send_buffer_size(SOCKET_BUFFER);
-        s.set_nonblocking(true)?;
-        s.bind(&addr.into())?;
-        let std: std::net::UdpSocket = s.into();
+        std.set_nonblocking(true)?;
         let state = quinn_udp::UdpSocketState::new((&std).into())?;
         let io = tokio::net::UdpSocket::from_std(std)?;
         let local = io.local_addr()?;

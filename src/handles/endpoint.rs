@@ -3,7 +3,7 @@
 use super::connection::Connection;
 use crate::actors::connection::ConnectionActor;
 use crate::actors::endpoint::{
-    Accept, CloseEndpoint, Connect, EndpointActor, SetDefaultClientConfig, SetServerConfig,
+    Accept, CloseEndpoint, Connect, EndpointActor, Rebind, SetDefaultClientConfig, SetServerConfig,
     WaitIdle,
 };
 use crate::actors::socket::Socket;
@@ -18,6 +18,7 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 /// A QUIC endpoint: one UDP socket, any number of connections. Must be
@@ -25,7 +26,7 @@ use std::task::{Context, Poll};
 #[derive(Clone, Debug)]
 pub struct Endpoint {
     addr: Addr<EndpointActor>,
-    local: SocketAddr,
+    local: Arc<Mutex<SocketAddr>>,
 }
 
 impl Endpoint {
@@ -51,7 +52,10 @@ impl Endpoint {
         let socket = Socket::bind(addr)?;
         let local = socket.local_addr();
         let addr = EndpointActor::new(socket, config, server).start();
-        Ok(Self { addr, local })
+        Ok(Self {
+            addr,
+            local: Arc::new(Mutex::new(local)),
+        })
     }
 
     /// The endpoint actor's address.
@@ -61,7 +65,19 @@ impl Endpoint {
 
     /// The bound local address.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        Ok(self.local)
+        Ok(*self.local.lock().expect("not poisoned"))
+    }
+
+    /// Moves the endpoint to `socket` (already bound), as quinn's
+    /// `Endpoint::rebind`: the old socket is dropped, and every connection
+    /// goes on from the new address. Client connections take a fresh
+    /// connection ID and tell the server at once (RFC 9000 §9.2, §9.5);
+    /// a server with migration enabled follows them.
+    pub fn rebind(&self, socket: std::net::UdpSocket) -> io::Result<()> {
+        let socket = Socket::from_std(socket)?;
+        *self.local.lock().expect("not poisoned") = socket.local_addr();
+        self.addr.do_send(Rebind(socket));
+        Ok(())
     }
 
     /// Sets the configuration `connect` uses.

@@ -57,9 +57,21 @@ pub struct ServerConfig {
     pub retry_token_lifetime: Duration,
     /// How long a NEW_TOKEN token is accepted (24 h by default).
     pub validation_token_lifetime: Duration,
+    /// Follow clients that move to a new address or port (RFC 9000 §9):
+    /// NAT rebinding or a client's new socket. When false, packets from
+    /// any other address than the one the handshake used are dropped.
+    /// On by default, as in quinn.
+    pub migration: bool,
 }
 
 impl ServerConfig {
+    /// Sets [`migration`](Self::migration), as quinn's
+    /// `ServerConfig::migration`.
+    pub fn migration(&mut self, value: bool) -> &mut Self {
+        self.migration = value;
+        self
+    }
+
     /// A server configuration with default transport settings.
     pub fn with_crypto(crypto: Arc<rustls::ServerConfig>) -> Self {
         Self {
@@ -72,6 +84,7 @@ impl ServerConfig {
             token_key: Arc::new(TokenKey::random()),
             retry_token_lifetime: DEFAULT_RETRY_TOKEN_LIFETIME,
             validation_token_lifetime: DEFAULT_VALIDATION_TOKEN_LIFETIME,
+            migration: true,
         }
     }
 }
@@ -385,6 +398,7 @@ impl Endpoint {
     ) -> DatagramEvent {
         let mut validation = ServerValidation {
             new_token_key: server.send_new_token.then(|| server.token_key.clone()),
+            migration: server.migration,
             ..ServerValidation::default()
         };
         let token = &data[header.token.clone()];

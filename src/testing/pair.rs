@@ -215,6 +215,7 @@ pub struct Pair {
     server_handle: Option<ConnectionHandle>,
     client_addr: SocketAddr,
     server_addr: SocketAddr,
+    misdirected: u64,
     /// Datagrams on the wire, ordered by arrival time, then sending order.
     in_flight: BinaryHeap<InFlight>,
     seq: u64,
@@ -277,6 +278,7 @@ impl Pair {
             server_handle: None,
             client_addr,
             server_addr,
+            misdirected: 0,
             in_flight: BinaryHeap::new(),
             seq: 0,
             sims,
@@ -295,6 +297,24 @@ impl Pair {
     /// The server connection; panics before it exists.
     pub fn server(&mut self) -> &mut Connection {
         self.server.as_mut().expect("server connection exists")
+    }
+
+    /// Moves the client to `addr`: from now on the server sees every
+    /// datagram of the client, also those already on the wire, coming from
+    /// there (as after a NAT rebinding or a client's new socket), and what
+    /// the server sends elsewhere is lost.
+    pub fn set_client_addr(&mut self, addr: SocketAddr) {
+        self.client_addr = addr;
+    }
+
+    /// The client's address as the server sees it.
+    pub fn client_addr(&self) -> SocketAddr {
+        self.client_addr
+    }
+
+    /// Datagrams the server sent to an address the client had left.
+    pub fn misdirected(&self) -> u64 {
+        self.misdirected
     }
 
     /// The server's endpoint (routing table).
@@ -328,6 +348,11 @@ impl Pair {
                 let Some(t) = server.poll_transmit(now, 16, &mut self.buf) else {
                     break;
                 };
+                if t.destination != self.client_addr {
+                    // The client is no longer there (it moved).
+                    self.misdirected += 1;
+                    continue;
+                }
                 self.enqueue(Direction::ToClient, t.size, t.segment_size);
             }
             let server = self.server.as_mut().expect("checked");

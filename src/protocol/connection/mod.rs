@@ -7,6 +7,7 @@
 
 mod close;
 mod hooks;
+mod migration;
 mod recovery;
 mod recv;
 mod send;
@@ -106,6 +107,8 @@ enum State {
 struct PendingFrames {
     handshake_done: bool,
     path_responses: VecDeque<[u8; 8]>,
+    /// A PATH_CHALLENGE to send on the path being validated.
+    path_challenge: Option<[u8; 8]>,
     new_cids: Vec<u64>,
     retire_cids: Vec<u64>,
     ping: bool,
@@ -177,6 +180,10 @@ pub struct Connection {
     /// The stateless reset token last announced to the endpoint.
     announced_reset_token: Option<[u8; 16]>,
     remote: SocketAddr,
+    /// Server: follow a client to a new address (RFC 9000 §9).
+    allow_migration: bool,
+    /// The new path under validation after the peer moved.
+    path_validation: Option<migration::PathValidation>,
     peer_params: Option<TransportParameters>,
     streams: Streams,
     rtt: RttEstimator,
@@ -318,6 +325,8 @@ impl Connection {
             token_key: None,
             announced_reset_token: None,
             remote,
+            allow_migration: false,
+            path_validation: None,
             peer_params: None,
             streams,
             rtt: RttEstimator::new(config.initial_rtt),

@@ -241,6 +241,7 @@ impl Connection {
                 }
             }
             SentFrame::RetireCid(seq) => self.pending.retire_cids.push(seq),
+            SentFrame::PathChallenge(data) => self.on_path_challenge_lost(data),
             SentFrame::HandshakeDone => self.pending.handshake_done = true,
             SentFrame::NewToken(t) => self.pending.new_token = Some(t),
         }

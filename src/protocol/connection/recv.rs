@@ -32,15 +32,15 @@ impl Connection {
     /// Handles one UDP datagram from `remote` (possibly several coalesced
     /// packets, RFC 9000 §12.2).
     pub fn handle_datagram(&mut self, now: Instant, remote: SocketAddr, mut data: BytesMut) {
-        if self.state == State::Drained {
+        if self.state == State::Drained || !self.accept_from(remote) {
             return;
         }
+        let datagram_len = data.len();
         self.stats.udp_rx_datagrams += 1;
         self.stats.udp_rx_bytes += data.len() as u64;
         if !self.address_validated {
             self.amp_received += data.len() as u64;
         }
-        let _ = remote; // Migration arrives with a later issue.
         let mut first = true;
         while !data.is_empty() {
             let header = match PartialHeader::parse(&data, LOCAL_CID_LEN) {
@@ -66,7 +66,9 @@ impl Connection {
                 }
                 continue;
             }
-            self.handle_packet(now, header, packet);
+            if let Some((pn, non_probing)) = self.handle_packet(now, header, packet) {
+                self.on_packet_from(now, remote, pn, non_probing, datagram_len);
+            }
             if self.state == State::Drained {
                 return;
             }
@@ -74,7 +76,7 @@ impl Connection {
         if self.handshake_complete && !self.early_1rtt.is_empty() {
             for packet in std::mem::take(&mut self.early_1rtt) {
                 if let Ok(header) = PartialHeader::parse(&packet, LOCAL_CID_LEN) {
-                    self.handle_packet(now, header, packet);
+                    let _ = self.handle_packet(now, header, packet);
                 }
                 if self.is_closed() {
                     return;
@@ -96,7 +98,14 @@ impl Connection {
         }
     }
 
-    fn handle_packet(&mut self, now: Instant, header: PartialHeader, mut packet: BytesMut) {
+    /// Processes one packet; for a 1-RTT packet fully processed, returns
+    /// its number and whether it was non-probing (RFC 9000 §9.1).
+    fn handle_packet(
+        &mut self,
+        now: Instant,
+        header: PartialHeader,
+        mut packet: BytesMut,
+    ) -> Option<(u64, bool)> {
         let space = match &header.kind {
             HeaderKind::VersionNegotiation { versions, .. } => {
                 // RFC 9000 §6.2: only before any other packet was processed,
@@ -108,18 +117,18 @@ impl Connection {
                 {
                     self.drain_now(ConnectionError::VersionMismatch);
                 }
-                return;
+                return None;
             }
-            HeaderKind::UnsupportedVersion { .. } => return,
+            HeaderKind::UnsupportedVersion { .. } => return None,
             HeaderKind::Short => SpaceId::Data,
             HeaderKind::Long { ty, .. } => match ty {
                 LongType::Initial => SpaceId::Initial,
                 LongType::Handshake => SpaceId::Handshake,
                 // 0-RTT arrives with a later issue.
-                LongType::ZeroRtt => return,
+                LongType::ZeroRtt => return None,
                 LongType::Retry => {
                     self.on_retry(&header, &packet);
-                    return;
+                    return None;
                 }
             },
         };
@@ -127,13 +136,13 @@ impl Connection {
             if self.state == State::Closing {
                 self.on_packet_while_closing();
             }
-            return;
+            return None;
         }
         if space == SpaceId::Initial && self.side.is_client() {
             if let HeaderKind::Long { .. } = header.kind {
                 // RFC 9000 §17.2.2: a server Initial carries no token.
                 if !header.token.is_empty() {
-                    return;
+                    return None;
                 }
             }
         }
@@ -143,7 +152,7 @@ impl Connection {
             if space == SpaceId::Data && self.is_stateless_reset(&packet) {
                 self.drain_now(ConnectionError::Reset);
             }
-            return;
+            return None;
         };
         self.any_packet_processed = true;
         self.stats.packets_received += 1;
@@ -169,18 +178,19 @@ impl Connection {
         }
         let sp = &mut self.spaces[space as usize];
         if !sp.on_packet_received(pn, now) {
-            return;
+            return None;
         }
         self.reset_idle(now);
         self.sent_eliciting_since_recv = false;
         let mut ack_eliciting = false;
+        let mut non_probing = false;
         let mut frames = 0u64;
         for frame in Frames::new(payload) {
             let frame = match frame {
                 Ok(f) => f,
                 Err(e) => {
                     self.transport_error(now, e);
-                    return;
+                    return None;
                 }
             };
             frames += 1;
@@ -191,9 +201,16 @@ impl Connection {
                     TransportError::protocol_violation("frame not allowed in this packet type")
                         .with_frame_type(frame.ty()),
                 );
-                return;
+                return None;
             }
             ack_eliciting |= frame.is_ack_eliciting();
+            non_probing |= !matches!(
+                frame,
+                Frame::Padding(_)
+                    | Frame::PathChallenge(_)
+                    | Frame::PathResponse(_)
+                    | Frame::NewConnectionId { .. }
+            );
             let ty = frame.ty();
             if let Err(e) = self.handle_frame(now, space, frame) {
                 let e = if e.frame_type == 0 {
@@ -202,21 +219,22 @@ impl Connection {
                     e
                 };
                 self.transport_error(now, e);
-                return;
+                return None;
             }
             if self.is_closed() {
-                return;
+                return None;
             }
         }
         self.stats.frames_received += frames;
         if frames == 0 {
             // RFC 9000 §12.4: a packet with no frames is a violation.
             self.transport_error(now, TransportError::protocol_violation("empty packet"));
-            return;
+            return None;
         }
         if ack_eliciting {
             self.schedule_ack(now, space, pn);
         }
+        (space == SpaceId::Data).then_some((pn, non_probing))
     }
 
     /// Decides when to acknowledge (RFC 9000 §13.2.1, §13.2.2).
@@ -440,7 +458,7 @@ impl Connection {
                     self.pending.path_responses.push_back(data);
                 }
             }
-            Frame::PathResponse(_) => {}
+            Frame::PathResponse(data) => self.on_path_response(data),
             Frame::ConnectionClose {
                 app,
                 code,

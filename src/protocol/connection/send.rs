@@ -141,6 +141,7 @@ impl Connection {
             return p.handshake_done
                 || p.new_token.is_some()
                 || !p.path_responses.is_empty()
+                || p.path_challenge.is_some()
                 || !p.new_cids.is_empty()
                 || !p.retire_cids.is_empty()
                 || p.ping
@@ -183,6 +184,15 @@ impl Connection {
             // so does a server whose Initial is ack-eliciting.
             if space == SpaceId::Initial {
                 pad = self.side.is_client() || self.initial_will_elicit();
+            }
+            // RFC 9000 §8.2.1, §8.2.2: datagrams with PATH_CHALLENGE or
+            // PATH_RESPONSE are expanded to 1200 bytes (within the
+            // anti-amplification budget), proving the path carries them.
+            if space == SpaceId::Data
+                && (self.pending.path_challenge.is_some()
+                    || !self.pending.path_responses.is_empty())
+            {
+                pad = true;
             }
             let pad_to = (pad && last).then_some(start + MIN_INITIAL_SIZE.min(max_size));
             if self.build_packet(now, space, buf, limit, pad_to) {
@@ -521,6 +531,13 @@ impl Connection {
             count.record(frame::HANDSHAKE_DONE);
         }
         self.write_new_token(buf, limit, frames, count);
+        if room(buf) {
+            if let Some(data) = self.pending.path_challenge.take() {
+                Frame::PathChallenge(data).encode(buf);
+                frames.push(SentFrame::PathChallenge(data));
+                count.record(frame::PATH_CHALLENGE);
+            }
+        }
         while room(buf) {
             let Some(data) = self.pending.path_responses.pop_front() else {
                 break;
@@ -638,6 +655,7 @@ impl Connection {
             return t;
         }
         consider(self.idle_deadline);
+        consider(self.path_validation_deadline());
         consider(self.pacing_until);
         consider(self.loss_detection_deadline().map(|(t, _)| t));
         for sp in &self.spaces {
@@ -661,6 +679,7 @@ impl Connection {
         {
             self.on_loss_timeout(now);
         }
+        self.on_path_validation_timeout(now);
         for sp in &mut self.spaces {
             if sp.ack_deadline.is_some_and(|t| t <= now) {
                 sp.ack_pending = true;

@@ -72,6 +72,8 @@ pub enum SentFrame {
     StopSending(StreamId, u64),
     /// NEW_CONNECTION_ID with this sequence number.
     NewCid(u64),
+    /// PATH_CHALLENGE with this data (RFC 9000 §8.2).
+    PathChallenge([u8; 8]),
     /// RETIRE_CONNECTION_ID with this sequence number.
     RetireCid(u64),
     /// HANDSHAKE_DONE.

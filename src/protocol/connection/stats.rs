@@ -41,6 +41,8 @@ pub struct ConnectionStats {
     pub congestion_events: u64,
     /// 1-RTT key updates (RFC 9001 §6), started by either side.
     pub key_updates: u64,
+    /// Times the peer moved to a new address (RFC 9000 §9).
+    pub migrations: u64,
     /// Smoothed RTT.
     pub rtt: Duration,
     /// Congestion window.

@@ -32,6 +32,10 @@ pub struct ServerValidation {
     /// Issue a NEW_TOKEN token sealed with this key once the handshake
     /// completes (RFC 9000 §8.1.3).
     pub new_token_key: Option<Arc<TokenKey>>,
+    /// Follow the client when it moves to a new address (RFC 9000 §9);
+    /// when false, the transport parameters say disable_active_migration
+    /// and packets from other addresses are dropped.
+    pub migration: bool,
 }
 
 impl Connection {
@@ -58,6 +62,7 @@ impl Connection {
         let mut params = Self::local_params(&config, &scid, Some(&orig_dcid), Some(token));
         let retry_scid = validation.retry_orig_dcid.map(|_| client_dcid);
         params.retry_source_connection_id = retry_scid;
+        params.disable_active_migration = !validation.migration;
         let mut encoded = Vec::new();
         params.encode(&mut encoded);
         let tls =
@@ -83,6 +88,7 @@ impl Connection {
         }
         conn.address_validated = validation.address_validated;
         conn.token_key = validation.new_token_key;
+        conn.allow_migration = validation.migration;
         Ok(conn)
     }
 

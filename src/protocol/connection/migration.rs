@@ -1,0 +1,165 @@
+//! Connection migration and path validation (RFC 9000 §8.2, §9): a
+//! server following a client to a new address (NAT rebinding or an
+//! active move), validating it with PATH_CHALLENGE / PATH_RESPONSE under
+//! the anti-amplification limit, and a client moving to a new local
+//! socket.
+
+use super::{Connection, State};
+use crate::protocol::congestion::{Congestion, Pacer};
+use crate::protocol::rtt::RttEstimator;
+use rand::RngCore;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// A path being validated after the peer moved to it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct PathValidation {
+    /// The PATH_CHALLENGE data we expect echoed.
+    pub data: [u8; 8],
+    /// When validation fails (RFC 9000 §8.2.4).
+    pub deadline: Instant,
+    /// The address we used before, to return to if validation fails.
+    pub previous: SocketAddr,
+    /// Whether the previous path was validated.
+    pub previous_validated: bool,
+}
+
+impl Connection {
+    /// Decides what a datagram from `remote` may do before its packets are
+    /// opened: true to process it. A client only listens to the server's
+    /// address (RFC 9000 §9: servers do not migrate); a server accepts a
+    /// new client address only with migration enabled and once the
+    /// handshake is confirmed (§9.1).
+    pub(super) fn accept_from(&self, remote: SocketAddr) -> bool {
+        remote == self.remote
+            || (!self.side.is_client() && self.allow_migration && self.handshake_confirmed)
+    }
+
+    /// Called after a 1-RTT packet from `remote` was processed: a
+    /// non-probing packet with the largest packet number so far from a new
+    /// address moves the connection there (RFC 9000 §9.3).
+    pub(super) fn on_packet_from(
+        &mut self,
+        now: Instant,
+        remote: SocketAddr,
+        pn: u64,
+        non_probing: bool,
+        datagram_len: usize,
+    ) {
+        if remote == self.remote || !non_probing || self.state != State::Established {
+            return;
+        }
+        let largest = self.spaces[super::SpaceId::Data as usize]
+            .largest_received
+            .map(|(l, _)| l);
+        if largest != Some(pn) {
+            // RFC 9000 §9.3: reordered older packets do not move us.
+            return;
+        }
+        self.migrate_to(now, remote, datagram_len);
+    }
+
+    fn migrate_to(&mut self, now: Instant, remote: SocketAddr, datagram_len: usize) {
+        let previous = std::mem::replace(&mut self.remote, remote);
+        tracing::debug!(side = ?self.side, from = %previous, to = %remote, "peer migrated");
+        self.stats.migrations += 1;
+        // RFC 9000 §9.4: a new address means a new path: start congestion
+        // control and RTT estimation afresh, unless only the port changed
+        // (NAT rebinding keeps the same network path).
+        if previous.ip() != remote.ip() {
+            let in_flight = self.cc.in_flight;
+            self.cc = Congestion::new(
+                self.config.congestion,
+                self.config.initial_window,
+                self.mtu as u64,
+            );
+            self.cc.in_flight = in_flight;
+            self.rtt = RttEstimator::new(self.config.initial_rtt);
+            self.pacer = Pacer::new();
+            self.first_rtt_sample = None;
+        }
+        // RFC 9000 §9.3, §8.1: until validated, send at most three times
+        // what arrived on the new path.
+        let previous_validated = std::mem::replace(&mut self.address_validated, false);
+        self.amp_received = datagram_len as u64;
+        self.amp_sent = 0;
+        // RFC 9000 §9.5: a fresh CID on the new path, when the peer gave
+        // us one, so the paths cannot be linked.
+        self.rotate_cid();
+        self.announce_reset_token();
+        let mut data = [0u8; 8];
+        rand::thread_rng().fill_bytes(&mut data);
+        self.pending.path_challenge = Some(data);
+        self.path_validation = Some(PathValidation {
+            data,
+            deadline: now + self.path_validation_timeout(),
+            previous,
+            previous_validated,
+        });
+    }
+
+    /// RFC 9000 §8.2.4: three PTOs, and no less than six initial RTTs.
+    fn path_validation_timeout(&self) -> Duration {
+        let pto = self.rtt.pto_base() + self.peer_max_ack_delay();
+        (pto * 3).max(self.config.initial_rtt * 6)
+    }
+
+    /// A PATH_RESPONSE arrived (RFC 9000 §8.2.3).
+    pub(super) fn on_path_response(&mut self, data: [u8; 8]) {
+        let Some(v) = self.path_validation else {
+            return;
+        };
+        if v.data != data {
+            return;
+        }
+        tracing::debug!(side = ?self.side, remote = %self.remote, "path validated");
+        self.path_validation = None;
+        self.pending.path_challenge = None;
+        self.address_validated = true;
+    }
+
+    /// The PATH_CHALLENGE we sent may have been lost: send it again while
+    /// the validation it belongs to is under way.
+    pub(super) fn on_path_challenge_lost(&mut self, data: [u8; 8]) {
+        if self.path_validation.is_some_and(|v| v.data == data) {
+            self.pending.path_challenge = Some(data);
+        }
+    }
+
+    /// When path validation gives up, if one is under way.
+    pub(super) fn path_validation_deadline(&self) -> Option<Instant> {
+        self.path_validation.map(|v| v.deadline)
+    }
+
+    /// RFC 9000 §9.3.2: a new path that could not be validated is
+    /// abandoned for the previous one.
+    pub(super) fn on_path_validation_timeout(&mut self, now: Instant) {
+        let Some(v) = self.path_validation else {
+            return;
+        };
+        if v.deadline > now {
+            return;
+        }
+        tracing::debug!(side = ?self.side, to = %v.previous, "path validation failed; back to the previous path");
+        self.path_validation = None;
+        self.pending.path_challenge = None;
+        self.remote = v.previous;
+        self.address_validated = v.previous_validated;
+        self.announce_reset_token();
+    }
+
+    /// Client: our local address changed (a new socket, as after
+    /// `Endpoint::rebind`). Moves to a fresh CID, which RFC 9000 §9.5
+    /// asks for on a new local address, and sends a PING so the server
+    /// sees the new address at once (§9.2). False before the handshake
+    /// is confirmed, when a client may not migrate (§9). A server that
+    /// disabled migration drops what comes from the new address.
+    pub fn local_address_changed(&mut self) -> bool {
+        if !self.side.is_client() || !self.handshake_confirmed || self.is_closed() {
+            return false;
+        }
+        self.rotate_cid();
+        self.pending.ping = true;
+        true
+    }
+}

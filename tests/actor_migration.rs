@@ -1,0 +1,68 @@
+//! `Endpoint::rebind` and `ServerConfig::migration` between our own
+//! endpoints over real UDP on 127.0.0.1: `remote_address()` follows a
+//! client that moves; with migration off the server ignores it.
+
+mod common;
+
+use actix_quic::{Connection, Endpoint};
+use common::within;
+use std::time::Duration;
+
+/// Client and server connections, with the server's migration setting.
+async fn connected_with_migration(migration: bool) -> (Endpoint, Endpoint, Connection, Connection) {
+    let (client_cfg, mut server_cfg) = common::configs();
+    server_cfg.migration(migration);
+    let server = Endpoint::server(server_cfg, "127.0.0.1:0".parse().unwrap()).unwrap();
+    let client = Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
+    client.set_default_client_config(client_cfg);
+    let addr = server.local_addr().unwrap();
+    let (c, s) = common::connect(&server, &client, addr).await;
+    (server, client, c, s)
+}
+
+/// Sends `msg` on a new stream from `from`; `to` reads it.
+async fn message(from: &Connection, to: &Connection, msg: &[u8]) -> Vec<u8> {
+    let mut s = from.open_uni().await.unwrap();
+    s.write_all(msg).await.unwrap();
+    s.finish().unwrap();
+    let mut r = to.accept_uni().await.unwrap();
+    r.read_to_end(1 << 20).await.unwrap()
+}
+
+#[actix::test]
+async fn server_follows_a_rebound_client() {
+    common::trace();
+    let (_se, ce, c, s) = connected_with_migration(true).await;
+    let id = s.stable_id();
+    assert_eq!(within(5, message(&c, &s, b"before")).await, b"before");
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let new = socket.local_addr().unwrap();
+    ce.rebind(socket).unwrap();
+    assert_eq!(ce.local_addr().unwrap(), new);
+    assert_eq!(within(5, message(&c, &s, b"after")).await, b"after");
+    assert_eq!(within(5, message(&s, &c, b"back")).await, b"back");
+    assert_eq!(s.remote_address(), new);
+    assert_eq!(s.stats().migrations, 1);
+    assert_eq!(s.stable_id(), id, "stable across address and CID changes");
+}
+
+#[actix::test]
+async fn migration_off_ignores_the_new_address() {
+    common::trace();
+    let (_se, ce, c, s) = connected_with_migration(false).await;
+    let old = s.remote_address();
+    assert_eq!(within(5, message(&c, &s, b"before")).await, b"before");
+    ce.rebind(std::net::UdpSocket::bind("127.0.0.1:0").unwrap())
+        .unwrap();
+    let mut st = c.open_uni().await.unwrap();
+    st.write_all(b"lost").await.unwrap();
+    st.finish().unwrap();
+    // Nothing from the new address is taken.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), s.accept_uni())
+            .await
+            .is_err()
+    );
+    assert_eq!(s.remote_address(), old);
+    assert_eq!(s.stats().migrations, 0);
+}

@@ -66,3 +66,25 @@ async fn migration_off_ignores_the_new_address() {
     assert_eq!(s.remote_address(), old);
     assert_eq!(s.stats().migrations, 0);
 }
+
+/// A server bound to 0.0.0.0 learns which of its addresses each client
+/// reached and answers from it: a client talking to 127.0.0.2 only
+/// accepts packets from 127.0.0.2 (RFC 9000 §9), so the handshake itself
+/// proves the replies' source.
+#[actix::test]
+async fn local_ip_on_a_wildcard_server() {
+    common::trace();
+    let (client_cfg, server_cfg) = common::configs();
+    let server = Endpoint::server(server_cfg, "0.0.0.0:0".parse().unwrap()).unwrap();
+    let port = server.local_addr().unwrap().port();
+    let client = Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
+    client.set_default_client_config(client_cfg);
+    for ip in ["127.0.0.1", "127.0.0.2", "127.0.0.3"] {
+        let to = format!("{ip}:{port}").parse().unwrap();
+        let (c, s) = common::connect(&server, &client, to).await;
+        assert_eq!(s.local_ip(), Some(ip.parse().unwrap()));
+        assert_eq!(c.local_ip(), None, "clients do not report one");
+        assert_eq!(within(5, message(&c, &s, b"ping")).await, b"ping");
+        assert_eq!(within(5, message(&s, &c, b"pong")).await, b"pong");
+    }
+}

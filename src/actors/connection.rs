@@ -3,7 +3,7 @@
 //! them. Every handler ends in [`ConnectionActor::drive`].
 
 use super::endpoint::{ConnectionEndpointEvent, EndpointActor};
-use super::socket::Socket;
+use super::socket::{Received, Socket};
 use crate::errors::{
     ClosedStream, ConnectionError, ReadError, SendDatagramError, StoppedError, WriteError,
 };
@@ -18,7 +18,7 @@ use crate::protocol::frame::Dir;
 use crate::protocol::streams::{ReadFailure, StreamEvent, WriteFailure};
 use actix::dev::{MessageResponse, OneshotSender};
 use actix::prelude::*;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -40,6 +40,8 @@ const MAILBOX: usize = 1024;
 pub struct Snapshot {
     /// Peer address.
     pub remote: SocketAddr,
+    /// Server: the local IP the client reached.
+    pub local_ip: Option<std::net::IpAddr>,
     /// Smoothed RTT.
     pub rtt: Duration,
     /// Statistics.
@@ -86,7 +88,7 @@ struct AllHandlesDropped;
 /// Datagrams routed to this connection by the endpoint.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
-pub struct Datagrams(pub Vec<(SocketAddr, BytesMut)>);
+pub struct Datagrams(pub Vec<Received>);
 
 /// The endpoint moved to another socket (`Endpoint::rebind`).
 #[derive(Debug, Message)]
@@ -401,6 +403,7 @@ impl ConnectionActor {
     fn snapshot_of(conn: &ProtoConnection) -> Snapshot {
         Snapshot {
             remote: conn.remote_address(),
+            local_ip: conn.local_ip(),
             rtt: conn.rtt(),
             stats: conn.stats(),
             congestion: conn.congestion_state(),
@@ -475,7 +478,7 @@ impl ConnectionActor {
             };
             match self
                 .socket
-                .try_send(t.destination, &self.buf[..t.size], t.segment_size)
+                .try_send(t.destination, t.src_ip, &self.buf[..t.size], t.segment_size)
             {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
@@ -491,6 +494,7 @@ impl ConnectionActor {
                                 }
                                 match socket.try_send(
                                     t.destination,
+                                    t.src_ip,
                                     &pending[..t.size],
                                     t.segment_size,
                                 ) {
@@ -545,6 +549,7 @@ impl ConnectionActor {
     fn update_snapshot(&mut self) {
         let mut s = self.shared.snapshot.lock().expect("not poisoned");
         s.remote = self.conn.remote_address();
+        s.local_ip = self.conn.local_ip();
         s.rtt = self.conn.rtt();
         s.stats = self.conn.stats();
         s.congestion = self.conn.congestion_state();
@@ -822,8 +827,9 @@ impl Handler<Datagrams> for ConnectionActor {
     type Result = ();
     fn handle(&mut self, msg: Datagrams, ctx: &mut Context<Self>) {
         let now = Instant::now();
-        for (addr, data) in msg.0 {
-            self.conn.handle_datagram(now, addr, data);
+        for r in msg.0 {
+            self.conn
+                .handle_datagram_to(now, r.remote, r.local_ip, r.data);
         }
         self.drive(ctx);
     }

@@ -3,7 +3,7 @@
 //! for every accepted Initial, and answers what needs no connection.
 
 use super::connection::{ConnectionActor, Datagrams, EndpointClose, SetSocket};
-use super::socket::{RecvBatches, Socket};
+use super::socket::{Received, RecvBatches, Socket};
 use crate::errors::ConnectError;
 use crate::protocol::connection::EndpointEvent;
 use crate::protocol::endpoint::{
@@ -11,7 +11,7 @@ use crate::protocol::endpoint::{
     ServerConfig,
 };
 use actix::prelude::*;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures::channel::oneshot;
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -144,20 +144,21 @@ impl Actor for EndpointActor {
     }
 }
 
-impl StreamHandler<Vec<(SocketAddr, BytesMut)>> for EndpointActor {
-    fn handle(&mut self, batch: Vec<(SocketAddr, BytesMut)>, ctx: &mut Context<Self>) {
+impl StreamHandler<Vec<Received>> for EndpointActor {
+    fn handle(&mut self, batch: Vec<Received>, ctx: &mut Context<Self>) {
         let now = Instant::now();
         // One message per connection per batch.
-        let mut routed: Vec<(ConnectionHandle, Vec<(SocketAddr, BytesMut)>)> = Vec::new();
-        for (addr, data) in batch {
-            match self.endpoint.handle(now, addr, &data) {
+        let mut routed: Vec<(ConnectionHandle, Vec<Received>)> = Vec::new();
+        for r in batch {
+            let addr = r.remote;
+            match self.endpoint.handle(now, addr, &r.data) {
                 DatagramEvent::Route(h) => match routed.iter_mut().find(|(x, _)| *x == h) {
-                    Some((_, v)) => v.push((addr, data)),
-                    None => routed.push((h, vec![(addr, data)])),
+                    Some((_, v)) => v.push(r),
+                    None => routed.push((h, vec![r])),
                 },
                 DatagramEvent::NewConnection(h, conn) => {
                     let a = self.start_connection(ctx, h, *conn);
-                    routed.push((h, vec![(addr, data)]));
+                    routed.push((h, vec![r]));
                     if let Some(w) = self.accept_waiters.pop_front() {
                         let _ = w.send(Some(a));
                     } else if self.incoming.len() < MAX_INCOMING {
@@ -171,7 +172,7 @@ impl StreamHandler<Vec<(SocketAddr, BytesMut)>> for EndpointActor {
                     }
                 }
                 DatagramEvent::Respond(bytes) => {
-                    let _ = self.socket.try_send(addr, &bytes, None);
+                    let _ = self.socket.try_send(addr, r.local_ip, &bytes, None);
                 }
                 DatagramEvent::Drop => {}
             }

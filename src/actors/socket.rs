@@ -4,7 +4,7 @@
 use bytes::BytesMut;
 use futures::Stream;
 use std::io::{self, IoSliceMut};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -18,6 +18,18 @@ const RECV_BUFFERS: usize = 8;
 
 /// Size of each receive buffer: the largest GRO batch.
 const RECV_BUFFER_SIZE: usize = 64 * 1024;
+
+/// One received UDP datagram.
+#[derive(Debug)]
+pub struct Received {
+    /// Who sent it.
+    pub remote: SocketAddr,
+    /// The local address it was sent to, where the platform reports it
+    /// (IP_PKTINFO / IPV6_RECVPKTINFO on Linux).
+    pub local_ip: Option<IpAddr>,
+    /// Its payload.
+    pub data: BytesMut,
+}
 
 /// A bound UDP socket with its quinn-udp state.
 #[derive(Debug)]
@@ -64,11 +76,14 @@ impl Socket {
     }
 
     /// Sends `contents` (one datagram, or several of `segment_size` with
-    /// GSO) without blocking. Only `WouldBlock` is returned as an error;
-    /// other send errors are logged and treated as loss, as UDP allows.
+    /// GSO) without blocking, from `src_ip` when given (the address the
+    /// peer reached on a wildcard-bound socket). Only `WouldBlock` is
+    /// returned as an error; other send errors are logged and treated as
+    /// loss, as UDP allows.
     pub fn try_send(
         &self,
         destination: SocketAddr,
+        src_ip: Option<IpAddr>,
         contents: &[u8],
         segment_size: Option<usize>,
     ) -> io::Result<()> {
@@ -77,7 +92,7 @@ impl Socket {
             ecn: None,
             contents,
             segment_size,
-            src_ip: None,
+            src_ip,
         };
         self.io.try_io(Interest::WRITABLE, || {
             self.state.send((&self.io).into(), &t)
@@ -93,7 +108,7 @@ impl Socket {
         &self,
         cx: &mut Context<'_>,
         scratch: &mut [Vec<u8>],
-    ) -> Poll<io::Result<Vec<(SocketAddr, BytesMut)>>> {
+    ) -> Poll<io::Result<Vec<Received>>> {
         loop {
             std::task::ready!(self.io.poll_recv_ready(cx))?;
             let mut metas = [quinn_udp::RecvMeta::default(); RECV_BUFFERS];
@@ -111,7 +126,11 @@ impl Socket {
                         // Each datagram gets its own right-sized buffer, so a
                         // retained slice never pins a whole receive buffer.
                         for d in buf[..meta.len].chunks(stride) {
-                            out.push((meta.addr, BytesMut::from(d)));
+                            out.push(Received {
+                                remote: meta.addr,
+                                local_ip: meta.dst_ip,
+                                data: BytesMut::from(d),
+                            });
                         }
                     }
                     return Poll::Ready(Ok(out));
@@ -146,7 +165,7 @@ impl RecvBatches {
 }
 
 impl Stream for RecvBatches {
-    type Item = Vec<(SocketAddr, BytesMut)>;
+    type Item = Vec<Received>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();

@@ -223,9 +223,18 @@ impl Connection {
         f(&self.shared.snapshot.lock().expect("not poisoned"))
     }
 
-    /// The peer's UDP address.
+    /// The peer's UDP address; it follows a client that migrates when
+    /// the server allows it (`ServerConfig::migration`).
     pub fn remote_address(&self) -> SocketAddr {
         self.snapshot(|s| s.remote)
+    }
+
+    /// The local IP address the peer reached, also when the endpoint is
+    /// bound to `0.0.0.0` or `[::]` (IP_PKTINFO / IPV6_RECVPKTINFO on
+    /// Linux); replies leave from it. `None` for clients and where the
+    /// platform does not say.
+    pub fn local_ip(&self) -> Option<std::net::IpAddr> {
+        self.snapshot(|s| s.local_ip)
     }
 
     /// The current smoothed RTT estimate.

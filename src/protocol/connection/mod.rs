@@ -82,6 +82,9 @@ pub enum EndpointEvent {
 pub struct Transmit {
     /// Where to send.
     pub destination: SocketAddr,
+    /// The local address to send from, when the socket is bound to a
+    /// wildcard address: the one the peer reached (server only).
+    pub src_ip: Option<std::net::IpAddr>,
     /// Total bytes in the buffer.
     pub size: usize,
     /// When several datagrams were written: the size of each but the last
@@ -182,6 +185,8 @@ pub struct Connection {
     remote: SocketAddr,
     /// Server: follow a client to a new address (RFC 9000 §9).
     allow_migration: bool,
+    /// Server: the local address the client's packets reach.
+    local_ip: Option<std::net::IpAddr>,
     /// The new path under validation after the peer moved.
     path_validation: Option<migration::PathValidation>,
     peer_params: Option<TransportParameters>,
@@ -326,6 +331,7 @@ impl Connection {
             announced_reset_token: None,
             remote,
             allow_migration: false,
+            local_ip: None,
             path_validation: None,
             peer_params: None,
             streams,
@@ -474,6 +480,13 @@ impl Connection {
     /// Which side this is.
     pub fn side(&self) -> Side {
         self.side
+    }
+
+    /// Server: the local IP address the client reached, as the platform
+    /// reported it for received datagrams; `None` for a client and where
+    /// unsupported.
+    pub fn local_ip(&self) -> Option<std::net::IpAddr> {
+        self.local_ip
     }
 
     /// The peer's address.

@@ -31,7 +31,20 @@ const MAX_EARLY_1RTT: usize = 32;
 impl Connection {
     /// Handles one UDP datagram from `remote` (possibly several coalesced
     /// packets, RFC 9000 §12.2).
-    pub fn handle_datagram(&mut self, now: Instant, remote: SocketAddr, mut data: BytesMut) {
+    pub fn handle_datagram(&mut self, now: Instant, remote: SocketAddr, data: BytesMut) {
+        self.handle_datagram_to(now, remote, None, data);
+    }
+
+    /// As [`handle_datagram`](Self::handle_datagram), with the local IP
+    /// address the datagram was sent to (from IP_PKTINFO or the like):
+    /// a server answers from the address its client reached.
+    pub fn handle_datagram_to(
+        &mut self,
+        now: Instant,
+        remote: SocketAddr,
+        local_ip: Option<std::net::IpAddr>,
+        mut data: BytesMut,
+    ) {
         if self.state == State::Drained || !self.accept_from(remote) {
             return;
         }
@@ -66,8 +79,18 @@ impl Connection {
                 }
                 continue;
             }
+            let authenticated = self.stats.packets_received;
             if let Some((pn, non_probing)) = self.handle_packet(now, header, packet) {
                 self.on_packet_from(now, remote, pn, non_probing, datagram_len);
+            }
+            // A server answers from the address an authenticated packet
+            // on the current path reached.
+            if self.stats.packets_received > authenticated
+                && !self.side.is_client()
+                && local_ip.is_some()
+                && remote == self.remote
+            {
+                self.local_ip = local_ip;
             }
             if self.state == State::Drained {
                 return;

@@ -80,6 +80,7 @@ impl Connection {
         }
         Some(Transmit {
             destination: self.remote,
+            src_ip: self.local_ip,
             size: buf.len(),
             segment_size: (count > 1).then_some(segment),
         })

@@ -14,6 +14,7 @@ mod send;
 pub mod spaces;
 mod stats;
 mod validation;
+mod zero_rtt;
 
 use super::cid::ConnectionId;
 use super::config::TransportConfig;
@@ -35,6 +36,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 pub use validation::ServerValidation;
+pub use zero_rtt::ZeroRttState;
 
 /// Length of the connection IDs this implementation issues.
 pub const LOCAL_CID_LEN: usize = 8;
@@ -187,6 +189,13 @@ pub struct Connection {
     allow_migration: bool,
     /// Server: the local address the client's packets reach.
     local_ip: Option<std::net::IpAddr>,
+    /// 0-RTT keys (client: sealing; server: opening) while they are used.
+    zero_rtt_keys: Option<zero_rtt::ZeroRttKeys>,
+    /// Where the connection stands with 0-RTT.
+    zero_rtt: ZeroRttState,
+    /// The peer's transport parameters came from this handshake (not
+    /// remembered for 0-RTT).
+    params_from_handshake: bool,
     /// The new path under validation after the peer moved.
     path_validation: Option<migration::PathValidation>,
     peer_params: Option<TransportParameters>,
@@ -332,6 +341,9 @@ impl Connection {
             remote,
             allow_migration: false,
             local_ip: None,
+            zero_rtt_keys: None,
+            zero_rtt: ZeroRttState::None,
+            params_from_handshake: false,
             path_validation: None,
             peer_params: None,
             streams,
@@ -448,6 +460,7 @@ impl Connection {
             reset_key,
         );
         conn.pump_tls();
+        conn.init_client_0rtt();
         Ok(conn)
     }
 
@@ -830,7 +843,6 @@ impl Connection {
         }
     }
 
-    /// Issues connection IDs up to the peer's limit (RFC 9000 §5.1.1).
     /// Moves to the next connection ID the peer issued and retires the
     /// one in use (RFC 9000 §5.1.2), so that packets on the path no longer
     /// link to the earlier ones. False when the peer has not issued a
@@ -855,6 +867,7 @@ impl Connection {
         true
     }
 
+    /// Issues connection IDs up to the peer's limit (RFC 9000 §5.1.1).
     fn issue_cids(&mut self) {
         let limit = self
             .peer_params

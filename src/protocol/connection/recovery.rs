@@ -206,7 +206,7 @@ impl Connection {
     }
 
     /// Puts a lost frame's content back in the send queues.
-    fn requeue(&mut self, space: SpaceId, f: SentFrame) {
+    pub(super) fn requeue(&mut self, space: SpaceId, f: SentFrame) {
         match f {
             SentFrame::Crypto { offset, len } => {
                 let sp = &mut self.spaces[space as usize];

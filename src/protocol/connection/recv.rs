@@ -7,7 +7,7 @@ use super::{Connection, EndpointEvent, Event, HandshakeData, RemoteCid, State, L
 use crate::protocol::cid::ConnectionId;
 use crate::protocol::crypto;
 use crate::protocol::error::{TransportError, TransportErrorCode};
-use crate::protocol::frame::{Frame, Frames};
+use crate::protocol::frame::{Frame, Frames, PacketSpaceKind};
 use crate::protocol::packet::{self, HeaderKind, LongType, PartialHeader};
 use crate::protocol::transport_params::TransportParameters;
 use bytes::{Bytes, BytesMut};
@@ -147,8 +147,9 @@ impl Connection {
             HeaderKind::Long { ty, .. } => match ty {
                 LongType::Initial => SpaceId::Initial,
                 LongType::Handshake => SpaceId::Handshake,
-                // 0-RTT arrives with a later issue.
-                LongType::ZeroRtt => return None,
+                // RFC 9000 §17.2.3: only clients send 0-RTT.
+                LongType::ZeroRtt if self.side.is_client() => return None,
+                LongType::ZeroRtt => SpaceId::Data,
                 LongType::Retry => {
                     self.on_retry(&header, &packet);
                     return None;
@@ -205,6 +206,11 @@ impl Connection {
         }
         self.reset_idle(now);
         self.sent_eliciting_since_recv = false;
+        let kind = if is_0rtt(&header) {
+            PacketSpaceKind::ZeroRtt
+        } else {
+            space.kind()
+        };
         let mut ack_eliciting = false;
         let mut non_probing = false;
         let mut frames = 0u64;
@@ -218,7 +224,7 @@ impl Connection {
             };
             frames += 1;
             self.stats.frame_rx.record(frame.ty());
-            if !frame.allowed_in(space.kind()) {
+            if !frame.allowed_in(kind) {
                 self.transport_error(
                     now,
                     TransportError::protocol_violation("frame not allowed in this packet type")
@@ -288,7 +294,9 @@ impl Connection {
             .map(|(pn, _)| pn);
         let pn_offset = header.pn_offset;
         let (pn_len, pn) = {
-            let hp: &dyn rustls::quic::HeaderProtectionKey = if space == SpaceId::Data {
+            let hp: &dyn rustls::quic::HeaderProtectionKey = if is_0rtt(header) {
+                self.zero_rtt_keys.as_ref()?.header.as_ref()
+            } else if space == SpaceId::Data {
                 self.one_rtt.as_ref()?.remote_hp.as_ref()
             } else {
                 self.spaces[space as usize]
@@ -302,7 +310,16 @@ impl Connection {
         };
         let header_len = pn_offset + pn_len;
         let first = packet[0];
-        let plain_len = match self.open_packet(space, packet, header_len, pn, first) {
+        let opened = if is_0rtt(header) {
+            let keys = self.zero_rtt_keys.as_ref().ok_or(OpenFailure::NoKeys);
+            keys.and_then(|k| {
+                crypto::open_payload(packet, header_len, pn, k.packet.as_ref())
+                    .ok_or(OpenFailure::Authentication)
+            })
+        } else {
+            self.open_packet(space, packet, header_len, pn, first)
+        };
+        let plain_len = match opened {
             Ok(n) => n,
             Err(OpenFailure::NoKeys) => return None,
             Err(OpenFailure::Authentication) => {
@@ -333,7 +350,11 @@ impl Connection {
         };
         // RFC 9000 §17.2, §17.3.1: reserved bits must be zero after
         // protection is removed.
-        let reserved = if space == SpaceId::Data { 0x18 } else { 0x0c };
+        let reserved = if space == SpaceId::Data && !is_0rtt(header) {
+            0x18
+        } else {
+            0x0c
+        };
         if first & reserved != 0 {
             self.transport_error(now, TransportError::protocol_violation("reserved bits set"));
             return None;
@@ -576,17 +597,20 @@ impl Connection {
         let params_current = !self.side.is_client()
             || self.tls.alpn_protocol().is_some()
             || !self.tls.is_handshaking();
-        if self.peer_params.is_none() && params_current {
+        if !self.params_from_handshake && params_current {
             if let Some(raw) = self.tls.quic_transport_parameters() {
                 let params = TransportParameters::decode(raw, self.side.peer())?;
                 self.validate_peer_params(&params)?;
                 self.apply_peer_params(now, params);
+                self.params_from_handshake = true;
             }
         }
         self.pump_tls();
+        self.init_server_0rtt();
         if !self.handshake_complete && !self.tls.is_handshaking() {
             self.handshake_complete = true;
             self.state = State::Established;
+            self.finish_0rtt();
             self.handshake_data = Some(HandshakeData {
                 protocol: self.tls.alpn_protocol().map(<[u8]>::to_vec),
                 server_name: match &self.tls {
@@ -743,6 +767,17 @@ impl Connection {
         }
         Ok(())
     }
+}
+
+/// A 0-RTT packet (RFC 9000 §17.2.3)?
+fn is_0rtt(h: &PartialHeader) -> bool {
+    matches!(
+        h.kind,
+        HeaderKind::Long {
+            ty: LongType::ZeroRtt,
+            ..
+        }
+    )
 }
 
 /// Compares two byte strings without an early exit.

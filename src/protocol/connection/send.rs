@@ -88,7 +88,7 @@ impl Connection {
 
     fn space_has_keys(&self, space: SpaceId) -> bool {
         match space {
-            SpaceId::Data => self.one_rtt.is_some(),
+            SpaceId::Data => self.one_rtt.is_some() || self.sending_0rtt(),
             s => self.spaces[s as usize].keys.is_some(),
         }
     }
@@ -227,6 +227,9 @@ impl Connection {
         } = header;
         let payload_start = buf.len();
         let payload_limit = limit - TAG_LEN;
+        // RFC 9000 §12.5: 0-RTT carries no ACK and none of the control
+        // frames a client could owe before the handshake.
+        let zero_rtt = space == SpaceId::Data && self.sending_0rtt();
         let mut frames: Vec<SentFrame> = Vec::new();
         let mut eliciting = false;
         let mut frame_count = FrameStats::default();
@@ -255,9 +258,11 @@ impl Connection {
                 }
             }
         } else {
-            self.write_ack(now, space, buf, payload_limit, &mut frame_count);
+            if !zero_rtt {
+                self.write_ack(now, space, buf, payload_limit, &mut frame_count);
+            }
             let cc_ok = self.congestion_allows(space);
-            if cc_ok && space == SpaceId::Data {
+            if cc_ok && space == SpaceId::Data && !zero_rtt {
                 let before = buf.len();
                 self.write_control_frames(buf, payload_limit, &mut frames, &mut frame_count);
                 // Every control frame is ack-eliciting (RFC 9000 §13.2),
@@ -348,6 +353,7 @@ impl Connection {
                     size: size as u16,
                     in_flight: true,
                     frames,
+                    zero_rtt,
                 },
             );
             sp.last_ack_eliciting = Some(now);
@@ -375,15 +381,15 @@ impl Connection {
         let sp = &mut self.spaces[space as usize];
         let pn = sp.take_pn();
         let pn_len = packet::pn_len(pn, sp.largest_acked);
-        let (pn_offset, len_at) = if space == SpaceId::Data {
+        let (pn_offset, len_at) = if space == SpaceId::Data && self.one_rtt.is_some() {
             let phase = self.one_rtt.as_ref().is_some_and(|k| k.phase);
             packet::write_short_header(buf, &self.dcid, phase, pn, pn_len);
             (1 + self.dcid.len(), None)
         } else {
-            let ty = if space == SpaceId::Initial {
-                LongType::Initial
-            } else {
-                LongType::Handshake
+            let ty = match space {
+                SpaceId::Initial => LongType::Initial,
+                SpaceId::Handshake => LongType::Handshake,
+                SpaceId::Data => LongType::ZeroRtt,
             };
             let at = packet::write_long_header(
                 buf,
@@ -416,8 +422,11 @@ impl Connection {
             &dyn rustls::quic::PacketKey,
             &dyn rustls::quic::HeaderProtectionKey,
         ) = if space == SpaceId::Data {
-            let k = self.one_rtt.as_ref().expect("keys checked by the caller");
-            (k.current.local.as_ref(), k.local_hp.as_ref())
+            match (&self.one_rtt, &self.zero_rtt_keys) {
+                (Some(k), _) => (k.current.local.as_ref(), k.local_hp.as_ref()),
+                (None, Some(z)) => (z.packet.as_ref(), z.header.as_ref()),
+                (None, None) => unreachable!("keys checked by the caller"),
+            }
         } else {
             let k = self.spaces[space as usize]
                 .keys

@@ -93,6 +93,8 @@ pub struct SentPacket {
     pub in_flight: bool,
     /// Frames to requeue if lost.
     pub frames: Vec<SentFrame>,
+    /// Sent in a 0-RTT packet (sent again if the server rejects 0-RTT).
+    pub zero_rtt: bool,
 }
 
 /// One packet number space's state.

@@ -1,0 +1,134 @@
+//! 0-RTT (RFC 9001 §4.6, RFC 9000 §7.4.1): a resuming client sends
+//! application data in its first flight under keys from the TLS session
+//! ticket, with the server's transport parameters remembered from the
+//! earlier connection; a server whose TLS configuration allows early data
+//! (rustls `max_early_data_size` of `u32::MAX`, stateful tickets) reads
+//! it. When the server rejects it, everything sent in 0-RTT is sent again
+//! in 1-RTT packets, transparently.
+//!
+//! Replay: 0-RTT data can be replayed by an attacker (RFC 8446 §8,
+//! RFC 9001 §9.2). rustls's stateful tickets are single use within one
+//! server process, which stops replays there, but not across servers
+//! sharing no ticket state; requests in 0-RTT should be idempotent.
+
+use super::spaces::{SentPacket, SpaceId};
+use super::Connection;
+use crate::protocol::transport_params::TransportParameters;
+use rustls::quic::DirectionalKeys;
+
+/// Where a connection stands with 0-RTT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ZeroRttState {
+    /// No 0-RTT: no ticket allowing it (client) or not requested or
+    /// refused (server).
+    None,
+    /// Client: sending 0-RTT, the server's answer not known yet.
+    Offered,
+    /// The server accepted the early data.
+    Accepted,
+    /// The server rejected it; what was sent went again in 1-RTT.
+    Rejected,
+}
+
+/// 0-RTT keys: for sealing on a client, for opening on a server.
+pub(super) type ZeroRttKeys = DirectionalKeys;
+
+impl Connection {
+    /// Client, right after the ClientHello: with a ticket that allows
+    /// early data, take the 0-RTT keys and the server's remembered
+    /// transport parameters (RFC 9000 §7.4.1), so streams and datagrams
+    /// can be used at once.
+    pub(super) fn init_client_0rtt(&mut self) {
+        let Some(keys) = self.tls.zero_rtt_keys() else {
+            return;
+        };
+        let Some(raw) = self.tls.quic_transport_parameters() else {
+            return;
+        };
+        let Ok(mut p) = TransportParameters::decode(raw, self.side.peer()) else {
+            return;
+        };
+        // RFC 9000 §7.4.1: only the limits are remembered; CIDs, tokens
+        // and addresses belong to the earlier connection.
+        p.original_destination_connection_id = None;
+        p.initial_source_connection_id = None;
+        p.retry_source_connection_id = None;
+        p.stateless_reset_token = None;
+        p.preferred_address = None;
+        self.streams.set_peer_params(
+            p.initial_max_data,
+            p.initial_max_stream_data_bidi_local,
+            p.initial_max_stream_data_bidi_remote,
+            p.initial_max_stream_data_uni,
+            p.initial_max_streams_bidi,
+            p.initial_max_streams_uni,
+        );
+        self.peer_params = Some(p);
+        self.zero_rtt_keys = Some(keys);
+        self.zero_rtt = ZeroRttState::Offered;
+        tracing::debug!("sending 0-RTT");
+    }
+
+    /// Server, after the ClientHello: rustls hands out 0-RTT keys only
+    /// when it accepted early data (RFC 8446 §4.2.10).
+    pub(super) fn init_server_0rtt(&mut self) {
+        if self.side.is_client() || self.zero_rtt != ZeroRttState::None || self.handshake_complete {
+            return;
+        }
+        if let Some(keys) = self.tls.zero_rtt_keys() {
+            self.zero_rtt_keys = Some(keys);
+            self.zero_rtt = ZeroRttState::Accepted;
+            tracing::debug!("accepting 0-RTT");
+        }
+    }
+
+    /// True while a client sends application data in 0-RTT packets.
+    pub(super) fn sending_0rtt(&self) -> bool {
+        self.side.is_client() && self.one_rtt.is_none() && self.zero_rtt_keys.is_some()
+    }
+
+    /// At the end of the handshake: a client learns whether its early
+    /// data was accepted; if not, everything sent in 0-RTT goes again as
+    /// 1-RTT (the packets are not counted as congestion losses). Both
+    /// sides drop the 0-RTT keys (RFC 9001 §4.9.3).
+    pub(super) fn finish_0rtt(&mut self) {
+        self.zero_rtt_keys = None;
+        if self.zero_rtt != ZeroRttState::Offered {
+            return;
+        }
+        let accepted =
+            matches!(&self.tls, rustls::quic::Connection::Client(c) if c.is_early_data_accepted());
+        if accepted {
+            self.zero_rtt = ZeroRttState::Accepted;
+            return;
+        }
+        self.zero_rtt = ZeroRttState::Rejected;
+        tracing::debug!("0-RTT rejected; resending as 1-RTT");
+        let sp = &mut self.spaces[SpaceId::Data as usize];
+        let rejected: Vec<u64> = sp
+            .sent
+            .iter()
+            .filter(|(_, p)| p.zero_rtt)
+            .map(|(&pn, _)| pn)
+            .collect();
+        let mut packets: Vec<SentPacket> = Vec::new();
+        for pn in rejected {
+            if let Some(p) = sp.sent.remove(&pn) {
+                packets.push(p);
+            }
+        }
+        for p in packets {
+            if p.in_flight {
+                self.cc.on_removed(u64::from(p.size));
+            }
+            for f in p.frames {
+                self.requeue(SpaceId::Data, f);
+            }
+        }
+    }
+
+    /// Where this connection stands with 0-RTT.
+    pub fn zero_rtt_state(&self) -> ZeroRttState {
+        self.zero_rtt
+    }
+}

@@ -656,7 +656,8 @@ impl Connection {
         Ok(())
     }
 
-    fn apply_peer_params(&mut self, now: Instant, p: TransportParameters) {
+    /// The peer's flow-control and stream limits (RFC 9000 §18.2).
+    pub(super) fn apply_stream_limits(&mut self, p: &TransportParameters) {
         self.streams.set_peer_params(
             p.initial_max_data,
             p.initial_max_stream_data_bidi_local,
@@ -665,6 +666,10 @@ impl Connection {
             p.initial_max_streams_bidi,
             p.initial_max_streams_uni,
         );
+    }
+
+    fn apply_peer_params(&mut self, now: Instant, p: TransportParameters) {
+        self.apply_stream_limits(&p);
         if let Some(token) = p.stateless_reset_token {
             if let Some(c) = self.remote_cids.get_mut(&0) {
                 c.reset_token = Some(token);

@@ -55,14 +55,7 @@ impl Connection {
         p.retry_source_connection_id = None;
         p.stateless_reset_token = None;
         p.preferred_address = None;
-        self.streams.set_peer_params(
-            p.initial_max_data,
-            p.initial_max_stream_data_bidi_local,
-            p.initial_max_stream_data_bidi_remote,
-            p.initial_max_stream_data_uni,
-            p.initial_max_streams_bidi,
-            p.initial_max_streams_uni,
-        );
+        self.apply_stream_limits(&p);
         self.peer_params = Some(p);
         self.zero_rtt_keys = Some(keys);
         self.zero_rtt = ZeroRttState::Offered;

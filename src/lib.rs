@@ -20,8 +20,10 @@ pub use errors::{
     ClosedStream, ConnectError, ConnectionError, ReadError, ReadExactError, ReadToEndError,
     SendDatagramError, StoppedError, WriteError,
 };
-pub use handles::{Connecting, Connection, Endpoint, RecvStream, SendStream, Subscription};
+pub use handles::{
+    Connecting, Connection, Endpoint, RecvStream, SendStream, Subscription, ZeroRttAccepted,
+};
 pub use protocol::config::TransportConfig;
-pub use protocol::connection::{ApplicationClose, ConnectionClose, ConnectionStats};
+pub use protocol::connection::{ApplicationClose, ConnectionClose, ConnectionStats, ZeroRttState};
 pub use protocol::endpoint::{ClientConfig, EndpointConfig, ServerConfig};
 pub use protocol::error::{TransportError, TransportErrorCode};

@@ -1203,6 +1203,13 @@ impl Handler<WaitConnected> for ConnectionActor {
     }
 }
 
+impl Handler<ZeroRttStatus> for ConnectionActor {
+    type Result = MessageResult<ZeroRttStatus>;
+    fn handle(&mut self, _: ZeroRttStatus, _ctx: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.conn.zero_rtt_state())
+    }
+}
+
 impl Handler<WaitClosed> for ConnectionActor {
     type Result = Answer<ConnectionError>;
     fn handle(&mut self, _: WaitClosed, _ctx: &mut Context<Self>) -> Self::Result {

@@ -1,18 +1,18 @@
 //! The `Endpoint` handle and the `Connecting` future.
 
 use super::connection::Connection;
-use crate::actors::connection::ConnectionActor;
 use crate::actors::endpoint::{
     Accept, CloseEndpoint, Connect, EndpointActor, Rebind, SetDefaultClientConfig, SetServerConfig,
     WaitIdle,
 };
 use crate::actors::socket::Socket;
 use crate::errors::{ConnectError, ConnectionError};
-use crate::messages::WaitConnected;
+use crate::messages::{WaitConnected, ZeroRttStatus};
+use crate::protocol::connection::ZeroRttState;
 use crate::protocol::endpoint::{ClientConfig, EndpointConfig, ServerConfig};
 use actix::{Actor, Addr};
 use bytes::Bytes;
-use futures::future::BoxFuture;
+use futures::future::{BoxFuture, Shared};
 use futures::FutureExt;
 use std::future::Future;
 use std::io;
@@ -131,24 +131,26 @@ impl Endpoint {
                         e.to_string(),
                     ))
                 })?;
-            Connecting::finish(actor).await
+            Connection::from_addr(actor).await
         };
         // Start the handshake now, as quinn does, rather than when the
         // `Connecting` is first polled. If it is dropped, the task still
         // ends by dropping its `Connection`, which closes the connection.
         let task = actix::spawn(fut);
-        Ok(Connecting {
-            fut: async move { task.await.unwrap_or(Err(ConnectionError::LocallyClosed)) }.boxed(),
-        })
+        Ok(Connecting::new(
+            async move { task.await.unwrap_or(Err(ConnectionError::LocallyClosed)) }.boxed(),
+            false,
+        ))
     }
 
     /// The next incoming connection, still handshaking; `None` once the
     /// endpoint is closed.
     pub async fn accept(&self) -> Option<Connecting> {
         let actor = self.addr.send(Accept).await.ok()??;
-        Some(Connecting {
-            fut: Connecting::finish(actor).boxed(),
-        })
+        // Take a handle first so the connection is owned while it
+        // handshakes.
+        let handle = Connection::from_addr(actor).await;
+        Some(Connecting::new(async move { handle }.boxed(), true))
     }
 
     /// Closes every connection with `error_code` and `reason` and stops
@@ -167,24 +169,99 @@ impl Endpoint {
 }
 
 /// A connection whose handshake is in progress; await it for the
-/// `Connection`.
+/// `Connection`, or use it at once with [`into_0rtt`](Self::into_0rtt).
 pub struct Connecting {
-    fut: BoxFuture<'static, Result<Connection, ConnectionError>>,
+    /// The handle, made as soon as the connection actor exists.
+    handle: Shared<BoxFuture<'static, Result<Connection, ConnectionError>>>,
+    /// Waiting for the handshake, once polled.
+    done: Option<BoxFuture<'static, Result<Connection, ConnectionError>>>,
+    /// This side is the server.
+    server: bool,
 }
 
 impl Connecting {
-    async fn finish(actor: Addr<ConnectionActor>) -> Result<Connection, ConnectionError> {
-        // Take a handle first so the connection is owned while it handshakes.
-        let conn = Connection::from_addr(actor.clone()).await?;
-        actor.send(WaitConnected).await.map_err(|_| conn.lost())??;
+    fn new(handle: BoxFuture<'static, Result<Connection, ConnectionError>>, server: bool) -> Self {
+        Self {
+            handle: handle.shared(),
+            done: None,
+            server,
+        }
+    }
+
+    async fn wait_connected(conn: Connection) -> Result<Connection, ConnectionError> {
+        conn.addr()
+            .send(WaitConnected)
+            .await
+            .map_err(|_| conn.lost())??;
         Ok(conn)
+    }
+
+    /// Uses the connection before its handshake completes, as quinn's
+    /// `Connecting::into_0rtt`. A client can when it resumes a session
+    /// whose ticket allows early data (`rustls::ClientConfig::
+    /// enable_early_data`): streams and datagrams then go out in 0-RTT
+    /// packets (RFC 9001 §4.6). A server always can, sending 0.5-RTT data
+    /// before the client's handshake is confirmed. Otherwise the
+    /// `Connecting` comes back unchanged.
+    ///
+    /// 0-RTT data may be replayed by an attacker (RFC 8446 §8): send only
+    /// idempotent requests in it. If the server rejects it, what was sent
+    /// goes again in 1-RTT packets; [`ZeroRttAccepted`] tells which.
+    ///
+    /// Unlike quinn's, this is async: the answer comes from the connection
+    /// actor.
+    pub async fn into_0rtt(self) -> Result<(Connection, ZeroRttAccepted), Self> {
+        let Ok(conn) = self.handle.clone().await else {
+            return Err(self);
+        };
+        let state = match conn.addr().send(ZeroRttStatus).await {
+            Ok(s) => s,
+            Err(_) => return Err(self),
+        };
+        let usable = self.server || matches!(state, ZeroRttState::Offered | ZeroRttState::Accepted);
+        if !usable {
+            return Err(self);
+        }
+        let c = conn.clone();
+        let accepted = async move {
+            if Self::wait_connected(c.clone()).await.is_err() {
+                return false;
+            }
+            matches!(
+                c.addr().send(ZeroRttStatus).await,
+                Ok(ZeroRttState::Accepted)
+            )
+        }
+        .boxed();
+        Ok((conn, ZeroRttAccepted(accepted)))
+    }
+}
+
+/// Resolves once the handshake completes: whether the server accepted
+/// the 0-RTT data (false also when the connection failed).
+pub struct ZeroRttAccepted(BoxFuture<'static, bool>);
+
+impl Future for ZeroRttAccepted {
+    type Output = bool;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<bool> {
+        self.0.poll_unpin(cx)
+    }
+}
+
+impl std::fmt::Debug for ZeroRttAccepted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ZeroRttAccepted")
     }
 }
 
 impl Future for Connecting {
     type Output = Result<Connection, ConnectionError>;
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.fut.poll_unpin(cx)
+        if self.done.is_none() {
+            let handle = self.handle.clone();
+            self.done = Some(async move { Self::wait_connected(handle.await?).await }.boxed());
+        }
+        self.done.as_mut().expect("set above").poll_unpin(cx)
     }
 }
 

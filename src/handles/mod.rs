@@ -6,6 +6,6 @@ pub mod streams;
 pub mod subscription;
 
 pub use connection::Connection;
-pub use endpoint::{Connecting, Endpoint};
+pub use endpoint::{Connecting, Endpoint, ZeroRttAccepted};
 pub use streams::{RecvStream, SendStream};
 pub use subscription::Subscription;

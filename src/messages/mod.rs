@@ -143,6 +143,11 @@ pub struct SetMaxConcurrentStreams {
 #[rtype(result = "bool")]
 pub struct ForceKeyUpdate;
 
+/// Replies where the connection stands with 0-RTT (RFC 9001 §4.6).
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "crate::protocol::connection::ZeroRttState")]
+pub struct ZeroRttStatus;
+
 /// Replies with the connection's statistics.
 #[derive(Debug, Clone, Copy, Message)]
 #[rtype(result = "ConnectionStats")]

@@ -116,7 +116,16 @@ fn seal_initial(dcid: &ConnectionId, scid: &ConnectionId, pn: u64, payload: &[u8
     const PN_LEN: usize = 4;
     let keys = initial_keys(dcid, Side::Client);
     let mut buf = Vec::with_capacity(1500);
-    let len_at = write_long_header(&mut buf, LongType::Initial, dcid, scid, &[], pn, PN_LEN);
+    let len_at = write_long_header(
+        &mut buf,
+        actix_quic::protocol::packet::VERSION_1,
+        LongType::Initial,
+        dcid,
+        scid,
+        &[],
+        pn,
+        PN_LEN,
+    );
     let header_len = len_at + 2 + PN_LEN;
     let mut payload = payload.to_vec();
     let min = 1200 - header_len - TAG_LEN;

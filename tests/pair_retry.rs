@@ -41,7 +41,14 @@ fn handshake_time(p: &mut Pair) -> Duration {
 /// forge it: right CIDs, a valid integrity tag for `orig_dcid`.
 fn forged_retry(p: &Pair, orig_dcid: &ConnectionId, token: &[u8]) -> Vec<u8> {
     let scid = ConnectionId::new(&[0xee; 8]).unwrap();
-    crypto::retry_packet(&p.client.initial_scid(), &scid, token, orig_dcid, 0)
+    crypto::retry_packet(
+        packet::VERSION_1,
+        &p.client.initial_scid(),
+        &scid,
+        token,
+        orig_dcid,
+        0,
+    )
 }
 
 #[test]

@@ -447,7 +447,16 @@ fn sample_headers(g: &mut Gen) -> Vec<Vec<u8>> {
     for ty in [LongType::Initial, LongType::ZeroRtt, LongType::Handshake] {
         let mut b = Vec::new();
         let pn_len = 1 + g.below(4) as usize;
-        let len_at = packet::write_long_header(&mut b, ty, &d, &s, &g.bytes(0, 8), 7, pn_len);
+        let len_at = packet::write_long_header(
+            &mut b,
+            packet::VERSION_1,
+            ty,
+            &d,
+            &s,
+            &g.bytes(0, 8),
+            7,
+            pn_len,
+        );
         b.extend(g.bytes(20, 60));
         let len = b.len() - len_at - 2;
         varint::write_with_len(&mut b[len_at..], len as u64, 2);
@@ -509,7 +518,16 @@ fn sealed_initial(dcid: &ConnectionId, scid: &ConnectionId, payload: &[u8]) -> V
     let keys = crypto::initial_keys(dcid, Side::Client);
     let mut buf = Vec::new();
     let pn_len = 2;
-    let len_at = packet::write_long_header(&mut buf, LongType::Initial, dcid, scid, &[], 0, pn_len);
+    let len_at = packet::write_long_header(
+        &mut buf,
+        packet::VERSION_1,
+        LongType::Initial,
+        dcid,
+        scid,
+        &[],
+        0,
+        pn_len,
+    );
     let pn_offset = len_at + 2;
     buf.extend_from_slice(payload);
     buf.resize(buf.len().max(MIN_INITIAL_SIZE - TAG_LEN), 0);

@@ -3,7 +3,7 @@
 //! (RFC 9001 §6).
 
 use super::cid::ConnectionId;
-use super::packet::decode_pn;
+use super::packet::{decode_pn, LongType, VERSION_1, VERSION_2};
 use super::Side;
 use rustls::quic::{DirectionalKeys, HeaderProtectionKey, Keys, PacketKey, PacketKeySet, Secrets};
 
@@ -13,11 +13,21 @@ pub const TAG_LEN: usize = 16;
 /// Derives the Initial keys from the client's first destination CID
 /// (RFC 9001 §5.2).
 pub fn initial_keys(client_dcid: &ConnectionId, side: Side) -> Keys {
+    initial_keys_for(VERSION_1, client_dcid, side)
+}
+
+/// The Initial keys of `version`: its own salt and labels (RFC 9001
+/// §5.2, RFC 9369 §3.3).
+pub fn initial_keys_for(version: u32, client_dcid: &ConnectionId, side: Side) -> Keys {
     let suite = rustls::crypto::ring::cipher_suite::TLS13_AES_128_GCM_SHA256
         .tls13()
         .and_then(|s| s.quic_suite())
         .expect("ring provides AES-128-GCM for QUIC");
-    suite.keys(client_dcid, rustls_side(side), rustls::quic::Version::V1)
+    suite.keys(
+        client_dcid,
+        rustls_side(side),
+        super::packet::rustls_version(version),
+    )
 }
 
 /// Converts our side to rustls's.
@@ -135,10 +145,30 @@ const RETRY_NONCE: [u8; 12] = [
     0x46, 0x15, 0x99, 0xd3, 0x5d, 0x63, 0x2b, 0xf2, 0x23, 0x98, 0x25, 0xbb,
 ];
 
-fn retry_key() -> ring::aead::LessSafeKey {
-    let key = ring::aead::UnboundKey::new(&ring::aead::AES_128_GCM, &RETRY_KEY)
-        .expect("16-byte AES-128 key");
-    ring::aead::LessSafeKey::new(key)
+/// The Retry integrity key of QUIC v2 (RFC 9369 §3.3.3).
+const RETRY_KEY_V2: [u8; 16] = [
+    0x8f, 0xb4, 0xb0, 0x1b, 0x56, 0xac, 0x48, 0xe2, 0x60, 0xfb, 0xcb, 0xce, 0xad, 0x7c, 0xcc, 0x92,
+];
+
+/// The Retry integrity nonce of QUIC v2 (RFC 9369 §3.3.3).
+const RETRY_NONCE_V2: [u8; 12] = [
+    0xd8, 0x69, 0x69, 0xbc, 0x2d, 0x7c, 0x6d, 0x99, 0x90, 0xef, 0xb0, 0x4a,
+];
+
+/// The Retry integrity key and nonce of the version a Retry packet
+/// carries in bytes 1..5.
+fn retry_key(packet: &[u8]) -> (ring::aead::LessSafeKey, [u8; 12]) {
+    let version = packet.get(1..5).map_or(VERSION_1, |v| {
+        u32::from_be_bytes(v.try_into().expect("4 bytes"))
+    });
+    let (key, nonce) = if version == VERSION_2 {
+        (&RETRY_KEY_V2, RETRY_NONCE_V2)
+    } else {
+        (&RETRY_KEY, RETRY_NONCE)
+    };
+    let key =
+        ring::aead::UnboundKey::new(&ring::aead::AES_128_GCM, key).expect("16-byte AES-128 key");
+    (ring::aead::LessSafeKey::new(key), nonce)
 }
 
 /// The Retry Pseudo-Packet (RFC 9001 §5.8): the ODCID, length-prefixed,
@@ -157,9 +187,10 @@ fn retry_pseudo_packet(orig_dcid: &[u8], retry_without_tag: &[u8]) -> Vec<u8> {
 /// packet as associated data.
 pub fn retry_integrity_tag(orig_dcid: &[u8], retry_without_tag: &[u8]) -> [u8; TAG_LEN] {
     let aad = retry_pseudo_packet(orig_dcid, retry_without_tag);
-    let tag = retry_key()
+    let (key, nonce) = retry_key(retry_without_tag);
+    let tag = key
         .seal_in_place_separate_tag(
-            ring::aead::Nonce::assume_unique_for_key(RETRY_NONCE),
+            ring::aead::Nonce::assume_unique_for_key(nonce),
             ring::aead::Aad::from(&aad),
             &mut [],
         )
@@ -179,19 +210,21 @@ pub fn retry_integrity_ok(orig_dcid: &[u8], retry: &[u8]) -> bool {
     let (packet, tag) = retry.split_at(split);
     let aad = retry_pseudo_packet(orig_dcid, packet);
     let mut tag = tag.to_vec();
-    retry_key()
-        .open_in_place(
-            ring::aead::Nonce::assume_unique_for_key(RETRY_NONCE),
-            ring::aead::Aad::from(&aad),
-            &mut tag,
-        )
-        .is_ok()
+    let (key, nonce) = retry_key(packet);
+    key.open_in_place(
+        ring::aead::Nonce::assume_unique_for_key(nonce),
+        ring::aead::Aad::from(&aad),
+        &mut tag,
+    )
+    .is_ok()
 }
 
 /// Builds a Retry packet (RFC 9000 §17.2.5) to `dcid` (the client's SCID)
 /// from `scid` (our new CID) carrying `token`, answering an Initial whose
-/// DCID was `orig_dcid`. `unused` fills the four unused bits.
+/// DCID was `orig_dcid`, in `version`. `unused` fills the four unused
+/// bits.
 pub fn retry_packet(
+    version: u32,
     dcid: &ConnectionId,
     scid: &ConnectionId,
     token: &[u8],
@@ -199,8 +232,8 @@ pub fn retry_packet(
     unused: u8,
 ) -> Vec<u8> {
     let mut p = Vec::with_capacity(7 + dcid.len() + scid.len() + token.len() + TAG_LEN);
-    p.push(0xf0 | (unused & 0x0f));
-    p.extend_from_slice(&super::packet::VERSION_1.to_be_bytes());
+    p.push(0xc0 | (LongType::Retry.bits(version) << 4) | (unused & 0x0f));
+    p.extend_from_slice(&version.to_be_bytes());
     p.push(dcid.len() as u8);
     p.extend_from_slice(dcid);
     p.push(scid.len() as u8);
@@ -504,6 +537,7 @@ mod tests {
         assert_eq!(&retry[h.token.start..retry.len() - TAG_LEN], b"token");
         // Our builder makes the same bytes (the RFC's unused bits are 0xf).
         let built = retry_packet(
+            VERSION_1,
             &h.dcid,
             &ConnectionId::new(&scid).unwrap(),
             b"token",
@@ -520,6 +554,63 @@ mod tests {
         }
         assert!(!retry_integrity_ok(&odcid, &retry[..retry.len() - 1]));
         assert!(!retry_integrity_ok(&odcid, &retry[..10]));
+    }
+
+    /// RFC 9369 §A.4: the v2 Retry answering the client Initial.
+    const RETRY_V2: &str = "cf6b3343cf0008f067a5502a4262b574 6f6b656ec8646ce8bfe33952d9555436
+        65dcc7b6";
+
+    #[test]
+    fn rfc9369_a4_retry_v2() {
+        let retry = hex(RETRY_V2);
+        let odcid = rfc_cid();
+        assert!(retry_integrity_ok(&odcid, &retry));
+        let h = PartialHeader::parse(&retry, 8).unwrap();
+        let HeaderKind::Long {
+            ty: LongType::Retry,
+            version: VERSION_2,
+            scid,
+        } = h.kind
+        else {
+            panic!("{:?}", h.kind);
+        };
+        let built = retry_packet(VERSION_2, &h.dcid, &scid, b"token", &odcid, 0x0f);
+        assert_eq!(built, retry);
+        // The same bytes under the v1 key and nonce do not verify.
+        let mut as_v1 = retry.clone();
+        as_v1[1..5].copy_from_slice(&VERSION_1.to_be_bytes());
+        assert!(!retry_integrity_ok(&odcid, &as_v1));
+    }
+
+    /// RFC 9369 §A.3: the protected v2 server Initial.
+    const SERVER_PROTECTED_V2: &str = "
+        dc6b3343cf0008f067a5502a4262b500 4075d92faaf16f05d8a4398c47089698
+        baeea26b91eb761d9b89237bbf872630 17915358230035f7fd3945d88965cf17
+        f9af6e16886c61bfc703106fbaf3cb4c fa52382dd16a393e42757507698075b2
+        c984c707f0a0812d8cd5a6881eaf21ce da98f4bd23f6fe1a3e2c43edd9ce7ca8
+        4bed8521e2e140";
+
+    #[test]
+    fn rfc9369_a3_server_initial_v2_opens_and_seals() {
+        let keys = initial_keys_for(VERSION_2, &rfc_cid(), Side::Client);
+        let (header, plain, pn) = open_rfc(&hex(SERVER_PROTECTED_V2), &keys.remote);
+        assert_eq!(pn, 1);
+        assert_eq!(header, hex("d16b3343cf0008f067a5502a4262b50040750001"));
+        assert_eq!(plain, hex(SERVER_PAYLOAD));
+        let server = initial_keys_for(VERSION_2, &rfc_cid(), Side::Server);
+        let sealed = seal_rfc(&header, &plain, 1, &server.local);
+        assert_eq!(sealed, hex(SERVER_PROTECTED_V2));
+        // v1 keys do not open it.
+        let v1 = initial_keys(&rfc_cid(), Side::Client);
+        let mut packet = hex(SERVER_PROTECTED_V2);
+        let h = PartialHeader::parse(&packet, 0).unwrap();
+        if let Some((n, pn)) =
+            remove_header_protection(&mut packet, h.pn_offset, None, v1.remote.header.as_ref())
+        {
+            assert!(
+                open_payload(&mut packet, h.pn_offset + n, pn, v1.remote.packet.as_ref()).is_none()
+            );
+        }
     }
 
     /// HKDF-Expand-Label(secret, label, "", len) with the HkdfLabel bytes

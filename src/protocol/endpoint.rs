@@ -100,6 +100,9 @@ pub struct ClientConfig {
     /// later connections to the same server name (RFC 9000 §8.1.3);
     /// `None` neither keeps nor sends any.
     pub token_store: Option<Arc<TokenStore>>,
+    /// The QUIC version to connect with: [`packet::VERSION_1`] (the
+    /// default) or [`packet::VERSION_2`] (RFC 9369).
+    pub version: u32,
 }
 
 impl ClientConfig {
@@ -109,6 +112,7 @@ impl ClientConfig {
             crypto,
             transport: Arc::new(TransportConfig::default()),
             token_store: Some(Arc::new(TokenStore::default())),
+            version: packet::VERSION_1,
         }
     }
 }
@@ -291,6 +295,7 @@ impl Endpoint {
             return Err(ConnectError::EndpointStopping);
         }
         let mut conn = Connection::client(
+            config.version,
             config.transport.clone(),
             config.crypto.clone(),
             server_name,
@@ -349,7 +354,7 @@ impl Endpoint {
                     d,
                     s,
                     b[0],
-                    &[packet::VERSION_1],
+                    &packet::SUPPORTED_VERSIONS,
                 ))
             }
             HeaderKind::Long {
@@ -374,6 +379,7 @@ impl Endpoint {
                     || self.handshaking.len() >= server.max_incoming
                 {
                     return DatagramEvent::Respond(initial_close(
+                        header.version().unwrap_or(packet::VERSION_1),
                         &header.dcid,
                         &scid,
                         TransportErrorCode::CONNECTION_REFUSED,
@@ -396,9 +402,11 @@ impl Endpoint {
         header: &PartialHeader,
         client_scid: ConnectionId,
     ) -> DatagramEvent {
+        let version = header.version().unwrap_or(packet::VERSION_1);
         let mut validation = ServerValidation {
             new_token_key: server.send_new_token.then(|| server.token_key.clone()),
             migration: server.migration,
+            version: Some(version),
             ..ServerValidation::default()
         };
         let token = &data[header.token.clone()];
@@ -422,6 +430,7 @@ impl Endpoint {
                     // close at once, keeping no state.
                     tracing::debug!(%remote, "invalid Retry token");
                     return DatagramEvent::Respond(initial_close(
+                        header.version().unwrap_or(packet::VERSION_1),
                         &header.dcid,
                         &client_scid,
                         TransportErrorCode::INVALID_TOKEN,
@@ -447,6 +456,7 @@ impl Endpoint {
             let unused = (rng.next_u32() & 0x0f) as u8;
             tracing::debug!(%remote, "sending Retry");
             return DatagramEvent::Respond(crypto::retry_packet(
+                version,
                 &client_scid,
                 &retry_scid,
                 &token,
@@ -550,16 +560,18 @@ impl Endpoint {
 /// `code`, sent without creating any connection state (RFC 9000 §8.1.2,
 /// §10.2.3). Small, so it never amplifies.
 fn initial_close(
+    version: u32,
     dcid: &ConnectionId,
     client_scid: &ConnectionId,
     code: TransportErrorCode,
 ) -> Vec<u8> {
-    let keys = crypto::initial_keys(dcid, super::Side::Server);
+    let keys = crypto::initial_keys_for(version, dcid, super::Side::Server);
     let our_scid = ConnectionId::random(&mut rand::thread_rng(), LOCAL_CID_LEN);
     let mut buf = Vec::with_capacity(64);
     let pn_len = 1;
     let len_at = packet::write_long_header(
         &mut buf,
+        version,
         LongType::Initial,
         client_scid,
         &our_scid,
@@ -597,7 +609,8 @@ fn initial_close(
 /// True when the first packet of `data` is an Initial that the server's
 /// Initial keys for its DCID authenticate (RFC 9001 §5.2).
 fn initial_decrypts(data: &[u8], header: &PartialHeader) -> bool {
-    let keys = crypto::initial_keys(&header.dcid, super::Side::Server);
+    let version = header.version().unwrap_or(packet::VERSION_1);
+    let keys = crypto::initial_keys_for(version, &header.dcid, super::Side::Server);
     let mut packet = data[..header.len].to_vec();
     let Some((pn_len, pn)) = crypto::remove_header_protection(
         &mut packet,
@@ -617,7 +630,7 @@ fn initial_decrypts(data: &[u8], header: &PartialHeader) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::protocol::packet::PartialHeader;
 
@@ -663,7 +676,7 @@ mod tests {
         match h.kind {
             HeaderKind::VersionNegotiation { scid, versions } => {
                 assert_eq!(&scid[..], &[1; 8]);
-                assert_eq!(versions, vec![packet::VERSION_1]);
+                assert_eq!(versions, packet::SUPPORTED_VERSIONS.to_vec());
             }
             k => panic!("{k:?}"),
         }
@@ -691,7 +704,8 @@ mod tests {
         assert!(matches!(ep.handle(now, addr, &short), DatagramEvent::Drop));
     }
 
-    fn client_config() -> ClientConfig {
+    /// A client configuration trusting nothing (enough to start one).
+    pub(crate) fn client_config() -> ClientConfig {
         let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),
         ))

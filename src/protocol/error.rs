@@ -43,6 +43,8 @@ impl TransportErrorCode {
     pub const AEAD_LIMIT_REACHED: Self = Self(0x0f);
     /// No viable network path exists.
     pub const NO_VIABLE_PATH: Self = Self(0x10);
+    /// Version negotiation was tampered with or failed (RFC 9368 §10.2).
+    pub const VERSION_NEGOTIATION_ERROR: Self = Self(0x11);
 
     /// A TLS alert mapped into the CRYPTO_ERROR range (RFC 9001 §4.8).
     pub const fn crypto(alert: u8) -> Self {
@@ -70,6 +72,7 @@ impl fmt::Debug for TransportErrorCode {
             0x0e => "KEY_UPDATE_ERROR",
             0x0f => "AEAD_LIMIT_REACHED",
             0x10 => "NO_VIABLE_PATH",
+            0x11 => "VERSION_NEGOTIATION_ERROR",
             0x100..=0x1ff => return write!(f, "CRYPTO_ERROR({:#x})", self.0 & 0xff),
             other => return write!(f, "{other:#x}"),
         };

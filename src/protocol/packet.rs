@@ -8,13 +8,35 @@ use std::ops::Range;
 /// QUIC version 1 (RFC 9000).
 pub const VERSION_1: u32 = 0x0000_0001;
 
+/// QUIC version 2 (RFC 9369 §3.1).
+pub const VERSION_2: u32 = 0x6b33_43cf;
+
+/// The versions we speak, in order of preference for a server's Version
+/// Negotiation packet.
+pub const SUPPORTED_VERSIONS: [u32; 2] = [VERSION_1, VERSION_2];
+
+/// True for a version we speak.
+pub fn is_supported(version: u32) -> bool {
+    SUPPORTED_VERSIONS.contains(&version)
+}
+
+/// The rustls name of a version we speak.
+pub fn rustls_version(version: u32) -> rustls::quic::Version {
+    if version == VERSION_2 {
+        rustls::quic::Version::V2
+    } else {
+        rustls::quic::Version::V1
+    }
+}
+
 /// The smallest datagram a client Initial may travel in (RFC 9000 §14.1).
 pub const MIN_INITIAL_SIZE: usize = 1200;
 
 /// Length of a header protection sample (RFC 9001 §5.4.2).
 pub const SAMPLE_LEN: usize = 16;
 
-/// The long-header packet types of QUIC v1 (RFC 9000 §17.2).
+/// The long-header packet types (RFC 9000 §17.2); their wire bits differ
+/// between versions (RFC 9369 §3.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LongType {
     /// Initial (0x00).
@@ -28,12 +50,35 @@ pub enum LongType {
 }
 
 impl LongType {
-    fn bits(self) -> u8 {
-        match self {
+    /// The two type bits of this packet type in `version`.
+    pub fn bits(self, version: u32) -> u8 {
+        let v1 = match self {
             LongType::Initial => 0,
             LongType::ZeroRtt => 1,
             LongType::Handshake => 2,
             LongType::Retry => 3,
+        };
+        if version == VERSION_2 {
+            // RFC 9369 §3.2: Initial 0b01, 0-RTT 0b10, Handshake 0b11,
+            // Retry 0b00.
+            (v1 + 1) & 0x03
+        } else {
+            v1
+        }
+    }
+
+    /// The packet type that the two type bits `bits` denote in `version`.
+    pub fn from_bits(bits: u8, version: u32) -> Self {
+        let v1 = if version == VERSION_2 {
+            (bits + 3) & 0x03
+        } else {
+            bits & 0x03
+        };
+        match v1 {
+            0 => LongType::Initial,
+            1 => LongType::ZeroRtt,
+            2 => LongType::Handshake,
+            _ => LongType::Retry,
         }
     }
 }
@@ -134,7 +179,7 @@ impl PartialHeader {
                 len: buf.len(),
             });
         }
-        if version != VERSION_1 {
+        if !is_supported(version) {
             return Ok(Self {
                 kind: HeaderKind::UnsupportedVersion { version, scid },
                 dcid,
@@ -147,12 +192,7 @@ impl PartialHeader {
         if first & 0x40 == 0 {
             return Err(HeaderError::Invalid);
         }
-        let ty = match (first >> 4) & 0x03 {
-            0 => LongType::Initial,
-            1 => LongType::ZeroRtt,
-            2 => LongType::Handshake,
-            _ => LongType::Retry,
-        };
+        let ty = LongType::from_bits((first >> 4) & 0x03, version);
         let mut token = 0..0;
         if ty == LongType::Retry {
             return Ok(Self {
@@ -183,6 +223,14 @@ impl PartialHeader {
             pn_offset,
             len: pn_offset + length,
         })
+    }
+
+    /// The version of a long-header packet of a version we speak.
+    pub fn version(&self) -> Option<u32> {
+        match self.kind {
+            HeaderKind::Long { version, .. } => Some(version),
+            _ => None,
+        }
     }
 
     /// True for packets that carry a packet number and protected payload.
@@ -242,6 +290,7 @@ pub fn decode_pn(largest: Option<u64>, truncated: u64, nbits: u32) -> u64 {
 #[allow(clippy::too_many_arguments)]
 pub fn write_long_header(
     buf: &mut Vec<u8>,
+    version: u32,
     ty: LongType,
     dcid: &ConnectionId,
     scid: &ConnectionId,
@@ -249,8 +298,8 @@ pub fn write_long_header(
     pn: u64,
     pn_len: usize,
 ) -> usize {
-    buf.push(0xc0 | (ty.bits() << 4) | (pn_len as u8 - 1));
-    buf.extend_from_slice(&VERSION_1.to_be_bytes());
+    buf.push(0xc0 | (ty.bits(version) << 4) | (pn_len as u8 - 1));
+    buf.extend_from_slice(&version.to_be_bytes());
     buf.push(dcid.len() as u8);
     buf.extend_from_slice(dcid);
     buf.push(scid.len() as u8);
@@ -376,7 +425,8 @@ mod tests {
         let d = ConnectionId::new(&[1, 2, 3, 4, 5, 6, 7, 8]).unwrap();
         let s = ConnectionId::new(&[9, 9]).unwrap();
         let mut buf = Vec::new();
-        let len_at = write_long_header(&mut buf, LongType::Initial, &d, &s, b"tok", 7, 2);
+        let len_at =
+            write_long_header(&mut buf, VERSION_1, LongType::Initial, &d, &s, b"tok", 7, 2);
         buf.extend_from_slice(&[0u8; 40]);
         let payload_len = buf.len() - len_at - 2;
         varint::write_with_len(&mut buf[len_at..], payload_len as u64, 2);

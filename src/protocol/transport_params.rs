@@ -30,6 +30,8 @@ const ACTIVE_CONNECTION_ID_LIMIT: u64 = 0x0e;
 const INITIAL_SOURCE_CONNECTION_ID: u64 = 0x0f;
 const RETRY_SOURCE_CONNECTION_ID: u64 = 0x10;
 const MAX_DATAGRAM_FRAME_SIZE: u64 = 0x20;
+/// version_information (RFC 9368 §3).
+const VERSION_INFORMATION: u64 = 0x11;
 
 /// The reserved (greasing) parameter id we emit: 31 * N + 27 with N = 1
 /// (RFC 9000 §18.1). N is fixed so the encoding is deterministic.
@@ -209,6 +211,18 @@ pub struct TransportParameters {
     /// Largest DATAGRAM frame the endpoint will receive; `None` when absent,
     /// which like 0 means DATAGRAM is unsupported (RFC 9221 §3, 0x20).
     pub max_datagram_frame_size: Option<u64>,
+    /// The version the sender chose and the versions it supports
+    /// (RFC 9368 §3, 0x11).
+    pub version_information: Option<VersionInformation>,
+}
+
+/// The version_information transport parameter (RFC 9368 §3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionInformation {
+    /// The version in use on the connection.
+    pub chosen: u32,
+    /// The versions the sender supports, in its order of preference.
+    pub available: Vec<u32>,
 }
 
 impl Default for TransportParameters {
@@ -233,6 +247,7 @@ impl Default for TransportParameters {
             initial_source_connection_id: None,
             retry_source_connection_id: None,
             max_datagram_frame_size: None,
+            version_information: None,
         }
     }
 }
@@ -328,6 +343,14 @@ impl TransportParameters {
         if let Some(size) = self.max_datagram_frame_size {
             // RFC 9221 §3: presence matters, so emit even a value of 0.
             put_varint_param(buf, MAX_DATAGRAM_FRAME_SIZE, size);
+        }
+        if let Some(vi) = &self.version_information {
+            let mut v = Vec::with_capacity(4 + 4 * vi.available.len());
+            v.extend_from_slice(&vi.chosen.to_be_bytes());
+            for a in &vi.available {
+                v.extend_from_slice(&a.to_be_bytes());
+            }
+            put_bytes(buf, VERSION_INFORMATION, &v);
         }
         // RFC 9000 §18.1: exercise the peer's handling of unknown ids.
         put_bytes(buf, GREASE_ID, &[]);
@@ -461,6 +484,25 @@ impl TransportParameters {
                     // RFC 9221 §3: a varint.
                     params.max_datagram_frame_size = Some(int_value(value)?);
                 }
+                VERSION_INFORMATION => {
+                    // RFC 9368 §3: a chosen version, then any number of
+                    // available ones, 4 bytes each; a zero chosen version
+                    // or a ragged length is malformed.
+                    if value.len() < 4 || value.len() % 4 != 0 {
+                        return Err(param_error("version_information length"));
+                    }
+                    let mut words = value
+                        .chunks_exact(4)
+                        .map(|c| u32::from_be_bytes(c.try_into().expect("4 bytes")));
+                    let chosen = words.next().expect("length checked");
+                    if chosen == 0 {
+                        return Err(param_error("version_information chose version 0"));
+                    }
+                    params.version_information = Some(VersionInformation {
+                        chosen,
+                        available: words.collect(),
+                    });
+                }
                 _ => unreachable!("known_bit covers exactly the ids matched here"),
             }
         }
@@ -474,12 +516,14 @@ fn param_error(reason: impl Into<String>) -> TransportError {
 }
 
 /// The bit tracking `id` in the duplicate-detection set, or `None` for an
-/// id this implementation does not know. Ids 0x00..=0x10 map to bits 0..=16
-/// and max_datagram_frame_size (0x20) to bit 17.
+/// id this implementation does not know. Ids 0x00..=0x10 map to bits 0..=16,
+/// max_datagram_frame_size (0x20) to bit 17 and version_information (0x11)
+/// to bit 18.
 fn known_bit(id: u64) -> Option<u32> {
     match id {
         ORIGINAL_DESTINATION_CONNECTION_ID..=RETRY_SOURCE_CONNECTION_ID => Some(id as u32),
         MAX_DATAGRAM_FRAME_SIZE => Some(RETRY_SOURCE_CONNECTION_ID as u32 + 1),
+        VERSION_INFORMATION => Some(RETRY_SOURCE_CONNECTION_ID as u32 + 2),
         _ => None,
     }
 }
@@ -622,6 +666,24 @@ mod tests {
             initial_source_connection_id: Some(cid(&[0xde, 0xad])),
             retry_source_connection_id: Some(cid(&[0xbe, 0xef, 0x01])),
             max_datagram_frame_size: Some(65535),
+            version_information: Some(VersionInformation {
+                chosen: 0x6b33_43cf,
+                available: vec![0x6b33_43cf, 1],
+            }),
+        }
+    }
+
+    #[test]
+    fn malformed_version_information_is_rejected() {
+        for value in [&[][..], &[0, 0, 0, 1, 2][..], &[0, 0, 0, 0][..]] {
+            let mut buf = Vec::new();
+            varint::write(&mut buf, VERSION_INFORMATION);
+            varint::write(&mut buf, value.len() as u64);
+            buf.extend_from_slice(value);
+            assert!(
+                TransportParameters::decode(&buf, Side::Client).is_err(),
+                "{value:?}"
+            );
         }
     }
 

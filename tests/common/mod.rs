@@ -193,6 +193,7 @@ pub fn client_and_first_datagram() -> (actix_quic::protocol::connection::Connect
     let key = Arc::new(ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &[7; 32]));
     let now = std::time::Instant::now();
     let mut conn = actix_quic::protocol::connection::Connection::client(
+        client.version,
         client.transport.clone(),
         client.crypto.clone(),
         "localhost",

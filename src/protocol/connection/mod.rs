@@ -22,9 +22,10 @@ use super::congestion::{Congestion, CongestionState, Pacer};
 use super::crypto::{self, OneRttKeys};
 use super::error::{TransportError, TransportErrorCode};
 use super::frame::Dir;
+use super::packet;
 use super::rtt::RttEstimator;
 use super::streams::{ReadFailure, StreamEvent, StreamId, Streams, WriteFailure};
-use super::transport_params::TransportParameters;
+use super::transport_params::{TransportParameters, VersionInformation};
 use super::Side;
 use bytes::Bytes;
 pub use close::{ApplicationClose, ConnectionClose, ConnectionError};
@@ -149,6 +150,8 @@ pub struct HandshakeData {
 
 /// One QUIC connection.
 pub struct Connection {
+    /// The QUIC version in use (RFC 9000 §15, RFC 9369).
+    version: u32,
     side: Side,
     config: Arc<TransportConfig>,
     tls: rustls::quic::Connection,
@@ -278,6 +281,7 @@ pub fn reset_token(key: &ring::hmac::Key, cid: &[u8]) -> [u8; 16] {
 impl Connection {
     #[allow(clippy::too_many_arguments)]
     fn new(
+        version: u32,
         side: Side,
         config: Arc<TransportConfig>,
         tls: rustls::quic::Connection,
@@ -289,7 +293,7 @@ impl Connection {
         reset_key: Arc<ring::hmac::Key>,
     ) -> Self {
         let mut spaces: [PacketSpace; 3] = Default::default();
-        spaces[0].keys = Some(crypto::initial_keys(&orig_dcid, side).into());
+        spaces[0].keys = Some(crypto::initial_keys_for(version, &orig_dcid, side).into());
         let mtu = usize::from(config.initial_mtu.max(1200));
         let mut local_cids = BTreeMap::new();
         local_cids.insert(
@@ -316,6 +320,7 @@ impl Connection {
             config.send_window,
         );
         let mut conn = Self {
+            version,
             side,
             tls,
             spaces,
@@ -395,6 +400,7 @@ impl Connection {
 
     /// Our transport parameters.
     fn local_params(
+        version: u32,
         config: &TransportConfig,
         scid: &ConnectionId,
         orig_dcid: Option<&ConnectionId>,
@@ -421,11 +427,19 @@ impl Connection {
             max_datagram_frame_size: config
                 .datagram_receive_buffer_size
                 .map(|b| b.min(MAX_DATAGRAM_FRAME_SIZE) as u64),
+            // RFC 9368 §3: what we use and what we could have used.
+            version_information: Some(VersionInformation {
+                chosen: version,
+                available: packet::SUPPORTED_VERSIONS.to_vec(),
+            }),
         }
     }
 
     /// Starts a client connection to `remote` for `server_name`.
+    /// `version` is the QUIC version to speak (v1, or v2 per RFC 9369).
+    #[allow(clippy::too_many_arguments)]
     pub fn client(
+        version: u32,
         config: Arc<TransportConfig>,
         tls_config: Arc<rustls::ClientConfig>,
         server_name: &str,
@@ -436,19 +450,20 @@ impl Connection {
         let mut rng = rand::thread_rng();
         let scid = ConnectionId::random(&mut rng, LOCAL_CID_LEN);
         let dcid = ConnectionId::random(&mut rng, 16);
-        let params = Self::local_params(&config, &scid, None, None);
+        let params = Self::local_params(version, &config, &scid, None, None);
         let mut encoded = Vec::new();
         params.encode(&mut encoded);
         let name = rustls::pki_types::ServerName::try_from(server_name.to_string())
             .map_err(|_| ConnectError::InvalidServerName(server_name.into()))?;
         let tls = rustls::quic::ClientConnection::new(
             tls_config,
-            rustls::quic::Version::V1,
+            packet::rustls_version(version),
             name,
             encoded,
         )
         .map_err(|e| ConnectError::Tls(e.to_string()))?;
         let mut conn = Self::new(
+            version,
             Side::Client,
             config,
             tls.into(),
@@ -488,6 +503,11 @@ impl Connection {
             reset_key,
             ServerValidation::default(),
         )
+    }
+
+    /// The QUIC version this connection speaks.
+    pub fn version(&self) -> u32 {
+        self.version
     }
 
     /// Which side this is.

@@ -8,7 +8,7 @@ use crate::protocol::cid::ConnectionId;
 use crate::protocol::crypto;
 use crate::protocol::error::{TransportError, TransportErrorCode};
 use crate::protocol::frame::{Frame, Frames, PacketSpaceKind};
-use crate::protocol::packet::{self, HeaderKind, LongType, PartialHeader};
+use crate::protocol::packet::{HeaderKind, LongType, PartialHeader};
 use crate::protocol::transport_params::TransportParameters;
 use bytes::{Bytes, BytesMut};
 use std::net::SocketAddr;
@@ -136,13 +136,15 @@ impl Connection {
                 if self.side.is_client()
                     && !self.any_packet_processed
                     && self.state == State::Handshake
-                    && !versions.contains(&packet::VERSION_1)
+                    && !versions.contains(&self.version)
                 {
                     self.drain_now(ConnectionError::VersionMismatch);
                 }
                 return None;
             }
             HeaderKind::UnsupportedVersion { .. } => return None,
+            // RFC 9369 §4: a connection keeps the version it started with.
+            HeaderKind::Long { version, .. } if *version != self.version => return None,
             HeaderKind::Short => SpaceId::Data,
             HeaderKind::Long { ty, .. } => match ty {
                 LongType::Initial => SpaceId::Initial,
@@ -636,6 +638,16 @@ impl Connection {
     /// RFC 9000 §7.3: authenticate the connection IDs.
     fn validate_peer_params(&self, p: &TransportParameters) -> Result<(), TransportError> {
         let bad = |m: &str| TransportError::new(TransportErrorCode::TRANSPORT_PARAMETER_ERROR, m);
+        // RFC 9368 §4, §5: the peer's chosen version must be the one the
+        // packets used, or negotiation was tampered with.
+        if let Some(vi) = &p.version_information {
+            if vi.chosen != self.version {
+                return Err(TransportError::new(
+                    TransportErrorCode::VERSION_NEGOTIATION_ERROR,
+                    "version_information disagrees with the version in use",
+                ));
+            }
+        }
         if p.initial_source_connection_id != Some(self.dcid) {
             return Err(bad("initial_source_connection_id mismatch"));
         }
@@ -788,4 +800,57 @@ fn is_0rtt(h: &PartialHeader) -> bool {
 /// Compares two byte strings without an early exit.
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::packet::{VERSION_1, VERSION_2};
+    use crate::protocol::transport_params::VersionInformation;
+    use std::sync::Arc;
+
+    fn client(version: u32) -> Connection {
+        let config = crate::protocol::endpoint::tests::client_config();
+        Connection::client(
+            version,
+            config.transport,
+            config.crypto,
+            "localhost",
+            Instant::now(),
+            "127.0.0.1:4433".parse().unwrap(),
+            Arc::new(ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &[7; 32])),
+        )
+        .unwrap()
+    }
+
+    /// RFC 9368 §4: a server whose version_information names another
+    /// version than its packets use is refused with
+    /// VERSION_NEGOTIATION_ERROR; a matching one passes.
+    #[test]
+    fn version_information_must_match_the_version_in_use() {
+        for (ours, chosen, ok) in [
+            (VERSION_1, VERSION_1, true),
+            (VERSION_2, VERSION_2, true),
+            (VERSION_1, VERSION_2, false),
+            (VERSION_2, VERSION_1, false),
+        ] {
+            let conn = client(ours);
+            let params = TransportParameters {
+                initial_source_connection_id: Some(conn.dcid),
+                original_destination_connection_id: Some(conn.orig_dcid),
+                version_information: Some(VersionInformation {
+                    chosen,
+                    available: vec![VERSION_1, VERSION_2],
+                }),
+                ..TransportParameters::default()
+            };
+            match conn.validate_peer_params(&params) {
+                Ok(()) => assert!(ok, "{ours:#x} accepted {chosen:#x}"),
+                Err(e) => {
+                    assert!(!ok, "{ours:#x} refused {chosen:#x}: {e}");
+                    assert_eq!(e.code, TransportErrorCode::VERSION_NEGOTIATION_ERROR);
+                }
+            }
+        }
+    }
 }

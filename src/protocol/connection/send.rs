@@ -393,6 +393,7 @@ impl Connection {
             };
             let at = packet::write_long_header(
                 buf,
+                self.version,
                 ty,
                 &self.dcid,
                 &self.initial_scid,

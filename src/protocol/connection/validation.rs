@@ -32,6 +32,8 @@ pub struct ServerValidation {
     /// Issue a NEW_TOKEN token sealed with this key once the handshake
     /// completes (RFC 9000 §8.1.3).
     pub new_token_key: Option<Arc<TokenKey>>,
+    /// The QUIC version of the client's Initial (v1 when unset).
+    pub version: Option<u32>,
     /// Follow the client when it moves to a new address (RFC 9000 §9);
     /// when false, the transport parameters say disable_active_migration
     /// and packets from other addresses are dropped.
@@ -59,16 +61,23 @@ impl Connection {
         // retry_source_connection_id the Retry's SCID, which the client
         // now uses as its DCID.
         let orig_dcid = validation.retry_orig_dcid.unwrap_or(client_dcid);
-        let mut params = Self::local_params(&config, &scid, Some(&orig_dcid), Some(token));
+        let version = validation
+            .version
+            .unwrap_or(crate::protocol::packet::VERSION_1);
+        let mut params = Self::local_params(version, &config, &scid, Some(&orig_dcid), Some(token));
         let retry_scid = validation.retry_orig_dcid.map(|_| client_dcid);
         params.retry_source_connection_id = retry_scid;
         params.disable_active_migration = !validation.migration;
         let mut encoded = Vec::new();
         params.encode(&mut encoded);
-        let tls =
-            rustls::quic::ServerConnection::new(tls_config, rustls::quic::Version::V1, encoded)
-                .map_err(|e| ConnectError::Tls(e.to_string()))?;
+        let tls = rustls::quic::ServerConnection::new(
+            tls_config,
+            crate::protocol::packet::rustls_version(version),
+            encoded,
+        )
+        .map_err(|e| ConnectError::Tls(e.to_string()))?;
         let mut conn = Self::new(
+            version,
             Side::Server,
             config,
             tls.into(),
@@ -83,7 +92,7 @@ impl Connection {
             // RFC 9001 §5.2: Initial keys come from the DCID the client's
             // Initials carry now.
             conn.spaces[SpaceId::Initial as usize].keys =
-                Some(crypto::initial_keys(&rscid, Side::Server).into());
+                Some(crypto::initial_keys_for(version, &rscid, Side::Server).into());
             conn.retry_scid = Some(rscid);
         }
         conn.address_validated = validation.address_validated;
@@ -165,7 +174,7 @@ impl Connection {
         // data goes again from offset 0, with new packet numbers (RFC 9000
         // §17.2.5.3: numbers are never reused).
         let sp = &mut self.spaces[SpaceId::Initial as usize];
-        sp.keys = Some(crypto::initial_keys(&scid, Side::Client).into());
+        sp.keys = Some(crypto::initial_keys_for(self.version, &scid, Side::Client).into());
         let in_flight: u64 = sp
             .sent
             .values()

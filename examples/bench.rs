@@ -147,6 +147,8 @@ fn ours_transport(mtu: u16) -> TransportConfig {
     };
     TransportConfig {
         initial_mtu: mtu,
+        // The same datagram size for both stacks: no discovery.
+        mtu_discovery: None,
         congestion,
         ..TransportConfig::default()
     }

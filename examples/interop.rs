@@ -9,15 +9,44 @@
 //!     https://127.0.0.1:4433/a https://127.0.0.1:4433/b
 //! ```
 //!
-//! The client opens one connection to the first URL's authority, and one
-//! bidirectional stream per URL on which it sends `GET /path\r\n` and FIN;
-//! the server answers with the file from `--www` and FIN. Files are saved
-//! into `--downloads` under their last path segment.
+//! The server prints `listening on ADDR` once it accepts connections
+//! (with `--listen 127.0.0.1:0`, ADDR says which port it got). The client
+//! sends, for each URL, `GET /path\r\n` and FIN on a new bidirectional
+//! stream; the server answers with the file from `--www` and FIN. Files
+//! are saved into `--downloads` under their last path segment. All URLs
+//! must name one server.
 //!
-//! Test cases: `handshake` (URLs fetched one after another), `transfer`
-//! and `multiplexing` (all URLs at once; `open_bi` waits at the server's
-//! stream limit). Any other test case exits with code 127, as the runner
-//! expects. `SSLKEYLOGFILE` is honoured; `RUST_LOG` sets the log filter.
+//! As in the runner, `TESTCASE` is read when `--testcase` is absent, and
+//! `REQUESTS` (space-separated URLs) when no URL is given. `SSLKEYLOGFILE`
+//! is honoured; `RUST_LOG` sets the log filter (to stderr).
+//!
+//! Test cases (the runner's names, and those it hands the endpoints):
+//!
+//! - `handshake`, `longrtt`: one connection, URLs fetched one after
+//!   another.
+//! - `transfer`, `multiplexing`, `goodput`, `crosstraffic`,
+//!   `amplificationlimit`, `transferloss`, `transfercorruption`,
+//!   `blackhole`: one connection, all URLs at once (`open_bi` waits at
+//!   the server's stream limit). The impairments are the network's
+//!   business; for the endpoints these are plain transfers.
+//! - `retry`: the server validates every client address with a Retry
+//!   (`ServerConfig::retry`); the client follows it on its own.
+//! - `keyupdate`: a transfer during which the client starts a 1-RTT key
+//!   update (RFC 9001 §6) as soon as the connection allows one; the
+//!   client fails if no key update happened.
+//! - `chacha20`: the client offers only TLS_CHACHA20_POLY1305_SHA256 and
+//!   fails if another suite was negotiated.
+//! - `handshakeloss`, `handshakecorruption` (the runner hands the
+//!   endpoints `multiconnect` for both): one new connection per URL, one
+//!   after another.
+//!
+//! Not supported for now, exit code 127 as the runner expects:
+//! `resumption`, `zerortt`, `http3`, `v2`, `ecn`, `rebind-port`,
+//! `rebind-addr`, `connectionmigration`, `versionnegotiation` and any
+//! other name.
+//!
+//! The client's last line on stdout sums up: files, bytes, time,
+//! connections, the negotiated cipher suite, packets and key updates.
 
 use actix_quic::{ClientConfig, Connection, Endpoint, RecvStream, SendStream, ServerConfig};
 use bytes::BytesMut;
@@ -36,14 +65,78 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 type BoxError = Box<dyn Error + Send + Sync>;
 
 const ALPN: &[u8] = b"hq-interop";
-const SUPPORTED: &[&str] = &["handshake", "transfer", "multiplexing"];
 const CHUNK: usize = 64 * 1024;
 const MAX_REQUEST: usize = 8 * 1024;
 const EXIT_UNSUPPORTED: u8 = 127;
 
 const USAGE: &str = "usage:
   interop server --listen ADDR --cert PEM --key PEM --www DIR [--testcase NAME]
-  interop client --testcase NAME --downloads DIR [--insecure | --ca PEM] URL...";
+  interop client --testcase NAME --downloads DIR [--insecure | --ca PEM] URL...
+TESTCASE stands in for --testcase, REQUESTS (space-separated) for the URLs.";
+
+/// How the client fetches its URLs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fetch {
+    /// One connection, one URL after another.
+    Sequential,
+    /// One connection, all URLs at once.
+    Parallel,
+    /// A new connection for each URL, one after another.
+    ConnectionPerUrl,
+}
+
+/// What a test case asks of the endpoints.
+#[derive(Debug, Clone, Copy)]
+struct Case {
+    /// How the client fetches its URLs.
+    fetch: Fetch,
+    /// The server validates client addresses with a Retry.
+    retry: bool,
+    /// The client starts a 1-RTT key update during the transfer.
+    key_update: bool,
+    /// The client offers only TLS_CHACHA20_POLY1305_SHA256.
+    chacha20: bool,
+}
+
+/// The behaviour for test case `name`; `None` when it is not supported.
+fn case(name: &str) -> Option<Case> {
+    let transfer = Case {
+        fetch: Fetch::Parallel,
+        retry: false,
+        key_update: false,
+        chacha20: false,
+    };
+    Some(match name {
+        "handshake" | "longrtt" => Case {
+            fetch: Fetch::Sequential,
+            ..transfer
+        },
+        "transfer" | "multiplexing" | "goodput" | "crosstraffic" | "amplificationlimit"
+        | "transferloss" | "transfercorruption" | "blackhole" => transfer,
+        "retry" => Case {
+            retry: true,
+            ..transfer
+        },
+        "keyupdate" => Case {
+            key_update: true,
+            ..transfer
+        },
+        "chacha20" => Case {
+            chacha20: true,
+            ..transfer
+        },
+        "handshakeloss" | "handshakecorruption" | "multiconnect" => Case {
+            fetch: Fetch::ConnectionPerUrl,
+            ..transfer
+        },
+        _ => return None,
+    })
+}
+
+/// The test case from `--testcase`, else from the runner's `TESTCASE`.
+fn testcase_or_env(arg: Option<String>) -> Option<String> {
+    arg.or_else(|| std::env::var("TESTCASE").ok().filter(|t| !t.is_empty()))
+}
 
 struct ServerArgs {
     listen: SocketAddr,
@@ -107,17 +200,23 @@ fn parse_args(args: Vec<String>) -> Result<Command, String> {
             cert: cert.ok_or("server needs --cert")?,
             key: key.ok_or("server needs --key")?,
             www: www.ok_or("server needs --www")?,
-            testcase,
+            testcase: testcase_or_env(testcase),
         })),
         "client" => {
             if urls.is_empty() {
-                return Err("client needs at least one URL".into());
+                // The runner's REQUESTS: space-separated URLs.
+                if let Ok(requests) = std::env::var("REQUESTS") {
+                    urls = requests.split_whitespace().map(str::to_string).collect();
+                }
+            }
+            if urls.is_empty() {
+                return Err("client needs at least one URL (arguments or REQUESTS)".into());
             }
             if !insecure && ca.is_none() {
                 return Err("client needs --insecure or --ca PEM".into());
             }
             Ok(Command::Client(ClientArgs {
-                testcase: testcase.ok_or("client needs --testcase")?,
+                testcase: testcase_or_env(testcase).ok_or("client needs --testcase or TESTCASE")?,
                 downloads: downloads.ok_or("client needs --downloads")?,
                 insecure,
                 ca,
@@ -197,8 +296,17 @@ fn server_tls(args: &ServerArgs) -> Result<rustls::ServerConfig, BoxError> {
     Ok(cfg)
 }
 
-fn client_tls(args: &ClientArgs) -> Result<rustls::ClientConfig, BoxError> {
-    let provider = provider();
+/// The client's rustls configuration; with `chacha20`, the only cipher
+/// suite offered is TLS_CHACHA20_POLY1305_SHA256.
+fn client_tls(args: &ClientArgs, chacha20: bool) -> Result<rustls::ClientConfig, BoxError> {
+    let provider = if chacha20 {
+        Arc::new(rustls::crypto::CryptoProvider {
+            cipher_suites: vec![rustls::crypto::ring::cipher_suite::TLS13_CHACHA20_POLY1305_SHA256],
+            ..rustls::crypto::ring::default_provider()
+        })
+    } else {
+        provider()
+    };
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&[&rustls::version::TLS13])?;
     let mut cfg = if args.insecure {
@@ -223,15 +331,20 @@ fn client_tls(args: &ClientArgs) -> Result<rustls::ClientConfig, BoxError> {
 
 // ---- server ----
 
-async fn run_server(args: ServerArgs) -> Result<(), BoxError> {
+async fn run_server(args: ServerArgs, case: Case) -> Result<(), BoxError> {
     let tls = server_tls(&args)?;
-    let endpoint = Endpoint::server(ServerConfig::with_crypto(Arc::new(tls)), args.listen)?;
+    let mut config = ServerConfig::with_crypto(Arc::new(tls));
+    config.retry = case.retry;
+    let endpoint = Endpoint::server(config, args.listen)?;
     let www = Arc::new(args.www.canonicalize()?);
     println!(
-        "serving {} on {} (ALPN hq-interop)",
+        "serving {} (ALPN hq-interop, test case {}, retry {})",
         www.display(),
-        endpoint.local_addr()?
+        args.testcase.as_deref().unwrap_or("none"),
+        if case.retry { "on" } else { "off" },
     );
+    // The line a harness waits for: connections are accepted from now on.
+    println!("listening on {}", endpoint.local_addr()?);
     while let Some(connecting) = endpoint.accept().await {
         let www = www.clone();
         actix::spawn(async move {
@@ -351,9 +464,14 @@ fn file_name(path: &str) -> Result<String, String> {
     Ok(name.to_string())
 }
 
-async fn fetch(conn: Connection, path: String, downloads: Arc<PathBuf>) -> Result<u64, BoxError> {
+async fn fetch(
+    conn: Connection,
+    path: String,
+    downloads: Arc<PathBuf>,
+    key_update: bool,
+) -> Result<u64, BoxError> {
     let out = downloads.join(file_name(&path)?);
-    let r = download(&conn, &path, &out).await;
+    let r = download(&conn, &path, &out, key_update).await;
     if r.is_err() {
         // Leave no partial file behind.
         let _ = tokio::fs::remove_file(&out).await;
@@ -361,7 +479,14 @@ async fn fetch(conn: Connection, path: String, downloads: Arc<PathBuf>) -> Resul
     r
 }
 
-async fn download(conn: &Connection, path: &str, out: &Path) -> Result<u64, BoxError> {
+/// Fetches `path` into `out`. With `key_update`, asks for a 1-RTT key
+/// update after each chunk read until the connection reports one.
+async fn download(
+    conn: &Connection,
+    path: &str,
+    out: &Path,
+    key_update: bool,
+) -> Result<u64, BoxError> {
     let (mut send, mut recv) = conn.open_bi().await?;
     send.write_all(format!("GET {path}\r\n").as_bytes()).await?;
     send.finish()?;
@@ -377,6 +502,12 @@ async fn download(conn: &Connection, path: &str, out: &Path) -> Result<u64, BoxE
         }
         got += chunk.len() as u64;
         file.as_mut().expect("created").write_all(&chunk).await?;
+        if key_update && conn.stats().key_updates == 0 {
+            // Refused (ignored) until the handshake is confirmed and a
+            // 1-RTT packet of ours was acknowledged, so asked again with
+            // every chunk until an update happened.
+            conn.force_key_update();
+        }
     }
     match file {
         Some(mut f) => f.flush().await?,
@@ -392,7 +523,85 @@ async fn create(out: &Path) -> Result<tokio::fs::File, BoxError> {
         .map_err(|e| format!("{}: {e}", out.display()))?)
 }
 
-async fn run_client(args: ClientArgs) -> Result<(), BoxError> {
+/// Figures over all of a client's connections, for the summary line.
+#[derive(Debug, Default)]
+struct Summary {
+    connections: usize,
+    packets_sent: u64,
+    packets_received: u64,
+    lost_packets: u64,
+    key_updates: u64,
+    cipher_suite: Option<rustls::CipherSuite>,
+}
+
+impl Summary {
+    fn add(&mut self, conn: &Connection) {
+        let s = conn.stats();
+        self.connections += 1;
+        self.packets_sent += s.packets_sent;
+        self.packets_received += s.packets_received;
+        self.lost_packets += s.lost_packets;
+        self.key_updates += s.key_updates;
+        if let Some(suite) = conn.handshake_data().and_then(|h| h.cipher_suite) {
+            self.cipher_suite = Some(suite);
+        }
+    }
+}
+
+/// A new connection to `remote`, reporting the handshake time.
+async fn connect(
+    endpoint: &Endpoint,
+    remote: SocketAddr,
+    host: &str,
+) -> Result<Connection, BoxError> {
+    let started = Instant::now();
+    let conn = endpoint.connect(remote, host)?.await?;
+    println!(
+        "connected to {remote} in {:.1} ms",
+        started.elapsed().as_secs_f64() * 1e3
+    );
+    Ok(conn)
+}
+
+/// Fetches every target over `conn`, one after another or all at once
+/// as `case` says; the total of bytes received.
+async fn fetch_all(
+    conn: &Connection,
+    targets: &[Target],
+    downloads: &Arc<PathBuf>,
+    case: Case,
+) -> Result<u64, BoxError> {
+    let mut total = 0;
+    if case.fetch == Fetch::Sequential {
+        for t in targets {
+            total += fetch(
+                conn.clone(),
+                t.path.clone(),
+                downloads.clone(),
+                case.key_update,
+            )
+            .await?;
+        }
+    } else {
+        let tasks: Vec<_> = targets
+            .iter()
+            .map(|t| {
+                actix::spawn(fetch(
+                    conn.clone(),
+                    t.path.clone(),
+                    downloads.clone(),
+                    case.key_update,
+                ))
+            })
+            .collect();
+        for r in futures::future::join_all(tasks).await {
+            total += r??;
+        }
+    }
+    Ok(total)
+}
+
+async fn run_client(args: ClientArgs, case: Case) -> Result<(), BoxError> {
     let targets = args
         .urls
         .iter()
@@ -421,43 +630,53 @@ async fn run_client(args: ClientArgs) -> Result<(), BoxError> {
     let downloads = Arc::new(args.downloads.clone());
 
     let endpoint = Endpoint::client(local)?;
-    endpoint.set_default_client_config(ClientConfig::new(Arc::new(client_tls(&args)?)));
+    endpoint.set_default_client_config(ClientConfig::new(Arc::new(client_tls(
+        &args,
+        case.chacha20,
+    )?)));
     let started = Instant::now();
-    let conn = endpoint.connect(remote, &first.host)?.await?;
-    println!(
-        "connected to {remote} in {:.1} ms",
-        started.elapsed().as_secs_f64() * 1e3
-    );
-
+    let mut summary = Summary::default();
     let mut total = 0;
-    if args.testcase == "handshake" {
+    if case.fetch == Fetch::ConnectionPerUrl {
         for t in &targets {
-            total += fetch(conn.clone(), t.path.clone(), downloads.clone()).await?;
+            let conn = connect(&endpoint, remote, &first.host).await?;
+            let r = fetch_all(&conn, std::slice::from_ref(t), &downloads, case).await;
+            summary.add(&conn);
+            conn.close(0, b"");
+            total += r?;
         }
     } else {
-        let tasks: Vec<_> = targets
-            .iter()
-            .map(|t| actix::spawn(fetch(conn.clone(), t.path.clone(), downloads.clone())))
-            .collect();
-        for r in futures::future::join_all(tasks).await {
-            total += r??;
-        }
+        let conn = connect(&endpoint, remote, &first.host).await?;
+        let r = fetch_all(&conn, &targets, &downloads, case).await;
+        summary.add(&conn);
+        conn.close(0, b"");
+        total += r?;
     }
     let elapsed = started.elapsed();
-    let s = conn.stats();
     println!(
-        "{}: {} file(s), {total} bytes in {:.3} s; packets sent {} received {} lost {}",
+        "{}: files {}, bytes {total}, time {:.3} s, connections {}, cipher suite {}, \
+         packets sent {} received {} lost {}, key updates {}",
         args.testcase,
         targets.len(),
         elapsed.as_secs_f64(),
-        s.packets_sent,
-        s.packets_received,
-        s.lost_packets
+        summary.connections,
+        summary
+            .cipher_suite
+            .map_or_else(|| "unknown".to_string(), |c| format!("{c:?}")),
+        summary.packets_sent,
+        summary.packets_received,
+        summary.lost_packets,
+        summary.key_updates,
     );
-    conn.close(0, b"");
-    drop(conn);
-    // Let the CONNECTION_CLOSE go out and the connection drain.
+    // Let the CONNECTION_CLOSEs go out and the connections drain.
     let _ = tokio::time::timeout(std::time::Duration::from_secs(1), endpoint.wait_idle()).await;
+    if case.key_update && summary.key_updates == 0 {
+        return Err("no key update happened".into());
+    }
+    let chacha = rustls::CipherSuite::TLS13_CHACHA20_POLY1305_SHA256;
+    if case.chacha20 && summary.cipher_suite != Some(chacha) {
+        return Err(format!("negotiated {:?}, not {chacha:?}", summary.cipher_suite).into());
+    }
     Ok(())
 }
 
@@ -473,18 +692,19 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let testcase = match &cmd {
-        Command::Server(a) => a.testcase.clone(),
-        Command::Client(a) => Some(a.testcase.clone()),
+    let name = match &cmd {
+        // A server told nothing serves plain transfers.
+        Command::Server(a) => a.testcase.as_deref().unwrap_or("transfer"),
+        Command::Client(a) => a.testcase.as_str(),
     };
-    if let Some(t) = testcase.filter(|t| !SUPPORTED.contains(&t.as_str())) {
-        eprintln!("test case {t} is not supported");
+    let Some(case) = case(name) else {
+        eprintln!("test case {name} is not supported");
         return ExitCode::from(EXIT_UNSUPPORTED);
-    }
+    };
     let result = actix::System::new().block_on(async move {
         match cmd {
-            Command::Server(a) => run_server(a).await,
-            Command::Client(a) => run_client(a).await,
+            Command::Server(a) => run_server(a, case).await,
+            Command::Client(a) => run_client(a, case).await,
         }
     });
     match result {

@@ -143,12 +143,17 @@ async fn debug_rtt_remote_address_and_handshake_data() {
 }
 
 /// Datagrams flow both ways; `max_datagram_size()` is a little over a
-/// kilobyte on a 1200-byte path; a datagram of exactly that size is
-/// delivered and one byte more is refused.
+/// kilobyte on a 1200-byte path (PMTU discovery off here); a datagram of
+/// exactly that size is delivered and one byte more is refused.
 #[actix::test]
 async fn datagrams_both_ways_and_size_limit() {
     common::trace();
-    let (_server, _client, conn, sconn) = connected().await;
+    let fixed = TransportConfig {
+        mtu_discovery: None,
+        ..Default::default()
+    };
+    let (server, client, addr) = endpoints_with(fixed.clone(), fixed);
+    let (conn, sconn) = connect(&server, &client, addr).await;
     let max = conn.max_datagram_size().expect("peer accepts datagrams");
     assert!((1000..1200).contains(&max), "max_datagram_size {max}");
     assert_eq!(sconn.max_datagram_size(), Some(max));
@@ -170,6 +175,41 @@ async fn datagrams_both_ways_and_size_limit() {
         conn.send_datagram(Bytes::from(vec![0; max + 1])).await,
         Err(SendDatagramError::TooLarge)
     );
+}
+
+/// With PMTU discovery (the default), `max_datagram_size()` grows with
+/// the path: loopback carries the 1452-byte bound, and a datagram of the
+/// new size arrives whole.
+#[actix::test]
+async fn max_datagram_size_follows_the_path_mtu() {
+    common::trace();
+    let (_server, _client, conn, sconn) = connected().await;
+    let grown = within(5, async {
+        loop {
+            conn.send_datagram(Bytes::from_static(b"tick"))
+                .await
+                .unwrap();
+            sconn.read_datagram().await.unwrap();
+            let max = conn.max_datagram_size().unwrap();
+            if max > 1400 {
+                return max;
+            }
+        }
+    })
+    .await;
+    assert_eq!(conn.stats().mtu, 1452);
+    let full = Bytes::from(vec![0x77; grown]);
+    conn.send_datagram(full.clone()).await.unwrap();
+    let got = within(5, async {
+        loop {
+            let d = sconn.read_datagram().await.unwrap();
+            if d.len() == grown {
+                return d;
+            }
+        }
+    })
+    .await;
+    assert_eq!(got, full);
 }
 
 /// A peer that disables datagrams: `max_datagram_size()` is `None` and

@@ -77,6 +77,9 @@ fn resumed_connection_sends_its_request_in_0rtt() {
     assert!(at <= Duration::from_millis(15), "request read after {at:?}");
     assert_eq!(p.client.zero_rtt_state(), ZeroRttState::Accepted);
     assert_eq!(p.server().zero_rtt_state(), ZeroRttState::Accepted);
+    p.advance(Duration::from_millis(50));
+    assert!(p.client.handshake_data().unwrap().resumed);
+    assert!(p.server().handshake_data().unwrap().resumed);
     // The connection goes on normally.
     let got = transfer(&mut p, &pattern(2, 0, 100_000), Duration::from_secs(5));
     assert_eq!(got.len(), 100_000);
@@ -107,6 +110,7 @@ fn no_ticket_means_no_0rtt() {
     // No remembered limits: no stream before the handshake.
     assert!(p.client.open(Dir::Bi).is_none());
     assert!(p.handshake());
+    assert!(!p.client.handshake_data().unwrap().resumed);
     assert_eq!(p.client.zero_rtt_state(), ZeroRttState::None);
     assert_eq!(p.server().zero_rtt_state(), ZeroRttState::None);
 }

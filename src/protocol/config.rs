@@ -48,6 +48,39 @@ pub struct TransportConfig {
     pub congestion: CongestionAlgorithm,
     /// Spread sending over the RTT (RFC 9002 §7.7).
     pub pacing: bool,
+    /// Path MTU discovery (RFC 8899, RFC 9000 §14.3) above
+    /// `initial_mtu`; `None` keeps `initial_mtu` for the whole
+    /// connection.
+    pub mtu_discovery: Option<MtuDiscoveryConfig>,
+}
+
+/// How the path MTU is discovered (RFC 8899 DPLPMTUD), as quinn's
+/// `MtuDiscoveryConfig`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MtuDiscoveryConfig {
+    /// The largest UDP payload size probed for (1452 by default: an
+    /// Ethernet MTU of 1500 less IPv6 and UDP headers). The peer's
+    /// max_udp_payload_size bounds it too.
+    pub upper_bound: u16,
+    /// After a search ends, how long until the path is probed again
+    /// (RFC 8899 §5.2; 600 s by default).
+    pub interval: Duration,
+    /// After a black hole sent the size back to 1200, how long until
+    /// probing starts again (60 s by default).
+    pub black_hole_cooldown: Duration,
+    /// The search stops when the bounds are closer than this (20 bytes).
+    pub minimum_change: u16,
+}
+
+impl Default for MtuDiscoveryConfig {
+    fn default() -> Self {
+        Self {
+            upper_bound: 1452,
+            interval: Duration::from_secs(600),
+            black_hole_cooldown: Duration::from_secs(60),
+            minimum_change: 20,
+        }
+    }
 }
 
 impl Default for TransportConfig {
@@ -70,6 +103,7 @@ impl Default for TransportConfig {
             initial_window: 14720,
             congestion: CongestionAlgorithm::Cubic,
             pacing: true,
+            mtu_discovery: Some(MtuDiscoveryConfig::default()),
         }
     }
 }

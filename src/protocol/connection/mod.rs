@@ -8,6 +8,7 @@
 mod close;
 mod hooks;
 mod migration;
+mod mtud;
 mod recovery;
 mod recv;
 mod send;
@@ -146,6 +147,9 @@ pub struct HandshakeData {
     /// The TLS 1.3 cipher suite protecting the connection's packets
     /// (RFC 9001 §5.3).
     pub cipher_suite: Option<rustls::CipherSuite>,
+    /// The handshake resumed an earlier session (a TLS 1.3 PSK from a
+    /// session ticket) rather than running in full.
+    pub resumed: bool,
 }
 
 /// One QUIC connection.
@@ -236,6 +240,8 @@ pub struct Connection {
     pending: PendingFrames,
     reset_key: Arc<ring::hmac::Key>,
     mtu: usize,
+    /// Path MTU discovery, when enabled.
+    mtud: Option<mtud::MtuDiscovery>,
     last_sent_eliciting: Option<Instant>,
     /// An ack-eliciting packet went out since the last packet arrived.
     sent_eliciting_since_recv: bool,
@@ -380,6 +386,9 @@ impl Connection {
             pending: PendingFrames::default(),
             reset_key,
             mtu,
+            mtud: config
+                .mtu_discovery
+                .map(|c| mtud::MtuDiscovery::new(c, mtu as u16)),
             last_sent_eliciting: None,
             sent_eliciting_since_recv: false,
             early_1rtt: Vec::new(),

@@ -100,7 +100,10 @@ impl Connection {
             self.rtt.update(delay, sample);
             self.first_rtt_sample.get_or_insert(now);
         }
-        for (_, p) in newly {
+        for (pn, p) in newly {
+            if space == SpaceId::Data {
+                self.mtu_on_acked(now, pn, p.size, p.mtu_probe);
+            }
             if p.in_flight {
                 self.cc
                     .on_ack(now, p.time, u64::from(p.size), &self.rtt, self.app_limited);
@@ -158,7 +161,7 @@ impl Connection {
         if lost.is_empty() {
             return;
         }
-        let lost_count = lost.len() as u64;
+        let mut lost_count = lost.len() as u64;
         let mut lost_bytes = 0;
         let mut largest_lost_time = None;
         let mut frames = Vec::new();
@@ -169,8 +172,19 @@ impl Connection {
         // before the first was sent.
         let mut run: Option<(u64, Instant)> = None;
         let mut persistent = false;
+        let mut lost_probe = None;
+        let mut large_lost = false;
         for pn in lost {
             let p = sp.sent.remove(&pn).expect("listed");
+            if p.mtu_probe {
+                // RFC 8899 §3: a lost probe says nothing about congestion.
+                lost_probe = Some(pn);
+                lost_count -= 1;
+                self.stats.lost_mtu_probes += 1;
+                self.cc.on_removed(u64::from(p.size));
+                continue;
+            }
+            large_lost |= p.size > super::mtud::BASE_MTU;
             if sp.recently_lost.len() >= RECENTLY_LOST {
                 sp.recently_lost.pop_front();
             }
@@ -199,6 +213,9 @@ impl Connection {
         }
         if let Some(t) = largest_lost_time {
             self.cc.on_loss(lost_bytes, lost_count, t, now, persistent);
+        }
+        if space == SpaceId::Data {
+            self.mtu_on_lost(now, lost_probe, large_lost);
         }
         for f in frames {
             self.requeue(space, f);
@@ -331,6 +348,18 @@ impl Connection {
         }
         self.pto_count += 1;
         tracing::trace!(side = ?self.side, ?space, pto_count = self.pto_count, "PTO");
+        if space == SpaceId::Data {
+            // Nothing acknowledged for a PTO while full-size packets (not
+            // only probes) are out: maybe a PMTU black hole (RFC 8899
+            // §4.3).
+            let large = self.spaces[space as usize]
+                .sent
+                .values()
+                .any(|p| !p.mtu_probe && p.size > super::mtud::BASE_MTU);
+            if large {
+                self.mtu_on_lost(now, None, true);
+            }
+        }
         // RFC 9002 §6.2.4: probes carry data when there is some. Requeue
         // the content of the oldest outstanding packets so the probes
         // retransmit it; a bare PING goes only when nothing is waiting.

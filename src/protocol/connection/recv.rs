@@ -533,6 +533,8 @@ impl Connection {
                 }
                 if !self.handshake_confirmed {
                     self.handshake_confirmed = true;
+                    self.start_mtu_discovery(now);
+                    self.start_mtu_discovery(now);
                     self.discard_space(SpaceId::Handshake);
                 }
             }
@@ -620,10 +622,12 @@ impl Connection {
                     rustls::quic::Connection::Client(_) => None,
                 },
                 cipher_suite: self.tls.negotiated_cipher_suite().map(|s| s.suite()),
+                resumed: self.tls.handshake_kind() == Some(rustls::HandshakeKind::Resumed),
             });
             if !self.side.is_client() {
                 // RFC 9001 §4.1.2: the server's handshake is confirmed now.
                 self.handshake_confirmed = true;
+                self.start_mtu_discovery(now);
                 self.pending.handshake_done = true;
                 self.discard_space(SpaceId::Handshake);
                 self.queue_new_token(now);

@@ -41,6 +41,16 @@ impl Connection {
         if matches!(self.state, State::Draining | State::Drained) {
             return None;
         }
+        if let Some(size) = self.write_mtu_probe(now, buf, 0) {
+            self.stats.udp_tx_datagrams += 1;
+            self.stats.udp_tx_bytes += size as u64;
+            return Some(Transmit {
+                destination: self.remote,
+                src_ip: self.local_ip,
+                size,
+                segment_size: None,
+            });
+        }
         let mut count = 0;
         let mut segment = 0;
         while count < max_datagrams.max(1) {
@@ -354,6 +364,7 @@ impl Connection {
                     in_flight: true,
                     frames,
                     zero_rtt,
+                    mtu_probe: false,
                 },
             );
             sp.last_ack_eliciting = Some(now);
@@ -667,6 +678,7 @@ impl Connection {
         }
         consider(self.idle_deadline);
         consider(self.path_validation_deadline());
+        consider(self.mtu_probe_deadline());
         consider(self.pacing_until);
         consider(self.loss_detection_deadline().map(|(t, _)| t));
         for sp in &self.spaces {

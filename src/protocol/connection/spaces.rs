@@ -95,6 +95,8 @@ pub struct SentPacket {
     pub frames: Vec<SentFrame>,
     /// Sent in a 0-RTT packet (sent again if the server rejects 0-RTT).
     pub zero_rtt: bool,
+    /// A PMTU probe (RFC 8899): its loss is no congestion signal.
+    pub mtu_probe: bool,
 }
 
 /// One packet number space's state.

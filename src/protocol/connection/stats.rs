@@ -43,6 +43,10 @@ pub struct ConnectionStats {
     pub key_updates: u64,
     /// Times the peer moved to a new address (RFC 9000 §9).
     pub migrations: u64,
+    /// PMTU probes lost (RFC 8899; not counted in `lost_packets`).
+    pub lost_mtu_probes: u64,
+    /// PMTU black holes detected: the datagram size fell back to 1200.
+    pub black_holes: u64,
     /// Smoothed RTT.
     pub rtt: Duration,
     /// Congestion window.

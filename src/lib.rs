@@ -27,3 +27,8 @@ pub use protocol::config::TransportConfig;
 pub use protocol::connection::{ApplicationClose, ConnectionClose, ConnectionStats, ZeroRttState};
 pub use protocol::endpoint::{ClientConfig, EndpointConfig, ServerConfig};
 pub use protocol::error::{TransportError, TransportErrorCode};
+
+/// The README's code, compiled by `cargo test` so the tour stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -39,6 +39,20 @@ pub struct CongestionState {
     pub ssthresh: u64,
     /// Algorithm name.
     pub algorithm: &'static str,
+    /// Where the controller is (RFC 9002 §7.3).
+    pub phase: CongestionPhase,
+}
+
+/// The phases of RFC 9002 §7.3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CongestionPhase {
+    /// The window grows by what is acknowledged.
+    SlowStart,
+    /// After a loss, until a packet sent after it is acknowledged: the
+    /// window does not grow.
+    Recovery,
+    /// Growth past ssthresh, slower.
+    CongestionAvoidance,
 }
 
 /// A window-growth algorithm.
@@ -64,6 +78,8 @@ pub trait Controller: Send + fmt::Debug {
 pub struct Congestion {
     controller: Box<dyn Controller>,
     recovery_start: Option<Instant>,
+    /// In the recovery period (RFC 9002 §7.3.2).
+    in_recovery: bool,
     /// The controller as it was before the current loss event.
     before_event: Option<Box<dyn Controller>>,
     /// Packets declared lost in the current event, and how many of those
@@ -88,6 +104,7 @@ impl Congestion {
         Self {
             controller,
             recovery_start: None,
+            in_recovery: false,
             before_event: None,
             event_lost: 0,
             event_spurious: 0,
@@ -129,7 +146,12 @@ impl Congestion {
         self.in_flight = self.in_flight.saturating_sub(bytes);
         // No growth for packets sent before recovery began, nor while the
         // application, not the window, limits sending.
-        if self.recovery_start.is_some_and(|s| sent <= s) || app_limited {
+        if self.recovery_start.is_some_and(|s| sent <= s) {
+            return;
+        }
+        // RFC 9002 §7.3.2: a packet sent during recovery was acknowledged.
+        self.in_recovery = false;
+        if app_limited {
             return;
         }
         self.controller.on_ack(now, sent, bytes, rtt);
@@ -149,6 +171,7 @@ impl Congestion {
         let new_event = self.recovery_start.is_none_or(|s| largest_sent > s);
         if new_event || persistent {
             self.recovery_start = Some(now);
+            self.in_recovery = true;
             self.congestion_events += 1;
             self.before_event = (!persistent).then(|| self.controller.clone_box());
             self.event_lost = 0;
@@ -168,6 +191,7 @@ impl Congestion {
             if let Some(prev) = self.before_event.take() {
                 self.controller = prev;
                 self.recovery_start = None;
+                self.in_recovery = false;
                 self.spurious_events += 1;
             }
         }
@@ -180,6 +204,13 @@ impl Congestion {
             in_flight: self.in_flight,
             ssthresh: self.controller.ssthresh(),
             algorithm: self.controller.name(),
+            phase: if self.in_recovery {
+                CongestionPhase::Recovery
+            } else if self.controller.window() < self.controller.ssthresh() {
+                CongestionPhase::SlowStart
+            } else {
+                CongestionPhase::CongestionAvoidance
+            },
         }
     }
 }
@@ -253,6 +284,26 @@ mod tests {
             let mut c = Congestion::new(alg, 120_000, 1200);
             c.on_loss(1200, 1, t0, t0 + Duration::from_secs(1), true);
             assert_eq!(c.window(), 2400, "{alg:?}");
+        }
+    }
+
+    #[test]
+    fn phases_follow_rfc9002() {
+        for alg in [CongestionAlgorithm::NewReno, CongestionAlgorithm::Cubic] {
+            let t0 = Instant::now();
+            let ms = |n| t0 + Duration::from_millis(n);
+            let mut c = Congestion::new(alg, 12_000, 1200);
+            assert_eq!(c.state().phase, CongestionPhase::SlowStart, "{alg:?}");
+            c.on_sent(3600);
+            c.on_loss(1200, 1, t0, ms(10), false);
+            assert_eq!(c.state().phase, CongestionPhase::Recovery);
+            // A packet sent before the loss was noticed: still recovering.
+            c.on_ack(ms(11), ms(5), 1200, &rtt(10), false);
+            assert_eq!(c.state().phase, CongestionPhase::Recovery);
+            // One sent after: recovery is over, above ssthresh now.
+            c.on_ack(ms(30), ms(20), 1200, &rtt(10), false);
+            assert_eq!(c.state().phase, CongestionPhase::CongestionAvoidance);
+            assert_eq!(c.state().algorithm, c.controller.name());
         }
     }
 }

@@ -105,3 +105,81 @@ fn v2_with_retry_works_between_our_ends() {
     p.advance(Duration::from_millis(100));
     assert!(p.client.error().is_none() && p.server().error().is_none());
 }
+
+/// Versions of the long-header packets seen on the link, per direction.
+type Seen = std::rc::Rc<std::cell::RefCell<Vec<(actix_quic::testing::Direction, u32)>>>;
+
+/// A pair whose server prefers v2, with a link recording the version of
+/// every long-header datagram.
+fn pair_preferring_v2() -> (Pair, Seen, actix_quic::protocol::endpoint::ClientConfig) {
+    let (c, mut s) = common::configs();
+    s.preferred_versions = vec![packet::VERSION_2, packet::VERSION_1];
+    let seen: Seen = Default::default();
+    let log = seen.clone();
+    let link = Link {
+        drop: Some(Box::new(move |dir, d: &[u8]| {
+            if d.len() >= 5 && d[0] & 0x80 != 0 {
+                let v = u32::from_be_bytes([d[1], d[2], d[3], d[4]]);
+                log.borrow_mut().push((dir, v));
+            }
+            false
+        })),
+        ..Link::default()
+    };
+    (Pair::new(c.clone(), s, "localhost", link), seen, c)
+}
+
+#[test]
+fn server_upgrades_a_client_that_lists_v2() {
+    let (mut p, seen, c) = pair_preferring_v2();
+    // Replace the client, before it sent anything, by one that starts in
+    // v1 and lists v2 (RFC 9368 §2.3).
+    p.client = actix_quic::protocol::connection::Connection::client_with_upgrade(
+        packet::VERSION_1,
+        Some(packet::VERSION_2),
+        c.transport,
+        c.crypto,
+        "localhost",
+        p.now,
+        "127.0.0.1:4433".parse().unwrap(),
+        std::sync::Arc::new(ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &[1; 32])),
+    )
+    .unwrap();
+    let ok = p.handshake_and_settle();
+    assert!(
+        ok,
+        "client {:?} server {:?} seen {:?}",
+        p.client.error(),
+        p.server.as_ref().map(|s| s.error().cloned()),
+        seen.borrow()
+    );
+    assert_eq!(p.client.version(), packet::VERSION_2);
+    assert_eq!(p.server().version(), packet::VERSION_2);
+    let seen = seen.borrow();
+    use actix_quic::testing::Direction::{ToClient, ToServer};
+    assert_eq!(
+        seen.first(),
+        Some(&(ToServer, packet::VERSION_1)),
+        "started in v1"
+    );
+    assert!(seen
+        .iter()
+        .filter(|(d, _)| *d == ToClient)
+        .all(|(_, v)| *v == packet::VERSION_2));
+    assert!(
+        seen.contains(&(ToServer, packet::VERSION_2)),
+        "the client followed"
+    );
+    drop(seen);
+    let data = pattern(5, 0, 300_000);
+    assert!(transfer(&mut p, &data, Duration::from_secs(10)) == data);
+}
+
+#[test]
+fn server_preferring_v2_keeps_a_client_that_does_not_list_it() {
+    let (mut p, seen, _) = pair_preferring_v2();
+    assert!(p.handshake_and_settle());
+    assert_eq!(p.client.version(), packet::VERSION_1);
+    assert_eq!(p.server().version(), packet::VERSION_1);
+    assert!(seen.borrow().iter().all(|(_, v)| *v == packet::VERSION_1));
+}

@@ -5,6 +5,7 @@
 
 use super::cid::ConnectionId;
 use super::config::TransportConfig;
+use super::connection::version;
 use super::connection::{
     reset_token, ConnectError, Connection, EndpointEvent, ServerValidation, LOCAL_CID_LEN,
 };
@@ -62,6 +63,12 @@ pub struct ServerConfig {
     /// any other address than the one the handshake used are dropped.
     /// On by default, as in quinn.
     pub migration: bool,
+    /// The versions we answer in, most preferred first. A client that
+    /// starts in one version and lists a more preferred one in its
+    /// version_information is answered in that one (compatible version
+    /// negotiation, RFC 9368 §2.3). By default v1 then v2: clients get
+    /// the version they start with.
+    pub preferred_versions: Vec<u32>,
 }
 
 impl ServerConfig {
@@ -85,6 +92,7 @@ impl ServerConfig {
             retry_token_lifetime: DEFAULT_RETRY_TOKEN_LIFETIME,
             validation_token_lifetime: DEFAULT_VALIDATION_TOKEN_LIFETIME,
             migration: true,
+            preferred_versions: packet::SUPPORTED_VERSIONS.to_vec(),
         }
     }
 }
@@ -370,9 +378,9 @@ impl Endpoint {
                 // Only a packet that decrypts with the Initial keys creates
                 // state or gets an answer: junk shaped like an Initial costs
                 // one decryption.
-                if !initial_decrypts(data, &header) {
+                let Some(payload) = initial_payload(data, &header) else {
                     return DatagramEvent::Drop;
-                }
+                };
                 // Endpoint limits: refuse, statelessly, instead of growing.
                 if self.refuse_new
                     || self.cids_of.len() >= server.max_connections
@@ -385,7 +393,7 @@ impl Endpoint {
                         TransportErrorCode::CONNECTION_REFUSED,
                     ));
                 }
-                self.accept(now, remote, &server, data, &header, scid)
+                self.accept(now, remote, &server, data, &header, scid, &payload)
             }
             _ => DatagramEvent::Drop,
         }
@@ -393,6 +401,7 @@ impl Endpoint {
 
     /// Validates the token of an authentic client Initial, and answers it
     /// with a Retry, an INVALID_TOKEN close, or a new connection.
+    #[allow(clippy::too_many_arguments)]
     fn accept(
         &mut self,
         now: Instant,
@@ -401,12 +410,16 @@ impl Endpoint {
         data: &[u8],
         header: &PartialHeader,
         client_scid: ConnectionId,
+        payload: &[u8],
     ) -> DatagramEvent {
         let version = header.version().unwrap_or(packet::VERSION_1);
+        // RFC 9368 §2.3: answer in a version both prefer, if compatible.
+        let negotiated = version::negotiate(version, payload, &server.preferred_versions);
         let mut validation = ServerValidation {
             new_token_key: server.send_new_token.then(|| server.token_key.clone()),
             migration: server.migration,
-            version: Some(version),
+            version: Some(negotiated),
+            original_version: (negotiated != version).then_some(version),
             ..ServerValidation::default()
         };
         let token = &data[header.token.clone()];
@@ -606,27 +619,22 @@ fn initial_close(
     buf
 }
 
-/// True when the first packet of `data` is an Initial that the server's
-/// Initial keys for its DCID authenticate (RFC 9001 §5.2).
-fn initial_decrypts(data: &[u8], header: &PartialHeader) -> bool {
+/// The payload of the first packet of `data` when it is an Initial that
+/// the server's Initial keys for its DCID authenticate (RFC 9001 §5.2).
+fn initial_payload(data: &[u8], header: &PartialHeader) -> Option<Vec<u8>> {
     let version = header.version().unwrap_or(packet::VERSION_1);
     let keys = crypto::initial_keys_for(version, &header.dcid, super::Side::Server);
     let mut packet = data[..header.len].to_vec();
-    let Some((pn_len, pn)) = crypto::remove_header_protection(
+    let (pn_len, pn) = crypto::remove_header_protection(
         &mut packet,
         header.pn_offset,
         None,
         keys.remote.header.as_ref(),
-    ) else {
-        return false;
-    };
-    crypto::open_payload(
-        &mut packet,
-        header.pn_offset + pn_len,
-        pn,
-        keys.remote.packet.as_ref(),
-    )
-    .is_some()
+    )?;
+    let start = header.pn_offset + pn_len;
+    let n = crypto::open_payload(&mut packet, start, pn, keys.remote.packet.as_ref())?;
+    packet.truncate(start + n);
+    Some(packet.split_off(start))
 }
 
 #[cfg(test)]

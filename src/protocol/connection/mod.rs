@@ -15,6 +15,7 @@ mod send;
 pub mod spaces;
 mod stats;
 mod validation;
+pub(crate) mod version;
 mod zero_rtt;
 
 use super::cid::ConnectionId;
@@ -203,6 +204,12 @@ pub struct Connection {
     /// The peer's transport parameters came from this handshake (not
     /// remembered for 0-RTT).
     params_from_handshake: bool,
+    /// Server: the client's original version, when we answer in another
+    /// (RFC 9368 §2.3).
+    original_version: Option<version::OriginalVersion>,
+    /// Client (test hook): the version to follow when the server answers
+    /// in it.
+    upgrade_to: Option<u32>,
     /// The new path under validation after the peer moved.
     path_validation: Option<migration::PathValidation>,
     peer_params: Option<TransportParameters>,
@@ -355,6 +362,8 @@ impl Connection {
             zero_rtt_keys: None,
             zero_rtt: ZeroRttState::None,
             params_from_handshake: false,
+            original_version: None,
+            upgrade_to: None,
             path_validation: None,
             peer_params: None,
             streams,
@@ -410,6 +419,7 @@ impl Connection {
     /// Our transport parameters.
     fn local_params(
         version: u32,
+        available: &[u32],
         config: &TransportConfig,
         scid: &ConnectionId,
         orig_dcid: Option<&ConnectionId>,
@@ -439,7 +449,7 @@ impl Connection {
             // RFC 9368 §3: what we use and what we could have used.
             version_information: Some(VersionInformation {
                 chosen: version,
-                available: packet::SUPPORTED_VERSIONS.to_vec(),
+                available: available.to_vec(),
             }),
         }
     }
@@ -456,17 +466,48 @@ impl Connection {
         remote: SocketAddr,
         reset_key: Arc<ring::hmac::Key>,
     ) -> Result<Self, ConnectError> {
+        Self::client_with_upgrade(
+            version,
+            None,
+            config,
+            tls_config,
+            server_name,
+            now,
+            remote,
+            reset_key,
+        )
+    }
+
+    /// **Test hook** for servers' compatible version negotiation (RFC 9368
+    /// §2.3): a client that starts in `version` and, with `upgrade`, lists
+    /// that version too and follows a server answering in it. Its TLS
+    /// connection is made for `upgrade` (rustls cannot change versions
+    /// later), so it cannot finish with a server that stays in `version`.
+    #[doc(hidden)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn client_with_upgrade(
+        version: u32,
+        upgrade: Option<u32>,
+        config: Arc<TransportConfig>,
+        tls_config: Arc<rustls::ClientConfig>,
+        server_name: &str,
+        now: Instant,
+        remote: SocketAddr,
+        reset_key: Arc<ring::hmac::Key>,
+    ) -> Result<Self, ConnectError> {
         let mut rng = rand::thread_rng();
         let scid = ConnectionId::random(&mut rng, LOCAL_CID_LEN);
         let dcid = ConnectionId::random(&mut rng, 16);
-        let params = Self::local_params(version, &config, &scid, None, None);
+        // RFC 9368 §3: a client lists only what it could switch to.
+        let available: Vec<u32> = std::iter::once(version).chain(upgrade).collect();
+        let params = Self::local_params(version, &available, &config, &scid, None, None);
         let mut encoded = Vec::new();
         params.encode(&mut encoded);
         let name = rustls::pki_types::ServerName::try_from(server_name.to_string())
             .map_err(|_| ConnectError::InvalidServerName(server_name.into()))?;
         let tls = rustls::quic::ClientConnection::new(
             tls_config,
-            packet::rustls_version(version),
+            packet::rustls_version(upgrade.unwrap_or(version)),
             name,
             encoded,
         )
@@ -483,6 +524,7 @@ impl Connection {
             dcid,
             reset_key,
         );
+        conn.upgrade_to = upgrade.filter(|&u| u != version);
         conn.pump_tls();
         conn.init_client_0rtt();
         Ok(conn)

@@ -144,7 +144,7 @@ impl Connection {
             }
             HeaderKind::UnsupportedVersion { .. } => return None,
             // RFC 9369 §4: a connection keeps the version it started with.
-            HeaderKind::Long { version, .. } if *version != self.version => return None,
+            HeaderKind::Long { version, .. } if !self.accept_version(*version) => return None,
             HeaderKind::Short => SpaceId::Data,
             HeaderKind::Long { ty, .. } => match ty {
                 LongType::Initial => SpaceId::Initial,
@@ -298,6 +298,8 @@ impl Connection {
         let (pn_len, pn) = {
             let hp: &dyn rustls::quic::HeaderProtectionKey = if is_0rtt(header) {
                 self.zero_rtt_keys.as_ref()?.header.as_ref()
+            } else if space == SpaceId::Initial {
+                self.initial_remote_keys(header)?.header.as_ref()
             } else if space == SpaceId::Data {
                 self.one_rtt.as_ref()?.remote_hp.as_ref()
             } else {
@@ -312,9 +314,13 @@ impl Connection {
         };
         let header_len = pn_offset + pn_len;
         let first = packet[0];
-        let opened = if is_0rtt(header) {
-            let keys = self.zero_rtt_keys.as_ref().ok_or(OpenFailure::NoKeys);
-            keys.and_then(|k| {
+        let opened = if is_0rtt(header) || space == SpaceId::Initial {
+            let keys = if space == SpaceId::Initial {
+                self.initial_remote_keys(header)
+            } else {
+                self.zero_rtt_keys.as_ref()
+            };
+            keys.ok_or(OpenFailure::NoKeys).and_then(|k| {
                 crypto::open_payload(packet, header_len, pn, k.packet.as_ref())
                     .ok_or(OpenFailure::Authentication)
             })
@@ -642,10 +648,15 @@ impl Connection {
     /// RFC 9000 §7.3: authenticate the connection IDs.
     fn validate_peer_params(&self, p: &TransportParameters) -> Result<(), TransportError> {
         let bad = |m: &str| TransportError::new(TransportErrorCode::TRANSPORT_PARAMETER_ERROR, m);
-        // RFC 9368 §4, §5: the peer's chosen version must be the one the
-        // packets used, or negotiation was tampered with.
+        // RFC 9368 §4: the peer's chosen version must be the one its
+        // packets used (for a client, the version it started in), or
+        // negotiation was tampered with.
+        let expected = self
+            .original_version
+            .as_ref()
+            .map_or(self.version, |o| o.version);
         if let Some(vi) = &p.version_information {
-            if vi.chosen != self.version {
+            if vi.chosen != expected {
                 return Err(TransportError::new(
                     TransportErrorCode::VERSION_NEGOTIATION_ERROR,
                     "version_information disagrees with the version in use",

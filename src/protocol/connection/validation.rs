@@ -32,8 +32,11 @@ pub struct ServerValidation {
     /// Issue a NEW_TOKEN token sealed with this key once the handshake
     /// completes (RFC 9000 §8.1.3).
     pub new_token_key: Option<Arc<TokenKey>>,
-    /// The QUIC version of the client's Initial (v1 when unset).
+    /// The QUIC version to answer in (v1 when unset).
     pub version: Option<u32>,
+    /// The version of the client's Initial, when we answer in another
+    /// (compatible version negotiation, RFC 9368 §2.3).
+    pub original_version: Option<u32>,
     /// Follow the client when it moves to a new address (RFC 9000 §9);
     /// when false, the transport parameters say disable_active_migration
     /// and packets from other addresses are dropped.
@@ -64,7 +67,14 @@ impl Connection {
         let version = validation
             .version
             .unwrap_or(crate::protocol::packet::VERSION_1);
-        let mut params = Self::local_params(version, &config, &scid, Some(&orig_dcid), Some(token));
+        let mut params = Self::local_params(
+            version,
+            &crate::protocol::packet::SUPPORTED_VERSIONS,
+            &config,
+            &scid,
+            Some(&orig_dcid),
+            Some(token),
+        );
         let retry_scid = validation.retry_orig_dcid.map(|_| client_dcid);
         params.retry_source_connection_id = retry_scid;
         params.disable_active_migration = !validation.migration;
@@ -98,6 +108,9 @@ impl Connection {
         conn.address_validated = validation.address_validated;
         conn.token_key = validation.new_token_key;
         conn.allow_migration = validation.migration;
+        if let Some(original) = validation.original_version {
+            conn.keep_original_version(original);
+        }
         Ok(conn)
     }
 

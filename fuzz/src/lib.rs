@@ -121,7 +121,16 @@ pub fn client_initial(
     let pn_len = 4;
     let mut buf = Vec::with_capacity(MIN_INITIAL_SIZE);
     let len_at =
-        packet::write_long_header(&mut buf, LongType::Initial, dcid, scid, token, pn, pn_len);
+        packet::write_long_header(
+            &mut buf,
+            packet::VERSION_1,
+            LongType::Initial,
+            dcid,
+            scid,
+            token,
+            pn,
+            pn_len,
+        );
     let pn_offset = len_at + 2;
     buf.extend_from_slice(payload);
     // RFC 9000 §14.1: a client Initial datagram is at least 1200 bytes.

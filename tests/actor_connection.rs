@@ -129,6 +129,18 @@ async fn debug_rtt_remote_address_and_handshake_data() {
         .expect("a Vec<CertificateDer>");
     assert_eq!(certs.len(), 1);
 
+    // The congestion controller's state, for debugging: CUBIC by
+    // default, in slow start after this little traffic, nothing lost.
+    let cs = conn.congestion_state();
+    assert_eq!(cs.algorithm, "Cubic");
+    assert!(cs.window >= 14_720, "{cs:?}");
+    assert_eq!(cs.ssthresh, u64::MAX);
+    assert_eq!(
+        cs.phase,
+        actix_quic::protocol::congestion::CongestionPhase::SlowStart
+    );
+    assert!(cs.in_flight <= cs.window);
+
     let debug = format!("{conn:?}");
     assert!(debug.starts_with("Connection"), "{debug}");
     assert!(debug.contains("stable_id"), "{debug}");

@@ -39,25 +39,51 @@
 //! - `handshakeloss`, `handshakecorruption` (the runner hands the
 //!   endpoints `multiconnect` for both): one new connection per URL, one
 //!   after another.
+//! - `resumption`: the first URL on a first connection, which stays open
+//!   until its download finished (the server's session tickets come with
+//!   its first 1-RTT flight), then the other URLs at once on a second
+//!   connection that resumes the TLS session. The client fails if the
+//!   first connection brought no ticket or the second did not resume.
+//! - `zerortt`: as `resumption`, but the requests of the second
+//!   connection go out in 0-RTT packets, before its handshake completes
+//!   (`Connecting::into_0rtt`); the server answers them in 0.5-RTT. The
+//!   client fails if 0-RTT was impossible or the server rejected it.
+//! - `v2`: a transfer in QUIC version 2 (RFC 9369). The runner expects
+//!   the client to offer version 1 and be upgraded by compatible version
+//!   negotiation (RFC 9368); this stack cannot upgrade a connection
+//!   (rustls fixes the QUIC version of a TLS connection when it is
+//!   created), so the client starts in version 2 directly. The server
+//!   accepts both versions in every test case.
+//! - `rebind-port`, `rebind-addr`: plain transfers; the server follows a
+//!   client whose address changes (`ServerConfig::migration`, on by
+//!   default).
 //!
-//! Not supported for now, exit code 127 as the runner expects:
-//! `resumption`, `zerortt`, `http3`, `v2`, `ecn`, `rebind-port`,
-//! `rebind-addr`, `connectionmigration`, `versionnegotiation` and any
-//! other name.
+//! The server accepts early data (`max_early_data_size`) in every test
+//! case, and in `zerortt` uses each connection before its handshake
+//! completes.
+//!
+//! Not supported for now, exit code 127 as the runner expects: `http3`,
+//! `ecn`, `connectionmigration` (needs a server preferred address),
+//! `versionnegotiation` and any other name.
 //!
 //! The client's last line on stdout sums up: files, bytes, time,
-//! connections, the negotiated cipher suite, packets and key updates.
+//! connections, the negotiated cipher suite, packets, key updates, how
+//! many connections resumed a session, what became of 0-RTT and the QUIC
+//! version the client connected with.
 
+use actix_quic::protocol::packet::{VERSION_1, VERSION_2};
 use actix_quic::{ClientConfig, Connection, Endpoint, RecvStream, SendStream, ServerConfig};
 use bytes::BytesMut;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::{ClientSessionMemoryCache, ClientSessionStore, Resumption};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
+use rustls::{DigitallySignedStruct, NamedGroup, SignatureScheme};
 use std::error::Error;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Component, Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -83,6 +109,11 @@ enum Fetch {
     Parallel,
     /// A new connection for each URL, one after another.
     ConnectionPerUrl,
+    /// The first URL on a first connection, then the others at once on a
+    /// second connection that resumes the TLS session.
+    Resumption,
+    /// As `Resumption`, with the second connection's requests in 0-RTT.
+    ZeroRtt,
 }
 
 /// What a test case asks of the endpoints.
@@ -96,6 +127,8 @@ struct Case {
     key_update: bool,
     /// The client offers only TLS_CHACHA20_POLY1305_SHA256.
     chacha20: bool,
+    /// The QUIC version the client connects with.
+    version: u32,
 }
 
 /// The behaviour for test case `name`; `None` when it is not supported.
@@ -105,6 +138,7 @@ fn case(name: &str) -> Option<Case> {
         retry: false,
         key_update: false,
         chacha20: false,
+        version: VERSION_1,
     };
     Some(match name {
         "handshake" | "longrtt" => Case {
@@ -112,7 +146,9 @@ fn case(name: &str) -> Option<Case> {
             ..transfer
         },
         "transfer" | "multiplexing" | "goodput" | "crosstraffic" | "amplificationlimit"
-        | "transferloss" | "transfercorruption" | "blackhole" => transfer,
+        | "transferloss" | "transfercorruption" | "blackhole" | "rebind-port" | "rebind-addr" => {
+            transfer
+        }
         "retry" => Case {
             retry: true,
             ..transfer
@@ -127,6 +163,18 @@ fn case(name: &str) -> Option<Case> {
         },
         "handshakeloss" | "handshakecorruption" | "multiconnect" => Case {
             fetch: Fetch::ConnectionPerUrl,
+            ..transfer
+        },
+        "resumption" => Case {
+            fetch: Fetch::Resumption,
+            ..transfer
+        },
+        "zerortt" => Case {
+            fetch: Fetch::ZeroRtt,
+            ..transfer
+        },
+        "v2" => Case {
+            version: VERSION_2,
             ..transfer
         },
         _ => return None,
@@ -291,15 +339,88 @@ fn server_tls(args: &ServerArgs) -> Result<rustls::ServerConfig, BoxError> {
         .with_no_client_auth()
         .with_single_cert(certs, key)?;
     cfg.alpn_protocols = vec![ALPN.to_vec()];
-    cfg.max_early_data_size = 0;
+    // Early data on: QUIC needs exactly u32::MAX (RFC 9001 §4.6.1).
+    cfg.max_early_data_size = u32::MAX;
     cfg.key_log = Arc::new(rustls::KeyLogFile::new());
     Ok(cfg)
 }
 
-/// The client's rustls configuration; with `chacha20`, the only cipher
-/// suite offered is TLS_CHACHA20_POLY1305_SHA256.
-fn client_tls(args: &ClientArgs, chacha20: bool) -> Result<rustls::ClientConfig, BoxError> {
-    let provider = if chacha20 {
+/// rustls's in-memory session store, counting the TLS 1.3 session
+/// tickets it is given, so the client can tell whether it has one.
+#[derive(Debug)]
+struct Tickets {
+    store: ClientSessionMemoryCache,
+    received: AtomicUsize,
+}
+
+impl Tickets {
+    fn new() -> Self {
+        Self {
+            store: ClientSessionMemoryCache::new(32),
+            received: AtomicUsize::new(0),
+        }
+    }
+
+    /// Tickets received so far, taken or not.
+    fn received(&self) -> usize {
+        self.received.load(Ordering::Relaxed)
+    }
+}
+
+impl ClientSessionStore for Tickets {
+    fn set_kx_hint(&self, server_name: ServerName<'static>, group: NamedGroup) {
+        self.store.set_kx_hint(server_name, group);
+    }
+
+    fn kx_hint(&self, server_name: &ServerName<'_>) -> Option<NamedGroup> {
+        self.store.kx_hint(server_name)
+    }
+
+    fn set_tls12_session(
+        &self,
+        server_name: ServerName<'static>,
+        value: rustls::client::Tls12ClientSessionValue,
+    ) {
+        self.store.set_tls12_session(server_name, value);
+    }
+
+    fn tls12_session(
+        &self,
+        server_name: &ServerName<'_>,
+    ) -> Option<rustls::client::Tls12ClientSessionValue> {
+        self.store.tls12_session(server_name)
+    }
+
+    fn remove_tls12_session(&self, server_name: &ServerName<'static>) {
+        self.store.remove_tls12_session(server_name);
+    }
+
+    fn insert_tls13_ticket(
+        &self,
+        server_name: ServerName<'static>,
+        value: rustls::client::Tls13ClientSessionValue,
+    ) {
+        self.received.fetch_add(1, Ordering::Relaxed);
+        self.store.insert_tls13_ticket(server_name, value);
+    }
+
+    fn take_tls13_ticket(
+        &self,
+        server_name: &ServerName<'static>,
+    ) -> Option<rustls::client::Tls13ClientSessionValue> {
+        self.store.take_tls13_ticket(server_name)
+    }
+}
+
+/// The client's rustls configuration, keeping session tickets in
+/// `tickets`. With `case.chacha20`, the only cipher suite offered is
+/// TLS_CHACHA20_POLY1305_SHA256; for `zerortt`, early data is enabled.
+fn client_tls(
+    args: &ClientArgs,
+    case: Case,
+    tickets: Arc<Tickets>,
+) -> Result<rustls::ClientConfig, BoxError> {
+    let provider = if case.chacha20 {
         Arc::new(rustls::crypto::CryptoProvider {
             cipher_suites: vec![rustls::crypto::ring::cipher_suite::TLS13_CHACHA20_POLY1305_SHA256],
             ..rustls::crypto::ring::default_provider()
@@ -326,6 +447,8 @@ fn client_tls(args: &ClientArgs, chacha20: bool) -> Result<rustls::ClientConfig,
     };
     cfg.alpn_protocols = vec![ALPN.to_vec()];
     cfg.key_log = Arc::new(rustls::KeyLogFile::new());
+    cfg.resumption = Resumption::store(tickets);
+    cfg.enable_early_data = case.fetch == Fetch::ZeroRtt;
     Ok(cfg)
 }
 
@@ -345,10 +468,21 @@ async fn run_server(args: ServerArgs, case: Case) -> Result<(), BoxError> {
     );
     // The line a harness waits for: connections are accepted from now on.
     println!("listening on {}", endpoint.local_addr()?);
+    let early = case.fetch == Fetch::ZeroRtt;
     while let Some(connecting) = endpoint.accept().await {
         let www = www.clone();
         actix::spawn(async move {
-            let conn = match connecting.await {
+            // For zerortt, requests that came in 0-RTT are served at once
+            // (0.5-RTT); a server can always do that.
+            let connecting = if early {
+                match connecting.into_0rtt().await {
+                    Ok((c, _)) => Ok(c),
+                    Err(connecting) => connecting.await,
+                }
+            } else {
+                connecting.await
+            };
+            let conn = match connecting {
                 Ok(c) => c,
                 Err(e) => return tracing::warn!(error = %e, "handshake failed"),
             };
@@ -532,6 +666,10 @@ struct Summary {
     lost_packets: u64,
     key_updates: u64,
     cipher_suite: Option<rustls::CipherSuite>,
+    /// Connections whose handshake resumed a TLS session.
+    resumed: usize,
+    /// Whether the server accepted 0-RTT; `None` when none was sent.
+    zero_rtt: Option<bool>,
 }
 
 impl Summary {
@@ -542,10 +680,18 @@ impl Summary {
         self.packets_received += s.packets_received;
         self.lost_packets += s.lost_packets;
         self.key_updates += s.key_updates;
-        if let Some(suite) = conn.handshake_data().and_then(|h| h.cipher_suite) {
-            self.cipher_suite = Some(suite);
+        if let Some(h) = conn.handshake_data() {
+            if h.cipher_suite.is_some() {
+                self.cipher_suite = h.cipher_suite;
+            }
+            self.resumed += usize::from(h.resumed);
         }
     }
+}
+
+/// Whether `conn`'s handshake resumed a TLS session.
+fn resumed(conn: &Connection) -> bool {
+    conn.handshake_data().is_some_and(|h| h.resumed)
 }
 
 /// A new connection to `remote`, reporting the handshake time.
@@ -629,33 +775,88 @@ async fn run_client(args: ClientArgs, case: Case) -> Result<(), BoxError> {
     tokio::fs::create_dir_all(&args.downloads).await?;
     let downloads = Arc::new(args.downloads.clone());
 
+    let tickets = Arc::new(Tickets::new());
     let endpoint = Endpoint::client(local)?;
-    endpoint.set_default_client_config(ClientConfig::new(Arc::new(client_tls(
-        &args,
-        case.chacha20,
-    )?)));
+    endpoint.set_default_client_config(ClientConfig {
+        version: case.version,
+        ..ClientConfig::new(Arc::new(client_tls(&args, case, tickets.clone())?))
+    });
     let started = Instant::now();
     let mut summary = Summary::default();
     let mut total = 0;
-    if case.fetch == Fetch::ConnectionPerUrl {
-        for t in &targets {
+    // Whether the second connection of resumption and zerortt resumed.
+    let mut second_resumed = false;
+    match case.fetch {
+        Fetch::ConnectionPerUrl => {
+            for t in &targets {
+                let conn = connect(&endpoint, remote, &first.host).await?;
+                let r = fetch_all(&conn, std::slice::from_ref(t), &downloads, case).await;
+                summary.add(&conn);
+                conn.close(0, b"");
+                total += r?;
+            }
+        }
+        Fetch::Sequential | Fetch::Parallel => {
             let conn = connect(&endpoint, remote, &first.host).await?;
-            let r = fetch_all(&conn, std::slice::from_ref(t), &downloads, case).await;
+            let r = fetch_all(&conn, &targets, &downloads, case).await;
             summary.add(&conn);
             conn.close(0, b"");
             total += r?;
         }
-    } else {
-        let conn = connect(&endpoint, remote, &first.host).await?;
-        let r = fetch_all(&conn, &targets, &downloads, case).await;
-        summary.add(&conn);
-        conn.close(0, b"");
-        total += r?;
+        Fetch::Resumption | Fetch::ZeroRtt => {
+            let (first_target, rest) = targets
+                .split_first()
+                .filter(|(_, rest)| !rest.is_empty())
+                .ok_or(format!(
+                "{} needs two URLs or more: one for each connection",
+                args.testcase
+            ))?;
+            // The first connection stays open until its download is
+            // done; the server's tickets come with its first 1-RTT
+            // flight, before the file.
+            let conn = connect(&endpoint, remote, &first.host).await?;
+            let r = fetch_all(&conn, std::slice::from_ref(first_target), &downloads, case).await;
+            summary.add(&conn);
+            conn.close(0, b"");
+            total += r?;
+            if tickets.received() == 0 {
+                return Err("the first connection brought no session ticket: \
+                            nothing to resume"
+                    .into());
+            }
+            let conn = if case.fetch == Fetch::ZeroRtt {
+                let started = Instant::now();
+                let (conn, accepted) = endpoint
+                    .connect(remote, &first.host)?
+                    .into_0rtt()
+                    .await
+                    .map_err(|_| "0-RTT is impossible on the second connection")?;
+                println!("sending 0-RTT to {remote}");
+                let r = fetch_all(&conn, rest, &downloads, case).await;
+                // Resolves when the handshake completed or failed.
+                let accepted = accepted.await;
+                println!(
+                    "0-RTT {} after {:.1} ms",
+                    if accepted { "accepted" } else { "rejected" },
+                    started.elapsed().as_secs_f64() * 1e3
+                );
+                summary.zero_rtt = Some(accepted);
+                total += r?;
+                conn
+            } else {
+                let conn = connect(&endpoint, remote, &first.host).await?;
+                total += fetch_all(&conn, rest, &downloads, case).await?;
+                conn
+            };
+            second_resumed = resumed(&conn);
+            summary.add(&conn);
+            conn.close(0, b"");
+        }
     }
     let elapsed = started.elapsed();
     println!(
         "{}: files {}, bytes {total}, time {:.3} s, connections {}, cipher suite {}, \
-         packets sent {} received {} lost {}, key updates {}",
+         packets sent {} received {} lost {}, key updates {}, resumed {}, 0-RTT {}, QUIC {}",
         args.testcase,
         targets.len(),
         elapsed.as_secs_f64(),
@@ -667,6 +868,17 @@ async fn run_client(args: ClientArgs, case: Case) -> Result<(), BoxError> {
         summary.packets_received,
         summary.lost_packets,
         summary.key_updates,
+        summary.resumed,
+        match summary.zero_rtt {
+            Some(true) => "accepted",
+            Some(false) => "rejected",
+            None => "unused",
+        },
+        if case.version == VERSION_2 {
+            "v2"
+        } else {
+            "v1"
+        },
     );
     // Let the CONNECTION_CLOSEs go out and the connections drain.
     let _ = tokio::time::timeout(std::time::Duration::from_secs(1), endpoint.wait_idle()).await;
@@ -676,6 +888,12 @@ async fn run_client(args: ClientArgs, case: Case) -> Result<(), BoxError> {
     let chacha = rustls::CipherSuite::TLS13_CHACHA20_POLY1305_SHA256;
     if case.chacha20 && summary.cipher_suite != Some(chacha) {
         return Err(format!("negotiated {:?}, not {chacha:?}", summary.cipher_suite).into());
+    }
+    if matches!(case.fetch, Fetch::Resumption | Fetch::ZeroRtt) && !second_resumed {
+        return Err("the second connection did not resume the session".into());
+    }
+    if case.fetch == Fetch::ZeroRtt && summary.zero_rtt != Some(true) {
+        return Err("the server rejected 0-RTT".into());
     }
     Ok(())
 }

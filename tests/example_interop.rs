@@ -4,7 +4,10 @@
 //! that must exit 0 with byte-identical downloads. A UDP relay between
 //! them reads the clear-text long headers to check what the runner's
 //! checks look at: how many handshakes the server made (distinct source
-//! CIDs of its Initials) and whether it sent a Retry.
+//! CIDs of its Initials), whether it sent a Retry, whether the client
+//! sent 0-RTT packets and which QUIC versions were used. For
+//! `rebind-port` and `rebind-addr` the relay moves the client to a new
+//! port or address in mid-transfer, as a NAT rebinding would.
 //!
 //! The example binary is not built by `cargo test --test example_interop`
 //! alone: `cargo build --example interop` first (a plain `cargo test`
@@ -302,21 +305,108 @@ fn run(mut cmd: Command) -> Finished {
     }
 }
 
-/// Reads a QUIC long header's version, type and connection IDs:
-/// `(type, dcid, scid)` of a version 1 packet.
-fn long_header(d: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    if d.first()? & 0x80 == 0 || d.get(1..5)? != [0, 0, 0, 1] {
+/// QUIC version 1 (RFC 9000).
+const VERSION_1: u32 = 1;
+/// QUIC version 2 (RFC 9369).
+const VERSION_2: u32 = 0x6b33_43cf;
+
+/// Long header packet types, whose bits differ between versions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LongType {
+    Initial,
+    ZeroRtt,
+    Handshake,
+    Retry,
+}
+
+/// What the relay reads from one long header packet.
+struct LongHeader<'a> {
+    version: u32,
+    /// `None` for Version Negotiation and unknown versions.
+    kind: Option<LongType>,
+    scid: &'a [u8],
+    /// Where the next coalesced packet starts, when this one says.
+    end: Option<usize>,
+}
+
+/// A QUIC variable-length integer at `at`; its value and end.
+fn varint(d: &[u8], at: usize) -> Option<(usize, usize)> {
+    let first = *d.get(at)?;
+    let len = 1usize << (first >> 6);
+    let bytes = d.get(at..at + len)?;
+    let v = bytes[1..]
+        .iter()
+        .fold(u64::from(first & 0x3f), |v, b| v << 8 | u64::from(*b));
+    Some((usize::try_from(v).ok()?, at + len))
+}
+
+/// Reads the long header at the start of `d` (RFC 8999 §5.1, RFC 9000
+/// §17.2, RFC 9369 §3.2); `None` for a short header.
+fn long_header(d: &[u8]) -> Option<LongHeader<'_>> {
+    if d.first()? & 0x80 == 0 {
         return None;
     }
+    let version = u32::from_be_bytes(d.get(1..5)?.try_into().ok()?);
     let dcid_len = usize::from(*d.get(5)?);
-    let dcid = d.get(6..6 + dcid_len)?;
     let at = 6 + dcid_len;
     let scid_len = usize::from(*d.get(at)?);
     let scid = d.get(at + 1..at + 1 + scid_len)?;
-    Some(((d[0] >> 4) & 0x03, dcid, scid))
+    let bits = (d[0] >> 4) & 0x03;
+    let kind = match version {
+        VERSION_1 => Some(
+            [
+                LongType::Initial,
+                LongType::ZeroRtt,
+                LongType::Handshake,
+                LongType::Retry,
+            ][usize::from(bits)],
+        ),
+        VERSION_2 => Some(
+            [
+                LongType::Retry,
+                LongType::Initial,
+                LongType::ZeroRtt,
+                LongType::Handshake,
+            ][usize::from(bits)],
+        ),
+        _ => None,
+    };
+    let mut at = at + 1 + scid_len;
+    let end = match kind {
+        Some(LongType::Initial | LongType::ZeroRtt | LongType::Handshake) => {
+            if kind == Some(LongType::Initial) {
+                let (token_len, after) = varint(d, at)?;
+                at = after + token_len;
+            }
+            let (len, after) = varint(d, at)?;
+            Some(after + len)
+        }
+        _ => None,
+    };
+    Some(LongHeader {
+        version,
+        kind,
+        scid,
+        end,
+    })
 }
 
-/// What the relay saw from the server.
+/// The long header packets coalesced at the start of a datagram (RFC
+/// 9000 §12.2); a short header packet can only come last.
+fn long_headers(mut d: &[u8]) -> Vec<LongHeader<'_>> {
+    let mut out = Vec::new();
+    while let Some(h) = long_header(d) {
+        let end = h.end;
+        out.push(h);
+        match end {
+            Some(end) if end < d.len() => d = &d[end..],
+            _ => break,
+        }
+    }
+    out
+}
+
+/// What the relay saw.
 #[derive(Default)]
 struct Seen {
     /// Retry packets.
@@ -324,6 +414,46 @@ struct Seen {
     /// Source CIDs of the server's Initial packets: one per handshake,
     /// as the runner counts them.
     initial_scids: Mutex<HashSet<Vec<u8>>>,
+    /// The versions of all long header packets, both ways (0 for Version
+    /// Negotiation).
+    versions: Mutex<HashSet<u32>>,
+    /// The client's 0-RTT packets.
+    zero_rtt_packets: AtomicUsize,
+    /// Datagrams from the server that reached the relay's new address,
+    /// after a rebinding.
+    after_rebind: AtomicUsize,
+    /// Whether the relay rebound.
+    rebound: AtomicBool,
+}
+
+impl Seen {
+    fn record(&self, datagram: &[u8], from_server: bool) {
+        for h in long_headers(datagram) {
+            self.versions.lock().unwrap().insert(h.version);
+            match (h.kind, from_server) {
+                (Some(LongType::Initial), true) => {
+                    self.initial_scids.lock().unwrap().insert(h.scid.to_vec());
+                }
+                (Some(LongType::Retry), true) => {
+                    self.retries.fetch_add(1, Ordering::Relaxed);
+                }
+                (Some(LongType::ZeroRtt), false) => {
+                    self.zero_rtt_packets.fetch_add(1, Ordering::Relaxed);
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// A change of the client's address, as the server sees it, like a NAT
+/// rebinding: after `after` datagrams from the client, the relay sends
+/// from a new socket on `ip` (new port), and what the server sends to
+/// the old one is dropped.
+#[derive(Debug, Clone, Copy)]
+struct Rebind {
+    after: usize,
+    ip: &'static str,
 }
 
 /// A UDP relay on 127.0.0.1 in front of one server, for one client
@@ -336,59 +466,71 @@ struct Relay {
 }
 
 impl Relay {
-    fn start(server: SocketAddr) -> Self {
+    fn start(server: SocketAddr, rebind: Option<Rebind>) -> Self {
         let front = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let back = UdpSocket::bind("127.0.0.1:0").unwrap();
-        back.connect(server).unwrap();
+        let old = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let new = UdpSocket::bind(format!("{}:0", rebind.map_or("127.0.0.1", |r| r.ip)))
+            .unwrap_or_else(|e| panic!("a socket for the rebinding: {e}"));
+        old.connect(server).unwrap();
+        new.connect(server).unwrap();
         // Lets the threads see `stop` while nothing arrives.
-        for s in [&front, &back] {
+        for s in [&front, &old, &new] {
             s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
         }
         let addr = front.local_addr().unwrap();
         let seen = Arc::new(Seen::default());
         let stop = Arc::new(AtomicBool::new(false));
         let client = Arc::new(Mutex::new(None::<SocketAddr>));
-        let (front2, back2) = (front.try_clone().unwrap(), back.try_clone().unwrap());
-        let to_server = {
-            let (stop, client) = (stop.clone(), client.clone());
-            std::thread::spawn(move || {
+        let mut threads = Vec::new();
+        {
+            let (front, old, new) = (
+                front.try_clone().unwrap(),
+                old.try_clone().unwrap(),
+                new.try_clone().unwrap(),
+            );
+            let (stop, seen, client) = (stop.clone(), seen.clone(), client.clone());
+            threads.push(std::thread::spawn(move || {
                 let mut buf = vec![0u8; 65536];
+                let mut datagrams = 0;
                 while !stop.load(Ordering::Relaxed) {
                     if let Ok((n, from)) = front.recv_from(&mut buf) {
                         *client.lock().unwrap() = Some(from);
-                        let _ = back.send(&buf[..n]);
+                        seen.record(&buf[..n], false);
+                        datagrams += 1;
+                        let rebound = rebind.is_some_and(|r| datagrams > r.after);
+                        seen.rebound.store(rebound, Ordering::Relaxed);
+                        let _ = if rebound { &new } else { &old }.send(&buf[..n]);
                     }
                 }
-            })
-        };
-        let to_client = {
-            let (stop, seen) = (stop.clone(), seen.clone());
-            std::thread::spawn(move || {
+            }));
+        }
+        for (back, is_new) in [(old, false), (new, true)] {
+            let front = front.try_clone().unwrap();
+            let (stop, seen, client) = (stop.clone(), seen.clone(), client.clone());
+            threads.push(std::thread::spawn(move || {
                 let mut buf = vec![0u8; 65536];
                 while !stop.load(Ordering::Relaxed) {
-                    let Ok(n) = back2.recv(&mut buf) else {
+                    let Ok(n) = back.recv(&mut buf) else {
                         continue;
                     };
-                    match long_header(&buf[..n]) {
-                        Some((0, _, scid)) => {
-                            seen.initial_scids.lock().unwrap().insert(scid.to_vec());
-                        }
-                        Some((3, _, _)) => {
-                            seen.retries.fetch_add(1, Ordering::Relaxed);
-                        }
-                        _ => {}
+                    seen.record(&buf[..n], true);
+                    if is_new {
+                        seen.after_rebind.fetch_add(1, Ordering::Relaxed);
+                    } else if seen.rebound.load(Ordering::Relaxed) {
+                        // The old mapping is gone.
+                        continue;
                     }
                     if let Some(c) = *client.lock().unwrap() {
-                        let _ = front2.send_to(&buf[..n], c);
+                        let _ = front.send_to(&buf[..n], c);
                     }
                 }
-            })
-        };
+            }));
+        }
         Self {
             addr,
             seen,
             stop,
-            threads: vec![to_server, to_client],
+            threads,
         }
     }
 
@@ -398,6 +540,18 @@ impl Relay {
 
     fn handshakes(&self) -> usize {
         self.seen.initial_scids.lock().unwrap().len()
+    }
+
+    fn versions(&self) -> HashSet<u32> {
+        self.seen.versions.lock().unwrap().clone()
+    }
+
+    fn zero_rtt_packets(&self) -> usize {
+        self.seen.zero_rtt_packets.load(Ordering::Relaxed)
+    }
+
+    fn after_rebind(&self) -> usize {
+        self.seen.after_rebind.load(Ordering::Relaxed)
     }
 }
 
@@ -420,6 +574,18 @@ struct Expect<'a> {
     key_updates: u64,
     /// Text the client's stdout must contain.
     stdout: &'a [&'a str],
+    /// Connections that resumed a session, as the client's summary
+    /// says; `None`: not checked.
+    resumed: Option<u64>,
+    /// The client sent 0-RTT packets and says the server accepted them;
+    /// otherwise it sent none and says 0-RTT was unused.
+    zero_rtt: bool,
+    /// The only QUIC version in the long headers, both ways; the client's
+    /// summary names it too.
+    version: u32,
+    /// The relay moves the client to a new address during the transfer;
+    /// the server must follow.
+    rebind: Option<Rebind>,
 }
 
 /// The figure after `label` in the client's summary line.
@@ -442,7 +608,7 @@ fn check_case(testcase: &str, files: &[&str], expect: Expect<'_>, via_env: bool)
     let bin = example();
     let fx = Fixture::new(if via_env { "env" } else { testcase });
     let server = start_server(&bin, &fx, testcase, via_env);
-    let relay = Relay::start(server.addr);
+    let relay = Relay::start(server.addr, expect.rebind);
     let urls: Vec<String> = files
         .iter()
         .map(|f| format!("https://{}/{f}", relay.addr))
@@ -508,7 +674,42 @@ fn check_case(testcase: &str, files: &[&str], expect: Expect<'_>, via_env: bool)
         "{testcase}: too few key updates:\n{}",
         out.stdout
     );
-    for text in expect.stdout {
+    if let Some(resumed) = expect.resumed {
+        assert_eq!(
+            figure(&out.stdout, "resumed "),
+            resumed,
+            "{testcase}: connections that resumed a session:\n{}",
+            out.stdout
+        );
+    }
+    let zero_rtt_packets = relay.zero_rtt_packets();
+    if expect.zero_rtt {
+        assert!(zero_rtt_packets > 0, "{testcase}: no 0-RTT packet was sent");
+    } else {
+        assert_eq!(zero_rtt_packets, 0, "{testcase}: unexpected 0-RTT packets");
+    }
+    let zero_rtt_said = if expect.zero_rtt {
+        "0-RTT accepted"
+    } else {
+        "0-RTT unused"
+    };
+    let version_said = if expect.version == VERSION_2 {
+        "QUIC v2"
+    } else {
+        "QUIC v1"
+    };
+    assert_eq!(
+        relay.versions(),
+        HashSet::from([expect.version]),
+        "{testcase}: versions in the long headers"
+    );
+    if expect.rebind.is_some() {
+        assert!(
+            relay.after_rebind() > 0,
+            "{testcase}: the server never sent to the client's new address"
+        );
+    }
+    for text in expect.stdout.iter().chain(&[zero_rtt_said, version_said]) {
         assert!(
             out.stdout.contains(text),
             "{testcase}: no `{text}` in the client's output:\n{}",
@@ -517,13 +718,19 @@ fn check_case(testcase: &str, files: &[&str], expect: Expect<'_>, via_env: bool)
     }
 }
 
-/// One connection per client, no Retry, no key update needed.
+/// `handshakes` connections in QUIC v1, none resumed when there is one
+/// (not checked for more), no Retry, no key update needed, no 0-RTT, no
+/// rebinding.
 fn plain(handshakes: usize) -> Expect<'static> {
     Expect {
         handshakes,
         retry: false,
         key_updates: 0,
         stdout: &[],
+        resumed: (handshakes == 1).then_some(0),
+        zero_rtt: false,
+        version: VERSION_1,
+        rebind: None,
     }
 }
 
@@ -582,6 +789,64 @@ fn handshakeloss_uses_a_connection_per_url() {
 }
 
 #[test]
+fn resumption() {
+    // The client also fails on its own when the second connection did
+    // not resume.
+    let expect = Expect {
+        resumed: Some(1),
+        ..plain(2)
+    };
+    check_case("resumption", &["1k", "100k", "small-00"], expect, false);
+}
+
+#[test]
+fn zerortt() {
+    // The client also fails on its own when 0-RTT was impossible or
+    // rejected.
+    let expect = Expect {
+        resumed: Some(1),
+        zero_rtt: true,
+        ..plain(2)
+    };
+    let files = ["1k", "small-00", "small-01", "small-02", "100k"];
+    check_case("zerortt", &files, expect, false);
+}
+
+#[test]
+fn v2() {
+    let expect = Expect {
+        version: VERSION_2,
+        ..plain(1)
+    };
+    check_case("v2", &["1k", "1m"], expect, false);
+}
+
+#[test]
+fn rebind_port() {
+    let expect = Expect {
+        rebind: Some(Rebind {
+            after: 20,
+            ip: "127.0.0.1",
+        }),
+        ..plain(1)
+    };
+    check_case("rebind-port", &["1m"], expect, false);
+}
+
+#[test]
+fn rebind_addr() {
+    // All of 127.0.0.0/8 is loopback on Linux.
+    let expect = Expect {
+        rebind: Some(Rebind {
+            after: 20,
+            ip: "127.0.0.2",
+        }),
+        ..plain(1)
+    };
+    check_case("rebind-addr", &["1m"], expect, false);
+}
+
+#[test]
 fn runner_environment_variables_stand_in_for_arguments() {
     // Retry shows that the server read its test case from TESTCASE.
     let expect = Expect {
@@ -595,7 +860,7 @@ fn runner_environment_variables_stand_in_for_arguments() {
 fn unsupported_test_cases_exit_with_127() {
     let bin = example();
     let fx = Fixture::new("unsupported");
-    for testcase in ["zerortt", "resumption", "v2", "ecn", "connectionmigration"] {
+    for testcase in ["http3", "ecn", "connectionmigration", "versionnegotiation"] {
         let mut cmd = command(&bin);
         cmd.arg("client")
             .arg("--testcase")
@@ -618,7 +883,11 @@ fn unsupported_test_cases_exit_with_127() {
         .arg("--www")
         .arg(fx.path("www"))
         .arg("--testcase")
-        .arg("zerortt");
+        .arg("connectionmigration");
     let out = run(cmd);
-    assert_eq!(out.status.code(), Some(127), "server for zerortt: {out}");
+    assert_eq!(
+        out.status.code(),
+        Some(127),
+        "server for connectionmigration: {out}"
+    );
 }

@@ -526,7 +526,13 @@ impl ConnectionActor {
     /// only acts on what is due), so a later deadline keeps the armed one
     /// instead of paying for a new timer on every drive.
     fn arm_timer(&mut self, ctx: &mut Context<Self>) {
-        let deadline = self.conn.poll_timeout();
+        // While the socket is full, a deadline already past can only ask
+        // to send (pacing, a probe): the writable wake-up drives the
+        // connection, so no timer spins meanwhile.
+        let deadline = self
+            .conn
+            .poll_timeout()
+            .filter(|d| !(self.send_blocked && *d <= Instant::now()));
         match (&self.timer, deadline) {
             (Some((armed, _)), Some(d)) if *armed <= d => return,
             (None, None) => return,

@@ -88,3 +88,19 @@ async fn local_ip_on_a_wildcard_server() {
         assert_eq!(within(5, message(&s, &c, b"pong")).await, b"pong");
     }
 }
+
+/// The same over IPv6: a server bound to `[::]` reached at `[::1]`
+/// (IPV6_RECVPKTINFO) reports and answers from `::1`.
+#[actix::test]
+async fn local_ip_on_an_ipv6_wildcard_server() {
+    common::trace();
+    let (client_cfg, server_cfg) = common::configs();
+    let server = Endpoint::server(server_cfg, "[::]:0".parse().unwrap()).unwrap();
+    let port = server.local_addr().unwrap().port();
+    let client = Endpoint::client("[::1]:0".parse().unwrap()).unwrap();
+    client.set_default_client_config(client_cfg);
+    let to = format!("[::1]:{port}").parse().unwrap();
+    let (c, s) = common::connect(&server, &client, to).await;
+    assert_eq!(s.local_ip(), Some("::1".parse().unwrap()));
+    assert_eq!(within(5, message(&c, &s, b"v6")).await, b"v6");
+}

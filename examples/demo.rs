@@ -9,7 +9,10 @@
 //!
 //! The client echoes 10 streams of 1 MiB at once, then one 64 MiB stream,
 //! through the server, checks every byte, and also drives one stream with
-//! raw typed messages sent to the connection actor's `Addr`.
+//! raw typed messages sent to the connection actor's `Addr`. Then it
+//! echoes a datagram, updates the 1-RTT keys, derives keying material,
+//! and opens a second connection that resumes the session and sends its
+//! request in 0-RTT.
 
 use actix_quic::messages::{self, StreamId};
 use actix_quic::{
@@ -46,7 +49,8 @@ fn tls_configs() -> Result<(rustls::ServerConfig, rustls::ClientConfig), BoxErro
         .with_no_client_auth()
         .with_single_cert(vec![cert.clone()], key)?;
     server.alpn_protocols = vec![ALPN.to_vec()];
-    server.max_early_data_size = 0;
+    // 0-RTT: QUIC needs u32::MAX here (RFC 9001 §4.6.1).
+    server.max_early_data_size = u32::MAX;
     server.key_log = Arc::new(rustls::KeyLogFile::new());
 
     let mut roots = rustls::RootCertStore::empty();
@@ -56,6 +60,7 @@ fn tls_configs() -> Result<(rustls::ServerConfig, rustls::ClientConfig), BoxErro
         .with_root_certificates(roots)
         .with_no_client_auth();
     client.alpn_protocols = vec![ALPN.to_vec()];
+    client.enable_early_data = true;
     client.key_log = Arc::new(rustls::KeyLogFile::new());
     Ok((server, client))
 }
@@ -64,11 +69,20 @@ async fn serve(endpoint: Endpoint, report: UnboundedSender<ConnectionStats>) {
     while let Some(connecting) = endpoint.accept().await {
         let report = report.clone();
         actix::spawn(async move {
-            let conn = match connecting.await {
-                Ok(c) => c,
-                Err(e) => return tracing::warn!(error = %e, "server: handshake failed"),
+            // A server can always answer before its handshake completes
+            // (0.5-RTT), which serves requests that came in 0-RTT at once.
+            let conn = match connecting.into_0rtt().await {
+                Ok((c, _)) => c,
+                Err(_) => return tracing::warn!("server: connection failed"),
             };
             tracing::info!(remote = %conn.remote_address(), "server: accepted");
+            // Datagrams come back as they are.
+            let datagrams = conn.clone();
+            actix::spawn(async move {
+                while let Ok(d) = datagrams.read_datagram().await {
+                    let _ = datagrams.send_datagram(d).await;
+                }
+            });
             loop {
                 match conn.accept_bi().await {
                     Ok((send, recv)) => {
@@ -266,6 +280,30 @@ async fn main() -> Result<(), BoxError> {
         time.as_secs_f64(),
         rate(2 * total, time)
     );
+
+    // A datagram (RFC 9221) to the server and back; PMTU discovery has
+    // grown the path MTU from 1200 by now.
+    let max = conn.max_datagram_size().unwrap_or(0);
+    conn.send_datagram(Bytes::from(vec![0xd6; max])).await?;
+    let back = tokio::time::timeout(Duration::from_secs(2), conn.read_datagram()).await??;
+    println!(
+        "datagram: {} bytes echoed (max_datagram_size {max}, path MTU {})",
+        back.len(),
+        conn.stats().mtu
+    );
+
+    // New 1-RTT keys, then traffic under them.
+    conn.force_key_update();
+    echo_through(conn.clone(), pattern.slice(..MIB)).await?;
+    let mut secret = [0u8; 16];
+    conn.export_keying_material(&mut secret, b"EXPORTER-demo", b"")
+        .await?;
+    let hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+    println!(
+        "keys: {} key update(s); exporter EXPORTER-demo = {hex}",
+        conn.stats().key_updates
+    );
+
     conn.close(0, b"demo done");
     let reason = conn.closed().await;
     println!("closed: {reason:?}");
@@ -275,6 +313,25 @@ async fn main() -> Result<(), BoxError> {
         _ => println!("server stats: not reported"),
     }
     drop(conn);
+
+    // A second connection resumes the TLS session and sends its request
+    // in 0-RTT, before the handshake completes.
+    let started = Instant::now();
+    match client.connect(server_addr, "localhost")?.into_0rtt().await {
+        Ok((again, accepted)) => {
+            let n = echo_through(again.clone(), pattern.slice(..64 * 1024)).await?;
+            let answered = started.elapsed();
+            let accepted = accepted.await;
+            let resumed = again.handshake_data().is_some_and(|h| h.resumed);
+            println!(
+                "0-RTT: {n} bytes echoed {:.3} ms after connect; accepted {accepted}, resumed {resumed}",
+                answered.as_secs_f64() * 1e3
+            );
+            again.close(0, b"");
+        }
+        Err(_) => println!("0-RTT: no session ticket; skipped"),
+    }
+
     if tokio::time::timeout(Duration::from_secs(2), client.wait_idle())
         .await
         .is_err()

@@ -230,12 +230,23 @@ async fn ours_client(
     Ok(out)
 }
 
+/// A thread named `name` (so profilers can tell the stacks apart).
+fn named<T: Send + 'static>(
+    name: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> std::thread::JoinHandle<T> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(f)
+        .expect("thread spawns")
+}
+
 fn run_ours(args: &Args, tls: &Tls) -> Result<Outcome, BoxError> {
     let (report_tx, report_rx) = unbounded_channel();
     let (ready_tx, ready_rx) = mpsc::channel();
     let mut server_config = actix_quic::ServerConfig::with_crypto(tls.server.clone());
     server_config.transport = Arc::new(ours_transport(args.mtu));
-    let server = std::thread::spawn(move || -> Result<(), BoxError> {
+    let server = named("ours-server", move || -> Result<(), BoxError> {
         let system = actix::System::new();
         system.block_on(async move {
             let ep = actix_quic::Endpoint::server(server_config, "127.0.0.1:0".parse()?)?;
@@ -253,7 +264,7 @@ fn run_ours(args: &Args, tls: &Tls) -> Result<Outcome, BoxError> {
     let client = {
         let tls = tls.clone();
         let args = *args;
-        std::thread::spawn(move || {
+        named("ours-client", move || {
             actix::System::new().block_on(ours_client(&args, tls, addr, report_rx))
         })
     };
@@ -407,7 +418,7 @@ fn run_quinn(args: &Args, tls: &Tls) -> Result<Outcome, BoxError> {
     let mut server_config =
         quinn::ServerConfig::with_crypto(Arc::new(QuicServerConfig::try_from(tls.server.clone())?));
     server_config.transport_config(Arc::new(quinn_transport(args.mtu)?));
-    let server = std::thread::spawn(move || -> Result<(), BoxError> {
+    let server = named("quinn-server", move || -> Result<(), BoxError> {
         current_thread()?.block_on(async move {
             let ep = quinn::Endpoint::new(
                 quinn::EndpointConfig::default(),
@@ -425,7 +436,7 @@ fn run_quinn(args: &Args, tls: &Tls) -> Result<Outcome, BoxError> {
     let client = {
         let tls = tls.clone();
         let args = *args;
-        std::thread::spawn(move || {
+        named("quinn-client", move || {
             current_thread()?.block_on(quinn_client(&args, tls, addr, report_rx))
         })
     };

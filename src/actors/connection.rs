@@ -1,6 +1,6 @@
 //! The connection actor: owns one sans-IO [`Connection`](ProtoConnection),
 //! one timer, and the operations parked until the connection can answer
-//! them. Every handler ends in [`ConnectionActor::drive`].
+//! them. Every handler ends in `ConnectionActor::drive`.
 
 use super::endpoint::{ConnectionEndpointEvent, EndpointActor};
 use super::socket::{Received, Socket};

@@ -1,5 +1,5 @@
 //! The typed messages a connection actor answers. Each is a plain actix
-//! [`Message`](actix::Message) that a user may send straight to the actor's
+//! [`Message`] that a user may send straight to the actor's
 //! `Addr`; the `Connection`, `SendStream` and `RecvStream` handles are thin
 //! wrappers over exactly these.
 

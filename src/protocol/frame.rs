@@ -75,7 +75,7 @@ pub struct EcnCounts {
 }
 
 /// ACK frame. `ranges` holds inclusive packet-number ranges in DESCENDING
-/// order (ranges[0] contains `largest`), non-overlapping, non-adjacent.
+/// order (`ranges[0]` contains `largest`), non-overlapping, non-adjacent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ack {
     /// Largest Acknowledged packet number.

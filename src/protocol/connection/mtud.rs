@@ -98,7 +98,8 @@ impl Connection {
     }
 
     /// The next probe's size and when it may go, if one could go then:
-    /// none in flight, 1-RTT keys, room in the congestion window, and the
+    /// none in flight, 1-RTT keys with packets left before their
+    /// confidentiality limit, room in the congestion window, and the
     /// peer's address validated (RFC 9000 §8.1). An ACK freeing the
     /// window calls `poll_transmit` anyway, so a probe held back by these
     /// needs no timer.
@@ -108,6 +109,7 @@ impl Connection {
             || self.one_rtt.is_none()
             || self.state != super::State::Established
             || !self.address_validated
+            || self.key_limit_reached()
         {
             return None;
         }

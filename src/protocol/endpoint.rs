@@ -149,22 +149,45 @@ const RESET_BURST: f64 = 32.0;
 /// Stateless resets per second in the long run.
 const RESET_RATE: f64 = 32.0;
 
+/// Stateless resets one source address gets in a burst, so that one
+/// sender cannot use up the endpoint's whole budget.
+const RESET_BURST_PER_SOURCE: f64 = 4.0;
+
+/// Stateless resets per second one source address gets in the long run.
+const RESET_RATE_PER_SOURCE: f64 = 2.0;
+
+/// Source addresses whose reset budgets are tracked; past it the table
+/// starts over (bounded memory under spoofed sources).
+const MAX_RESET_SOURCES: usize = 4096;
+
 /// A token bucket on the virtual clock limiting stateless resets
 /// (RFC 9000 §10.3.3: an endpoint can stop sending them past a limit).
 #[derive(Debug, Clone, Copy)]
 struct ResetBucket {
     tokens: f64,
     last: Option<Instant>,
+    burst: f64,
+    rate: f64,
 }
 
 impl ResetBucket {
+    fn new(burst: f64, rate: f64) -> Self {
+        Self {
+            tokens: burst,
+            last: None,
+            burst,
+            rate,
+        }
+    }
+
+    /// Whether a reset may go now (and counts it).
     fn take(&mut self, now: Instant) -> bool {
         self.tokens = match self.last {
             Some(last) => {
                 let dt = now.saturating_duration_since(last).as_secs_f64();
-                (self.tokens + dt * RESET_RATE).min(RESET_BURST)
+                (self.tokens + dt * self.rate).min(self.burst)
             }
-            None => RESET_BURST,
+            None => self.burst,
         };
         self.last = Some(self.last.map_or(now, |l| l.max(now)));
         if self.tokens < 1.0 {
@@ -228,6 +251,8 @@ pub struct Endpoint {
     reset_routes: HashMap<(SocketAddr, [u8; 16]), ConnectionHandle>,
     reset_token_of: HashMap<ConnectionHandle, (SocketAddr, [u8; 16])>,
     resets: ResetBucket,
+    /// Per source address, within `resets`.
+    resets_by_source: HashMap<std::net::IpAddr, ResetBucket>,
     next_handle: usize,
     refuse_new: bool,
     /// Server connections whose handshake has not completed.
@@ -259,10 +284,8 @@ impl Endpoint {
             cids_of: HashMap::new(),
             reset_routes: HashMap::new(),
             reset_token_of: HashMap::new(),
-            resets: ResetBucket {
-                tokens: RESET_BURST,
-                last: None,
-            },
+            resets: ResetBucket::new(RESET_BURST, RESET_RATE),
+            resets_by_source: HashMap::new(),
             next_handle: 0,
             refuse_new: false,
             handshaking: HashSet::new(),
@@ -341,7 +364,7 @@ impl Endpoint {
             }
         }
         if header.kind == HeaderKind::Short {
-            return self.stateless_reset(now, &header.dcid, data.len());
+            return self.stateless_reset(now, remote, &header.dcid, data.len());
         }
         let Some(server) = self.server.clone() else {
             return DatagramEvent::Drop;
@@ -505,10 +528,29 @@ impl Endpoint {
 
     /// Answers a short-header datagram for an unknown CID with a stateless
     /// reset (RFC 9000 §10.3), within the rate limit.
-    fn stateless_reset(&mut self, now: Instant, dcid: &ConnectionId, len: usize) -> DatagramEvent {
+    fn stateless_reset(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        dcid: &ConnectionId,
+        len: usize,
+    ) -> DatagramEvent {
         // RFC 9000 §10.3.3: strictly smaller than the trigger, and never
         // an answer to what could be a reset itself.
-        if len <= STATELESS_RESET_LEN || !self.resets.take(now) {
+        if len <= STATELESS_RESET_LEN {
+            return DatagramEvent::Drop;
+        }
+        // Rate limited per source address, then for the endpoint.
+        if self.resets_by_source.len() >= MAX_RESET_SOURCES
+            && !self.resets_by_source.contains_key(&source.ip())
+        {
+            self.resets_by_source.clear();
+        }
+        let per_source = self
+            .resets_by_source
+            .entry(source.ip())
+            .or_insert_with(|| ResetBucket::new(RESET_BURST_PER_SOURCE, RESET_RATE_PER_SOURCE));
+        if !per_source.take(now) || !self.resets.take(now) {
             return DatagramEvent::Drop;
         }
         // RFC 9000 §10.3.2: the token is the HMAC of the CID the packet was
@@ -839,19 +881,35 @@ pub(crate) mod tests {
             assert_eq!(r[0] & 0xc0, 0x40, "looks like a short header");
             assert_eq!(&r[r.len() - 16..], &expected);
         }
-        // A burst is limited; the bucket refills with time.
+        // One source gets a small burst (two went above), refilled with
+        // time.
         let mut sent = 2;
         while let DatagramEvent::Respond(_) = ep.handle(now, addr, &datagram(100)) {
             sent += 1;
             assert!(sent < 1000);
         }
-        assert_eq!(sent as f64, RESET_BURST);
-        let later = now + Duration::from_millis(500);
+        assert_eq!(sent as f64, RESET_BURST_PER_SOURCE);
+        let later = now + Duration::from_secs(1);
         let mut more = 0;
         while let DatagramEvent::Respond(_) = ep.handle(later, addr, &datagram(100)) {
             more += 1;
         }
-        assert_eq!(more as f64, (RESET_RATE / 2.0).floor());
+        assert_eq!(more as f64, RESET_RATE_PER_SOURCE);
+        // Many sources share the endpoint's budget: after a second it is
+        // back to a full burst, less the two that just went to `addr`.
+        let source = |i: u32| SocketAddr::from((std::net::Ipv4Addr::from(0x0a00_0000 + i), 9));
+        let mut spread = 0;
+        for i in 0..1000 {
+            if let DatagramEvent::Respond(_) = ep.handle(later, source(i), &datagram(100)) {
+                spread += 1;
+            }
+        }
+        assert_eq!(spread as f64, RESET_BURST - RESET_RATE_PER_SOURCE);
+        // The table of sources stays bounded.
+        for i in 0..10_000 {
+            let _ = ep.handle(later, source(i), &datagram(100));
+        }
+        assert!(ep.resets_by_source.len() <= MAX_RESET_SOURCES);
         // Long headers for unknown CIDs get no reset.
         let mut long = long_header(packet::VERSION_1, 100);
         long[0] = 0xe0; // Handshake

@@ -11,6 +11,10 @@
 //!   first write to the last byte (FIN) read by the server.
 //! - Handshakes: `--handshakes` (default 200) sequential connections
 //!   (connect, handshake, close) on one client endpoint.
+//! - Idle memory: `--idle` (default 200) connections opened and left
+//!   idle; the heap bytes still allocated, divided by their number (both
+//!   ends of each connection, in one process), counted by a global
+//!   allocator that counts only during this measurement.
 //!
 //! Each stack runs its server and its client on two threads, each with its
 //! own runtime (an actix `System` for actix-quic, a current-thread tokio
@@ -43,6 +47,54 @@ struct Args {
     size_mib: u64,
     mtu: u16,
     handshakes: u32,
+    idle: usize,
+}
+
+/// Counts live heap bytes while `COUNTING` is set (off during the
+/// throughput and handshake runs, where it would only add cost).
+struct CountingAlloc;
+
+static COUNTING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+static LIVE: std::sync::atomic::AtomicIsize = std::sync::atomic::AtomicIsize::new(0);
+
+// SAFETY: every call is forwarded unchanged to the system allocator; the
+// counter is bookkeeping only.
+unsafe impl std::alloc::GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        if COUNTING.load(std::sync::atomic::Ordering::Relaxed) {
+            LIVE.fetch_add(layout.size() as isize, std::sync::atomic::Ordering::Relaxed);
+        }
+        std::alloc::System.alloc(layout)
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        if COUNTING.load(std::sync::atomic::Ordering::Relaxed) {
+            LIVE.fetch_sub(layout.size() as isize, std::sync::atomic::Ordering::Relaxed);
+        }
+        std::alloc::System.dealloc(ptr, layout)
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new: usize) -> *mut u8 {
+        if COUNTING.load(std::sync::atomic::Ordering::Relaxed) {
+            LIVE.fetch_add(
+                new as isize - layout.size() as isize,
+                std::sync::atomic::Ordering::Relaxed,
+            );
+        }
+        std::alloc::System.realloc(ptr, layout, new)
+    }
+}
+
+#[global_allocator]
+static ALLOC: CountingAlloc = CountingAlloc;
+
+/// Live heap bytes counted so far.
+fn live() -> isize {
+    LIVE.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Starts counting (from zero).
+fn count_from_here() {
+    LIVE.store(0, std::sync::atomic::Ordering::Relaxed);
+    COUNTING.store(true, std::sync::atomic::Ordering::Relaxed);
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -50,6 +102,7 @@ fn parse_args() -> Result<Args, String> {
         size_mib: 1024,
         mtu: 1200,
         handshakes: 200,
+        idle: 200,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -61,6 +114,7 @@ fn parse_args() -> Result<Args, String> {
             "--handshakes" => {
                 args.handshakes = value()?.parse().map_err(|e| format!("{a}: {e}"))?
             }
+            "--idle" => args.idle = value()?.parse().map_err(|e| format!("{a}: {e}"))?,
             _ => return Err(format!("unknown argument {a}")),
         }
     }
@@ -69,6 +123,9 @@ fn parse_args() -> Result<Args, String> {
     }
     if args.size_mib == 0 {
         return Err("--size-mib must be at least 1".into());
+    }
+    if args.idle == 0 {
+        return Err("--idle must be at least 1".into());
     }
     Ok(args)
 }
@@ -114,9 +171,7 @@ fn tls() -> Result<Tls, BoxError> {
         .with_root_certificates(roots)
         .with_no_client_auth();
     client.alpn_protocols = vec![ALPN.to_vec()];
-    // Every handshake is a full one, for both stacks. (Also: actix-quic
-    // clients fail resumed handshakes, reading the ticket's stale
-    // transport parameters; see the report.)
+    // Every handshake is a full one, for both stacks.
     client.resumption = rustls::client::Resumption::disabled();
     Ok(Tls {
         server: Arc::new(server),
@@ -456,12 +511,107 @@ fn handshakes_per_sec(args: &Args, o: &Outcome) -> f64 {
     f64::from(args.handshakes) / o.handshakes.as_secs_f64()
 }
 
+/// How long idle connections are left before counting, so the traffic
+/// after the handshake (HANDSHAKE_DONE, tickets, CIDs, ACKs) is over.
+const SETTLE: Duration = Duration::from_millis(500);
+
+/// Heap bytes per idle connection (both ends) for actix-quic.
+fn idle_ours(args: &Args, tls: &Tls) -> Result<f64, BoxError> {
+    let args = *args;
+    let tls = tls.clone();
+    named("ours-idle", move || {
+        actix::System::new().block_on(async move {
+            let mut server_config = actix_quic::ServerConfig::with_crypto(tls.server.clone());
+            server_config.transport = Arc::new(ours_transport(args.mtu));
+            let server = actix_quic::Endpoint::server(server_config, "127.0.0.1:0".parse()?)?;
+            let addr = server.local_addr()?;
+            let client = actix_quic::Endpoint::client("127.0.0.1:0".parse()?)?;
+            let mut config = actix_quic::ClientConfig::new(tls.client.clone());
+            config.transport = Arc::new(ours_transport(args.mtu));
+            client.set_default_client_config(config);
+            // One connection first, so lazy set-up is not counted.
+            let warm = client.connect(addr, "localhost")?.await?;
+            let warm_server = server.accept().await.ok_or("no connection")?.await?;
+            tokio::time::sleep(SETTLE).await;
+            count_from_here();
+            let mut kept = Vec::with_capacity(2 * args.idle);
+            for _ in 0..args.idle {
+                kept.push(client.connect(addr, "localhost")?.await?);
+                kept.push(server.accept().await.ok_or("no connection")?.await?);
+            }
+            tokio::time::sleep(SETTLE).await;
+            let per = live() as f64 / args.idle as f64;
+            COUNTING.store(false, std::sync::atomic::Ordering::Relaxed);
+            drop((kept, warm, warm_server));
+            Ok::<_, BoxError>(per)
+        })
+    })
+    .join()
+    .map_err(|_| "idle measurement panicked")?
+}
+
+/// Heap bytes per idle connection (both ends) for quinn.
+fn idle_quinn(args: &Args, tls: &Tls) -> Result<f64, BoxError> {
+    let args = *args;
+    let tls = tls.clone();
+    named("quinn-idle", move || {
+        current_thread()?.block_on(async move {
+            let mut server_config = quinn::ServerConfig::with_crypto(Arc::new(
+                QuicServerConfig::try_from(tls.server.clone())?,
+            ));
+            server_config.transport_config(Arc::new(quinn_transport(args.mtu)?));
+            let server = quinn::Endpoint::new(
+                quinn::EndpointConfig::default(),
+                Some(server_config),
+                quinn_socket()?,
+                Arc::new(quinn::TokioRuntime),
+            )?;
+            let addr = server.local_addr()?;
+            let mut client = quinn::Endpoint::new(
+                quinn::EndpointConfig::default(),
+                None,
+                quinn_socket()?,
+                Arc::new(quinn::TokioRuntime),
+            )?;
+            let mut config =
+                quinn::ClientConfig::new(Arc::new(QuicClientConfig::try_from(tls.client.clone())?));
+            config.transport_config(Arc::new(quinn_transport(args.mtu)?));
+            client.set_default_client_config(config);
+            let accept = |server: quinn::Endpoint| async move {
+                let incoming = server.accept().await.ok_or("no connection")?;
+                Ok::<_, BoxError>(incoming.await?)
+            };
+            // quinn's server handshakes only what it accepts: both at once.
+            let pair = || async {
+                let (c, s) =
+                    tokio::join!(client.connect(addr, "localhost")?, accept(server.clone()));
+                Ok::<_, BoxError>((c?, s?))
+            };
+            let warm = pair().await?;
+            tokio::time::sleep(SETTLE).await;
+            count_from_here();
+            let mut kept = Vec::with_capacity(args.idle);
+            for _ in 0..args.idle {
+                kept.push(pair().await?);
+            }
+            tokio::time::sleep(SETTLE).await;
+            let per = live() as f64 / args.idle as f64;
+            COUNTING.store(false, std::sync::atomic::Ordering::Relaxed);
+            drop((kept, warm));
+            Ok::<_, BoxError>(per)
+        })
+    })
+    .join()
+    .map_err(|_| "idle measurement panicked")?
+}
+
 fn main() -> Result<(), BoxError> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .init();
-    let args = parse_args()
-        .map_err(|e| format!("{e}\nusage: bench [--size-mib N] [--mtu BYTES] [--handshakes N]"))?;
+    let args = parse_args().map_err(|e| {
+        format!("{e}\nusage: bench [--size-mib N] [--mtu BYTES] [--handshakes N] [--idle N]")
+    })?;
     let d = TransportConfig::default();
     println!(
         "{} MiB on one stream, {} B UDP payloads, windows: stream {} KiB, connection {} KiB, send {} KiB; {} handshakes",
@@ -496,6 +646,14 @@ fn main() -> Result<(), BoxError> {
         "actix-quic / quinn: throughput {:.2}x, handshakes {:.2}x",
         mib_per_sec(&args, &ours) / mib_per_sec(&args, &quinn),
         handshakes_per_sec(&args, &ours) / handshakes_per_sec(&args, &quinn)
+    );
+    let idle_ours = idle_ours(&args, &tls)?;
+    let idle_quinn = idle_quinn(&args, &tls)?;
+    println!(
+        "idle connection (both ends, heap): actix-quic {:.1} KiB, quinn {:.1} KiB; actix-quic / quinn: memory {:.2}x",
+        idle_ours / 1024.0,
+        idle_quinn / 1024.0,
+        idle_ours / idle_quinn
     );
     Ok(())
 }

@@ -388,7 +388,7 @@ impl ConnectionActor {
             socket,
             endpoint,
             timer: None,
-            buf: Vec::with_capacity(64 * 1024),
+            buf: Vec::new(),
             send_blocked: false,
             waiters: Waiters::default(),
             shared,

@@ -474,6 +474,11 @@ impl ConnectionActor {
             .max(1);
         for _ in 0..MAX_TRANSMITS_PER_DRIVE {
             let Some(t) = self.conn.poll_transmit(now, segments, &mut self.buf) else {
+                // Nothing in flight and nothing to send: an idle
+                // connection keeps no send buffer.
+                if self.conn.congestion_state().in_flight == 0 {
+                    self.buf = Vec::new();
+                }
                 return;
             };
             match self

@@ -198,6 +198,11 @@ impl PacketSpace {
         self.probes = 0;
         self.crypto_out = Vec::new();
         self.crypto_retransmit = RangeSet::new();
+        // Nothing of a discarded space is used again: free it all (an
+        // idle connection should cost little memory).
+        self.received = RangeSet::new();
+        self.crypto_in = Assembler::default();
+        self.recently_lost = std::collections::VecDeque::new();
         in_flight
     }
 }

@@ -821,29 +821,25 @@ fn v2() {
     check_case("v2", &["1k", "1m"], expect, false);
 }
 
-#[test]
-fn rebind_port() {
+/// A transfer during which the relay moves the client to `ip` (a new
+/// port, and a new address unless it stays 127.0.0.1).
+fn check_rebind(case: &str, ip: &'static str) {
     let expect = Expect {
-        rebind: Some(Rebind {
-            after: 20,
-            ip: "127.0.0.1",
-        }),
+        rebind: Some(Rebind { after: 20, ip }),
         ..plain(1)
     };
-    check_case("rebind-port", &["1m"], expect, false);
+    check_case(case, &["1m"], expect, false);
+}
+
+#[test]
+fn rebind_port() {
+    check_rebind("rebind-port", "127.0.0.1");
 }
 
 #[test]
 fn rebind_addr() {
     // All of 127.0.0.0/8 is loopback on Linux.
-    let expect = Expect {
-        rebind: Some(Rebind {
-            after: 20,
-            ip: "127.0.0.2",
-        }),
-        ..plain(1)
-    };
-    check_case("rebind-addr", &["1m"], expect, false);
+    check_rebind("rebind-addr", "127.0.0.2");
 }
 
 #[test]

@@ -147,13 +147,9 @@ impl Connection {
         let mut frames = FrameStats::default();
         frames.record(frame::PING);
         frames.record(frame::PADDING);
-        self.stats.packets_sent += 1;
-        self.stats.frames_sent += frames.total();
-        self.stats.frame_tx += frames;
-        self.sealed_in_phase += 1;
-        self.cc.on_sent(size as u64);
-        let sp = &mut self.spaces[SpaceId::Data as usize];
-        sp.sent.insert(
+        self.count_sent(SpaceId::Data, frames);
+        self.track_sent(
+            SpaceId::Data,
             header.pn,
             SentPacket {
                 time: now,
@@ -164,7 +160,6 @@ impl Connection {
                 mtu_probe: true,
             },
         );
-        sp.last_ack_eliciting = Some(now);
         if let Some(m) = self.mtud.as_mut() {
             m.in_flight = Some((header.pn, size as u16));
         }

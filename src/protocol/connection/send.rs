@@ -343,20 +343,14 @@ impl Connection {
         }
         self.seal_packet(space, buf, &header);
         let size = buf.len() - start;
-        self.stats.packets_sent += 1;
-        if space == SpaceId::Data {
-            self.sealed_in_phase += 1;
-        }
         if buf.len() > before_padding {
             frame_count.record(frame::PADDING);
         }
-        self.stats.frames_sent += frame_count.total();
-        self.stats.frame_tx += frame_count;
+        self.count_sent(space, frame_count);
         if eliciting {
-            self.cc.on_sent(size as u64);
             self.pacer.on_sent(size as u64);
-            let sp = &mut self.spaces[space as usize];
-            sp.sent.insert(
+            self.track_sent(
+                space,
                 pn,
                 SentPacket {
                     time: now,
@@ -367,7 +361,6 @@ impl Connection {
                     mtu_probe: false,
                 },
             );
-            sp.last_ack_eliciting = Some(now);
             self.last_sent_eliciting = Some(now);
             // RFC 9000 §10.1: the first ack-eliciting packet sent after a
             // receipt also restarts the idle timer.
@@ -383,6 +376,25 @@ impl Connection {
             self.discard_space(SpaceId::Initial);
         }
         true
+    }
+
+    /// Counts a sealed packet of `space` carrying `frames` in the stats
+    /// (and against the 1-RTT keys' confidentiality limit).
+    pub(super) fn count_sent(&mut self, space: SpaceId, frames: FrameStats) {
+        self.stats.packets_sent += 1;
+        if space == SpaceId::Data {
+            self.sealed_in_phase += 1;
+        }
+        self.stats.frames_sent += frames.total();
+        self.stats.frame_tx += frames;
+    }
+
+    /// Tracks an ack-eliciting packet for loss recovery, in flight.
+    pub(super) fn track_sent(&mut self, space: SpaceId, pn: u64, packet: SentPacket) {
+        self.cc.on_sent(u64::from(packet.size));
+        let sp = &mut self.spaces[space as usize];
+        sp.last_ack_eliciting = Some(packet.time);
+        sp.sent.insert(pn, packet);
     }
 
     /// Writes the header of the next packet of `space` (keys must exist),

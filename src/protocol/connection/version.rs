@@ -229,14 +229,7 @@ mod tests {
             }),
             ..TransportParameters::default()
         };
-        let mut raw = Vec::new();
-        params.encode(&mut raw);
-        let mut payload = Vec::new();
-        Frame::Crypto {
-            offset: 0,
-            data: bytes::Bytes::from(hello(&[(0x39, &raw)])),
-        }
-        .encode(&mut payload);
+        let payload = initial_with(&params);
         assert_eq!(
             negotiate(VERSION_1, &payload, &[VERSION_2, VERSION_1]),
             VERSION_2

@@ -196,9 +196,9 @@ static RENO: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(
 
 fn ours_transport(mtu: u16) -> TransportConfig {
     let congestion = if RENO.load(std::sync::atomic::Ordering::Relaxed) {
-        actix_quic::protocol::congestion::CongestionAlgorithm::NewReno
+        actix_quic::protocol::CongestionAlgorithm::NewReno
     } else {
-        actix_quic::protocol::congestion::CongestionAlgorithm::Cubic
+        actix_quic::protocol::CongestionAlgorithm::Cubic
     };
     TransportConfig {
         initial_mtu: mtu,
@@ -336,12 +336,12 @@ fn quinn_transport(mtu: u16) -> Result<quinn::TransportConfig, BoxError> {
     // The same algorithm as ours (CUBIC by default) with the same initial window.
     let controller: Arc<dyn quinn::congestion::ControllerFactory + Send + Sync> =
         match ours.congestion {
-            actix_quic::protocol::congestion::CongestionAlgorithm::NewReno => {
+            actix_quic::protocol::CongestionAlgorithm::NewReno => {
                 let mut c = quinn::congestion::NewRenoConfig::default();
                 c.initial_window(ours.initial_window);
                 Arc::new(c)
             }
-            actix_quic::protocol::congestion::CongestionAlgorithm::Cubic => {
+            actix_quic::protocol::CongestionAlgorithm::Cubic => {
                 let mut c = quinn::congestion::CubicConfig::default();
                 c.initial_window(ours.initial_window);
                 Arc::new(c)

@@ -71,8 +71,8 @@
 //! many connections resumed a session, what became of 0-RTT and the QUIC
 //! version the client connected with.
 
-use actix_quic::protocol::packet::{VERSION_1, VERSION_2};
 use actix_quic::{ClientConfig, Connection, Endpoint, RecvStream, SendStream, ServerConfig};
+use actix_quic::{VERSION_1, VERSION_2};
 use bytes::BytesMut;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::{ClientSessionMemoryCache, ClientSessionStore, Resumption};

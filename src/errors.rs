@@ -1,8 +1,6 @@
 //! Errors of stream operations, with the variants quinn users know.
 
-pub use crate::protocol::connection::{
-    ApplicationClose, ConnectError, ConnectionClose, ConnectionError, SendDatagramError,
-};
+pub(crate) use crate::protocol::{ConnectError, ConnectionError, SendDatagramError};
 
 /// Why a write to a stream failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

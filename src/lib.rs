@@ -1,32 +1,44 @@
 //! actix-quic: a QUIC transport (RFC 9000, 9001, 9002, 9221) in which every
 //! connection is an actix actor.
 //!
-//! - [`Endpoint`] owns a UDP socket (an [`actors::EndpointActor`]) and
-//!   routes datagrams by connection ID to connection actors.
-//! - [`Connection`] is a cheap handle to an [`actors::ConnectionActor`];
-//!   each method sends one of the typed messages in [`messages`], which
-//!   may also be sent straight to [`Connection::addr`].
+//! - [`Endpoint`] owns a UDP socket (an [`EndpointActor`]) and routes
+//!   datagrams by connection ID to connection actors.
+//! - [`Connection`] is a cheap handle to a [`ConnectionActor`]; each method
+//!   sends one of the typed messages in [`messages`], which may also be
+//!   sent straight to [`Connection::addr`].
 //! - [`protocol`] is the sans-IO core: no actix, no sockets, no clock.
-#![warn(missing_docs)]
+//! - `testing` (cargo feature `testing`) is a simulated network to test
+//!   your own actors and protocols against loss, delay and reordering.
+#![warn(missing_docs, unreachable_pub)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
-pub mod actors;
-pub mod errors;
-pub mod handles;
+mod actors;
+mod errors;
+mod handles;
 pub mod messages;
 pub mod protocol;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 
+pub use actors::{ConnectionActor, EndpointActor};
 pub use errors::{
-    ClosedStream, ConnectError, ConnectionError, ReadError, ReadExactError, ReadToEndError,
-    SendDatagramError, StoppedError, WriteError,
+    ClosedStream, ReadError, ReadExactError, ReadToEndError, StoppedError, WriteError,
 };
 pub use handles::{
     Connecting, Connection, Endpoint, RecvStream, SendStream, Subscription, ZeroRttAccepted,
 };
-pub use protocol::config::TransportConfig;
-pub use protocol::connection::{ApplicationClose, ConnectionClose, ConnectionStats, ZeroRttState};
-pub use protocol::endpoint::{ClientConfig, EndpointConfig, ServerConfig};
-pub use protocol::error::{TransportError, TransportErrorCode};
+pub use messages::ConnectionEvent;
+pub use protocol::{
+    ApplicationClose, ClientConfig, CongestionAlgorithm, CongestionPhase, CongestionState,
+    ConnectError, ConnectionClose, ConnectionError, ConnectionStats, Dir, EndpointConfig,
+    FrameStats, HandshakeData, MtuDiscoveryConfig, SendDatagramError, ServerConfig, Side, StreamId,
+    TokenKey, TokenStore, TransportConfig, TransportError, TransportErrorCode, ZeroRttState,
+    VERSION_1, VERSION_2,
+};
+/// The rustls version this crate is built against, to build its
+/// `ClientConfig` / `ServerConfig` with.
+pub use rustls;
 
 /// The README's code, compiled by `cargo test` so the tour stays true.
 #[cfg(doctest)]

@@ -8,11 +8,11 @@
 
 mod common;
 
-use actix_quic::protocol::cid::ConnectionId;
 use actix_quic::protocol::crypto::{
     initial_keys, open_payload, remove_header_protection, seal, TAG_LEN,
 };
 use actix_quic::protocol::packet::{write_long_header, HeaderKind, LongType, PartialHeader};
+use actix_quic::protocol::ConnectionId;
 use actix_quic::protocol::Side;
 use actix_quic::Connection;
 use common::{endpoints, long_header, pattern, version_negotiation_barrier, within};

@@ -135,10 +135,7 @@ async fn debug_rtt_remote_address_and_handshake_data() {
     assert_eq!(cs.algorithm, "Cubic");
     assert!(cs.window >= 14_720, "{cs:?}");
     assert_eq!(cs.ssthresh, u64::MAX);
-    assert_eq!(
-        cs.phase,
-        actix_quic::protocol::congestion::CongestionPhase::SlowStart
-    );
+    assert_eq!(cs.phase, actix_quic::protocol::CongestionPhase::SlowStart);
     assert!(cs.in_flight <= cs.window);
 
     let debug = format!("{conn:?}");

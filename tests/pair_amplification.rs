@@ -4,7 +4,7 @@
 
 mod common;
 
-use actix_quic::protocol::endpoint::{ClientConfig, ServerConfig};
+use actix_quic::protocol::{ClientConfig, ServerConfig};
 use actix_quic::testing::{Direction, Link, Pair};
 use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use std::cell::Cell;

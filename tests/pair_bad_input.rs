@@ -6,13 +6,13 @@
 mod common;
 mod pair_util;
 
-use actix_quic::protocol::cid::ConnectionId;
-use actix_quic::protocol::connection::spaces::SpaceId;
-use actix_quic::protocol::connection::ConnectionError;
-use actix_quic::protocol::endpoint::{DatagramEvent, Endpoint};
-use actix_quic::protocol::error::TransportErrorCode as Code;
 use actix_quic::protocol::frame::{Ack, Dir, Frame};
 use actix_quic::protocol::packet::{PartialHeader, MIN_INITIAL_SIZE};
+use actix_quic::protocol::ConnectionError;
+use actix_quic::protocol::ConnectionId;
+use actix_quic::protocol::SpaceId;
+use actix_quic::protocol::TransportErrorCode as Code;
+use actix_quic::protocol::{DatagramEvent, Endpoint};
 use actix_quic::testing::{Direction, Link, Pair, SplitMix};
 use bytes::{Bytes, BytesMut};
 use pair_util::*;
@@ -260,7 +260,7 @@ fn stream_beyond_stream_window_is_flow_control_error() {
 fn stream_beyond_connection_window_is_flow_control_error() {
     let mut p = pair_with(
         Default::default(),
-        actix_quic::protocol::config::TransportConfig {
+        actix_quic::protocol::TransportConfig {
             stream_receive_window: 1 << 20,
             receive_window: 1 << 20,
             ..Default::default()

@@ -5,7 +5,7 @@
 mod common;
 mod pair_util;
 
-use actix_quic::protocol::frame::Dir;
+use actix_quic::protocol::Dir;
 use actix_quic::testing::Link;
 use bytes::Bytes;
 use pair_util::*;

@@ -6,11 +6,11 @@
 mod common;
 mod pair_util;
 
-use actix_quic::protocol::config::TransportConfig;
-use actix_quic::protocol::connection::{ConnectionError, Event};
-use actix_quic::protocol::error::TransportErrorCode;
-use actix_quic::protocol::frame::Dir;
-use actix_quic::protocol::streams::WriteFailure;
+use actix_quic::protocol::Dir;
+use actix_quic::protocol::TransportConfig;
+use actix_quic::protocol::TransportErrorCode;
+use actix_quic::protocol::WriteFailure;
+use actix_quic::protocol::{ConnectionError, Event};
 use actix_quic::testing::{Direction, Link};
 use bytes::Bytes;
 use pair_util::*;

@@ -6,11 +6,11 @@
 mod common;
 mod pair_util;
 
-use actix_quic::protocol::config::TransportConfig;
-use actix_quic::protocol::connection::spaces::SpaceId;
-use actix_quic::protocol::connection::SendDatagramError;
-use actix_quic::protocol::error::TransportErrorCode as Code;
 use actix_quic::protocol::frame::Frame;
+use actix_quic::protocol::SendDatagramError;
+use actix_quic::protocol::SpaceId;
+use actix_quic::protocol::TransportConfig;
+use actix_quic::protocol::TransportErrorCode as Code;
 use actix_quic::testing::{Direction, Link};
 use bytes::Bytes;
 use pair_util::*;

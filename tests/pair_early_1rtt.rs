@@ -5,8 +5,8 @@
 mod common;
 mod pair_util;
 
-use actix_quic::protocol::frame::Dir;
 use actix_quic::protocol::packet::{HeaderKind, LongType, PartialHeader};
+use actix_quic::protocol::Dir;
 use actix_quic::testing::{Direction, Link};
 use bytes::Bytes;
 use pair_util::*;

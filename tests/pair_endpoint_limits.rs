@@ -4,9 +4,9 @@
 
 mod common;
 
-use actix_quic::protocol::connection::{Connection, ConnectionError, EndpointEvent};
-use actix_quic::protocol::endpoint::{DatagramEvent, Endpoint, ServerConfig};
-use actix_quic::protocol::error::TransportErrorCode;
+use actix_quic::protocol::TransportErrorCode;
+use actix_quic::protocol::{Connection, ConnectionError, EndpointEvent};
+use actix_quic::protocol::{DatagramEvent, Endpoint, ServerConfig};
 use bytes::BytesMut;
 use std::net::SocketAddr;
 use std::time::Instant;

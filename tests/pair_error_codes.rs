@@ -5,10 +5,10 @@
 mod common;
 mod pair_util;
 
-use actix_quic::protocol::connection::spaces::SpaceId;
-use actix_quic::protocol::endpoint::{ClientConfig, ServerConfig};
-use actix_quic::protocol::error::TransportErrorCode as Code;
 use actix_quic::protocol::frame::Frame;
+use actix_quic::protocol::SpaceId;
+use actix_quic::protocol::TransportErrorCode as Code;
+use actix_quic::protocol::{ClientConfig, ServerConfig};
 use actix_quic::testing::{Direction, Link, Pair};
 use bytes::Bytes;
 use pair_util::*;
@@ -105,7 +105,7 @@ fn stream_frame_in_an_initial_packet_is_protocol_violation() {
 fn invalid_transport_parameter_is_transport_parameter_error() {
     // A client configured with a max_ack_delay of 20 s sends 20000 ms,
     // above the 2^14 limit of RFC 9000 §18.2.
-    let client = actix_quic::protocol::config::TransportConfig {
+    let client = actix_quic::protocol::TransportConfig {
         max_ack_delay: Duration::from_secs(20),
         ..Default::default()
     };

@@ -5,10 +5,10 @@
 mod common;
 mod pair_util;
 
-use actix_quic::protocol::config::TransportConfig;
-use actix_quic::protocol::connection::Event;
-use actix_quic::protocol::frame::Dir;
-use actix_quic::protocol::streams::{StreamEvent, StreamId, WriteFailure};
+use actix_quic::protocol::Dir;
+use actix_quic::protocol::Event;
+use actix_quic::protocol::TransportConfig;
+use actix_quic::protocol::{StreamEvent, StreamId, WriteFailure};
 use actix_quic::testing::Link;
 use bytes::Bytes;
 use pair_util::*;

@@ -2,8 +2,8 @@
 
 mod common;
 
-use actix_quic::protocol::connection::{ConnectionError, Event};
-use actix_quic::protocol::frame::Dir;
+use actix_quic::protocol::Dir;
+use actix_quic::protocol::{ConnectionError, Event};
 use actix_quic::testing::{Link, Pair};
 use bytes::Bytes;
 use std::time::Duration;

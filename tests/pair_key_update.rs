@@ -4,9 +4,9 @@
 mod common;
 mod pair_util;
 
-use actix_quic::protocol::connection::spaces::SpaceId;
-use actix_quic::protocol::error::TransportErrorCode as Code;
-use actix_quic::protocol::frame::Dir;
+use actix_quic::protocol::Dir;
+use actix_quic::protocol::SpaceId;
+use actix_quic::protocol::TransportErrorCode as Code;
 use actix_quic::testing::{Direction, Link};
 use bytes::Bytes;
 use pair_util::*;
@@ -159,7 +159,7 @@ fn packets_of_old_phase_in_flight_are_accepted() {
 }
 
 /// Seals a PING from `conn` in a 1-RTT packet numbered `pn`.
-fn ping_at(conn: &mut actix_quic::protocol::connection::Connection, pn: u64) -> Vec<u8> {
+fn ping_at(conn: &mut actix_quic::protocol::Connection, pn: u64) -> Vec<u8> {
     conn.seal_raw_packet_at_pn_for_test(SpaceId::Data, pn, &[0x01])
         .expect("1-RTT keys")
 }

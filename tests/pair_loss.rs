@@ -205,10 +205,7 @@ fn tail_loss_of_fin_recovered_by_pto() {
         }
         false
     }));
-    let id = p
-        .client
-        .open(actix_quic::protocol::frame::Dir::Uni)
-        .unwrap();
+    let id = p.client.open(actix_quic::protocol::Dir::Uni).unwrap();
     let mut b = bytes::Bytes::from(pattern(3, 0, 500));
     p.client.write(id, &mut b).unwrap();
     p.client.finish(id).unwrap();
@@ -216,11 +213,7 @@ fn tail_loss_of_fin_recovered_by_pto() {
     let mut got = Vec::new();
     let start = p.now;
     assert!(p.run_until(Duration::from_secs(5), |p| {
-        while p
-            .server()
-            .accept(actix_quic::protocol::frame::Dir::Uni)
-            .is_some()
-        {}
+        while p.server().accept(actix_quic::protocol::Dir::Uni).is_some() {}
         read_all(p.server(), id, &mut got) == ReadEnd::Finished
     }));
     assert_eq!(hits.get(), 1);
@@ -241,10 +234,7 @@ fn blackout_shorter_than_idle_timeout_is_survived() {
     let d = dark.clone();
     p.link.drop = Some(Box::new(move |_, _| d.get()));
     let data = pattern(4, 0, 300_000);
-    let id = p
-        .client
-        .open(actix_quic::protocol::frame::Dir::Uni)
-        .unwrap();
+    let id = p.client.open(actix_quic::protocol::Dir::Uni).unwrap();
     let mut sent = 0;
     write_some(&mut p.client, id, &data, &mut sent);
     p.step();
@@ -259,11 +249,7 @@ fn blackout_shorter_than_idle_timeout_is_survived() {
                 p.client.finish(id).unwrap();
                 finished = true;
             }
-            while p
-                .server()
-                .accept(actix_quic::protocol::frame::Dir::Uni)
-                .is_some()
-            {}
+            while p.server().accept(actix_quic::protocol::Dir::Uni).is_some() {}
             read_all(p.server(), id, &mut got) == ReadEnd::Finished
         }),
         "client {:?}",
@@ -363,7 +349,7 @@ fn random_impairment_sweep() {
     // Many seeds of random delay, loss, reordering, duplication and
     // corruption, with small windows and a mix of finished and reset
     // streams: every stream ends intact (or reset, as a prefix).
-    use actix_quic::protocol::frame::Dir;
+    use actix_quic::protocol::Dir;
     use actix_quic::testing::SplitMix;
     for seed in 0..25u64 {
         let mut rng = SplitMix::new(seed * 7919);

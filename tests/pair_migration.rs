@@ -8,8 +8,8 @@
 mod common;
 mod pair_util;
 
-use actix_quic::protocol::connection::spaces::SpaceId;
-use actix_quic::protocol::frame::Dir;
+use actix_quic::protocol::Dir;
+use actix_quic::protocol::SpaceId;
 use actix_quic::testing::{Direction, Link, Pair};
 use bytes::{Bytes, BytesMut};
 use pair_util::*;

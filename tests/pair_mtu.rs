@@ -6,7 +6,7 @@
 mod common;
 mod pair_util;
 
-use actix_quic::protocol::config::TransportConfig;
+use actix_quic::protocol::TransportConfig;
 use actix_quic::testing::Link;
 use pair_util::*;
 use std::time::Duration;

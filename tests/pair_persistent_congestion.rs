@@ -4,7 +4,7 @@
 mod common;
 mod pair_util;
 
-use actix_quic::protocol::frame::Dir;
+use actix_quic::protocol::Dir;
 use actix_quic::testing::Link;
 use pair_util::*;
 use std::cell::Cell;

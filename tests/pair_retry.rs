@@ -5,16 +5,16 @@
 mod common;
 mod pair_util;
 
-use actix_quic::protocol::cid::ConnectionId;
-use actix_quic::protocol::connection::{ConnectionError, Event};
 use actix_quic::protocol::crypto;
-use actix_quic::protocol::endpoint::{
+use actix_quic::protocol::packet;
+use actix_quic::protocol::ConnectionId;
+use actix_quic::protocol::Dir;
+use actix_quic::protocol::TokenKey;
+use actix_quic::protocol::TransportErrorCode;
+use actix_quic::protocol::{
     ClientConfig, ConnectionHandle, Endpoint, EndpointConfig, ServerConfig,
 };
-use actix_quic::protocol::error::TransportErrorCode;
-use actix_quic::protocol::frame::Dir;
-use actix_quic::protocol::packet;
-use actix_quic::protocol::token::TokenKey;
+use actix_quic::protocol::{ConnectionError, Event};
 use actix_quic::testing::{Direction, Link, Pair};
 use bytes::Bytes;
 use pair_util::*;
@@ -187,7 +187,7 @@ fn invalid_retry_token_closes_with_invalid_token() {
     let mut p = Pair::new(c, s, "localhost", Link::default());
     let odcid = p.client.orig_dcid();
     let scid = ConnectionId::new(&[0xee; 8]).unwrap();
-    let token = TokenKey::random().seal_retry(
+    let token = TokenKey::random().seal_retry_for_test(
         Instant::now(),
         "127.0.0.1:40000".parse().unwrap(),
         &odcid,

@@ -5,9 +5,9 @@
 mod common;
 mod pair_util;
 
-use actix_quic::protocol::connection::Event;
-use actix_quic::protocol::frame::Dir;
-use actix_quic::protocol::streams::{ReadFailure, StreamEvent, StreamId, WriteFailure};
+use actix_quic::protocol::Dir;
+use actix_quic::protocol::Event;
+use actix_quic::protocol::{ReadFailure, StreamEvent, StreamId, WriteFailure};
 use actix_quic::testing::{Link, Pair};
 use bytes::Bytes;
 use pair_util::*;

@@ -2,8 +2,8 @@
 
 mod common;
 
-use actix_quic::protocol::connection::ConnectionError;
 use actix_quic::protocol::packet::{self, PartialHeader};
+use actix_quic::protocol::ConnectionError;
 use bytes::BytesMut;
 use std::time::Instant;
 
@@ -34,7 +34,7 @@ fn version_negotiation_listing_our_version_is_ignored() {
 
 mod pair_util;
 
-use actix_quic::protocol::frame::Dir;
+use actix_quic::protocol::Dir;
 use actix_quic::testing::{Link, Pair};
 use pair_util::*;
 use std::time::Duration;
@@ -111,7 +111,7 @@ type Seen = std::rc::Rc<std::cell::RefCell<Vec<(actix_quic::testing::Direction, 
 
 /// A pair whose server prefers v2, with a link recording the version of
 /// every long-header datagram.
-fn pair_preferring_v2() -> (Pair, Seen, actix_quic::protocol::endpoint::ClientConfig) {
+fn pair_preferring_v2() -> (Pair, Seen, actix_quic::protocol::ClientConfig) {
     let (c, mut s) = common::configs();
     s.preferred_versions = vec![packet::VERSION_2, packet::VERSION_1];
     let seen: Seen = Default::default();
@@ -134,7 +134,7 @@ fn server_upgrades_a_client_that_lists_v2() {
     let (mut p, seen, c) = pair_preferring_v2();
     // Replace the client, before it sent anything, by one that starts in
     // v1 and lists v2 (RFC 9368 §2.3).
-    p.client = actix_quic::protocol::connection::Connection::client_with_upgrade(
+    p.client = actix_quic::protocol::Connection::client_with_upgrade(
         packet::VERSION_1,
         Some(packet::VERSION_2),
         c.transport,

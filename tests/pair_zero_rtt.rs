@@ -5,9 +5,9 @@
 mod common;
 mod pair_util;
 
-use actix_quic::protocol::connection::ZeroRttState;
-use actix_quic::protocol::endpoint::{ClientConfig, ServerConfig};
-use actix_quic::protocol::frame::Dir;
+use actix_quic::protocol::Dir;
+use actix_quic::protocol::ZeroRttState;
+use actix_quic::protocol::{ClientConfig, ServerConfig};
 use actix_quic::testing::{Link, Pair};
 use bytes::Bytes;
 use pair_util::*;

@@ -16,9 +16,7 @@
 
 mod common;
 
-use actix_quic::protocol::cid::{ConnectionId, MAX_CID_LEN};
 use actix_quic::protocol::crypto::{self, TAG_LEN};
-use actix_quic::protocol::endpoint::{DatagramEvent, Endpoint};
 use actix_quic::protocol::frame::{Ack, Dir, EcnCounts, Frame, Frames, PacketSpaceKind};
 use actix_quic::protocol::packet::{
     self, decode_pn, pn_len, HeaderKind, LongType, PartialHeader, MIN_INITIAL_SIZE,
@@ -26,6 +24,8 @@ use actix_quic::protocol::packet::{
 use actix_quic::protocol::transport_params::{PreferredAddress, TransportParameters};
 use actix_quic::protocol::varint::{self, Reader};
 use actix_quic::protocol::Side;
+use actix_quic::protocol::{ConnectionId, MAX_CID_LEN};
+use actix_quic::protocol::{DatagramEvent, Endpoint};
 use actix_quic::testing::SplitMix;
 use bytes::{Bytes, BytesMut};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};

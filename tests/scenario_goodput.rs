@@ -8,7 +8,7 @@
 mod common;
 mod scenario_util;
 
-use actix_quic::protocol::congestion::CongestionAlgorithm;
+use actix_quic::protocol::CongestionAlgorithm;
 use actix_quic::testing::{Direction, Download, Link, LinkConfig, Loss};
 use scenario_util::*;
 use std::time::{Duration, Instant};

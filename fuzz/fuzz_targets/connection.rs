@@ -22,10 +22,10 @@
 //! panic, and the virtual clock must never get stuck (`Pair::step` checks).
 #![no_main]
 
-use actix_quic::protocol::connection::spaces::SpaceId;
-use actix_quic::protocol::connection::Connection;
-use actix_quic::protocol::frame::Dir;
-use actix_quic::protocol::streams::StreamId;
+use actix_quic::protocol::SpaceId;
+use actix_quic::protocol::Connection;
+use actix_quic::protocol::Dir;
+use actix_quic::protocol::StreamId;
 use actix_quic::testing::{Direction, Link, Pair};
 use actix_quic_fuzz::{client_config, server_config, Records};
 use bytes::{Bytes, BytesMut};
@@ -58,7 +58,7 @@ impl App {
             for _ in 0..16 {
                 match conn.read(id, 4096) {
                     Ok(Some(data)) => {
-                        if actix_quic::protocol::streams::dir(id) == Dir::Bi {
+                        if actix_quic::protocol::dir(id) == Dir::Bi {
                             let mut d = data;
                             let _ = conn.write(id, &mut d);
                         }
@@ -68,7 +68,7 @@ impl App {
                         done.push(id);
                         break;
                     }
-                    Err(actix_quic::protocol::streams::ReadFailure::Blocked) => break,
+                    Err(actix_quic::protocol::ReadFailure::Blocked) => break,
                     Err(_) => {
                         done.push(id);
                         break;

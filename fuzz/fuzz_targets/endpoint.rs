@@ -20,9 +20,9 @@
 //! virtual clock; routed datagrams reach their connection.
 #![no_main]
 
-use actix_quic::protocol::cid::ConnectionId;
-use actix_quic::protocol::connection::Connection;
-use actix_quic::protocol::endpoint::{ConnectionHandle, DatagramEvent, Endpoint};
+use actix_quic::protocol::ConnectionId;
+use actix_quic::protocol::Connection;
+use actix_quic::protocol::{ConnectionHandle, DatagramEvent, Endpoint};
 use actix_quic_fuzz::{client_hello, client_initial, server_config, Records};
 use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;

@@ -3,9 +3,9 @@
 //! input into several tagged datagrams, and a builder of client Initials
 //! that the server's Initial keys authenticate.
 
-use actix_quic::protocol::cid::ConnectionId;
+use actix_quic::protocol::ConnectionId;
 use actix_quic::protocol::crypto::{self, TAG_LEN};
-use actix_quic::protocol::endpoint::{ClientConfig, Endpoint, ServerConfig};
+use actix_quic::protocol::{ClientConfig, Endpoint, ServerConfig};
 use actix_quic::protocol::packet::{self, HeaderKind, LongType, PartialHeader, MIN_INITIAL_SIZE};
 use actix_quic::protocol::varint;
 use actix_quic::protocol::Side;

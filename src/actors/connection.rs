@@ -9,13 +9,13 @@ use crate::errors::{
 };
 use crate::handles::{Connection, RecvStream, SendStream, Subscription};
 use crate::messages::*;
-use crate::protocol::congestion::CongestionState;
-use crate::protocol::connection::{
+use crate::protocol::CongestionState;
+use crate::protocol::ConnectionHandle;
+use crate::protocol::Dir;
+use crate::protocol::{
     Connection as ProtoConnection, ConnectionStats, EndpointEvent, Event, HandshakeData,
 };
-use crate::protocol::endpoint::ConnectionHandle;
-use crate::protocol::frame::Dir;
-use crate::protocol::streams::{ReadFailure, StreamEvent, WriteFailure};
+use crate::protocol::{ReadFailure, StreamEvent, WriteFailure};
 use actix::dev::{MessageResponse, OneshotSender};
 use actix::prelude::*;
 use bytes::Bytes;

@@ -5,8 +5,8 @@
 use super::connection::{ConnectionActor, Datagrams, EndpointClose, SetSocket};
 use super::socket::{Received, RecvBatches, Socket};
 use crate::errors::ConnectError;
-use crate::protocol::connection::EndpointEvent;
-use crate::protocol::endpoint::{
+use crate::protocol::EndpointEvent;
+use crate::protocol::{
     ClientConfig, ConnectionHandle, DatagramEvent, Endpoint as ProtoEndpoint, EndpointConfig,
     ServerConfig,
 };
@@ -113,7 +113,7 @@ impl EndpointActor {
         &mut self,
         ctx: &mut Context<Self>,
         h: ConnectionHandle,
-        conn: crate::protocol::connection::Connection,
+        conn: crate::protocol::Connection,
     ) -> Addr<ConnectionActor> {
         let actor = ConnectionActor::new(
             conn,

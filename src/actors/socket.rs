@@ -147,14 +147,14 @@ impl Socket {
 }
 
 /// Batches of received datagrams, as a stream for an actor.
-pub struct RecvBatches {
+pub(super) struct RecvBatches {
     socket: Arc<Socket>,
     scratch: Vec<Vec<u8>>,
 }
 
 impl RecvBatches {
     /// Reads from `socket`.
-    pub fn new(socket: Arc<Socket>) -> Self {
+    pub(super) fn new(socket: Arc<Socket>) -> Self {
         Self {
             socket,
             scratch: (0..RECV_BUFFERS)

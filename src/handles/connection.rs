@@ -3,12 +3,12 @@
 //! `crate::messages`.
 
 use super::streams::{RecvStream, SendStream};
-use crate::actors::connection::{ConnectionActor, HandleParts, HandleToken, Shared};
+use crate::actors::{ConnectionActor, HandleParts, HandleToken, Shared, Snapshot};
 use crate::errors::{ConnectionError, SendDatagramError};
 use crate::messages::{self, ExportKeyingMaterialError};
-use crate::protocol::congestion::CongestionState;
-use crate::protocol::connection::{ConnectionStats, HandshakeData};
-use crate::protocol::frame::Dir;
+use crate::protocol::CongestionState;
+use crate::protocol::Dir;
+use crate::protocol::{ConnectionStats, HandshakeData};
 use actix::Addr;
 use bytes::Bytes;
 use std::fmt;
@@ -219,7 +219,7 @@ impl Connection {
         Ok(())
     }
 
-    fn snapshot<T>(&self, f: impl FnOnce(&crate::actors::connection::Snapshot) -> T) -> T {
+    fn snapshot<T>(&self, f: impl FnOnce(&Snapshot) -> T) -> T {
         f(&self.shared.snapshot.lock().expect("not poisoned"))
     }
 

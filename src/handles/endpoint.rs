@@ -1,15 +1,14 @@
 //! The `Endpoint` handle and the `Connecting` future.
 
 use super::connection::Connection;
-use crate::actors::endpoint::{
+use crate::actors::{
     Accept, CloseEndpoint, Connect, EndpointActor, Rebind, SetDefaultClientConfig, SetServerConfig,
-    WaitIdle,
+    Socket, WaitIdle,
 };
-use crate::actors::socket::Socket;
 use crate::errors::{ConnectError, ConnectionError};
 use crate::messages::{WaitConnected, ZeroRttStatus};
-use crate::protocol::connection::ZeroRttState;
-use crate::protocol::endpoint::{ClientConfig, EndpointConfig, ServerConfig};
+use crate::protocol::ZeroRttState;
+use crate::protocol::{ClientConfig, EndpointConfig, ServerConfig};
 use actix::{Actor, Addr};
 use bytes::Bytes;
 use futures::future::{BoxFuture, Shared};
@@ -126,8 +125,8 @@ impl Endpoint {
                 .await
                 .map_err(|_| ConnectionError::LocallyClosed)?
                 .map_err(|e| {
-                    ConnectionError::TransportError(crate::protocol::error::TransportError::new(
-                        crate::protocol::error::TransportErrorCode::INTERNAL_ERROR,
+                    ConnectionError::TransportError(crate::protocol::TransportError::new(
+                        crate::protocol::TransportErrorCode::INTERNAL_ERROR,
                         e.to_string(),
                     ))
                 })?;

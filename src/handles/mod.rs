@@ -1,9 +1,9 @@
 //! The user-facing handles: thin, cloneable wrappers over actor addresses.
 
-pub mod connection;
-pub mod endpoint;
-pub mod streams;
-pub mod subscription;
+mod connection;
+mod endpoint;
+mod streams;
+mod subscription;
 
 pub use connection::Connection;
 pub use endpoint::{Connecting, Endpoint, ZeroRttAccepted};

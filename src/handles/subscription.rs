@@ -1,6 +1,6 @@
 //! The guard of an event subscription.
 
-use crate::actors::connection::{ConnectionActor, HandleToken};
+use crate::actors::{ConnectionActor, HandleToken};
 use crate::messages::Unsubscribe;
 use actix::Addr;
 use std::sync::Arc;

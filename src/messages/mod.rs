@@ -6,8 +6,8 @@
 use crate::errors::{
     ClosedStream, ConnectionError, ReadError, SendDatagramError, StoppedError, WriteError,
 };
-use crate::protocol::connection::ConnectionStats;
-use crate::protocol::frame::Dir;
+use crate::protocol::ConnectionStats;
+use crate::protocol::Dir;
 use actix::Message;
 use bytes::Bytes;
 
@@ -145,7 +145,7 @@ pub struct ForceKeyUpdate;
 
 /// Replies where the connection stands with 0-RTT (RFC 9001 §4.6).
 #[derive(Debug, Clone, Copy, Message)]
-#[rtype(result = "crate::protocol::connection::ZeroRttState")]
+#[rtype(result = "crate::protocol::ZeroRttState")]
 pub struct ZeroRttStatus;
 
 /// Replies with the connection's statistics.

@@ -10,6 +10,7 @@ use rustls::quic::{DirectionalKeys, HeaderProtectionKey, Keys, PacketKey, Packet
 /// AEAD tag length of every QUIC v1 cipher suite.
 pub const TAG_LEN: usize = 16;
 
+#[cfg(any(test, feature = "test-hooks"))]
 /// Derives the Initial keys from the client's first destination CID
 /// (RFC 9001 §5.2).
 pub fn initial_keys(client_dcid: &ConnectionId, side: Side) -> Keys {
@@ -36,17 +37,6 @@ pub fn rustls_side(side: Side) -> rustls::Side {
         Side::Client => rustls::Side::Client,
         Side::Server => rustls::Side::Server,
     }
-}
-
-/// Removes header protection from `packet` in place (RFC 9001 §5.4).
-/// Returns the packet number length, or `None` when the packet is too
-/// short to sample.
-pub fn unprotect_header(
-    packet: &mut [u8],
-    pn_offset: usize,
-    hp: &dyn HeaderProtectionKey,
-) -> Option<usize> {
-    remove_header_protection(packet, pn_offset, None, hp).map(|(len, _)| len)
 }
 
 /// Removes header protection (RFC 9001 §5.4.1) from the packet starting at

@@ -1,22 +1,82 @@
 //! The sans-IO QUIC core: no actix, no tokio, no sockets, no clock reads.
 //! Time is always passed in as `now`.
+//!
+//! Most users never touch this module: [`Endpoint`](crate::Endpoint) and
+//! [`Connection`](crate::Connection) drive it. It is public for those who
+//! drive the core themselves, as quinn-proto is: a [`Endpoint`] routes
+//! datagrams and accepts connections; each [`Connection`] takes
+//! datagrams, timeouts and stream commands, and is drained with
+//! [`Connection::poll_transmit`], [`Connection::poll_timeout`],
+//! [`Connection::poll_endpoint_event`] and [`Connection::poll_event`].
 
-pub mod assembler;
-pub mod cid;
-pub mod config;
-pub mod congestion;
-pub mod connection;
-pub mod crypto;
-pub mod endpoint;
-pub mod error;
-pub mod frame;
-pub mod packet;
-pub mod range_set;
-pub mod rtt;
-pub mod streams;
-pub mod token;
-pub mod transport_params;
-pub mod varint;
+/// Declares modules that are internal, except under the `test-hooks`
+/// feature: the crate's own tests and fuzz targets drive these codecs
+/// directly. Their items are `pub` so that the feature can expose them;
+/// without it they are reachable only through the re-exports below.
+macro_rules! hooked_modules {
+    ($($(#[$attr:meta])* mod $name:ident;)*) => {$(
+        $(#[$attr])*
+        #[cfg(feature = "test-hooks")]
+        pub mod $name;
+        $(#[$attr])*
+        #[cfg(not(feature = "test-hooks"))]
+        #[allow(unreachable_pub)]
+        mod $name;
+    )*};
+}
+
+hooked_modules! {
+    /// Out-of-order byte reassembly for streams and CRYPTO data.
+    mod assembler;
+    /// Packet protection through rustls (RFC 9001 §5).
+    mod crypto;
+    /// Frame encoding and decoding (RFC 9000 §12.4, §19; RFC 9221 §4).
+    mod frame;
+    /// Packet headers, packet numbers and coalescing (RFC 9000 §17).
+    mod packet;
+    /// Sets of ranges: received packet numbers, acknowledged bytes.
+    mod range_set;
+    /// Transport parameters (RFC 9000 §18).
+    mod transport_params;
+    /// Variable-length integers (RFC 9000 §16).
+    mod varint;
+}
+
+mod cid;
+mod config;
+mod congestion;
+mod connection;
+mod endpoint;
+mod error;
+mod rtt;
+mod streams;
+mod token;
+
+pub use cid::{ConnectionId, MAX_CID_LEN};
+pub use config::{MtuDiscoveryConfig, TransportConfig};
+pub use congestion::{CongestionAlgorithm, CongestionPhase, CongestionState};
+pub use connection::{
+    ApplicationClose, ConnectError, Connection, ConnectionClose, ConnectionError, ConnectionStats,
+    EndpointEvent, Event, FrameStats, HandshakeData, SendDatagramError, Transmit, ZeroRttState,
+};
+pub use endpoint::{
+    ClientConfig, ConnectionHandle, DatagramEvent, Endpoint, EndpointConfig, ServerConfig,
+};
+pub use error::{TransportError, TransportErrorCode};
+pub use frame::Dir;
+pub use packet::{VERSION_1, VERSION_2};
+pub use streams::{ReadFailure, StreamEvent, StreamId, WriteFailure};
+pub use token::{TokenKey, TokenStore};
+
+// For the simulated network's corruption accounting.
+#[cfg(feature = "testing")]
+pub(crate) use connection::LOCAL_CID_LEN;
+#[cfg(feature = "testing")]
+pub(crate) use packet::PartialHeader;
+
+/// Test hooks: packet number spaces, for sealing hand-crafted packets.
+#[cfg(feature = "test-hooks")]
+pub use connection::spaces::SpaceId;
 
 /// Which end of a connection this is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

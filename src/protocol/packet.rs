@@ -32,9 +32,6 @@ pub fn rustls_version(version: u32) -> rustls::quic::Version {
 /// The smallest datagram a client Initial may travel in (RFC 9000 §14.1).
 pub const MIN_INITIAL_SIZE: usize = 1200;
 
-/// Length of a header protection sample (RFC 9001 §5.4.2).
-pub const SAMPLE_LEN: usize = 16;
-
 /// The long-header packet types (RFC 9000 §17.2); their wire bits differ
 /// between versions (RFC 9369 §3.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -233,6 +230,7 @@ impl PartialHeader {
         }
     }
 
+    #[cfg(any(test, feature = "test-hooks"))]
     /// True for packets that carry a packet number and protected payload.
     pub fn is_protected(&self) -> bool {
         match &self.kind {

@@ -3,11 +3,11 @@
 use std::time::Duration;
 
 /// Granularity of the loss timers (RFC 9002 §6.1.2, kGranularity).
-pub const GRANULARITY: Duration = Duration::from_millis(1);
+pub(super) const GRANULARITY: Duration = Duration::from_millis(1);
 
 /// Smoothed RTT, variance and minimum, per RFC 9002 §5.3.
 #[derive(Debug, Clone, Copy)]
-pub struct RttEstimator {
+pub(super) struct RttEstimator {
     latest: Duration,
     smoothed: Option<Duration>,
     var: Duration,
@@ -17,7 +17,7 @@ pub struct RttEstimator {
 
 impl RttEstimator {
     /// An estimator that reports `initial` until the first sample.
-    pub fn new(initial: Duration) -> Self {
+    pub(super) fn new(initial: Duration) -> Self {
         Self {
             latest: initial,
             smoothed: None,
@@ -28,34 +28,30 @@ impl RttEstimator {
     }
 
     /// The smoothed RTT (or the initial RTT before any sample).
-    pub fn smoothed(&self) -> Duration {
+    pub(super) fn smoothed(&self) -> Duration {
         self.smoothed.unwrap_or(self.initial)
     }
 
     /// The latest RTT sample.
-    pub fn latest(&self) -> Duration {
+    pub(super) fn latest(&self) -> Duration {
         self.latest
     }
 
+    #[cfg(test)]
     /// The minimum RTT seen.
-    pub fn min(&self) -> Duration {
+    pub(super) fn min(&self) -> Duration {
         self.min
-    }
-
-    /// True once a sample has been taken.
-    pub fn has_sample(&self) -> bool {
-        self.smoothed.is_some()
     }
 
     /// The PTO base: smoothed_rtt + max(4*rttvar, kGranularity)
     /// (RFC 9002 §6.2.1), without max_ack_delay.
-    pub fn pto_base(&self) -> Duration {
+    pub(super) fn pto_base(&self) -> Duration {
         self.smoothed() + (4 * self.var).max(GRANULARITY)
     }
 
     /// Takes a sample (RFC 9002 §5.3). `ack_delay` is already limited to
     /// max_ack_delay by the caller once the handshake is confirmed.
-    pub fn update(&mut self, ack_delay: Duration, sample: Duration) {
+    pub(super) fn update(&mut self, ack_delay: Duration, sample: Duration) {
         self.latest = sample;
         match self.smoothed {
             None => {

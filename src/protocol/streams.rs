@@ -17,7 +17,7 @@ const MAX_REMEMBERED_STOPS: usize = 1024;
 pub type StreamId = u64;
 
 /// Who opened a stream, from its ID's low bit.
-pub fn initiator(id: StreamId) -> Side {
+pub(super) fn initiator(id: StreamId) -> Side {
     if id & 1 == 0 {
         Side::Client
     } else {
@@ -26,7 +26,7 @@ pub fn initiator(id: StreamId) -> Side {
 }
 
 /// A stream's direction, from its ID's second bit.
-pub fn dir(id: StreamId) -> Dir {
+pub(super) fn dir(id: StreamId) -> Dir {
     if id & 2 == 0 {
         Dir::Bi
     } else {
@@ -35,7 +35,7 @@ pub fn dir(id: StreamId) -> Dir {
 }
 
 /// The ID of the `index`th stream opened by `side` in direction `d`.
-pub fn make_id(side: Side, d: Dir, index: u64) -> StreamId {
+pub(super) fn make_id(side: Side, d: Dir, index: u64) -> StreamId {
     (index << 2) | (u64::from(d == Dir::Uni) << 1) | u64::from(side == Side::Server)
 }
 
@@ -70,7 +70,7 @@ pub enum ReadFailure {
 
 /// Sending half of a stream.
 #[derive(Debug, Default)]
-pub struct SendState {
+pub(super) struct SendState {
     chunks: VecDeque<(u64, Bytes)>,
     /// Offset just past everything the application wrote.
     written: u64,
@@ -105,7 +105,7 @@ impl SendState {
     }
 
     /// True once the peer acknowledged all data and the FIN.
-    pub fn is_done(&self) -> bool {
+    pub(super) fn is_done(&self) -> bool {
         self.fin_acked && self.acked_base == self.written
     }
 
@@ -157,7 +157,7 @@ impl SendState {
 
 /// Receiving half of a stream.
 #[derive(Debug, Default)]
-pub struct RecvState {
+pub(super) struct RecvState {
     asm: Assembler,
     /// Offset just past the highest byte received.
     received: u64,
@@ -183,7 +183,7 @@ impl RecvState {
 
 /// What the connection must send for streams outside STREAM frames.
 #[derive(Debug, Default)]
-pub struct PendingControl {
+pub(super) struct PendingControl {
     /// MAX_DATA needs sending.
     pub max_data: bool,
     /// Streams whose MAX_STREAM_DATA needs sending.
@@ -219,7 +219,7 @@ pub enum StreamEvent {
 
 /// All streams of a connection and their flow control.
 #[derive(Debug)]
-pub struct Streams {
+pub(super) struct Streams {
     side: Side,
     send: HashMap<StreamId, SendState>,
     recv: HashMap<StreamId, RecvState>,
@@ -269,7 +269,7 @@ pub struct Streams {
 
 impl Streams {
     /// Fresh stream state with our limits.
-    pub fn new(
+    pub(super) fn new(
         side: Side,
         max_bidi: u64,
         max_uni: u64,
@@ -312,7 +312,7 @@ impl Streams {
     }
 
     /// Applies the peer's transport parameters (RFC 9000 §18.2).
-    pub fn set_peer_params(
+    pub(super) fn set_peer_params(
         &mut self,
         max_data: u64,
         bidi_local: u64,
@@ -344,17 +344,17 @@ impl Streams {
     }
 
     /// Our current MAX_DATA.
-    pub fn local_max_data(&self) -> u64 {
+    pub(super) fn local_max_data(&self) -> u64 {
         self.local_max_data
     }
 
     /// Our current MAX_STREAMS for `d`.
-    pub fn local_max_streams(&self, d: Dir) -> u64 {
+    pub(super) fn local_max_streams(&self, d: Dir) -> u64 {
         self.max_remote[dir_index(d)]
     }
 
     /// Our MAX_STREAM_DATA for `id`, if it still takes data.
-    pub fn local_max_stream_data(&self, id: StreamId) -> Option<u64> {
+    pub(super) fn local_max_stream_data(&self, id: StreamId) -> Option<u64> {
         self.recv
             .get(&id)
             .filter(|r| r.final_size.is_none() && r.reset.is_none())
@@ -362,12 +362,12 @@ impl Streams {
     }
 
     /// Next queued stream event.
-    pub fn poll_event(&mut self) -> Option<StreamEvent> {
+    pub(super) fn poll_event(&mut self) -> Option<StreamEvent> {
         self.events.pop_front()
     }
 
     /// Opens a local stream, or `None` when the peer's limit is reached.
-    pub fn open(&mut self, d: Dir) -> Option<StreamId> {
+    pub(super) fn open(&mut self, d: Dir) -> Option<StreamId> {
         let i = dir_index(d);
         if self.opened_local[i] >= self.max_local[i] {
             return None;
@@ -400,12 +400,12 @@ impl Streams {
     }
 
     /// Takes the next stream the peer opened in direction `d`.
-    pub fn accept(&mut self, d: Dir) -> Option<StreamId> {
+    pub(super) fn accept(&mut self, d: Dir) -> Option<StreamId> {
         self.incoming[dir_index(d)].pop_front()
     }
 
     /// Raises how many streams the peer may have open at once.
-    pub fn set_max_concurrent(&mut self, d: Dir, n: u64) {
+    pub(super) fn set_max_concurrent(&mut self, d: Dir, n: u64) {
         let i = dir_index(d);
         self.concurrency[i] = n;
         let target = self.closed_remote[i] + n;
@@ -481,7 +481,7 @@ impl Streams {
     }
 
     /// Handles a STREAM frame (RFC 9000 §19.8).
-    pub fn on_stream_frame(
+    pub(super) fn on_stream_frame(
         &mut self,
         id: StreamId,
         offset: u64,
@@ -548,7 +548,7 @@ impl Streams {
     }
 
     /// Handles RESET_STREAM (RFC 9000 §19.4).
-    pub fn on_reset(
+    pub(super) fn on_reset(
         &mut self,
         id: StreamId,
         code: u64,
@@ -599,7 +599,7 @@ impl Streams {
 
     /// Our RESET_STREAM for `id` was acknowledged: the sending half is
     /// over (RFC 9000 §3.1, "Reset Recvd") and may be forgotten.
-    pub fn on_reset_acked(&mut self, id: StreamId) {
+    pub(super) fn on_reset_acked(&mut self, id: StreamId) {
         if self.send.get(&id).is_some_and(|s| s.reset.is_some()) {
             self.in_sendable.remove(&id);
             self.sendable.retain(|s| *s != id);
@@ -608,7 +608,11 @@ impl Streams {
     }
 
     /// Handles STOP_SENDING (RFC 9000 §19.5): we answer with RESET_STREAM.
-    pub fn on_stop_sending(&mut self, id: StreamId, code: u64) -> Result<(), TransportError> {
+    pub(super) fn on_stop_sending(
+        &mut self,
+        id: StreamId,
+        code: u64,
+    ) -> Result<(), TransportError> {
         if !self.touch(id, false)? {
             return Ok(());
         }
@@ -624,7 +628,11 @@ impl Streams {
     }
 
     /// Handles MAX_STREAM_DATA (RFC 9000 §19.10).
-    pub fn on_max_stream_data(&mut self, id: StreamId, max: u64) -> Result<(), TransportError> {
+    pub(super) fn on_max_stream_data(
+        &mut self,
+        id: StreamId,
+        max: u64,
+    ) -> Result<(), TransportError> {
         if !self.touch(id, false)? {
             return Ok(());
         }
@@ -640,12 +648,12 @@ impl Streams {
     }
 
     /// Handles STREAM_DATA_BLOCKED (RFC 9000 §19.13): only validated.
-    pub fn on_stream_data_blocked(&mut self, id: StreamId) -> Result<(), TransportError> {
+    pub(super) fn on_stream_data_blocked(&mut self, id: StreamId) -> Result<(), TransportError> {
         self.touch(id, true).map(|_| ())
     }
 
     /// Handles MAX_DATA (RFC 9000 §19.9).
-    pub fn on_max_data(&mut self, max: u64) {
+    pub(super) fn on_max_data(&mut self, max: u64) {
         if max > self.max_data {
             self.max_data = max;
             self.wake_conn_blocked();
@@ -653,7 +661,7 @@ impl Streams {
     }
 
     /// Handles MAX_STREAMS (RFC 9000 §19.11).
-    pub fn on_max_streams(&mut self, d: Dir, count: u64) {
+    pub(super) fn on_max_streams(&mut self, d: Dir, count: u64) {
         let i = dir_index(d);
         if count > self.max_local[i] {
             self.max_local[i] = count;
@@ -673,7 +681,7 @@ impl Streams {
     }
 
     /// Buffers application data; returns how many bytes were taken.
-    pub fn write(&mut self, id: StreamId, data: &mut Bytes) -> Result<usize, WriteFailure> {
+    pub(super) fn write(&mut self, id: StreamId, data: &mut Bytes) -> Result<usize, WriteFailure> {
         if let Some(&code) = self.stopped_codes.get(&id) {
             return Err(WriteFailure::Stopped(code));
         }
@@ -719,7 +727,7 @@ impl Streams {
     }
 
     /// Marks the end of the stream (FIN).
-    pub fn finish(&mut self, id: StreamId) -> Result<(), WriteFailure> {
+    pub(super) fn finish(&mut self, id: StreamId) -> Result<(), WriteFailure> {
         let ss = self.send.get_mut(&id).ok_or(WriteFailure::Closed)?;
         if let Some(code) = ss.stopped {
             return Err(WriteFailure::Stopped(code));
@@ -734,7 +742,7 @@ impl Streams {
 
     /// Abandons sending with `code` (RESET_STREAM). Unknown or already
     /// reset streams are ignored.
-    pub fn reset(&mut self, id: StreamId, code: u64) -> bool {
+    pub(super) fn reset(&mut self, id: StreamId, code: u64) -> bool {
         let Some(ss) = self.send.get_mut(&id) else {
             return false;
         };
@@ -757,7 +765,7 @@ impl Streams {
     }
 
     /// Asks the peer to stop sending (STOP_SENDING) and discards data.
-    pub fn stop(&mut self, id: StreamId, code: u64) -> bool {
+    pub(super) fn stop(&mut self, id: StreamId, code: u64) -> bool {
         let Some(rs) = self.recv.get_mut(&id) else {
             return false;
         };
@@ -777,7 +785,7 @@ impl Streams {
     }
 
     /// Reads up to `max` contiguous bytes. `Ok(None)` is the end of stream.
-    pub fn read(&mut self, id: StreamId, max: usize) -> Result<Option<Bytes>, ReadFailure> {
+    pub(super) fn read(&mut self, id: StreamId, max: usize) -> Result<Option<Bytes>, ReadFailure> {
         let rs = self.recv.get_mut(&id).ok_or(ReadFailure::Closed)?;
         if let Some(code) = rs.reset {
             rs.finished_read = true;
@@ -814,15 +822,10 @@ impl Streams {
     }
 
     /// True when stream data (not only a FIN or reset) can be read now.
-    pub fn has_data(&self, id: StreamId) -> bool {
+    pub(super) fn has_data(&self, id: StreamId) -> bool {
         self.recv
             .get(&id)
             .is_some_and(|r| r.reset.is_none() && !r.stopped && r.asm.has_data())
-    }
-
-    /// True when the stream has something to read (data, FIN or reset).
-    pub fn is_readable(&self, id: StreamId) -> bool {
-        self.recv.get(&id).is_some_and(|r| r.readable())
     }
 
     fn maybe_forget_recv(&mut self, id: StreamId) {
@@ -885,13 +888,13 @@ impl Streams {
     }
 
     /// True if any stream has data or a FIN to send.
-    pub fn has_pending_data(&self) -> bool {
+    pub(super) fn has_pending_data(&self) -> bool {
         !self.sendable.is_empty()
     }
 
     /// Writes STREAM frames into `buf` while `space` bytes remain. Records
     /// what was sent in `sent` as (id, offset, len, fin).
-    pub fn write_stream_frames(
+    pub(super) fn write_stream_frames(
         &mut self,
         buf: &mut Vec<u8>,
         max_len: usize,
@@ -974,7 +977,7 @@ impl Streams {
     }
 
     /// A STREAM frame we sent was acknowledged.
-    pub fn on_stream_acked(&mut self, id: StreamId, offset: u64, len: u64, fin: bool) {
+    pub(super) fn on_stream_acked(&mut self, id: StreamId, offset: u64, len: u64, fin: bool) {
         let Some(ss) = self.send.get_mut(&id) else {
             return;
         };
@@ -999,7 +1002,7 @@ impl Streams {
     }
 
     /// A STREAM frame we sent was lost: queue its bytes again.
-    pub fn on_stream_lost(&mut self, id: StreamId, offset: u64, len: u64, fin: bool) {
+    pub(super) fn on_stream_lost(&mut self, id: StreamId, offset: u64, len: u64, fin: bool) {
         let Some(ss) = self.send.get_mut(&id) else {
             return;
         };
@@ -1024,38 +1027,24 @@ impl Streams {
         }
     }
 
-    /// True when the peer has finished or reset every stream, and we have
-    /// delivered everything: used to tell whether data is outstanding.
-    pub fn send_idle(&self) -> bool {
-        self.unacked == 0 && self.sendable.is_empty()
-    }
-
+    #[cfg(test)]
     /// Number of streams currently tracked (for limits and tests).
-    pub fn tracked(&self) -> usize {
+    pub(super) fn tracked(&self) -> usize {
         self.send.len() + self.recv.len()
-    }
-
-    /// Ids of every local stream with a send half.
-    pub fn send_ids(&self) -> Vec<StreamId> {
-        self.send.keys().copied().collect()
-    }
-
-    /// Ids of every stream with a receive half.
-    pub fn recv_ids(&self) -> Vec<StreamId> {
-        self.recv.keys().copied().collect()
     }
 
     /// The peer's STOP_SENDING code, and whether all data and the FIN were
     /// acknowledged; `None` for a stream no longer tracked.
-    pub fn send_status(&self, id: StreamId) -> Option<(Option<u64>, bool)> {
+    pub(super) fn send_status(&self, id: StreamId) -> Option<(Option<u64>, bool)> {
         if let Some(&code) = self.stopped_codes.get(&id) {
             return Some((Some(code), true));
         }
         self.send.get(&id).map(|s| (s.stopped, s.is_done()))
     }
 
+    #[cfg(feature = "test-hooks")]
     /// Bytes the application may still write to `id` right now.
-    pub fn write_credit(&self, id: StreamId) -> u64 {
+    pub(super) fn write_credit(&self, id: StreamId) -> u64 {
         self.send.get(&id).map_or(0, |s| {
             s.max_data
                 .saturating_sub(s.written)

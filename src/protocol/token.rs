@@ -39,13 +39,13 @@ const TIME_LEN: usize = 8;
 const MAX_USED_TOKENS: usize = 16 * 1024;
 
 /// How long a Retry token stays valid by default: it comes straight back.
-pub const DEFAULT_RETRY_TOKEN_LIFETIME: Duration = Duration::from_secs(10);
+pub(super) const DEFAULT_RETRY_TOKEN_LIFETIME: Duration = Duration::from_secs(10);
 /// How long a NEW_TOKEN token stays valid by default.
-pub const DEFAULT_VALIDATION_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+pub(super) const DEFAULT_VALIDATION_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 
 /// What a valid token says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Token {
+pub(crate) enum Token {
     /// From our Retry packet: the DCID of the client's first Initial
     /// (for `original_destination_connection_id`, RFC 9000 §7.3).
     Retry {
@@ -58,7 +58,7 @@ pub enum Token {
 
 /// Why a token was not accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenError {
+pub(crate) enum TokenError {
     /// A Retry token that does not open, is for another address or
     /// connection ID, or expired: the client will not take another Retry,
     /// so the server closes with INVALID_TOKEN (RFC 9000 §8.1.2).
@@ -120,7 +120,7 @@ impl TokenKey {
     /// A token for a Retry packet sent at `now` to `client` in answer to
     /// an Initial whose DCID was `orig_dcid`; the Retry's SCID is
     /// `retry_scid`, which the client's next Initial carries as its DCID.
-    pub fn seal_retry(
+    pub(crate) fn seal_retry(
         &self,
         now: Instant,
         client: SocketAddr,
@@ -134,9 +134,22 @@ impl TokenKey {
         self.seal(KIND_RETRY, &aad, plain)
     }
 
+    /// **Test hook.** Seals a Retry token, for tests forging a Retry
+    /// whose token another key sealed.
+    #[cfg(feature = "test-hooks")]
+    pub fn seal_retry_for_test(
+        &self,
+        now: Instant,
+        client: SocketAddr,
+        orig_dcid: &ConnectionId,
+        retry_scid: &ConnectionId,
+    ) -> Vec<u8> {
+        self.seal_retry(now, client, orig_dcid, retry_scid)
+    }
+
     /// A token for a NEW_TOKEN frame sent at `now` to `client`, bound to
     /// its IP address only (RFC 9000 §8.1.3: the port will change).
-    pub fn seal_validation(&self, now: Instant, client: SocketAddr) -> Vec<u8> {
+    pub(crate) fn seal_validation(&self, now: Instant, client: SocketAddr) -> Vec<u8> {
         let plain = self.time_bytes(now).to_vec();
         let aad = aad(KIND_VALIDATION, client.ip(), None);
         self.seal(KIND_VALIDATION, &aad, plain)
@@ -145,7 +158,7 @@ impl TokenKey {
     /// Opens the token of an Initial from `client` whose DCID is `dcid`.
     /// Retry tokens older than `retry_lifetime` and NEW_TOKEN tokens older
     /// than `validation_lifetime`, or used before, are refused.
-    pub fn open(
+    pub(crate) fn open(
         &self,
         now: Instant,
         token: &[u8],
@@ -309,7 +322,7 @@ impl TokenStore {
     }
 
     /// Stores `token` for `server_name`, replacing an older one.
-    pub fn insert(&self, server_name: &str, token: Bytes) {
+    pub(crate) fn insert(&self, server_name: &str, token: Bytes) {
         if self.capacity == 0 {
             return;
         }
@@ -322,7 +335,7 @@ impl TokenStore {
     }
 
     /// Takes the token stored for `server_name`, if any.
-    pub fn take(&self, server_name: &str) -> Option<Bytes> {
+    pub(crate) fn take(&self, server_name: &str) -> Option<Bytes> {
         let mut t = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
         let i = t.iter().position(|(n, _)| n == server_name)?;
         t.remove(i).map(|(_, tok)| tok)

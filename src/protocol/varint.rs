@@ -1,6 +1,5 @@
 //! Variable-length integer encoding (RFC 9000 §16) and a small byte reader.
 
-use super::error::{TransportError, TransportErrorCode};
 
 /// The largest value a varint can hold: 2^62 - 1.
 pub const MAX: u64 = (1 << 62) - 1;
@@ -112,12 +111,6 @@ impl<'a> Reader<'a> {
         Some(v)
     }
 
-    /// Reads a varint, mapping short input to FRAME_ENCODING_ERROR.
-    pub fn frame_varint(&mut self) -> Result<u64, TransportError> {
-        self.varint().ok_or_else(|| {
-            TransportError::new(TransportErrorCode::FRAME_ENCODING_ERROR, "truncated varint")
-        })
-    }
 }
 
 #[cfg(test)]

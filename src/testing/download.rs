@@ -4,9 +4,9 @@
 //! and goodput cases do.
 
 use super::pair::Pair;
-use crate::protocol::connection::ConnectionError;
-use crate::protocol::frame::Dir;
-use crate::protocol::streams::{ReadFailure, StreamId, WriteFailure};
+use crate::protocol::ConnectionError;
+use crate::protocol::Dir;
+use crate::protocol::{ReadFailure, StreamId, WriteFailure};
 use bytes::Bytes;
 use std::time::Duration;
 

@@ -32,11 +32,9 @@
 //! ```
 
 use super::link::{LinkConfig, LinkStats, Loss, SimLink};
-use crate::protocol::connection::{Connection, Event, LOCAL_CID_LEN};
-use crate::protocol::endpoint::{
-    ClientConfig, ConnectionHandle, DatagramEvent, Endpoint, ServerConfig,
-};
-use crate::protocol::packet::PartialHeader;
+use crate::protocol::PartialHeader;
+use crate::protocol::{ClientConfig, ConnectionHandle, DatagramEvent, Endpoint, ServerConfig};
+use crate::protocol::{Connection, Event, LOCAL_CID_LEN};
 use bytes::BytesMut;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;

@@ -132,12 +132,6 @@ impl Relay {
         self.server
     }
 
-    /// The relay actor, to send it [`RelayStatsRequest`] or [`SetLink`]
-    /// directly.
-    pub fn addr(&self) -> &Addr<RelayActor> {
-        &self.addr
-    }
-
     /// What the relay did so far.
     pub async fn stats(&self) -> RelayStats {
         self.addr.send(RelayStatsRequest).await.unwrap_or_default()
@@ -159,12 +153,12 @@ impl Drop for Relay {
 /// Asks a relay for its [`RelayStats`].
 #[derive(Debug, Message)]
 #[rtype(result = "RelayStats")]
-pub struct RelayStatsRequest;
+pub(crate) struct RelayStatsRequest;
 
 /// Replaces the model of one direction of a relay.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
-pub struct SetLink {
+pub(crate) struct SetLink {
     /// The direction: [`Direction::ToServer`] is from the clients.
     pub dir: Direction,
     /// The new model.
@@ -174,7 +168,7 @@ pub struct SetLink {
 /// Stops a relay; its sockets close.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
-pub struct StopRelay;
+pub(crate) struct StopRelay;
 
 /// A datagram a relay socket received.
 #[derive(Debug)]
@@ -193,7 +187,7 @@ type Scheduled = Reverse<(Instant, u64, Direction, SocketAddr, Vec<u8>)>;
 /// The relay actor; see the [module documentation](self). Use it through
 /// [`Relay`].
 #[derive(Debug)]
-pub struct RelayActor {
+pub(crate) struct RelayActor {
     front: Arc<UdpSocket>,
     server: SocketAddr,
     /// Indexed by `Direction as usize`.

@@ -1,7 +1,7 @@
 //! Shared test set-up: certificates and configurations.
 #![allow(dead_code)]
 
-use actix_quic::protocol::endpoint::{ClientConfig, ServerConfig};
+use actix_quic::protocol::{ClientConfig, ServerConfig};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use std::sync::Arc;
 
@@ -188,20 +188,12 @@ pub async fn version_negotiation_barrier(
 
 /// A sans-IO client connection to 127.0.0.1:4433 and its first datagram
 /// (the padded Initial carrying the ClientHello).
-pub fn client_and_first_datagram() -> (actix_quic::protocol::connection::Connection, Vec<u8>) {
+pub fn client_and_first_datagram() -> (actix_quic::protocol::Connection, Vec<u8>) {
     let (client, _) = configs();
-    let key = Arc::new(ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &[7; 32]));
     let now = std::time::Instant::now();
-    let mut conn = actix_quic::protocol::connection::Connection::client(
-        client.version,
-        client.transport.clone(),
-        client.crypto.clone(),
-        "localhost",
-        now,
-        "127.0.0.1:4433".parse().unwrap(),
-        key,
-    )
-    .unwrap();
+    let (_, mut conn) = actix_quic::protocol::Endpoint::new(None)
+        .connect(now, &client, "127.0.0.1:4433".parse().unwrap(), "localhost")
+        .unwrap();
     let mut buf = Vec::new();
     let t = conn.poll_transmit(now, 1, &mut buf).unwrap();
     buf.truncate(t.size);

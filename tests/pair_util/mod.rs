@@ -3,11 +3,11 @@
 #![allow(dead_code)]
 
 use crate::common;
-use actix_quic::protocol::config::TransportConfig;
-use actix_quic::protocol::connection::{Connection, ConnectionError};
-use actix_quic::protocol::error::TransportErrorCode;
-use actix_quic::protocol::frame::Dir;
-use actix_quic::protocol::streams::{ReadFailure, StreamId, WriteFailure};
+use actix_quic::protocol::Dir;
+use actix_quic::protocol::TransportConfig;
+use actix_quic::protocol::TransportErrorCode;
+use actix_quic::protocol::{Connection, ConnectionError};
+use actix_quic::protocol::{ReadFailure, StreamId, WriteFailure};
 use actix_quic::testing::{Link, Pair};
 use bytes::Bytes;
 use std::sync::Arc;

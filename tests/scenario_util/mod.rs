@@ -3,8 +3,8 @@
 #![allow(dead_code)]
 
 use crate::common;
-use actix_quic::protocol::config::TransportConfig;
-use actix_quic::protocol::congestion::CongestionAlgorithm;
+use actix_quic::protocol::CongestionAlgorithm;
+use actix_quic::protocol::TransportConfig;
 use actix_quic::testing::{Link, Pair};
 use std::sync::Arc;
 use std::time::Duration;

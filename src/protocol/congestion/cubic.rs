@@ -31,7 +31,7 @@ enum Phase {
 
 /// The CUBIC controller.
 #[derive(Debug, Clone)]
-pub struct Cubic {
+pub(crate) struct Cubic {
     mds: u64,
     window: u64,
     ssthresh: u64,
@@ -56,7 +56,7 @@ pub struct Cubic {
 
 impl Cubic {
     /// Starts with `initial_window` bytes for datagrams of `mds` bytes.
-    pub fn new(initial_window: u64, mds: u64) -> Self {
+    pub(crate) fn new(initial_window: u64, mds: u64) -> Self {
         Self {
             mds,
             window: initial_window,

@@ -10,9 +10,9 @@ mod cubic;
 mod new_reno;
 mod pacing;
 
-pub use cubic::Cubic;
-pub use new_reno::NewReno;
-pub use pacing::Pacer;
+pub(super) use cubic::Cubic;
+pub(super) use new_reno::NewReno;
+pub(super) use pacing::Pacer;
 
 use super::rtt::RttEstimator;
 use std::fmt;
@@ -56,7 +56,7 @@ pub enum CongestionPhase {
 }
 
 /// A window-growth algorithm.
-pub trait Controller: Send + fmt::Debug {
+pub(super) trait Controller: Send + fmt::Debug {
     /// A copy, kept before a reduction so a spurious one can be undone.
     fn clone_box(&self) -> Box<dyn Controller>;
     /// `bytes` sent at `sent` were acknowledged at `now`, outside recovery
@@ -75,7 +75,7 @@ pub trait Controller: Send + fmt::Debug {
 
 /// Shared congestion state around a [`Controller`].
 #[derive(Debug)]
-pub struct Congestion {
+pub(super) struct Congestion {
     controller: Box<dyn Controller>,
     recovery_start: Option<Instant>,
     /// In the recovery period (RFC 9002 §7.3.2).
@@ -96,7 +96,7 @@ pub struct Congestion {
 
 impl Congestion {
     /// A controller of kind `algorithm` for datagrams of `mds` bytes.
-    pub fn new(algorithm: CongestionAlgorithm, initial_window: u64, mds: u64) -> Self {
+    pub(super) fn new(algorithm: CongestionAlgorithm, initial_window: u64, mds: u64) -> Self {
         let controller: Box<dyn Controller> = match algorithm {
             CongestionAlgorithm::NewReno => Box::new(NewReno::new(initial_window, mds)),
             CongestionAlgorithm::Cubic => Box::new(Cubic::new(initial_window, mds)),
@@ -115,27 +115,27 @@ impl Congestion {
     }
 
     /// Bytes that may still be sent now.
-    pub fn available(&self) -> u64 {
+    pub(super) fn available(&self) -> u64 {
         self.controller.window().saturating_sub(self.in_flight)
     }
 
     /// The current window.
-    pub fn window(&self) -> u64 {
+    pub(super) fn window(&self) -> u64 {
         self.controller.window()
     }
 
     /// A packet of `bytes` was sent.
-    pub fn on_sent(&mut self, bytes: u64) {
+    pub(super) fn on_sent(&mut self, bytes: u64) {
         self.in_flight += bytes;
     }
 
     /// A packet left flight without ack or loss (discarded keys).
-    pub fn on_removed(&mut self, bytes: u64) {
+    pub(super) fn on_removed(&mut self, bytes: u64) {
         self.in_flight = self.in_flight.saturating_sub(bytes);
     }
 
     /// A packet sent at `sent` was acknowledged (RFC 9002 §7.3.1, §7.8).
-    pub fn on_ack(
+    pub(super) fn on_ack(
         &mut self,
         now: Instant,
         sent: Instant,
@@ -159,7 +159,7 @@ impl Congestion {
 
     /// Packets were declared lost; the newest was sent at `largest_sent`
     /// (RFC 9002 §7.3.2). `persistent`: persistent congestion (§7.6).
-    pub fn on_loss(
+    pub(super) fn on_loss(
         &mut self,
         bytes: u64,
         packets: u64,
@@ -185,7 +185,7 @@ impl Congestion {
     /// all (it was reordered, not lost). When every loss of the event turns
     /// out spurious, the reduction is undone (RFC 9002 §7 allows undoing a
     /// reduction that a later ACK shows was unnecessary).
-    pub fn on_spurious_loss(&mut self) {
+    pub(super) fn on_spurious_loss(&mut self) {
         self.event_spurious += 1;
         if self.event_spurious >= self.event_lost {
             if let Some(prev) = self.before_event.take() {
@@ -198,7 +198,7 @@ impl Congestion {
     }
 
     /// The state snapshot.
-    pub fn state(&self) -> CongestionState {
+    pub(super) fn state(&self) -> CongestionState {
         CongestionState {
             window: self.controller.window(),
             in_flight: self.in_flight,

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 /// RFC 9002's reference controller.
 #[derive(Debug, Clone)]
-pub struct NewReno {
+pub(crate) struct NewReno {
     mds: u64,
     window: u64,
     ssthresh: u64,
@@ -15,7 +15,7 @@ pub struct NewReno {
 
 impl NewReno {
     /// Starts with `initial_window` bytes for datagrams of `mds` bytes.
-    pub fn new(initial_window: u64, mds: u64) -> Self {
+    pub(crate) fn new(initial_window: u64, mds: u64) -> Self {
         Self {
             mds,
             window: initial_window,

@@ -12,7 +12,7 @@ const MAX_BURST: u64 = 256;
 
 /// Paces ack-eliciting packets.
 #[derive(Debug, Clone)]
-pub struct Pacer {
+pub(crate) struct Pacer {
     tokens: u64,
     capacity: u64,
     last: Option<Instant>,
@@ -26,7 +26,7 @@ impl Default for Pacer {
 
 impl Pacer {
     /// An empty pacer; the first call fills it.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             tokens: 0,
             capacity: 0,
@@ -42,7 +42,7 @@ impl Pacer {
 
     /// When `bytes` may next be sent: `None` now, else the instant the
     /// bucket holds enough.
-    pub fn delay(
+    pub(crate) fn delay(
         &mut self,
         now: Instant,
         bytes: u64,
@@ -78,7 +78,7 @@ impl Pacer {
     }
 
     /// `bytes` were sent.
-    pub fn on_sent(&mut self, bytes: u64) {
+    pub(crate) fn on_sent(&mut self, bytes: u64) {
         self.tokens = self.tokens.saturating_sub(bytes);
     }
 }

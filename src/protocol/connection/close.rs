@@ -186,15 +186,4 @@ impl Connection {
         }
         false
     }
-
-    /// A transport-level close caused by us, e.g. for tests and the
-    /// endpoint (CONNECTION_REFUSED).
-    pub fn close_with_transport_error(
-        &mut self,
-        now: Instant,
-        code: TransportErrorCode,
-        reason: &str,
-    ) {
-        self.transport_error(now, TransportError::new(code, reason));
-    }
 }

@@ -1,12 +1,31 @@
 //! Hooks for tests that need to go where no well-behaved peer goes:
-//! sending hand-crafted frames inside validly protected packets, and
-//! forcing a key update. Hidden from the documentation; not part of the
-//! stable API.
+//! sending hand-crafted frames inside validly protected packets, lowering
+//! the AEAD limits, skipping packet numbers, and a client ready for a
+//! compatible version upgrade. Compiled only with the `test-hooks`
+//! feature; not part of the stable API.
 
 use super::spaces::SpaceId;
-use super::Connection;
-use crate::protocol::crypto::TAG_LEN;
+use super::{ConnectError, Connection};
+use crate::protocol::config::TransportConfig;
+use crate::protocol::crypto::{self, TAG_LEN};
+use crate::protocol::error::{TransportError, TransportErrorCode};
 use crate::protocol::packet::MIN_INITIAL_SIZE;
+use crate::protocol::streams::StreamId;
+use crate::protocol::Side;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// What the hooks changed in a connection.
+#[derive(Debug, Default)]
+pub(super) struct Overrides {
+    /// A lower integrity limit (RFC 9001 §6.6).
+    pub(super) integrity_limit: Option<u64>,
+    /// A lower confidentiality limit (RFC 9001 §6.6).
+    pub(super) confidentiality_limit: Option<u64>,
+    /// Client: the version to follow when the server answers in it.
+    pub(super) upgrade_to: Option<u32>,
+}
 
 impl Connection {
     /// **Test hook.** Protects `payload` (raw frame bytes, not checked) as
@@ -15,7 +34,6 @@ impl Connection {
     /// packet is not tracked for loss recovery. PADDING is appended where
     /// header protection needs a longer payload, and to 1200 bytes for a
     /// client Initial. `None` without keys for `space`.
-    #[doc(hidden)]
     pub fn seal_raw_packet_for_test(&mut self, space: SpaceId, payload: &[u8]) -> Option<Vec<u8>> {
         let has_keys = match space {
             SpaceId::Data => self.one_rtt.is_some(),
@@ -52,7 +70,6 @@ impl Connection {
     /// 9001 §6.4).
     ///
     /// [`seal_raw_packet_for_test`]: Self::seal_raw_packet_for_test
-    #[doc(hidden)]
     pub fn seal_raw_packet_at_pn_for_test(
         &mut self,
         space: SpaceId,
@@ -68,14 +85,12 @@ impl Connection {
     /// **Test hook.** Lowers the number of packets failing authentication
     /// that this connection tolerates (RFC 9001 §6.6) below the AEAD's
     /// own limit (2^52 for AES-GCM, out of a test's reach).
-    #[doc(hidden)]
     pub fn set_integrity_limit_for_test(&mut self, limit: u64) {
-        self.integrity_limit_override = Some(limit);
+        self.hooks.integrity_limit = Some(limit);
     }
 
     /// **Test hook.** Moves the next packet number of `space` up to `pn`
     /// (RFC 9000 §12.3 lets a sender skip packet numbers).
-    #[doc(hidden)]
     pub fn skip_packet_numbers_for_test(&mut self, space: SpaceId, pn: u64) {
         let sp = &mut self.spaces[space as usize];
         sp.next_pn = sp.next_pn.max(pn);
@@ -84,8 +99,81 @@ impl Connection {
     /// **Test hook.** Lowers the number of packets the current 1-RTT keys
     /// may protect (RFC 9001 §6.6; 2^23 for AES-GCM) so that automatic
     /// key updates happen within a test.
-    #[doc(hidden)]
     pub fn set_confidentiality_limit_for_test(&mut self, limit: u64) {
-        self.confidentiality_limit_override = Some(limit);
+        self.hooks.confidentiality_limit = Some(limit);
+    }
+
+    /// **Test hook.** The current 1-RTT key phase bit (RFC 9001 §6).
+    pub fn key_phase(&self) -> bool {
+        self.one_rtt.as_ref().is_some_and(|k| k.phase)
+    }
+
+    /// **Test hook** for servers' compatible version negotiation (RFC 9368
+    /// §2.3): a client that starts in `version` and, with `upgrade`, lists
+    /// that version too and follows a server answering in it. Its TLS
+    /// connection is made for `upgrade` (rustls cannot change versions
+    /// later), so it cannot finish with a server that stays in `version`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn client_with_upgrade(
+        version: u32,
+        upgrade: Option<u32>,
+        config: Arc<TransportConfig>,
+        tls_config: Arc<rustls::ClientConfig>,
+        server_name: &str,
+        now: Instant,
+        remote: SocketAddr,
+        reset_key: Arc<ring::hmac::Key>,
+    ) -> Result<Self, ConnectError> {
+        let mut conn = Self::new_client(
+            version,
+            upgrade.unwrap_or(version),
+            config,
+            tls_config,
+            server_name,
+            now,
+            remote,
+            reset_key,
+        )?;
+        conn.hooks.upgrade_to = upgrade.filter(|&u| u != version);
+        Ok(conn)
+    }
+
+    /// A client made by [`Self::client_with_upgrade`] follows the server's
+    /// first Initial in the version it upgraded to: true when `version` is
+    /// that one.
+    pub(super) fn follow_upgrade(&mut self, version: u32) -> bool {
+        if !self.side.is_client()
+            || self.hooks.upgrade_to != Some(version)
+            || self.any_packet_processed
+        {
+            return false;
+        }
+        tracing::debug!(version, "server upgraded the version");
+        self.version = version;
+        self.hooks.upgrade_to = None;
+        self.spaces[SpaceId::Initial as usize].keys =
+            Some(crypto::initial_keys_for(version, &self.orig_dcid, Side::Client).into());
+        true
+    }
+
+    /// **Test hook.** The token our Initial packets carry (empty for none).
+    pub fn initial_token(&self) -> &[u8] {
+        &self.initial_token
+    }
+
+    /// **Test hook.** Bytes that `write` would take on `id` right now.
+    pub fn write_credit(&self, id: StreamId) -> u64 {
+        self.streams.write_credit(id)
+    }
+
+    /// **Test hook.** Closes with a transport error of our own, as a
+    /// protocol violation detected here would.
+    pub fn close_with_transport_error(
+        &mut self,
+        now: Instant,
+        code: TransportErrorCode,
+        reason: &str,
+    ) {
+        self.transport_error(now, TransportError::new(code, reason));
     }
 }

@@ -6,13 +6,14 @@
 //! [`Connection::poll_endpoint_event`], [`Connection::poll_event`].
 
 mod close;
+#[cfg(feature = "test-hooks")]
 mod hooks;
 mod migration;
 mod mtud;
 mod recovery;
 mod recv;
 mod send;
-pub mod spaces;
+pub(super) mod spaces;
 mod stats;
 mod validation;
 pub(crate) mod version;
@@ -38,11 +39,11 @@ use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-pub use validation::ServerValidation;
+pub(super) use validation::ServerValidation;
 pub use zero_rtt::ZeroRttState;
 
 /// Length of the connection IDs this implementation issues.
-pub const LOCAL_CID_LEN: usize = 8;
+pub(crate) const LOCAL_CID_LEN: usize = 8;
 
 /// Our ack_delay_exponent (the RFC default).
 const ACK_DELAY_EXPONENT: u64 = 3;
@@ -207,9 +208,6 @@ pub struct Connection {
     /// Server: the client's original version, when we answer in another
     /// (RFC 9368 §2.3).
     original_version: Option<version::OriginalVersion>,
-    /// Client (test hook): the version to follow when the server answers
-    /// in it.
-    upgrade_to: Option<u32>,
     /// The new path under validation after the peer moved.
     path_validation: Option<migration::PathValidation>,
     peer_params: Option<TransportParameters>,
@@ -256,8 +254,6 @@ pub struct Connection {
     first_rtt_sample: Option<Instant>,
     /// Received packets that failed authentication (RFC 9001 §6.6).
     auth_failures: u64,
-    /// A lower integrity limit set by a test hook.
-    integrity_limit_override: Option<u64>,
     /// 1-RTT packets that arrived before the server's handshake completed.
     early_1rtt: Vec<bytes::BytesMut>,
     app_limited: bool,
@@ -267,8 +263,9 @@ pub struct Connection {
     key_phase_first_sent: u64,
     /// Packets protected with the current 1-RTT keys (RFC 9001 §6.6).
     sealed_in_phase: u64,
-    /// A lower confidentiality limit set by a test hook.
-    confidentiality_limit_override: Option<u64>,
+    /// What the test hooks changed.
+    #[cfg(feature = "test-hooks")]
+    hooks: hooks::Overrides,
 }
 
 impl std::fmt::Debug for Connection {
@@ -284,7 +281,7 @@ impl std::fmt::Debug for Connection {
 }
 
 /// Computes the stateless reset token for `cid` (RFC 9000 §10.3.2).
-pub fn reset_token(key: &ring::hmac::Key, cid: &[u8]) -> [u8; 16] {
+pub(super) fn reset_token(key: &ring::hmac::Key, cid: &[u8]) -> [u8; 16] {
     let tag = ring::hmac::sign(key, cid);
     let mut out = [0u8; 16];
     out.copy_from_slice(&tag.as_ref()[..16]);
@@ -363,7 +360,6 @@ impl Connection {
             zero_rtt: ZeroRttState::None,
             params_from_handshake: false,
             original_version: None,
-            upgrade_to: None,
             path_validation: None,
             peer_params: None,
             streams,
@@ -402,14 +398,14 @@ impl Connection {
             sent_eliciting_since_recv: false,
             early_1rtt: Vec::new(),
             auth_failures: 0,
-            integrity_limit_override: None,
             first_rtt_sample: None,
             app_limited: false,
             any_packet_processed: false,
             handshake_data: None,
             key_phase_first_sent: 0,
             sealed_in_phase: 0,
-            confidentiality_limit_override: None,
+            #[cfg(feature = "test-hooks")]
+            hooks: hooks::Overrides::default(),
             config,
         };
         conn.reset_idle(now);
@@ -457,7 +453,7 @@ impl Connection {
     /// Starts a client connection to `remote` for `server_name`.
     /// `version` is the QUIC version to speak (v1, or v2 per RFC 9369).
     #[allow(clippy::too_many_arguments)]
-    pub fn client(
+    pub(crate) fn client(
         version: u32,
         config: Arc<TransportConfig>,
         tls_config: Arc<rustls::ClientConfig>,
@@ -466,9 +462,9 @@ impl Connection {
         remote: SocketAddr,
         reset_key: Arc<ring::hmac::Key>,
     ) -> Result<Self, ConnectError> {
-        Self::client_with_upgrade(
+        Self::new_client(
             version,
-            None,
+            version,
             config,
             tls_config,
             server_name,
@@ -478,16 +474,13 @@ impl Connection {
         )
     }
 
-    /// **Test hook** for servers' compatible version negotiation (RFC 9368
-    /// §2.3): a client that starts in `version` and, with `upgrade`, lists
-    /// that version too and follows a server answering in it. Its TLS
-    /// connection is made for `upgrade` (rustls cannot change versions
-    /// later), so it cannot finish with a server that stays in `version`.
-    #[doc(hidden)]
+    /// A client speaking `version` whose TLS connection derives its keys
+    /// for `tls_version` (rustls fixes it at creation); when they differ,
+    /// the client lists both (RFC 9368 §3: only what it could switch to).
     #[allow(clippy::too_many_arguments)]
-    pub fn client_with_upgrade(
+    fn new_client(
         version: u32,
-        upgrade: Option<u32>,
+        tls_version: u32,
         config: Arc<TransportConfig>,
         tls_config: Arc<rustls::ClientConfig>,
         server_name: &str,
@@ -498,8 +491,9 @@ impl Connection {
         let mut rng = rand::thread_rng();
         let scid = ConnectionId::random(&mut rng, LOCAL_CID_LEN);
         let dcid = ConnectionId::random(&mut rng, 16);
-        // RFC 9368 §3: a client lists only what it could switch to.
-        let available: Vec<u32> = std::iter::once(version).chain(upgrade).collect();
+        let available: Vec<u32> = std::iter::once(version)
+            .chain((tls_version != version).then_some(tls_version))
+            .collect();
         let params = Self::local_params(version, &available, &config, &scid, None, None);
         let mut encoded = Vec::new();
         params.encode(&mut encoded);
@@ -507,7 +501,7 @@ impl Connection {
             .map_err(|_| ConnectError::InvalidServerName(server_name.into()))?;
         let tls = rustls::quic::ClientConnection::new(
             tls_config,
-            packet::rustls_version(upgrade.unwrap_or(version)),
+            packet::rustls_version(tls_version),
             name,
             encoded,
         )
@@ -524,36 +518,9 @@ impl Connection {
             dcid,
             reset_key,
         );
-        conn.upgrade_to = upgrade.filter(|&u| u != version);
         conn.pump_tls();
         conn.init_client_0rtt();
         Ok(conn)
-    }
-
-    /// Accepts a client's first Initial: `client_dcid` and `client_scid`
-    /// come from its header; `scid` is the CID we choose.
-    #[allow(clippy::too_many_arguments)]
-    pub fn server(
-        config: Arc<TransportConfig>,
-        tls_config: Arc<rustls::ServerConfig>,
-        now: Instant,
-        remote: SocketAddr,
-        scid: ConnectionId,
-        client_dcid: ConnectionId,
-        client_scid: ConnectionId,
-        reset_key: Arc<ring::hmac::Key>,
-    ) -> Result<Self, ConnectError> {
-        Self::server_validated(
-            config,
-            tls_config,
-            now,
-            remote,
-            scid,
-            client_dcid,
-            client_scid,
-            reset_key,
-            ServerValidation::default(),
-        )
     }
 
     /// The QUIC version this connection speaks.
@@ -729,11 +696,6 @@ impl Connection {
         self.streams.write(id, data)
     }
 
-    /// Bytes that `write` would take on `id` right now.
-    pub fn write_credit(&self, id: StreamId) -> u64 {
-        self.streams.write_credit(id)
-    }
-
     /// The peer's STOP_SENDING code for `id` and whether everything sent on
     /// it was acknowledged; `None` once the stream is forgotten.
     pub fn send_status(&self, id: StreamId) -> Option<(Option<u64>, bool)> {
@@ -825,10 +787,10 @@ impl Connection {
     /// Packets the current 1-RTT keys may protect, once they exist.
     fn confidentiality_limit(&self) -> Option<u64> {
         let keys = self.one_rtt.as_ref()?;
-        Some(
-            self.confidentiality_limit_override
-                .unwrap_or_else(|| keys.current.local.confidentiality_limit()),
-        )
+        let limit = keys.current.local.confidentiality_limit();
+        #[cfg(feature = "test-hooks")]
+        let limit = self.hooks.confidentiality_limit.unwrap_or(limit);
+        Some(limit)
     }
 
     /// The current 1-RTT keys protected all the packets they may and no
@@ -836,12 +798,6 @@ impl Connection {
     pub(super) fn key_limit_reached(&self) -> bool {
         self.confidentiality_limit()
             .is_some_and(|l| self.sealed_in_phase >= l)
-    }
-
-    /// The current 1-RTT key phase bit (RFC 9001 §6).
-    #[doc(hidden)]
-    pub fn key_phase(&self) -> bool {
-        self.one_rtt.as_ref().is_some_and(|k| k.phase)
     }
 
     /// Next application event.

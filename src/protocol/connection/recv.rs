@@ -385,8 +385,9 @@ impl Connection {
                 .map(|k| k.remote.packet.as_ref())
         };
         let limit = key.map_or(u64::MAX, |k| k.integrity_limit());
-        self.integrity_limit_override
-            .map_or(limit, |o| o.min(limit))
+        #[cfg(feature = "test-hooks")]
+        let limit = self.hooks.integrity_limit.map_or(limit, |o| o.min(limit));
+        limit
     }
 
     /// Opens the payload of a packet whose header protection is removed,

@@ -12,9 +12,10 @@ use std::time::Instant;
 
 /// Most ACK ranges we track and report per space; older ranges are
 /// forgotten (RFC 9000 §13.2.3 allows limiting them).
-pub const MAX_ACK_RANGES: usize = 64;
+pub(crate) const MAX_ACK_RANGES: usize = 64;
 
 /// Index of a packet number space.
+#[cfg_attr(not(feature = "test-hooks"), allow(unreachable_pub))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum SpaceId {
     /// Initial packets.
@@ -27,10 +28,10 @@ pub enum SpaceId {
 
 impl SpaceId {
     /// All spaces, in sending order.
-    pub const ALL: [SpaceId; 3] = [SpaceId::Initial, SpaceId::Handshake, SpaceId::Data];
+    pub(crate) const ALL: [SpaceId; 3] = [SpaceId::Initial, SpaceId::Handshake, SpaceId::Data];
 
     /// The frame-table kind for packets of this space (1-RTT for Data).
-    pub fn kind(self) -> PacketSpaceKind {
+    pub(crate) fn kind(self) -> PacketSpaceKind {
         match self {
             SpaceId::Initial => PacketSpaceKind::Initial,
             SpaceId::Handshake => PacketSpaceKind::Handshake,
@@ -41,7 +42,7 @@ impl SpaceId {
 
 /// A frame we may need to send again if its packet is lost.
 #[derive(Debug, Clone)]
-pub enum SentFrame {
+pub(crate) enum SentFrame {
     /// CRYPTO bytes.
     Crypto {
         /// Offset in the crypto stream.
@@ -84,7 +85,7 @@ pub enum SentFrame {
 
 /// What we remember about a sent ack-eliciting packet (RFC 9002 §A.1.1).
 #[derive(Debug)]
-pub struct SentPacket {
+pub(crate) struct SentPacket {
     /// When it was sent.
     pub time: Instant,
     /// Bytes on the wire.
@@ -101,7 +102,7 @@ pub struct SentPacket {
 
 /// One packet number space's state.
 #[derive(Default)]
-pub struct PacketSpace {
+pub(crate) struct PacketSpace {
     /// Keys (Initial and Handshake only; Data keys live in `OneRttKeys`).
     pub keys: Option<SpaceKeys>,
     /// Set once keys for this space were discarded (RFC 9001 §4.9).
@@ -142,17 +143,17 @@ pub struct PacketSpace {
 
 impl PacketSpace {
     /// True when CRYPTO data is waiting.
-    pub fn crypto_pending(&self) -> bool {
+    pub(crate) fn crypto_pending(&self) -> bool {
         !self.crypto_retransmit.is_empty() || self.crypto_sent < self.crypto_out.len() as u64
     }
 
     /// True when ack-eliciting packets are outstanding.
-    pub fn has_in_flight(&self) -> bool {
+    pub(crate) fn has_in_flight(&self) -> bool {
         !self.sent.is_empty()
     }
 
     /// Records a received packet number; returns false for a duplicate.
-    pub fn on_packet_received(&mut self, pn: u64, now: Instant) -> bool {
+    pub(crate) fn on_packet_received(&mut self, pn: u64, now: Instant) -> bool {
         if self.received.contains(pn) {
             return false;
         }
@@ -165,7 +166,7 @@ impl PacketSpace {
     }
 
     /// The received ranges for an ACK frame, highest first (RFC 9000 §19.3).
-    pub fn ack_ranges(&self) -> Vec<std::ops::RangeInclusive<u64>> {
+    pub(crate) fn ack_ranges(&self) -> Vec<std::ops::RangeInclusive<u64>> {
         self.received
             .iter_rev()
             .map(|r| r.start..=r.end - 1)
@@ -173,7 +174,7 @@ impl PacketSpace {
     }
 
     /// Allocates the next packet number.
-    pub fn take_pn(&mut self) -> u64 {
+    pub(crate) fn take_pn(&mut self) -> u64 {
         let pn = self.next_pn;
         self.next_pn += 1;
         pn
@@ -181,7 +182,7 @@ impl PacketSpace {
 
     /// Forgets everything sent: used when the space's keys are discarded.
     /// Returns the bytes that were counted in flight.
-    pub fn discard(&mut self) -> u64 {
+    pub(crate) fn discard(&mut self) -> u64 {
         self.keys = None;
         self.discarded = true;
         let in_flight = self
@@ -210,11 +211,32 @@ impl PacketSpace {
 /// A packet declared lost, remembered to recognise the loss as spurious
 /// when an ACK for it arrives after all (RFC 9002 §6.1).
 #[derive(Debug, Clone, Copy)]
-pub struct LostPacket {
+pub(crate) struct LostPacket {
     /// Its packet number.
     pub pn: u64,
     /// The largest acknowledged packet number when it was declared lost.
     pub largest_acked: u64,
     /// When it was sent.
     pub sent: Instant,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ack_ranges_tracked_are_bounded() {
+        let mut sp = PacketSpace::default();
+        let now = Instant::now();
+        // Every other packet number: one range each.
+        for pn in (0..10_000u64).step_by(2) {
+            assert!(sp.on_packet_received(pn, now));
+        }
+        let ranges = sp.ack_ranges();
+        assert_eq!(ranges.len(), MAX_ACK_RANGES);
+        // The newest ranges are the ones kept.
+        assert_eq!(ranges[0], 9998..=9998);
+        // Duplicates are recognised.
+        assert!(!sp.on_packet_received(9998, now));
+    }
 }

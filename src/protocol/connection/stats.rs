@@ -136,7 +136,7 @@ frame_stats! {
 
 impl FrameStats {
     /// Counts one frame of type `ty`.
-    pub fn record(&mut self, ty: u64) {
+    pub(crate) fn record(&mut self, ty: u64) {
         self.add(ty, 1);
     }
 }

@@ -21,7 +21,7 @@ use std::time::Instant;
 /// What the endpoint learned from a client Initial's token before
 /// accepting it (RFC 9000 §8.1).
 #[derive(Debug, Clone, Default)]
-pub struct ServerValidation {
+pub(crate) struct ServerValidation {
     /// Set when the Initial carried a valid Retry token: the DCID of the
     /// client's first Initial, before our Retry (RFC 9000 §7.3). The
     /// accepted Initial's DCID is then the Retry's SCID.
@@ -44,10 +44,11 @@ pub struct ServerValidation {
 }
 
 impl Connection {
-    /// Accepts a client's Initial like [`Connection::server`], after the
-    /// endpoint validated its token (`validation`).
+    /// Accepts a client's first Initial, after the endpoint validated its
+    /// token (`validation`): `client_dcid` and `client_scid` come from its
+    /// header; `scid` is the CID we choose.
     #[allow(clippy::too_many_arguments)]
-    pub fn server_validated(
+    pub(crate) fn server_validated(
         config: Arc<TransportConfig>,
         tls_config: Arc<rustls::ServerConfig>,
         now: Instant,
@@ -125,11 +126,6 @@ impl Connection {
             self.initial_token = t;
         }
         self.token_store = Some((store, server_name.to_string()));
-    }
-
-    /// The token our Initial packets carry (empty for none).
-    pub fn initial_token(&self) -> &[u8] {
-        &self.initial_token
     }
 
     /// True once this client followed a Retry, or this server accepted a

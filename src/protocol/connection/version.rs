@@ -9,7 +9,8 @@
 //! cannot change it afterwards. A client can therefore only start in v1
 //! and follow an upgrade when it created its TLS connection for v2 from
 //! the start, which fails against a v1-only server. It exists as a test
-//! hook; regular clients pick one version (`ClientConfig::version`).
+//! hook (`hooks.rs`); regular clients pick one version
+//! (`ClientConfig::version`).
 
 use super::spaces::SpaceId;
 use super::Connection;
@@ -36,7 +37,7 @@ pub(super) struct OriginalVersion {
 /// first of `preferred` that we speak and the client listed in its
 /// version_information (RFC 9368 §2.3), else `original`. `payload` is the
 /// Initial's decrypted payload.
-pub fn negotiate(original: u32, payload: &[u8], preferred: &[u32]) -> u32 {
+pub(crate) fn negotiate(original: u32, payload: &[u8], preferred: &[u32]) -> u32 {
     let Some(available) = client_available_versions(payload) else {
         return original;
     };
@@ -154,12 +155,8 @@ impl Connection {
         {
             return true;
         }
-        if self.side.is_client() && self.upgrade_to == Some(version) && !self.any_packet_processed {
-            tracing::debug!(version, "server upgraded the version");
-            self.version = version;
-            self.upgrade_to = None;
-            self.spaces[SpaceId::Initial as usize].keys =
-                Some(crypto::initial_keys_for(version, &self.orig_dcid, Side::Client).into());
+        #[cfg(feature = "test-hooks")]
+        if self.follow_upgrade(version) {
             return true;
         }
         false

@@ -21,14 +21,13 @@ pub mod protocol;
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 
-pub use actors::{ConnectionActor, EndpointActor};
+pub use actors::{ConnectionActor, EndpointActor, Subscription};
 pub use errors::{
     ClosedStream, ReadError, ReadExactError, ReadToEndError, StoppedError, WriteError,
 };
 pub use handles::{
-    Connecting, Connection, Endpoint, RecvStream, SendStream, Subscription, ZeroRttAccepted,
+    Connecting, Connection, ConnectionEvent, Endpoint, RecvStream, SendStream, ZeroRttAccepted,
 };
-pub use messages::ConnectionEvent;
 pub use protocol::{
     ApplicationClose, ClientConfig, CongestionAlgorithm, CongestionPhase, CongestionState,
     ConnectError, ConnectionClose, ConnectionError, ConnectionStats, Dir, EndpointConfig,

@@ -10,7 +10,7 @@
 
 mod common;
 
-use actix_quic::messages::Stats;
+use actix_quic::messages::{Stats, WaitIdle};
 use actix_quic::{Connection, TransportConfig};
 use bytes::Bytes;
 use common::{connect, connected, endpoints_with, within};
@@ -44,6 +44,25 @@ async fn cancelled_read_loses_no_data() {
     ssend.write_all(b"bcdef").await.unwrap();
     ssend.finish().unwrap();
     assert_eq!(within(5, crecv.read_to_end(64)).await.unwrap(), b"bcdef");
+}
+
+#[actix::test]
+async fn cancelled_endpoint_accept_loses_no_connection() {
+    // An `Endpoint::accept` dropped by `select!` or a timeout must not
+    // take the next incoming connection with it.
+    common::trace();
+    let (server, client, addr) = common::endpoints();
+    for _ in 0..2 {
+        let mut accept = Box::pin(server.accept());
+        assert!(poll!(&mut accept).is_pending(), "nothing to accept yet");
+        // The endpoint's mailbox is FIFO: once `WaitIdle` (no connection
+        // yet, so at once) is answered, the `Accept` is parked.
+        server.addr().send(WaitIdle).await.unwrap();
+        drop(accept);
+    }
+    let (c, s) = connect(&server, &client, addr).await;
+    assert_eq!(s.remote_address(), client.local_addr().unwrap());
+    c.close(0, b"");
 }
 
 #[actix::test]

@@ -5,7 +5,7 @@
 mod common;
 
 use actix::prelude::*;
-use actix_quic::messages::ConnectionEvent;
+use actix_quic::ConnectionEvent;
 use actix_quic::{ConnectionError, Subscription};
 use bytes::Bytes;
 use common::{connected, within};

@@ -2,19 +2,22 @@
 //! to its connection actor by destination CID, starts a connection actor
 //! for every accepted Initial, and answers what needs no connection.
 
-use super::connection::{ConnectionActor, Datagrams, EndpointClose, SetSocket};
+use super::connection::ConnectionActor;
+use super::reply::{next_live, park, Answer, Reply};
 use super::socket::{Received, RecvBatches, Socket};
-use crate::errors::ConnectError;
-use crate::protocol::EndpointEvent;
+use crate::messages::internal::{
+    ConnectionEndpointEvent, Datagrams, EndpointClose, Rebind, SetSocket,
+};
+use crate::messages::{
+    Accept, CloseEndpoint, Connect, SetDefaultClientConfig, SetServerConfig, WaitIdle,
+};
 use crate::protocol::{
-    ClientConfig, ConnectionHandle, DatagramEvent, Endpoint as ProtoEndpoint, EndpointConfig,
-    ServerConfig,
+    ClientConfig, ConnectError, ConnectionHandle, DatagramEvent, Endpoint as ProtoEndpoint,
+    EndpointConfig, EndpointEvent, ServerConfig,
 };
 use actix::prelude::*;
 use bytes::Bytes;
-use futures::channel::oneshot;
 use std::collections::{HashMap, VecDeque};
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -24,61 +27,13 @@ const MAX_INCOMING: usize = 1024;
 
 static STABLE_IDS: AtomicUsize = AtomicUsize::new(1);
 
-/// A connection's endpoint event, forwarded by its actor.
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub struct ConnectionEndpointEvent(pub ConnectionHandle, pub EndpointEvent);
+/// A parked `Accept`.
+type ParkedAccept = Reply<Option<Addr<ConnectionActor>>>;
 
-/// Starts a client connection; replies with its actor.
-#[derive(Debug, Message)]
-#[rtype(result = "Result<Addr<ConnectionActor>, ConnectError>")]
-pub struct Connect {
-    /// Configuration; the endpoint's default when `None`.
-    pub config: Option<ClientConfig>,
-    /// The server's address.
-    pub remote: SocketAddr,
-    /// The name to verify the server's certificate against.
-    pub server_name: String,
-}
-
-/// Waits for the next connection a client opened to this endpoint;
-/// `None` once the endpoint is closed.
-#[derive(Debug, Message)]
-#[rtype(result = "Option<Addr<ConnectionActor>>")]
-pub struct Accept;
-
-/// Closes every connection and stops accepting.
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub struct CloseEndpoint {
-    /// Application error code.
-    pub code: u64,
-    /// Reason.
-    pub reason: Bytes,
-}
-
-/// Waits until no connection is left.
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub struct WaitIdle;
-
-/// Sets the default client configuration.
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub struct SetDefaultClientConfig(pub ClientConfig);
-
-/// Replaces the server configuration.
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub struct SetServerConfig(pub Option<ServerConfig>);
-
-/// Moves the endpoint to another UDP socket; its connections follow
-/// (clients migrate, RFC 9000 §9).
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub struct Rebind(pub Arc<Socket>);
-
-/// Routes datagrams for one UDP socket.
+/// Routes datagrams for one UDP socket. Send it the endpoint messages of
+/// [`messages`](crate::messages) through
+/// [`Endpoint::addr`](crate::Endpoint::addr), or use the
+/// [`Endpoint`](crate::Endpoint) handle that wraps them.
 pub struct EndpointActor {
     endpoint: ProtoEndpoint,
     socket: Arc<Socket>,
@@ -86,8 +41,8 @@ pub struct EndpointActor {
     receiving: Option<SpawnHandle>,
     connections: HashMap<ConnectionHandle, Addr<ConnectionActor>>,
     incoming: VecDeque<Addr<ConnectionActor>>,
-    accept_waiters: VecDeque<oneshot::Sender<Option<Addr<ConnectionActor>>>>,
-    idle_waiters: Vec<oneshot::Sender<()>>,
+    accept_waiters: VecDeque<ParkedAccept>,
+    idle_waiters: Vec<Reply<()>>,
     default_client: Option<ClientConfig>,
     closed: bool,
 }
@@ -95,7 +50,11 @@ pub struct EndpointActor {
 impl EndpointActor {
     /// An endpoint on `socket` with `config`, accepting connections when
     /// `server` is set.
-    pub fn new(socket: Arc<Socket>, config: EndpointConfig, server: Option<ServerConfig>) -> Self {
+    pub(crate) fn new(
+        socket: Arc<Socket>,
+        config: EndpointConfig,
+        server: Option<ServerConfig>,
+    ) -> Self {
         Self {
             endpoint: ProtoEndpoint::with_config(config, server),
             socket,
@@ -159,9 +118,15 @@ impl StreamHandler<Vec<Received>> for EndpointActor {
                 DatagramEvent::NewConnection(h, conn) => {
                     let a = self.start_connection(ctx, h, *conn);
                     routed.push((h, vec![r]));
-                    if let Some(w) = self.accept_waiters.pop_front() {
-                        let _ = w.send(Some(a));
-                    } else if self.incoming.len() < MAX_INCOMING {
+                    // An accept its caller gave up on takes nothing.
+                    let a = match next_live(&mut self.accept_waiters) {
+                        Some(w) => match w.send(Some(a)) {
+                            Ok(()) => continue,
+                            Err(a) => a.expect("sent Some"),
+                        },
+                        None => a,
+                    };
+                    if self.incoming.len() < MAX_INCOMING {
                         self.incoming.push_back(a);
                     } else {
                         // Nobody accepts: refuse politely.
@@ -221,17 +186,17 @@ impl Handler<Connect> for EndpointActor {
 }
 
 impl Handler<Accept> for EndpointActor {
-    type Result = Response<Option<Addr<ConnectionActor>>>;
+    type Result = Answer<Option<Addr<ConnectionActor>>>;
     fn handle(&mut self, _: Accept, _ctx: &mut Context<Self>) -> Self::Result {
         if let Some(a) = self.incoming.pop_front() {
-            return Response::reply(Some(a));
+            return Answer::now(Some(a));
         }
         if self.closed {
-            return Response::reply(None);
+            return Answer::now(None);
         }
-        let (tx, rx) = oneshot::channel();
-        self.accept_waiters.push_back(tx);
-        Response::fut(async move { rx.await.unwrap_or(None) })
+        let (reply, answer) = park();
+        self.accept_waiters.push_back(reply);
+        answer
     }
 }
 
@@ -254,16 +219,14 @@ impl Handler<CloseEndpoint> for EndpointActor {
 }
 
 impl Handler<WaitIdle> for EndpointActor {
-    type Result = Response<()>;
+    type Result = Answer<()>;
     fn handle(&mut self, _: WaitIdle, _ctx: &mut Context<Self>) -> Self::Result {
         if self.connections.is_empty() {
-            return Response::reply(());
+            return Answer::now(());
         }
-        let (tx, rx) = oneshot::channel();
-        self.idle_waiters.push(tx);
-        Response::fut(async move {
-            let _ = rx.await;
-        })
+        let (reply, answer) = park();
+        self.idle_waiters.push(reply);
+        answer
     }
 }
 

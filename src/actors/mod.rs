@@ -1,14 +1,13 @@
 //! The actor layer: an endpoint actor per UDP socket and a connection actor
 //! per QUIC connection, driving the sans-IO core in `crate::protocol`.
+//! Nothing here knows the handles built on top (`crate::handles`).
 
 mod connection;
 mod endpoint;
+mod reply;
 mod socket;
 
-pub use connection::ConnectionActor;
-pub(crate) use connection::{HandleParts, HandleToken, Shared, Snapshot};
+pub use connection::{ConnectionActor, Subscription};
+pub(crate) use connection::{ConnectionParts, EventSink, Snapshot};
 pub use endpoint::EndpointActor;
-pub(crate) use endpoint::{
-    Accept, CloseEndpoint, Connect, Rebind, SetDefaultClientConfig, SetServerConfig, WaitIdle,
-};
-pub(crate) use socket::Socket;
+pub(crate) use socket::{Received, Socket};

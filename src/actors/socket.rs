@@ -33,7 +33,7 @@ pub struct Received {
 
 /// A bound UDP socket with its quinn-udp state.
 #[derive(Debug)]
-pub struct Socket {
+pub(crate) struct Socket {
     io: tokio::net::UdpSocket,
     state: quinn_udp::UdpSocketState,
     local: SocketAddr,
@@ -42,7 +42,7 @@ pub struct Socket {
 impl Socket {
     /// Binds a socket on `addr` with large buffers; must run inside a
     /// tokio (actix) runtime.
-    pub fn bind(addr: SocketAddr) -> io::Result<Arc<Self>> {
+    pub(crate) fn bind(addr: SocketAddr) -> io::Result<Arc<Self>> {
         let domain = socket2::Domain::for_address(addr);
         let s = socket2::Socket::new(domain, socket2::Type::DGRAM, Some(socket2::Protocol::UDP))?;
         if addr.is_ipv6() {
@@ -54,7 +54,7 @@ impl Socket {
 
     /// Takes over a bound socket (as `Endpoint::rebind` does), with large
     /// buffers; must run inside a tokio (actix) runtime.
-    pub fn from_std(std: std::net::UdpSocket) -> io::Result<Arc<Self>> {
+    pub(crate) fn from_std(std: std::net::UdpSocket) -> io::Result<Arc<Self>> {
         let s = socket2::SockRef::from(&std);
         let _ = s.set_recv_buffer_size(SOCKET_BUFFER);
         let _ = s.set_send_buffer_size(SOCKET_BUFFER);
@@ -66,12 +66,12 @@ impl Socket {
     }
 
     /// The bound address.
-    pub fn local_addr(&self) -> SocketAddr {
+    pub(crate) fn local_addr(&self) -> SocketAddr {
         self.local
     }
 
     /// Most datagrams one GSO send may carry.
-    pub fn max_gso_segments(&self) -> usize {
+    pub(crate) fn max_gso_segments(&self) -> usize {
         self.state.max_gso_segments()
     }
 
@@ -80,7 +80,7 @@ impl Socket {
     /// peer reached on a wildcard-bound socket). Only `WouldBlock` is
     /// returned as an error; other send errors are logged and treated as
     /// loss, as UDP allows.
-    pub fn try_send(
+    pub(crate) fn try_send(
         &self,
         destination: SocketAddr,
         src_ip: Option<IpAddr>,
@@ -100,7 +100,7 @@ impl Socket {
     }
 
     /// Waits until the socket may accept a send again.
-    pub async fn writable(&self) -> io::Result<()> {
+    pub(crate) async fn writable(&self) -> io::Result<()> {
         self.io.writable().await
     }
 

@@ -3,8 +3,9 @@
 //! `crate::messages`.
 
 use super::streams::{RecvStream, SendStream};
-use crate::actors::{ConnectionActor, HandleParts, HandleToken, Shared, Snapshot};
+use crate::actors::{ConnectionActor, ConnectionParts, Snapshot};
 use crate::errors::{ConnectionError, SendDatagramError};
+use crate::messages::internal::HandleParts;
 use crate::messages::{self, ExportKeyingMaterialError};
 use crate::protocol::CongestionState;
 use crate::protocol::Dir;
@@ -13,7 +14,6 @@ use actix::Addr;
 use bytes::Bytes;
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// A QUIC connection. Clones are handles to the same connection; when
@@ -21,10 +21,8 @@ use std::time::Duration;
 /// closes with code 0 and an empty reason.
 #[derive(Clone)]
 pub struct Connection {
-    addr: Addr<ConnectionActor>,
-    shared: Arc<Shared>,
-    /// Keeps the connection open while any handle lives.
-    _token: Arc<HandleToken>,
+    /// The actor, the shared snapshot and the token keeping it open.
+    parts: ConnectionParts,
 }
 
 /// A connection actor stopped before a handle could be made.
@@ -35,31 +33,23 @@ fn gone() -> ConnectionError {
 impl Connection {
     /// Makes a handle for the actor at `addr`.
     pub async fn from_addr(addr: Addr<ConnectionActor>) -> Result<Self, ConnectionError> {
-        let (shared, token) = addr
+        let parts = addr
             .send(HandleParts)
             .await
             .ok()
             .flatten()
             .ok_or_else(gone)?;
-        Ok(Self::from_parts(addr, shared, token))
+        Ok(Self::from_parts(parts))
     }
 
-    /// A handle from parts the actor already holds.
-    pub(crate) fn from_parts(
-        addr: Addr<ConnectionActor>,
-        shared: Arc<Shared>,
-        token: Arc<HandleToken>,
-    ) -> Self {
-        Self {
-            addr,
-            shared,
-            _token: token,
-        }
+    /// A handle from parts the actor handed out.
+    pub(crate) fn from_parts(parts: ConnectionParts) -> Self {
+        Self { parts }
     }
 
     /// The connection actor's address, for sending `crate::messages` directly.
     pub fn addr(&self) -> &Addr<ConnectionActor> {
-        &self.addr
+        &self.parts.addr
     }
 
     async fn ask<M>(&self, msg: M) -> Result<M::Result, ConnectionError>
@@ -68,7 +58,7 @@ impl Connection {
         M::Result: Send,
         ConnectionActor: actix::Handler<M>,
     {
-        self.addr.send(msg).await.map_err(|_| self.lost())
+        self.parts.addr.send(msg).await.map_err(|_| self.lost())
     }
 
     /// The reason the connection closed, or `LocallyClosed` if unknown.
@@ -114,7 +104,7 @@ impl Connection {
     /// and `reason` (truncated to fit one packet).
     pub fn close(&self, error_code: u64, reason: &[u8]) {
         // Closing is a control message: it must not wait for capacity.
-        self.addr.do_send(messages::Close {
+        self.parts.addr.do_send(messages::Close {
             code: error_code,
             reason: Bytes::copy_from_slice(reason),
         });
@@ -122,12 +112,12 @@ impl Connection {
 
     /// Subscribes `recipient` to this connection's events: incoming
     /// streams, datagrams and the close arrive as
-    /// [`ConnectionEvent`](messages::ConnectionEvent) messages, in order,
+    /// [`ConnectionEvent`](crate::ConnectionEvent) messages, in order,
     /// instead of through `accept_*` and `read_datagram`. Keep the returned
     /// guard; see [`messages::Subscribe`].
     pub async fn subscribe(
         &self,
-        recipient: actix::Recipient<messages::ConnectionEvent>,
+        recipient: actix::Recipient<crate::ConnectionEvent>,
     ) -> Result<crate::Subscription, ConnectionError> {
         self.subscribe_to(recipient, true, true).await
     }
@@ -137,16 +127,12 @@ impl Connection {
     /// delivered.
     pub async fn subscribe_to(
         &self,
-        recipient: actix::Recipient<messages::ConnectionEvent>,
+        recipient: actix::Recipient<crate::ConnectionEvent>,
         streams: bool,
         datagrams: bool,
     ) -> Result<crate::Subscription, ConnectionError> {
-        self.ask(messages::Subscribe {
-            recipient,
-            streams,
-            datagrams,
-        })
-        .await?
+        self.ask(messages::Subscribe::to(recipient, streams, datagrams))
+            .await?
     }
 
     /// Starts a 1-RTT key update (RFC 9001 §6) now, as quinn's
@@ -154,7 +140,7 @@ impl Connection {
     /// handshake is confirmed or the previous update acknowledged). Keys
     /// are also updated on their own before the AEAD's limits (§6.6).
     pub fn force_key_update(&self) {
-        self.addr.do_send(messages::ForceKeyUpdate);
+        self.parts.addr.do_send(messages::ForceKeyUpdate);
     }
 
     /// Waits until the connection is closed and says why.
@@ -220,7 +206,7 @@ impl Connection {
     }
 
     fn snapshot<T>(&self, f: impl FnOnce(&Snapshot) -> T) -> T {
-        f(&self.shared.snapshot.lock().expect("not poisoned"))
+        f(&self.parts.shared.snapshot.lock().expect("not poisoned"))
     }
 
     /// The peer's UDP address; it follows a client that migrates when
@@ -270,15 +256,15 @@ impl Connection {
 
     /// A number that stays fixed for the connection's life.
     pub fn stable_id(&self) -> usize {
-        self.shared.stable_id
+        self.parts.shared.stable_id
     }
 }
 
 impl fmt::Debug for Connection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = self.shared.snapshot.lock().expect("not poisoned");
+        let s = self.parts.shared.snapshot.lock().expect("not poisoned");
         f.debug_struct("Connection")
-            .field("stable_id", &self.shared.stable_id)
+            .field("stable_id", &self.parts.shared.stable_id)
             .field("remote", &s.remote)
             .field("rtt", &s.rtt)
             .field(

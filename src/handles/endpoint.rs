@@ -1,12 +1,13 @@
 //! The `Endpoint` handle and the `Connecting` future.
 
 use super::connection::Connection;
-use crate::actors::{
-    Accept, CloseEndpoint, Connect, EndpointActor, Rebind, SetDefaultClientConfig, SetServerConfig,
-    Socket, WaitIdle,
-};
+use crate::actors::{EndpointActor, Socket};
 use crate::errors::{ConnectError, ConnectionError};
-use crate::messages::{WaitConnected, ZeroRttStatus};
+use crate::messages::internal::Rebind;
+use crate::messages::{
+    Accept, CloseEndpoint, Connect, SetDefaultClientConfig, SetServerConfig, WaitConnected,
+    WaitIdle, ZeroRttStatus,
+};
 use crate::protocol::ZeroRttState;
 use crate::protocol::{ClientConfig, EndpointConfig, ServerConfig};
 use actix::{Actor, Addr};

@@ -321,7 +321,10 @@ impl Streams {
         max_bidi: u64,
         max_uni: u64,
     ) {
-        self.max_data = self.max_data.max(max_data);
+        if max_data > self.max_data {
+            self.max_data = max_data;
+            self.wake_conn_blocked();
+        }
         self.peer_stream_bidi_local = bidi_local;
         self.peer_stream_bidi_remote = bidi_remote;
         self.peer_stream_uni = uni;
@@ -336,7 +339,13 @@ impl Streams {
                     Dir::Bi => bidi_remote,
                     Dir::Uni => uni,
                 };
-                s.max_data = s.max_data.max(init);
+                if init > s.max_data {
+                    // A write parked on the remembered (0-RTT) limit goes on.
+                    if s.written >= s.max_data {
+                        self.events.push_back(StreamEvent::Writable(id));
+                    }
+                    s.max_data = init;
+                }
             }
         }
         self.events.push_back(StreamEvent::Available(Dir::Bi));
@@ -493,6 +502,9 @@ impl Streams {
         }
         let end = offset + data.len() as u64;
         let rs = self.recv.get_mut(&id).expect("touched");
+        // Before anything changes: a FIN alone (no data) makes the stream
+        // readable too.
+        let was = rs.readable();
         if let Some(fs) = rs.final_size {
             if end > fs || (fin && end != fs) {
                 return Err(TransportError::new(
@@ -539,7 +551,6 @@ impl Streams {
             self.maybe_forget_recv(id);
             return Ok(());
         }
-        let was = rs.readable();
         rs.asm.insert(offset, data);
         if !was && rs.readable() {
             self.events.push_back(StreamEvent::Readable(id));
@@ -1066,6 +1077,40 @@ mod tests {
 
     fn data(n: usize) -> Bytes {
         Bytes::from(vec![7u8; n])
+    }
+
+    /// Every stream event queued so far.
+    fn events(s: &mut Streams) -> Vec<StreamEvent> {
+        std::iter::from_fn(|| s.poll_event()).collect()
+    }
+
+    #[test]
+    fn a_fin_alone_makes_a_drained_stream_readable() {
+        // A reader parked after taking all the data is woken by the FIN
+        // arriving on its own (the actor wakes readers only on Readable).
+        let mut s = server();
+        s.on_stream_frame(2, 0, data(5), false).unwrap();
+        assert!(events(&mut s).contains(&StreamEvent::Readable(2)));
+        assert_eq!(s.read(2, 100).unwrap().map(|b| b.len()), Some(5));
+        assert_eq!(s.read(2, 100), Err(ReadFailure::Blocked));
+        s.on_stream_frame(2, 5, Bytes::new(), true).unwrap();
+        assert_eq!(events(&mut s), vec![StreamEvent::Readable(2)]);
+        assert_eq!(s.read(2, 100), Ok(None));
+    }
+
+    #[test]
+    fn credit_from_the_handshake_wakes_writers_blocked_on_remembered_limits() {
+        // A 0-RTT client opens a stream under remembered limits and fills
+        // them; the server's real transport parameters raise them.
+        let mut s = Streams::new(Side::Client, 1, 1, 1000, 1000, 10_000);
+        s.set_peer_params(100, 10, 10, 10, 1, 1);
+        let id = s.open(Dir::Bi).unwrap();
+        assert_eq!(s.write(id, &mut data(20)), Ok(10));
+        assert_eq!(s.write(id, &mut data(20)), Err(WriteFailure::Blocked));
+        events(&mut s);
+        s.set_peer_params(100, 50, 50, 50, 1, 1);
+        assert!(events(&mut s).contains(&StreamEvent::Writable(id)));
+        assert_eq!(s.write(id, &mut data(20)), Ok(20));
     }
 
     #[test]

@@ -1,0 +1,425 @@
+//! The connection actor's handlers, one per message: each does its
+//! operation on the connection (or parks it) and ends in `drive`.
+
+use super::waiters::{
+    dir_index, map_read, map_write, prune_stream, read_many, ParkedRead, ReadReply,
+};
+use super::ConnectionActor;
+use super::{ConnectionParts, Subscription};
+use crate::actors::reply::{park, prune, Answer, Reply};
+use crate::errors::{ClosedStream, ReadError, SendDatagramError, StoppedError, WriteError};
+use crate::messages::internal::{
+    AllHandlesDropped, Datagrams, Drive, EndpointClose, HandleParts, SetSocket,
+};
+use crate::messages::*;
+use crate::protocol::{
+    Connection as ProtoConnection, ConnectionError, Dir, ReadFailure, WriteFailure,
+};
+use actix::prelude::*;
+use bytes::Bytes;
+use std::time::Instant;
+
+impl Handler<Drive> for ConnectionActor {
+    type Result = ();
+    fn handle(&mut self, _: Drive, ctx: &mut Context<Self>) {
+        self.drive(ctx);
+    }
+}
+
+impl Handler<Datagrams> for ConnectionActor {
+    type Result = ();
+    fn handle(&mut self, msg: Datagrams, ctx: &mut Context<Self>) {
+        let now = Instant::now();
+        for r in msg.0 {
+            self.conn
+                .handle_datagram_to(now, r.remote, r.local_ip, r.data);
+        }
+        self.drive(ctx);
+    }
+}
+
+impl Handler<Subscribe> for ConnectionActor {
+    type Result = Result<Subscription, ConnectionError>;
+    fn handle(&mut self, msg: Subscribe, ctx: &mut Context<Self>) -> Self::Result {
+        if let Some(e) = self.lost() {
+            return Err(e);
+        }
+        let parts = self
+            .handle_parts(ctx)
+            .ok_or(ConnectionError::LocallyClosed)?;
+        let id = self.subscribers.add(msg.sink, msg.streams, msg.datagrams);
+        // What arrived before the subscription goes to it now.
+        if msg.streams {
+            self.deliver_streams(Dir::Bi, ctx);
+            self.deliver_streams(Dir::Uni, ctx);
+        }
+        if msg.datagrams {
+            self.deliver_datagrams();
+        }
+        Ok(Subscription::new(id, parts.addr, parts.token))
+    }
+}
+
+impl Handler<Unsubscribe> for ConnectionActor {
+    type Result = ();
+    fn handle(&mut self, msg: Unsubscribe, _ctx: &mut Context<Self>) {
+        self.subscribers.remove(msg.0);
+    }
+}
+
+impl Handler<AllHandlesDropped> for ConnectionActor {
+    type Result = ();
+    fn handle(&mut self, _: AllHandlesDropped, ctx: &mut Context<Self>) {
+        if self.token.upgrade().is_some() {
+            // A new handle was made after the last one went away.
+            return;
+        }
+        self.handles_dropped = true;
+        self.conn.close(Instant::now(), 0, Bytes::new());
+        self.drive(ctx);
+    }
+}
+
+impl Handler<SetSocket> for ConnectionActor {
+    type Result = ();
+    fn handle(&mut self, msg: SetSocket, ctx: &mut Context<Self>) {
+        self.socket = msg.0;
+        self.conn.local_address_changed();
+        self.drive(ctx);
+    }
+}
+
+impl Handler<EndpointClose> for ConnectionActor {
+    type Result = ();
+    fn handle(&mut self, msg: EndpointClose, ctx: &mut Context<Self>) {
+        self.conn.close(Instant::now(), msg.code, msg.reason);
+        self.drive(ctx);
+    }
+}
+
+impl Handler<HandleParts> for ConnectionActor {
+    type Result = Option<ConnectionParts>;
+    fn handle(&mut self, _: HandleParts, ctx: &mut Context<Self>) -> Self::Result {
+        self.handle_parts(ctx)
+    }
+}
+
+impl Handler<OpenBi> for ConnectionActor {
+    type Result = Answer<Result<StreamId, ConnectionError>>;
+    fn handle(&mut self, _: OpenBi, ctx: &mut Context<Self>) -> Self::Result {
+        self.open(Dir::Bi, ctx)
+    }
+}
+
+impl Handler<OpenUni> for ConnectionActor {
+    type Result = Answer<Result<StreamId, ConnectionError>>;
+    fn handle(&mut self, _: OpenUni, ctx: &mut Context<Self>) -> Self::Result {
+        self.open(Dir::Uni, ctx)
+    }
+}
+
+impl ConnectionActor {
+    fn open(
+        &mut self,
+        d: Dir,
+        ctx: &mut Context<Self>,
+    ) -> Answer<Result<StreamId, ConnectionError>> {
+        if let Some(e) = self.lost() {
+            return Answer::now(Err(e));
+        }
+        prune(&mut self.waiters.open[dir_index(d)]);
+        if self.waiters.open[dir_index(d)].is_empty() {
+            if let Some(id) = self.conn.open(d) {
+                self.drive(ctx);
+                return Answer::now(Ok(id));
+            }
+        }
+        let (tx, answer) = park();
+        self.waiters.open[dir_index(d)].push_back(tx);
+        answer
+    }
+
+    fn accept(
+        &mut self,
+        d: Dir,
+        ctx: &mut Context<Self>,
+    ) -> Answer<Result<StreamId, ConnectionError>> {
+        prune(&mut self.waiters.accept[dir_index(d)]);
+        if self.waiters.accept[dir_index(d)].is_empty() {
+            if let Some(id) = self.conn.accept(d) {
+                self.drive(ctx);
+                return Answer::now(Ok(id));
+            }
+        }
+        if let Some(e) = self.lost() {
+            return Answer::now(Err(e));
+        }
+        let (tx, answer) = park();
+        self.waiters.accept[dir_index(d)].push_back(tx);
+        answer
+    }
+}
+
+impl Handler<AcceptBi> for ConnectionActor {
+    type Result = Answer<Result<StreamId, ConnectionError>>;
+    fn handle(&mut self, _: AcceptBi, ctx: &mut Context<Self>) -> Self::Result {
+        self.accept(Dir::Bi, ctx)
+    }
+}
+
+impl Handler<AcceptUni> for ConnectionActor {
+    type Result = Answer<Result<StreamId, ConnectionError>>;
+    fn handle(&mut self, _: AcceptUni, ctx: &mut Context<Self>) -> Self::Result {
+        self.accept(Dir::Uni, ctx)
+    }
+}
+
+impl Handler<Close> for ConnectionActor {
+    type Result = ();
+    fn handle(&mut self, msg: Close, ctx: &mut Context<Self>) {
+        self.conn.close(Instant::now(), msg.code, msg.reason);
+        self.drive(ctx);
+    }
+}
+
+impl Handler<Write> for ConnectionActor {
+    type Result = Answer<Result<usize, WriteError>>;
+    fn handle(&mut self, mut msg: Write, ctx: &mut Context<Self>) -> Self::Result {
+        if let Some(e) = self.lost() {
+            return Answer::now(Err(WriteError::ConnectionLost(e)));
+        }
+        if !prune_stream(&mut self.waiters.writers, msg.stream) {
+            match self.conn.write(msg.stream, &mut msg.data) {
+                Err(WriteFailure::Blocked) => {}
+                r => {
+                    self.drive(ctx);
+                    return Answer::now(map_write(r));
+                }
+            }
+        }
+        // Parked until flow control lets some of `data` in; the reply says
+        // how much was taken.
+        let (tx, answer) = park();
+        self.waiters
+            .writers
+            .entry(msg.stream)
+            .or_default()
+            .push_back((msg.data, tx));
+        answer
+    }
+}
+
+impl Handler<Finish> for ConnectionActor {
+    type Result = Result<(), ClosedStream>;
+    fn handle(&mut self, msg: Finish, ctx: &mut Context<Self>) -> Self::Result {
+        let r = self.conn.finish(msg.stream).map_err(|_| ClosedStream);
+        self.drive(ctx);
+        r
+    }
+}
+
+impl Handler<Reset> for ConnectionActor {
+    type Result = Result<(), ClosedStream>;
+    fn handle(&mut self, msg: Reset, ctx: &mut Context<Self>) -> Self::Result {
+        let ok = self.conn.reset(msg.stream, msg.code);
+        self.waiters
+            .fail_writers(msg.stream, WriteError::ClosedStream);
+        self.drive(ctx);
+        if ok {
+            Ok(())
+        } else {
+            Err(ClosedStream)
+        }
+    }
+}
+
+impl Handler<Stopped> for ConnectionActor {
+    type Result = Answer<Result<Option<u64>, StoppedError>>;
+    fn handle(&mut self, msg: Stopped, _ctx: &mut Context<Self>) -> Self::Result {
+        if let Some(e) = self.lost() {
+            return Answer::now(Err(StoppedError::ConnectionLost(e)));
+        }
+        match self.conn.send_status(msg.stream) {
+            Some((stopped, done)) => {
+                if let Some(code) = stopped {
+                    return Answer::now(Ok(Some(code)));
+                }
+                if done {
+                    return Answer::now(Ok(None));
+                }
+            }
+            // Forgotten: everything was acknowledged.
+            None => return Answer::now(Ok(None)),
+        }
+        let (tx, answer) = park();
+        self.waiters.stopped.entry(msg.stream).or_default().push(tx);
+        answer
+    }
+}
+
+impl ConnectionActor {
+    /// Reads now, or parks the read until data, FIN or a reset arrives.
+    fn read<T>(
+        &mut self,
+        ctx: &mut Context<Self>,
+        stream: StreamId,
+        max: usize,
+        wrap: impl FnOnce(Reply<Result<Option<T>, ReadError>>) -> ReadReply,
+        read: impl FnOnce(&mut ProtoConnection) -> Result<Option<T>, ReadFailure>,
+    ) -> Answer<Result<Option<T>, ReadError>> {
+        if !prune_stream(&mut self.waiters.readers, stream) {
+            match read(&mut self.conn) {
+                Err(ReadFailure::Blocked) => {}
+                r => {
+                    // Reading may have opened flow-control credit.
+                    self.drive(ctx);
+                    return Answer::now(map_read(r));
+                }
+            }
+        }
+        if let Some(e) = self.lost() {
+            return Answer::now(Err(ReadError::ConnectionLost(e)));
+        }
+        let (tx, answer) = park();
+        self.waiters
+            .readers
+            .entry(stream)
+            .or_default()
+            .push_back(ParkedRead {
+                max,
+                reply: wrap(tx),
+            });
+        answer
+    }
+}
+
+impl Handler<Read> for ConnectionActor {
+    type Result = Answer<Result<Option<Bytes>, ReadError>>;
+    fn handle(&mut self, msg: Read, ctx: &mut Context<Self>) -> Self::Result {
+        let max = msg.max.max(1);
+        self.read(ctx, msg.stream, max, ReadReply::One, |c| {
+            c.read(msg.stream, max)
+        })
+    }
+}
+
+impl Handler<ReadChunks> for ConnectionActor {
+    type Result = Answer<Result<Option<Vec<Bytes>>, ReadError>>;
+    fn handle(&mut self, msg: ReadChunks, ctx: &mut Context<Self>) -> Self::Result {
+        let max = msg.max.max(1);
+        self.read(ctx, msg.stream, max, ReadReply::Many, |c| {
+            read_many(c, msg.stream, max)
+        })
+    }
+}
+
+impl Handler<Stop> for ConnectionActor {
+    type Result = Result<(), ClosedStream>;
+    fn handle(&mut self, msg: Stop, ctx: &mut Context<Self>) -> Self::Result {
+        let ok = self.conn.stop(msg.stream, msg.code);
+        self.waiters
+            .fail_readers(msg.stream, ReadError::ClosedStream);
+        self.drive(ctx);
+        if ok {
+            Ok(())
+        } else {
+            Err(ClosedStream)
+        }
+    }
+}
+
+impl Handler<SendDatagram> for ConnectionActor {
+    type Result = Result<(), SendDatagramError>;
+    fn handle(&mut self, msg: SendDatagram, ctx: &mut Context<Self>) -> Self::Result {
+        let r = self.conn.send_datagram(msg.0);
+        self.drive(ctx);
+        r
+    }
+}
+
+impl Handler<ReadDatagram> for ConnectionActor {
+    type Result = Answer<Result<Bytes, ConnectionError>>;
+    fn handle(&mut self, _: ReadDatagram, _ctx: &mut Context<Self>) -> Self::Result {
+        prune(&mut self.waiters.datagrams);
+        if self.waiters.datagrams.is_empty() {
+            if let Some(d) = self.conn.read_datagram() {
+                return Answer::now(Ok(d));
+            }
+        }
+        if let Some(e) = self.lost() {
+            return Answer::now(Err(e));
+        }
+        let (tx, answer) = park();
+        self.waiters.datagrams.push_back(tx);
+        answer
+    }
+}
+
+impl Handler<SetMaxConcurrentStreams> for ConnectionActor {
+    type Result = ();
+    fn handle(&mut self, msg: SetMaxConcurrentStreams, ctx: &mut Context<Self>) {
+        self.conn.set_max_concurrent_streams(msg.dir, msg.count);
+        self.drive(ctx);
+    }
+}
+
+impl Handler<ForceKeyUpdate> for ConnectionActor {
+    type Result = bool;
+    fn handle(&mut self, _: ForceKeyUpdate, ctx: &mut Context<Self>) -> bool {
+        let started = self.conn.force_key_update();
+        self.drive(ctx);
+        started
+    }
+}
+
+impl Handler<Stats> for ConnectionActor {
+    type Result = MessageResult<Stats>;
+    fn handle(&mut self, _: Stats, _ctx: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.conn.stats())
+    }
+}
+
+impl Handler<WaitConnected> for ConnectionActor {
+    type Result = Answer<Result<(), ConnectionError>>;
+    fn handle(&mut self, _: WaitConnected, _ctx: &mut Context<Self>) -> Self::Result {
+        if self.conn.is_handshake_complete() {
+            return Answer::now(Ok(()));
+        }
+        if let Some(e) = self.lost() {
+            return Answer::now(Err(e));
+        }
+        let (tx, answer) = park();
+        self.waiters.connected.push(tx);
+        answer
+    }
+}
+
+impl Handler<ZeroRttStatus> for ConnectionActor {
+    type Result = MessageResult<ZeroRttStatus>;
+    fn handle(&mut self, _: ZeroRttStatus, _ctx: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.conn.zero_rtt_state())
+    }
+}
+
+impl Handler<WaitClosed> for ConnectionActor {
+    type Result = Answer<ConnectionError>;
+    fn handle(&mut self, _: WaitClosed, _ctx: &mut Context<Self>) -> Self::Result {
+        if let Some(e) = self.lost() {
+            return Answer::now(e);
+        }
+        let (tx, answer) = park();
+        self.waiters.closed.push(tx);
+        answer
+    }
+}
+
+impl Handler<ExportKeyingMaterial> for ConnectionActor {
+    type Result = Result<Vec<u8>, ExportKeyingMaterialError>;
+    fn handle(&mut self, msg: ExportKeyingMaterial, _ctx: &mut Context<Self>) -> Self::Result {
+        let mut out = vec![0u8; msg.len];
+        self.conn
+            .export_keying_material(&mut out, &msg.label, &msg.context)
+            .map_err(|_| ExportKeyingMaterialError)?;
+        Ok(out)
+    }
+}

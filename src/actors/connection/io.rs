@@ -1,0 +1,85 @@
+//! Socket I/O of a connection actor: draining the connection's transmits
+//! into GSO batches, and parking a batch when the socket is full until it
+//! drains.
+
+use super::ConnectionActor;
+use crate::messages::internal::Drive;
+use actix::prelude::*;
+use std::time::Instant;
+
+/// Most transmits per drive before yielding to the mailbox.
+const MAX_TRANSMITS_PER_DRIVE: usize = 32;
+
+/// Most UDP payload bytes in one GSO send.
+const MAX_GSO_BYTES: usize = 65_000;
+
+impl ConnectionActor {
+    /// Sends what the connection has, in batches of equal-sized
+    /// datagrams; yields to the mailbox after [`MAX_TRANSMITS_PER_DRIVE`]
+    /// batches, and parks a batch the socket cannot take.
+    pub(super) fn flush(&mut self, ctx: &mut Context<Self>, now: Instant) {
+        if self.send_blocked {
+            return;
+        }
+        // One GSO send carries at most 64 KiB of UDP payload: larger
+        // batches fail with EMSGSIZE (and quinn-udp reports that as sent).
+        let mtu = usize::from(self.conn.stats().mtu).max(1200);
+        let segments = self
+            .socket
+            .max_gso_segments()
+            .min(MAX_GSO_BYTES / mtu)
+            .max(1);
+        for _ in 0..MAX_TRANSMITS_PER_DRIVE {
+            let Some(t) = self.conn.poll_transmit(now, segments, &mut self.buf) else {
+                // Nothing in flight and nothing to send: an idle
+                // connection keeps no send buffer.
+                if self.conn.congestion_state().in_flight == 0 {
+                    self.buf = Vec::new();
+                }
+                return;
+            };
+            match self
+                .socket
+                .try_send(t.destination, t.src_ip, &self.buf[..t.size], t.segment_size)
+            {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    // Keep the batch and send it once the socket drains.
+                    self.send_blocked = true;
+                    let socket = self.socket.clone();
+                    let pending = std::mem::take(&mut self.buf);
+                    ctx.spawn(
+                        async move {
+                            loop {
+                                if socket.writable().await.is_err() {
+                                    return pending;
+                                }
+                                match socket.try_send(
+                                    t.destination,
+                                    t.src_ip,
+                                    &pending[..t.size],
+                                    t.segment_size,
+                                ) {
+                                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                                        continue
+                                    }
+                                    _ => return pending,
+                                }
+                            }
+                        }
+                        .into_actor(self)
+                        .map(|buf, act, ctx| {
+                            act.buf = buf;
+                            act.send_blocked = false;
+                            act.drive(ctx);
+                        }),
+                    );
+                    return;
+                }
+                Err(e) => tracing::debug!(error = %e, "send failed"),
+            }
+        }
+        // More may be ready: continue after the mailbox had a turn.
+        ctx.notify(Drive);
+    }
+}

@@ -1,0 +1,254 @@
+//! The connection actor: owns one sans-IO
+//! [`Connection`](crate::protocol::Connection), one timer, and the
+//! operations parked until the connection can answer them. Every handler
+//! ends in [`ConnectionActor::drive`], the loop in this file.
+//!
+//! - `handlers.rs`: one handler per message.
+//! - `waiters.rs`: parked operations, woken by the event naming them.
+//! - `events.rs`: subscribers to the connection's events.
+//! - `io.rs`: transmits to the socket, GSO batches, a full socket.
+//! - `shared.rs`: what handles share with the actor.
+
+mod events;
+mod handlers;
+mod io;
+mod shared;
+mod waiters;
+
+pub(crate) use events::EventSink;
+pub use shared::Subscription;
+pub(crate) use shared::{ConnectionParts, HandleToken, Shared, Snapshot};
+
+use super::endpoint::EndpointActor;
+use super::reply::prune;
+use super::socket::Socket;
+use crate::messages::internal::ConnectionEndpointEvent;
+use crate::protocol::{
+    Connection as ProtoConnection, ConnectionError, ConnectionHandle, EndpointEvent, Event,
+    StreamEvent,
+};
+use actix::prelude::*;
+use events::Subscribers;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Instant;
+use waiters::{dir_index, Waiters};
+
+/// Mailbox capacity of a connection actor.
+const MAILBOX: usize = 1024;
+
+/// One QUIC connection as an actor. Send it the messages of
+/// [`messages`](crate::messages) through
+/// [`Connection::addr`](crate::Connection::addr), or use the
+/// [`Connection`](crate::Connection) handle that wraps them.
+pub struct ConnectionActor {
+    conn: ProtoConnection,
+    handle: ConnectionHandle,
+    socket: Arc<Socket>,
+    endpoint: Addr<EndpointActor>,
+    timer: Option<(Instant, SpawnHandle)>,
+    buf: Vec<u8>,
+    send_blocked: bool,
+    waiters: Waiters,
+    shared: Arc<Shared>,
+    token: Weak<HandleToken>,
+    handles_dropped: bool,
+    subscribers: Subscribers,
+    span: tracing::Span,
+}
+
+impl ConnectionActor {
+    /// Builds the actor state; the endpoint starts it.
+    pub(crate) fn new(
+        conn: ProtoConnection,
+        handle: ConnectionHandle,
+        socket: Arc<Socket>,
+        endpoint: Addr<EndpointActor>,
+        stable_id: usize,
+    ) -> Self {
+        let span = tracing::debug_span!("conn", side = ?conn.side(), scid = %conn.initial_scid());
+        let shared = Arc::new(Shared {
+            stable_id,
+            snapshot: Mutex::new(Snapshot::of(&conn)),
+        });
+        Self {
+            conn,
+            handle,
+            socket,
+            endpoint,
+            timer: None,
+            buf: Vec::new(),
+            send_blocked: false,
+            waiters: Waiters::default(),
+            shared,
+            token: Weak::new(),
+            handles_dropped: false,
+            subscribers: Subscribers::default(),
+            span,
+        }
+    }
+
+    /// What a new handle needs, with the existing (or a fresh) token;
+    /// `None` once every earlier handle was dropped.
+    fn handle_parts(&mut self, ctx: &mut Context<Self>) -> Option<ConnectionParts> {
+        let token = match self.token.upgrade() {
+            Some(t) => t,
+            None if self.handles_dropped => return None,
+            None => {
+                let t = Arc::new(HandleToken::new(ctx.address()));
+                self.token = Arc::downgrade(&t);
+                t
+            }
+        };
+        Some(ConnectionParts {
+            addr: ctx.address(),
+            shared: self.shared.clone(),
+            token,
+        })
+    }
+
+    fn lost(&self) -> Option<ConnectionError> {
+        self.conn.error().cloned()
+    }
+
+    /// Sends what the connection has, reports endpoint events, wakes the
+    /// parked operations its events name, re-arms the timer and refreshes
+    /// the handles' snapshot.
+    fn drive(&mut self, ctx: &mut Context<Self>) {
+        let _g = self.span.clone().entered();
+        let now = Instant::now();
+        self.flush(ctx, now);
+        while let Some(e) = self.conn.poll_endpoint_event() {
+            let drained = e == EndpointEvent::Drained;
+            self.endpoint
+                .do_send(ConnectionEndpointEvent(self.handle, e));
+            if drained {
+                self.fail_all();
+                self.update_snapshot();
+                ctx.stop();
+                return;
+            }
+        }
+        while let Some(ev) = self.conn.poll_event() {
+            self.on_event(ev, ctx);
+        }
+        // Completing waiters may have queued more to send.
+        self.flush(ctx, now);
+        self.arm_timer(ctx);
+        self.update_snapshot();
+    }
+
+    /// Keeps exactly one timer armed no later than the connection's
+    /// deadline. A timer that fires early is harmless (`handle_timeout`
+    /// only acts on what is due), so a later deadline keeps the armed one
+    /// instead of paying for a new timer on every drive.
+    fn arm_timer(&mut self, ctx: &mut Context<Self>) {
+        // While the socket is full, a deadline already past can only ask
+        // to send (pacing, a probe): the writable wake-up drives the
+        // connection, so no timer spins meanwhile.
+        let deadline = self
+            .conn
+            .poll_timeout()
+            .filter(|d| !(self.send_blocked && *d <= Instant::now()));
+        match (&self.timer, deadline) {
+            (Some((armed, _)), Some(d)) if *armed <= d => return,
+            (None, None) => return,
+            _ => {}
+        }
+        if let Some((_, h)) = self.timer.take() {
+            ctx.cancel_future(h);
+        }
+        if let Some(t) = deadline {
+            let delay = t.saturating_duration_since(Instant::now());
+            let h = ctx.run_later(delay, |act, ctx| {
+                act.timer = None;
+                act.conn.handle_timeout(Instant::now());
+                act.drive(ctx);
+            });
+            self.timer = Some((t, h));
+        }
+    }
+
+    fn update_snapshot(&mut self) {
+        self.shared
+            .snapshot
+            .lock()
+            .expect("not poisoned")
+            .update(&self.conn);
+    }
+
+    /// Wakes exactly what `ev` names.
+    fn on_event(&mut self, ev: Event, ctx: &mut Context<Self>) {
+        let w = &mut self.waiters;
+        match ev {
+            Event::Connected => {
+                for r in w.connected.drain(..) {
+                    let _ = r.send(Ok(()));
+                }
+            }
+            Event::Stream(StreamEvent::Opened(d)) => {
+                if !self.deliver_streams(d, ctx) {
+                    let conn = &mut self.conn;
+                    Waiters::wake_streams(&mut self.waiters.accept[dir_index(d)], || {
+                        conn.accept(d)
+                    });
+                }
+            }
+            Event::Stream(StreamEvent::Available(d)) => {
+                let conn = &mut self.conn;
+                Waiters::wake_streams(&mut w.open[dir_index(d)], || conn.open(d));
+            }
+            Event::Stream(StreamEvent::Readable(id)) => w.wake_readers(&mut self.conn, id),
+            Event::Stream(StreamEvent::Writable(id)) => w.wake_writers(&mut self.conn, id),
+            Event::Stream(StreamEvent::Stopped(id, code)) => {
+                // Writes fail with the code; `stopped()` returns it.
+                w.wake_writers(&mut self.conn, id);
+                w.wake_stopped(id, Some(code));
+            }
+            Event::Stream(StreamEvent::Finished(id)) => w.wake_stopped(id, None),
+            Event::DatagramReceived => {
+                if !self.deliver_datagrams() {
+                    let q = &mut self.waiters.datagrams;
+                    while {
+                        prune(q);
+                        !q.is_empty()
+                    } {
+                        let Some(d) = self.conn.read_datagram() else {
+                            break;
+                        };
+                        let r = q.pop_front().expect("checked");
+                        let _ = r.send(Ok(d));
+                    }
+                }
+            }
+            Event::ConnectionLost(e) => {
+                tracing::debug!(error = %e, "connection lost");
+                self.fail_all_with(e);
+            }
+        }
+    }
+
+    fn fail_all(&mut self) {
+        let e = self.lost().unwrap_or(ConnectionError::LocallyClosed);
+        self.fail_all_with(e);
+    }
+
+    fn fail_all_with(&mut self, e: ConnectionError) {
+        self.subscribers.close(&e);
+        std::mem::take(&mut self.waiters).fail_all(&e);
+    }
+}
+
+impl Actor for ConnectionActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.set_mailbox_capacity(MAILBOX);
+        self.drive(ctx);
+    }
+
+    fn stopped(&mut self, _ctx: &mut Context<Self>) {
+        self.fail_all();
+        self.endpoint
+            .do_send(ConnectionEndpointEvent(self.handle, EndpointEvent::Drained));
+    }
+}

@@ -1,0 +1,279 @@
+//! Operations parked until the connection can answer them, each woken by
+//! the event that names it: a read by `Readable(id)`, a write by
+//! `Writable(id)` or `Stopped(id)`, an `open_*` by `Available(dir)`, an
+//! `accept_*` by `Opened(dir)`, `stopped()` by `Stopped` or `Finished`.
+//! Nothing is retried on events about other streams.
+
+use crate::actors::reply::{next_live, prune, Reply, Waiting};
+use crate::errors::{ReadError, StoppedError, WriteError};
+use crate::protocol::{
+    Connection as ProtoConnection, ConnectionError, Dir, ReadFailure, StreamId, WriteFailure,
+};
+use bytes::Bytes;
+use std::collections::{HashMap, VecDeque};
+
+/// Where a parked read answers: one chunk (`Read`) or several (`ReadChunks`).
+pub(super) enum ReadReply {
+    One(Reply<Result<Option<Bytes>, ReadError>>),
+    Many(Reply<Result<Option<Vec<Bytes>>, ReadError>>),
+}
+
+impl ReadReply {
+    fn fail(self, e: ReadError) {
+        match self {
+            ReadReply::One(r) => {
+                let _ = r.send(Err(e));
+            }
+            ReadReply::Many(r) => {
+                let _ = r.send(Err(e));
+            }
+        }
+    }
+}
+
+/// A parked `read`: the most bytes wanted and where to reply.
+pub(super) struct ParkedRead {
+    pub(super) max: usize,
+    pub(super) reply: ReadReply,
+}
+
+impl Waiting for ParkedRead {
+    fn is_canceled(&self) -> bool {
+        match &self.reply {
+            ReadReply::One(r) => r.is_canceled(),
+            ReadReply::Many(r) => r.is_canceled(),
+        }
+    }
+}
+
+/// A parked `write`: the data not yet taken and where to reply.
+pub(super) type ParkedWrite = (Bytes, Reply<Result<usize, WriteError>>);
+
+/// A parked `open_*` or `accept_*`.
+pub(super) type ParkedStream = Reply<Result<StreamId, ConnectionError>>;
+
+/// A parked `stopped`.
+pub(super) type ParkedStopped = Reply<Result<Option<u64>, StoppedError>>;
+
+/// Every parked operation of one connection.
+#[derive(Default)]
+pub(super) struct Waiters {
+    pub(super) open: [VecDeque<ParkedStream>; 2],
+    pub(super) accept: [VecDeque<ParkedStream>; 2],
+    pub(super) readers: HashMap<StreamId, VecDeque<ParkedRead>>,
+    pub(super) writers: HashMap<StreamId, VecDeque<ParkedWrite>>,
+    pub(super) stopped: HashMap<StreamId, Vec<ParkedStopped>>,
+    pub(super) datagrams: VecDeque<Reply<Result<Bytes, ConnectionError>>>,
+    pub(super) connected: Vec<Reply<Result<(), ConnectionError>>>,
+    pub(super) closed: Vec<Reply<ConnectionError>>,
+}
+
+/// The index of a direction's queue.
+pub(super) fn dir_index(d: Dir) -> usize {
+    match d {
+        Dir::Bi => 0,
+        Dir::Uni => 1,
+    }
+}
+
+/// Reads contiguous chunks of `id` up to `max` bytes in all: one message
+/// round trip moves everything that arrived since the last read.
+pub(super) fn read_many(
+    conn: &mut ProtoConnection,
+    id: StreamId,
+    max: usize,
+) -> Result<Option<Vec<Bytes>>, ReadFailure> {
+    let Some(first) = conn.read(id, max)? else {
+        return Ok(None);
+    };
+    let mut total = first.len();
+    let mut out = vec![first];
+    // Only more data: the end of the stream or a reset is reported by the
+    // next read, once what was taken here has been delivered.
+    while total < max && conn.stream_has_data(id) {
+        match conn.read(id, max - total) {
+            Ok(Some(b)) => {
+                total += b.len();
+                out.push(b);
+            }
+            _ => break,
+        }
+    }
+    Ok(Some(out))
+}
+
+/// Tries a parked read; gives it back when nothing can be read yet.
+fn try_read(conn: &mut ProtoConnection, id: StreamId, read: ParkedRead) -> Option<ParkedRead> {
+    let ParkedRead { max, reply } = read;
+    match reply {
+        ReadReply::One(r) => match conn.read(id, max) {
+            Err(ReadFailure::Blocked) => Some(ParkedRead {
+                max,
+                reply: ReadReply::One(r),
+            }),
+            res => {
+                let _ = r.send(map_read(res));
+                None
+            }
+        },
+        ReadReply::Many(r) => match read_many(conn, id, max) {
+            Err(ReadFailure::Blocked) => Some(ParkedRead {
+                max,
+                reply: ReadReply::Many(r),
+            }),
+            res => {
+                let _ = r.send(map_read(res));
+                None
+            }
+        },
+    }
+}
+
+/// The user-facing error of a stream read.
+pub(super) fn map_read<T>(r: Result<Option<T>, ReadFailure>) -> Result<Option<T>, ReadError> {
+    match r {
+        Ok(v) => Ok(v),
+        Err(ReadFailure::Reset(code)) => Err(ReadError::Reset(code)),
+        Err(ReadFailure::Closed) | Err(ReadFailure::Blocked) => Err(ReadError::ClosedStream),
+    }
+}
+
+/// The user-facing error of a stream write.
+pub(super) fn map_write(r: Result<usize, WriteFailure>) -> Result<usize, WriteError> {
+    match r {
+        Ok(n) => Ok(n),
+        Err(WriteFailure::Stopped(code)) => Err(WriteError::Stopped(code)),
+        Err(WriteFailure::Closed) | Err(WriteFailure::Blocked) => Err(WriteError::ClosedStream),
+    }
+}
+
+/// Drops the front of a stream's queue whose callers stopped waiting,
+/// forgetting the queue once empty; true when a live waiter is left.
+pub(super) fn prune_stream<W: Waiting>(
+    map: &mut HashMap<StreamId, VecDeque<W>>,
+    id: StreamId,
+) -> bool {
+    let Some(q) = map.get_mut(&id) else {
+        return false;
+    };
+    prune(q);
+    if q.is_empty() {
+        map.remove(&id);
+        return false;
+    }
+    true
+}
+
+impl Waiters {
+    /// `Readable(id)`: serves the reads parked on `id`, in order, while
+    /// data (or the end, or a reset) is there.
+    pub(super) fn wake_readers(&mut self, conn: &mut ProtoConnection, id: StreamId) {
+        let Some(q) = self.readers.get_mut(&id) else {
+            return;
+        };
+        while let Some(read) = next_live(q) {
+            if let Some(read) = try_read(conn, id, read) {
+                q.push_front(read);
+                break;
+            }
+        }
+        if q.is_empty() {
+            self.readers.remove(&id);
+        }
+    }
+
+    /// `Writable(id)` or `Stopped(id)`: serves the writes parked on `id`,
+    /// in order, while flow control takes data (or the stream fails them).
+    pub(super) fn wake_writers(&mut self, conn: &mut ProtoConnection, id: StreamId) {
+        let Some(q) = self.writers.get_mut(&id) else {
+            return;
+        };
+        while let Some((data, _)) = {
+            prune(q);
+            q.front_mut()
+        } {
+            match conn.write(id, data) {
+                Err(WriteFailure::Blocked) => break,
+                r => {
+                    let (_, w) = q.pop_front().expect("checked");
+                    let _ = w.send(map_write(r));
+                }
+            }
+        }
+        if q.is_empty() {
+            self.writers.remove(&id);
+        }
+    }
+
+    /// `Stopped(id)` or `Finished(id)`: answers every `stopped()` on `id`.
+    pub(super) fn wake_stopped(&mut self, id: StreamId, code: Option<u64>) {
+        for w in self.stopped.remove(&id).into_iter().flatten() {
+            let _ = w.send(Ok(code));
+        }
+    }
+
+    /// `Available(dir)` or `Opened(dir)`: hands streams from `next` to
+    /// the queue's waiters, in order, while it yields some.
+    pub(super) fn wake_streams(
+        q: &mut VecDeque<ParkedStream>,
+        mut next: impl FnMut() -> Option<StreamId>,
+    ) {
+        while {
+            prune(q);
+            !q.is_empty()
+        } {
+            let Some(id) = next() else {
+                break;
+            };
+            let w = q.pop_front().expect("checked");
+            let _ = w.send(Ok(id));
+        }
+    }
+
+    /// Fails every parked read of `id` (the stream was stopped locally).
+    pub(super) fn fail_readers(&mut self, id: StreamId, e: ReadError) {
+        for r in self.readers.remove(&id).into_iter().flatten() {
+            r.reply.fail(e.clone());
+        }
+    }
+
+    /// Fails every parked write of `id` (the stream was reset locally).
+    pub(super) fn fail_writers(&mut self, id: StreamId, e: WriteError) {
+        for (_, w) in self.writers.remove(&id).into_iter().flatten() {
+            let _ = w.send(Err(e.clone()));
+        }
+    }
+
+    /// Fails every parked operation with the connection's error.
+    pub(super) fn fail_all(self, e: &ConnectionError) {
+        for q in self.open.into_iter().chain(self.accept) {
+            for r in q {
+                let _ = r.send(Err(e.clone()));
+            }
+        }
+        for (_, q) in self.readers {
+            for r in q {
+                r.reply.fail(ReadError::ConnectionLost(e.clone()));
+            }
+        }
+        for (_, q) in self.writers {
+            for (_, r) in q {
+                let _ = r.send(Err(WriteError::ConnectionLost(e.clone())));
+            }
+        }
+        for (_, q) in self.stopped {
+            for r in q {
+                let _ = r.send(Err(StoppedError::ConnectionLost(e.clone())));
+            }
+        }
+        for r in self.datagrams {
+            let _ = r.send(Err(e.clone()));
+        }
+        for r in self.connected {
+            let _ = r.send(Err(e.clone()));
+        }
+        for r in self.closed {
+            let _ = r.send(e.clone());
+        }
+    }
+}

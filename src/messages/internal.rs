@@ -1,0 +1,55 @@
+//! Messages between the actors of this crate, and from handles to the
+//! actors they keep alive: not for users.
+
+use crate::actors::{ConnectionParts, Received, Socket};
+use crate::protocol::{ConnectionHandle, EndpointEvent};
+use actix::Message;
+use bytes::Bytes;
+use std::sync::Arc;
+
+/// Datagrams the endpoint routed to a connection, from one receive batch.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct Datagrams(pub(crate) Vec<Received>);
+
+/// The endpoint moved to another socket (`Endpoint::rebind`).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct SetSocket(pub(crate) Arc<Socket>);
+
+/// Closes a connection as part of an endpoint close.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct EndpointClose {
+    /// Application error code.
+    pub(crate) code: u64,
+    /// Reason.
+    pub(crate) reason: Bytes,
+}
+
+/// Asks a connection for what a new handle is made of; `None` once it
+/// is gone or every earlier handle was dropped.
+#[derive(Debug, Message)]
+#[rtype(result = "Option<ConnectionParts>")]
+pub(crate) struct HandleParts;
+
+/// Sent when the last user handle of a connection is gone.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct AllHandlesDropped;
+
+/// Asks a connection actor to send more after it yielded to its mailbox.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct Drive;
+
+/// A connection's endpoint event, forwarded by its actor to the endpoint.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct ConnectionEndpointEvent(pub(crate) ConnectionHandle, pub(crate) EndpointEvent);
+
+/// Moves an endpoint to another UDP socket; its connections follow
+/// (clients migrate, RFC 9000 §9).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct Rebind(pub(crate) Arc<Socket>);

@@ -200,6 +200,20 @@ pub(super) struct PendingControl {
     pub stream_data_blocked: Vec<(StreamId, u64)>,
 }
 
+impl PendingControl {
+    /// True when a control frame waits to be sent.
+    fn wants_send(&self) -> bool {
+        self.max_data
+            || !self.max_stream_data.is_empty()
+            || self.max_streams[0]
+            || self.max_streams[1]
+            || !self.resets.is_empty()
+            || !self.stop_sending.is_empty()
+            || self.data_blocked.is_some()
+            || !self.stream_data_blocked.is_empty()
+    }
+}
+
 /// Stream events the connection turns into its own events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StreamEvent {
@@ -896,6 +910,12 @@ impl Streams {
         if self.in_sendable.insert(id) {
             self.sendable.push_back(id);
         }
+    }
+
+    /// True when stream data, a FIN or a stream control frame waits to
+    /// be sent.
+    pub(super) fn wants_send(&self) -> bool {
+        self.pending.wants_send() || self.has_pending_data()
     }
 
     /// True if any stream has data or a FIN to send.

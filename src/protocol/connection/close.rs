@@ -3,6 +3,7 @@
 
 use super::{Connection, EndpointEvent, Event, SpaceId, State};
 use crate::protocol::error::{TransportError, TransportErrorCode};
+use crate::protocol::frame::Frame;
 use bytes::Bytes;
 use std::fmt;
 use std::time::Instant;
@@ -73,6 +74,82 @@ impl fmt::Display for ApplicationClose {
     }
 }
 
+/// The CONNECTION_CLOSE frame we send while closing (RFC 9000 §19.19).
+#[derive(Debug, Clone)]
+pub(super) struct CloseFrame {
+    /// Application close (0x1d) rather than transport (0x1c).
+    pub(super) app: bool,
+    /// The error code.
+    pub(super) code: u64,
+    /// Transport closes: the frame type that caused it.
+    pub(super) frame_type: u64,
+    /// The reason phrase.
+    pub(super) reason: Bytes,
+}
+
+impl CloseFrame {
+    /// The frame to send in `space`: an application close becomes a
+    /// transport APPLICATION_ERROR without reason in handshake packets,
+    /// which must not reveal it (RFC 9000 §10.2.3).
+    pub(super) fn frame_for(&self, space: SpaceId) -> Frame {
+        if self.app && space != SpaceId::Data {
+            Frame::ConnectionClose {
+                app: false,
+                code: TransportErrorCode::APPLICATION_ERROR.0,
+                frame_type: 0,
+                reason: Bytes::new(),
+            }
+        } else {
+            Frame::ConnectionClose {
+                app: self.app,
+                code: self.code,
+                frame_type: self.frame_type,
+                reason: self.reason.clone(),
+            }
+        }
+    }
+}
+
+/// Where a connection stands with closing.
+#[derive(Debug)]
+pub(super) struct CloseState {
+    /// When the closing or draining period ends.
+    pub(super) deadline: Option<Instant>,
+    /// What we send while closing.
+    pub(super) frame: Option<CloseFrame>,
+    /// A CONNECTION_CLOSE is owed.
+    pub(super) send_pending: bool,
+    /// Packets received while closing before the close is sent again.
+    budget: u32,
+    /// Packets received while closing since it was last sent.
+    received: u32,
+}
+
+impl Default for CloseState {
+    fn default() -> Self {
+        Self {
+            deadline: None,
+            frame: None,
+            send_pending: false,
+            budget: 1,
+            received: 0,
+        }
+    }
+}
+
+impl CloseState {
+    /// A packet arrived while closing: answer with the close again, with
+    /// exponential back-off (RFC 9000 §10.2.1).
+    fn on_packet(&mut self) {
+        self.received += 1;
+        if self.received >= self.budget {
+            self.received = 0;
+            self.budget = self.budget.saturating_mul(2);
+            self.send_pending = true;
+        }
+    }
+}
+
 impl Connection {
     /// Closes the connection with an application error code and reason
     /// (RFC 9000 §10.2). The reason is truncated to fit one packet.
@@ -97,15 +174,20 @@ impl Connection {
             return;
         }
         // Keep the whole CONNECTION_CLOSE within one packet.
-        let max_reason = self.mtu.saturating_sub(100);
+        let max_reason = self.path.mtu.saturating_sub(100);
         if reason.len() > max_reason {
             reason.truncate(max_reason);
         }
-        self.close_frame = Some((app, code, frame_type, reason));
-        self.close_send_pending = true;
+        self.close.frame = Some(CloseFrame {
+            app,
+            code,
+            frame_type,
+            reason,
+        });
+        self.close.send_pending = true;
         self.state = State::Closing;
         // RFC 9000 §10.2: linger for three times the PTO.
-        self.close_deadline = Some(now + 3 * self.pto_duration(SpaceId::Data));
+        self.close.deadline = Some(now + 3 * self.pto_duration(SpaceId::Data));
         self.set_error(error);
         self.release_send_state();
     }
@@ -116,8 +198,8 @@ impl Connection {
             return;
         }
         self.state = State::Draining;
-        self.close_send_pending = false;
-        self.close_deadline = Some(now + 3 * self.pto_duration(SpaceId::Data));
+        self.close.send_pending = false;
+        self.close.deadline = Some(now + 3 * self.pto_duration(SpaceId::Data));
         self.set_error(error);
         self.release_send_state();
     }
@@ -125,7 +207,7 @@ impl Connection {
     /// Ends the connection without a word (idle timeout, stateless reset).
     pub(super) fn drain_now(&mut self, error: ConnectionError) {
         self.set_error(error);
-        self.close_send_pending = false;
+        self.close.send_pending = false;
         self.state = State::Drained;
         self.endpoint_events.push_back(EndpointEvent::Drained);
         self.release_send_state();
@@ -139,26 +221,18 @@ impl Connection {
     }
 
     fn release_send_state(&mut self) {
+        self.recovery.clear();
         for s in &mut self.spaces {
-            s.sent.clear();
-            s.loss_time = None;
-            s.ack_pending = false;
-            s.ack_deadline = None;
+            s.acks.cancel();
         }
-        self.cc.in_flight = 0;
-        self.datagrams_out.clear();
-        self.datagrams_out_bytes = 0;
+        self.path.cc.in_flight = 0;
+        self.datagrams.clear_outgoing();
     }
 
     /// Called on every packet received while closing: answer with the
     /// close frame again, with exponential back-off (RFC 9000 §10.2.1).
     pub(super) fn on_packet_while_closing(&mut self) {
-        self.close_received_count += 1;
-        if self.close_received_count >= self.close_budget {
-            self.close_received_count = 0;
-            self.close_budget = self.close_budget.saturating_mul(2);
-            self.close_send_pending = true;
-        }
+        self.close.on_packet();
     }
 
     /// Handles the close and idle deadlines; true if one fired.
@@ -166,9 +240,9 @@ impl Connection {
         if self.state == State::Drained {
             return true;
         }
-        if let Some(t) = self.close_deadline {
+        if let Some(t) = self.close.deadline {
             if now >= t {
-                self.close_deadline = None;
+                self.close.deadline = None;
                 self.state = State::Drained;
                 self.endpoint_events.push_back(EndpointEvent::Drained);
                 return true;

@@ -5,8 +5,6 @@
 //! socket.
 
 use super::{Connection, State};
-use crate::protocol::congestion::{Congestion, Pacer};
-use crate::protocol::rtt::RttEstimator;
 use rand::RngCore;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -31,7 +29,7 @@ impl Connection {
     /// new client address only with migration enabled and once the
     /// handshake is confirmed (§9.1).
     pub(super) fn accept_from(&self, remote: SocketAddr) -> bool {
-        remote == self.remote
+        remote == self.path.remote
             || (!self.side.is_client() && self.allow_migration && self.handshake_confirmed)
     }
 
@@ -46,12 +44,10 @@ impl Connection {
         non_probing: bool,
         datagram_len: usize,
     ) {
-        if remote == self.remote || !non_probing || self.state != State::Established {
+        if remote == self.path.remote || !non_probing || self.state != State::Established {
             return;
         }
-        let largest = self.spaces[super::SpaceId::Data as usize]
-            .largest_received
-            .map(|(l, _)| l);
+        let largest = self.spaces[super::SpaceId::Data as usize].acks.largest();
         if largest != Some(pn) {
             // RFC 9000 §9.3: reordered older packets do not move us.
             return;
@@ -60,29 +56,16 @@ impl Connection {
     }
 
     fn migrate_to(&mut self, now: Instant, remote: SocketAddr, datagram_len: usize) {
-        let previous = std::mem::replace(&mut self.remote, remote);
+        // RFC 9000 §9.4: a new address means a new path: congestion control
+        // and RTT estimation start afresh, unless only the port changed
+        // (NAT rebinding keeps the same network path). §9.3, §8.1: until
+        // validated, at most three times what arrived on the new path.
+        let (previous, previous_validated) = self.path.move_to(&self.config, remote, datagram_len);
         tracing::debug!(side = ?self.side, from = %previous, to = %remote, "peer migrated");
         self.stats.migrations += 1;
-        // RFC 9000 §9.4: a new address means a new path: start congestion
-        // control and RTT estimation afresh, unless only the port changed
-        // (NAT rebinding keeps the same network path).
         if previous.ip() != remote.ip() {
-            let in_flight = self.cc.in_flight;
-            self.cc = Congestion::new(
-                self.config.congestion,
-                self.config.initial_window,
-                self.mtu as u64,
-            );
-            self.cc.in_flight = in_flight;
-            self.rtt = RttEstimator::new(self.config.initial_rtt);
-            self.pacer = Pacer::new();
-            self.first_rtt_sample = None;
+            self.recovery.on_new_path();
         }
-        // RFC 9000 §9.3, §8.1: until validated, send at most three times
-        // what arrived on the new path.
-        let previous_validated = std::mem::replace(&mut self.address_validated, false);
-        self.amp_received = datagram_len as u64;
-        self.amp_sent = 0;
         // RFC 9000 §9.5: a fresh CID on the new path, when the peer gave
         // us one, so the paths cannot be linked.
         self.rotate_cid();
@@ -90,7 +73,7 @@ impl Connection {
         let mut data = [0u8; 8];
         rand::thread_rng().fill_bytes(&mut data);
         self.pending.path_challenge = Some(data);
-        self.path_validation = Some(PathValidation {
+        self.path.validation = Some(PathValidation {
             data,
             deadline: now + self.path_validation_timeout(),
             previous,
@@ -100,51 +83,51 @@ impl Connection {
 
     /// RFC 9000 §8.2.4: three PTOs, and no less than six initial RTTs.
     fn path_validation_timeout(&self) -> Duration {
-        let pto = self.rtt.pto_base() + self.peer_max_ack_delay();
+        let pto = self.path.rtt.pto_base() + self.peer_max_ack_delay();
         (pto * 3).max(self.config.initial_rtt * 6)
     }
 
     /// A PATH_RESPONSE arrived (RFC 9000 §8.2.3).
     pub(super) fn on_path_response(&mut self, data: [u8; 8]) {
-        let Some(v) = self.path_validation else {
+        let Some(v) = self.path.validation else {
             return;
         };
         if v.data != data {
             return;
         }
-        tracing::debug!(side = ?self.side, remote = %self.remote, "path validated");
-        self.path_validation = None;
+        tracing::debug!(side = ?self.side, remote = %self.path.remote, "path validated");
+        self.path.validation = None;
         self.pending.path_challenge = None;
-        self.address_validated = true;
+        self.path.validated = true;
     }
 
     /// The PATH_CHALLENGE we sent may have been lost: send it again while
     /// the validation it belongs to is under way.
     pub(super) fn on_path_challenge_lost(&mut self, data: [u8; 8]) {
-        if self.path_validation.is_some_and(|v| v.data == data) {
+        if self.path.validation.is_some_and(|v| v.data == data) {
             self.pending.path_challenge = Some(data);
         }
     }
 
     /// When path validation gives up, if one is under way.
     pub(super) fn path_validation_deadline(&self) -> Option<Instant> {
-        self.path_validation.map(|v| v.deadline)
+        self.path.validation.map(|v| v.deadline)
     }
 
     /// RFC 9000 §9.3.2: a new path that could not be validated is
     /// abandoned for the previous one.
     pub(super) fn on_path_validation_timeout(&mut self, now: Instant) {
-        let Some(v) = self.path_validation else {
+        let Some(v) = self.path.validation else {
             return;
         };
         if v.deadline > now {
             return;
         }
         tracing::debug!(side = ?self.side, to = %v.previous, "path validation failed; back to the previous path");
-        self.path_validation = None;
+        self.path.validation = None;
         self.pending.path_challenge = None;
-        self.remote = v.previous;
-        self.address_validated = v.previous_validated;
+        self.path.remote = v.previous;
+        self.path.validated = v.previous_validated;
         self.announce_reset_token();
     }
 

@@ -4,38 +4,63 @@
 //! and the stream/close commands. Outputs, drained in this order after
 //! every input: [`Connection::poll_transmit`], [`Connection::poll_timeout`],
 //! [`Connection::poll_endpoint_event`], [`Connection::poll_event`].
+//!
+//! The connection composes parts, each a type with its own file and tests:
+//! the [`path`](path::PathState) (RTT, congestion control, pacing, PMTU,
+//! amplification limit), the [`CIDs`](cids::CidState), the
+//! [`datagram queues`](datagrams::Datagrams), per space the
+//! [`ACK state`](acks::AckState), [`loss detection`](recovery::Recovery),
+//! the [`timer table`](timers::TimerTable) and the
+//! [`pending control frames`](pending::PendingFrames). The other files
+//! are what the connection does with them: `recv.rs` (packets and frames
+//! in), `send.rs` (packets out), `loss.rs` (acknowledgements and losses),
+//! `close.rs`, `migration.rs`, `mtud.rs`, `validation.rs` (Retry and
+//! tokens), `version.rs`, `zero_rtt.rs`.
 
+mod acks;
+mod cids;
 mod close;
+mod datagrams;
 #[cfg(feature = "test-hooks")]
 mod hooks;
+mod loss;
 mod migration;
 mod mtud;
+mod path;
+mod payload;
+mod pending;
 mod recovery;
 mod recv;
 mod send;
+mod sent;
 pub(super) mod spaces;
 mod stats;
+mod timers;
 mod validation;
 pub(crate) mod version;
 mod zero_rtt;
 
 use super::cid::ConnectionId;
 use super::config::TransportConfig;
-use super::congestion::{Congestion, CongestionState, Pacer};
+use super::congestion::CongestionState;
 use super::crypto::{self, OneRttKeys};
 use super::error::{TransportError, TransportErrorCode};
 use super::frame::Dir;
 use super::packet;
-use super::rtt::RttEstimator;
 use super::streams::{ReadFailure, StreamEvent, StreamId, Streams, WriteFailure};
 use super::transport_params::{TransportParameters, VersionInformation};
 use super::Side;
 use bytes::Bytes;
+pub(crate) use cids::reset_token;
+use cids::CidState;
 pub use close::{ApplicationClose, ConnectionClose, ConnectionError};
-use rand::RngCore;
+use datagrams::Datagrams;
+use path::PathState;
+use pending::PendingFrames;
+use recovery::Recovery;
 use spaces::{PacketSpace, SpaceId};
 pub use stats::{ConnectionStats, FrameStats};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -45,8 +70,7 @@ pub use zero_rtt::ZeroRttState;
 /// Length of the connection IDs this implementation issues.
 pub(crate) const LOCAL_CID_LEN: usize = 8;
 
-/// Our ack_delay_exponent (the RFC default).
-const ACK_DELAY_EXPONENT: u64 = 3;
+use acks::ACK_DELAY_EXPONENT;
 
 /// An event for the application layer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,34 +135,6 @@ enum State {
     Drained,
 }
 
-/// Frames outside streams waiting to be sent in the Data space.
-#[derive(Debug, Default)]
-struct PendingFrames {
-    handshake_done: bool,
-    path_responses: VecDeque<[u8; 8]>,
-    /// A PATH_CHALLENGE to send on the path being validated.
-    path_challenge: Option<[u8; 8]>,
-    new_cids: Vec<u64>,
-    retire_cids: Vec<u64>,
-    ping: bool,
-    /// Server: a NEW_TOKEN frame to send (RFC 9000 §8.1.3).
-    new_token: Option<Bytes>,
-}
-
-/// A local connection ID we issued.
-#[derive(Debug, Clone, Copy)]
-struct LocalCid {
-    cid: ConnectionId,
-    reset_token: [u8; 16],
-}
-
-/// A connection ID the peer issued to us.
-#[derive(Debug, Clone, Copy)]
-struct RemoteCid {
-    cid: ConnectionId,
-    reset_token: Option<[u8; 16]>,
-}
-
 /// Negotiated handshake results.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HandshakeData {
@@ -170,12 +166,8 @@ pub struct Connection {
     handshake_confirmed: bool,
     /// Spaces whose crypto we write into now.
     write_level: SpaceId,
-    local_cids: BTreeMap<u64, LocalCid>,
-    next_local_seq: u64,
-    remote_cids: BTreeMap<u64, RemoteCid>,
-    remote_cid_seq: u64,
-    remote_retire_prior_to: u64,
-    dcid: ConnectionId,
+    /// The connection IDs of both sides.
+    cids: CidState,
     /// The client's first destination CID.
     orig_dcid: ConnectionId,
     /// Our first source CID.
@@ -191,13 +183,10 @@ pub struct Connection {
     token_store: Option<(Arc<crate::protocol::token::TokenStore>, String)>,
     /// Server: the key sealing the NEW_TOKEN token we issue.
     token_key: Option<Arc<crate::protocol::token::TokenKey>>,
-    /// The stateless reset token last announced to the endpoint.
-    announced_reset_token: Option<[u8; 16]>,
-    remote: SocketAddr,
+    /// The network path.
+    path: PathState,
     /// Server: follow a client to a new address (RFC 9000 §9).
     allow_migration: bool,
-    /// Server: the local address the client's packets reach.
-    local_ip: Option<std::net::IpAddr>,
     /// 0-RTT keys (client: sealing; server: opening) while they are used.
     zero_rtt_keys: Option<zero_rtt::ZeroRttKeys>,
     /// Where the connection stands with 0-RTT.
@@ -208,50 +197,25 @@ pub struct Connection {
     /// Server: the client's original version, when we answer in another
     /// (RFC 9368 §2.3).
     original_version: Option<version::OriginalVersion>,
-    /// The new path under validation after the peer moved.
-    path_validation: Option<migration::PathValidation>,
     peer_params: Option<TransportParameters>,
     streams: Streams,
-    rtt: RttEstimator,
-    cc: Congestion,
-    /// Reordering threshold in packets; grows after spurious losses.
-    packet_threshold: u64,
-    /// Time reordering threshold in eighths of an RTT; grows after
-    /// spurious losses.
-    time_threshold_eighths: u32,
-    pacer: Pacer,
-    /// Set while the pacer holds back ack-eliciting data until then.
-    pacing_until: Option<Instant>,
-    pto_count: u32,
+    /// Loss detection.
+    recovery: Recovery,
     idle_timeout: Option<Duration>,
     idle_deadline: Option<Instant>,
-    close_deadline: Option<Instant>,
-    /// The close frame we send while closing: (app, code, frame type, reason).
-    close_frame: Option<(bool, u64, u64, Bytes)>,
-    close_send_pending: bool,
-    close_budget: u32,
-    close_received_count: u32,
+    /// Closing and draining (RFC 9000 §10.2).
+    close: close::CloseState,
     error: Option<ConnectionError>,
     events: VecDeque<Event>,
     endpoint_events: VecDeque<EndpointEvent>,
-    datagrams_in: VecDeque<Bytes>,
-    datagrams_in_bytes: usize,
-    datagrams_out: VecDeque<Bytes>,
-    datagrams_out_bytes: usize,
+    /// Unreliable datagrams both ways (RFC 9221).
+    datagrams: Datagrams,
     stats: ConnectionStats,
-    address_validated: bool,
-    amp_received: u64,
-    amp_sent: u64,
+    /// Control frames of the connection itself waiting to be sent.
     pending: PendingFrames,
-    reset_key: Arc<ring::hmac::Key>,
-    mtu: usize,
-    /// Path MTU discovery, when enabled.
-    mtud: Option<mtud::MtuDiscovery>,
     last_sent_eliciting: Option<Instant>,
     /// An ack-eliciting packet went out since the last packet arrived.
     sent_eliciting_since_recv: bool,
-    /// When the first RTT sample was taken (RFC 9002 §7.6.2).
-    first_rtt_sample: Option<Instant>,
     /// Received packets that failed authentication (RFC 9001 §6.6).
     auth_failures: u64,
     /// 1-RTT packets that arrived before the server's handshake completed.
@@ -273,19 +237,11 @@ impl std::fmt::Debug for Connection {
         f.debug_struct("Connection")
             .field("side", &self.side)
             .field("state", &self.state)
-            .field("remote", &self.remote)
+            .field("remote", &self.path.remote)
             .field("scid", &self.initial_scid)
-            .field("dcid", &self.dcid)
+            .field("dcid", &self.cids.dcid())
             .finish()
     }
-}
-
-/// Computes the stateless reset token for `cid` (RFC 9000 §10.3.2).
-pub(super) fn reset_token(key: &ring::hmac::Key, cid: &[u8]) -> [u8; 16] {
-    let tag = ring::hmac::sign(key, cid);
-    let mut out = [0u8; 16];
-    out.copy_from_slice(&tag.as_ref()[..16]);
-    out
 }
 
 impl Connection {
@@ -304,23 +260,6 @@ impl Connection {
     ) -> Self {
         let mut spaces: [PacketSpace; 3] = Default::default();
         spaces[0].keys = Some(crypto::initial_keys_for(version, &orig_dcid, side).into());
-        let mtu = usize::from(config.initial_mtu.max(1200));
-        let mut local_cids = BTreeMap::new();
-        local_cids.insert(
-            0,
-            LocalCid {
-                cid: scid,
-                reset_token: reset_token(&reset_key, &scid),
-            },
-        );
-        let mut remote_cids = BTreeMap::new();
-        remote_cids.insert(
-            0,
-            RemoteCid {
-                cid: dcid,
-                reset_token: None,
-            },
-        );
         let streams = Streams::new(
             side,
             config.max_concurrent_bidi_streams,
@@ -339,12 +278,7 @@ impl Connection {
             handshake_complete: false,
             handshake_confirmed: false,
             write_level: SpaceId::Initial,
-            local_cids,
-            next_local_seq: 1,
-            remote_cids,
-            remote_cid_seq: 0,
-            remote_retire_prior_to: 0,
-            dcid,
+            cids: CidState::new(scid, dcid, reset_key),
             orig_dcid,
             initial_scid: scid,
             got_server_scid: false,
@@ -352,53 +286,28 @@ impl Connection {
             initial_token: Bytes::new(),
             token_store: None,
             token_key: None,
-            announced_reset_token: None,
-            remote,
+            path: PathState::new(&config, remote, side.is_client()),
             allow_migration: false,
-            local_ip: None,
             zero_rtt_keys: None,
             zero_rtt: ZeroRttState::None,
             params_from_handshake: false,
             original_version: None,
-            path_validation: None,
             peer_params: None,
             streams,
-            rtt: RttEstimator::new(config.initial_rtt),
-            cc: Congestion::new(config.congestion, config.initial_window, mtu as u64),
-            pacer: Pacer::new(),
-            packet_threshold: recovery::PACKET_THRESHOLD,
-            time_threshold_eighths: recovery::TIME_THRESHOLD_EIGHTHS,
-            pacing_until: None,
-            pto_count: 0,
+            recovery: Recovery::default(),
             idle_timeout: config.max_idle_timeout,
             idle_deadline: None,
-            close_deadline: None,
-            close_frame: None,
-            close_send_pending: false,
-            close_budget: 1,
-            close_received_count: 0,
+            close: close::CloseState::default(),
             error: None,
             events: VecDeque::new(),
             endpoint_events: VecDeque::new(),
-            datagrams_in: VecDeque::new(),
-            datagrams_in_bytes: 0,
-            datagrams_out: VecDeque::new(),
-            datagrams_out_bytes: 0,
+            datagrams: Datagrams::default(),
             stats: ConnectionStats::default(),
-            address_validated: side.is_client(),
-            amp_received: 0,
-            amp_sent: 0,
             pending: PendingFrames::default(),
-            reset_key,
-            mtu,
-            mtud: config
-                .mtu_discovery
-                .map(|c| mtud::MtuDiscovery::new(c, mtu as u16)),
             last_sent_eliciting: None,
             sent_eliciting_since_recv: false,
             early_1rtt: Vec::new(),
             auth_failures: 0,
-            first_rtt_sample: None,
             app_limited: false,
             any_packet_processed: false,
             handshake_data: None,
@@ -537,17 +446,17 @@ impl Connection {
     /// reported it for received datagrams; `None` for a client and where
     /// unsupported.
     pub fn local_ip(&self) -> Option<std::net::IpAddr> {
-        self.local_ip
+        self.path.local_ip
     }
 
     /// The peer's address.
     pub fn remote_address(&self) -> SocketAddr {
-        self.remote
+        self.path.remote
     }
 
     /// The smoothed RTT.
     pub fn rtt(&self) -> Duration {
-        self.rtt.smoothed()
+        self.path.rtt.smoothed()
     }
 
     /// True once the handshake completed.
@@ -586,16 +495,16 @@ impl Connection {
     /// Connection statistics.
     pub fn stats(&self) -> ConnectionStats {
         let mut s = self.stats;
-        s.rtt = self.rtt.smoothed();
-        s.cwnd = self.cc.window();
-        s.congestion_events = self.cc.congestion_events;
-        s.mtu = self.mtu as u16;
+        s.rtt = self.path.rtt.smoothed();
+        s.cwnd = self.path.cc.window();
+        s.congestion_events = self.path.cc.congestion_events;
+        s.mtu = self.path.mtu as u16;
         s
     }
 
     /// The congestion controller's state.
     pub fn congestion_state(&self) -> CongestionState {
-        self.cc.state()
+        self.path.cc.state()
     }
 
     /// The ALPN protocol and server name, once known.
@@ -629,8 +538,8 @@ impl Connection {
         self.config.datagram_receive_buffer_size?;
         let peer = self.peer_params.as_ref()?.max_datagram_frame_size?;
         // short header (1 + dcid + 4 pn) + tag + frame type + length varint
-        let overhead = 1 + self.dcid.len() + 4 + crypto::TAG_LEN + 1 + 2;
-        let by_mtu = self.mtu.saturating_sub(overhead);
+        let overhead = 1 + self.cids.dcid().len() + 4 + crypto::TAG_LEN + 1 + 2;
+        let by_mtu = self.path.mtu.saturating_sub(overhead);
         Some(by_mtu.min(peer.saturating_sub(3) as usize))
     }
 
@@ -649,15 +558,9 @@ impl Connection {
             return Err(SendDatagramError::TooLarge);
         }
         // Unreliable: the oldest go first to stay within the buffer.
-        while self.datagrams_out_bytes + data.len() > self.config.datagram_send_buffer_size {
-            let Some(old) = self.datagrams_out.pop_front() else {
-                break;
-            };
-            self.datagrams_out_bytes -= old.len();
-            self.stats.datagrams_dropped_tx += 1;
-        }
-        self.datagrams_out_bytes += data.len();
-        self.datagrams_out.push_back(data);
+        self.stats.datagrams_dropped_tx += self
+            .datagrams
+            .queue(data, self.config.datagram_send_buffer_size);
         Ok(())
     }
 
@@ -670,9 +573,7 @@ impl Connection {
 
     /// Takes a received datagram.
     pub fn read_datagram(&mut self) -> Option<Bytes> {
-        let d = self.datagrams_in.pop_front()?;
-        self.datagrams_in_bytes -= d.len();
-        Some(d)
+        self.datagrams.read()
     }
 
     /// Opens a stream, or `None` while the peer's stream limit is reached.
@@ -742,7 +643,7 @@ impl Connection {
     /// of the current phase was acknowledged. Keys are also updated on
     /// their own before the AEAD's confidentiality limit (§6.6).
     pub fn force_key_update(&mut self) -> bool {
-        let acked = self.spaces[SpaceId::Data as usize].largest_acked;
+        let acked = self.recovery.largest_acked(SpaceId::Data);
         // RFC 9001 §6.1: not before confirmation, and not again before
         // an acknowledgement for a packet of the current phase.
         if !self.handshake_confirmed
@@ -829,15 +730,6 @@ impl Connection {
         self.idle_deadline = timeout.map(|t| now + t.max(3 * self.pto_duration(SpaceId::Data)));
     }
 
-    /// The PTO period for a space, without backoff (RFC 9002 §6.2.1).
-    fn pto_duration(&self, space: SpaceId) -> Duration {
-        let mut d = self.rtt.pto_base();
-        if space == SpaceId::Data {
-            d += self.peer_max_ack_delay();
-        }
-        d
-    }
-
     fn peer_max_ack_delay(&self) -> Duration {
         self.peer_params
             .as_ref()
@@ -876,21 +768,11 @@ impl Connection {
     /// spare CID (or uses zero-length CIDs), or before the handshake
     /// completes.
     pub fn rotate_cid(&mut self) -> bool {
-        if !self.handshake_complete || self.is_closed() || self.dcid.is_empty() {
+        if !self.handshake_complete || self.is_closed() || !self.cids.rotate() {
             return false;
         }
-        let Some((&seq, next)) = self.remote_cids.range(self.remote_cid_seq + 1..).next() else {
-            return false;
-        };
-        let next = next.cid;
-        let old = std::mem::replace(&mut self.remote_cid_seq, seq);
-        self.dcid = next;
-        // RFC 9000 §10.3.1: a retired CID's reset token is no longer
-        // checked; the peer issues a replacement on RETIRE_CONNECTION_ID.
-        self.remote_cids.remove(&old);
-        self.pending.retire_cids.push(old);
         self.announce_reset_token();
-        tracing::debug!(side = ?self.side, seq, "switched to a new connection ID");
+        tracing::debug!(side = ?self.side, "switched to a new connection ID");
         true
     }
 
@@ -899,23 +781,8 @@ impl Connection {
         let limit = self
             .peer_params
             .as_ref()
-            .map_or(2, |p| p.active_connection_id_limit)
-            .min(8);
-        let mut rng = rand::thread_rng();
-        while (self.local_cids.len() as u64) < limit {
-            let mut bytes = [0u8; LOCAL_CID_LEN];
-            rng.fill_bytes(&mut bytes);
-            let cid = ConnectionId::new(&bytes).expect("8 bytes");
-            let seq = self.next_local_seq;
-            self.next_local_seq += 1;
-            self.local_cids.insert(
-                seq,
-                LocalCid {
-                    cid,
-                    reset_token: reset_token(&self.reset_key, &cid),
-                },
-            );
-            self.pending.new_cids.push(seq);
+            .map_or(2, |p| p.active_connection_id_limit);
+        for cid in self.cids.issue(limit, &mut rand::thread_rng()) {
             self.endpoint_events.push_back(EndpointEvent::NewCid(cid));
         }
     }

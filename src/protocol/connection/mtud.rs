@@ -8,7 +8,8 @@
 //! taken for a black hole (RFC 8899 §4.3): the size falls back to the
 //! base and the search starts again after a cooldown.
 
-use super::spaces::{SentPacket, SpaceId};
+use super::sent::SentPacket;
+use super::spaces::SpaceId;
 use super::{Connection, FrameStats};
 use crate::protocol::config::MtuDiscoveryConfig;
 use crate::protocol::crypto::TAG_LEN;
@@ -83,7 +84,7 @@ impl Connection {
     /// Starts the search once the handshake is confirmed and the peer's
     /// max_udp_payload_size is known (RFC 9000 §14.3).
     pub(super) fn start_mtu_discovery(&mut self, now: Instant) {
-        let Some(m) = self.mtud.as_mut() else {
+        let Some(m) = self.path.mtud.as_mut() else {
             return;
         };
         if m.next_probe.is_some() {
@@ -104,18 +105,18 @@ impl Connection {
     /// window calls `poll_transmit` anyway, so a probe held back by these
     /// needs no timer.
     fn next_probe(&self) -> Option<(u16, Instant)> {
-        let m = self.mtud.as_ref()?;
+        let m = self.path.mtud.as_ref()?;
         if m.in_flight.is_some()
             || self.one_rtt.is_none()
             || self.state != super::State::Established
-            || !self.address_validated
+            || !self.path.validated
             || self.key_limit_reached()
         {
             return None;
         }
         let size = m.candidate()?;
         let at = m.next_probe?;
-        (self.cc.available() >= u64::from(size)).then_some((size, at))
+        (self.path.cc.available() >= u64::from(size)).then_some((size, at))
     }
 
     /// The probe size, when a probe should go now.
@@ -160,7 +161,7 @@ impl Connection {
                 mtu_probe: true,
             },
         );
-        if let Some(m) = self.mtud.as_mut() {
+        if let Some(m) = self.path.mtud.as_mut() {
             m.in_flight = Some((header.pn, size as u16));
         }
         tracing::trace!(side = ?self.side, size, "PMTU probe");
@@ -170,7 +171,7 @@ impl Connection {
     /// An acknowledged packet of `size` bytes: a probe raises the size in
     /// use; any full-size packet clears black hole suspicion.
     pub(super) fn mtu_on_acked(&mut self, now: Instant, pn: u64, size: u16, probe: bool) {
-        let Some(m) = self.mtud.as_mut() else {
+        let Some(m) = self.path.mtud.as_mut() else {
             return;
         };
         if size > BASE_MTU {
@@ -191,16 +192,16 @@ impl Connection {
             m.high_failed = false;
             t
         });
-        if usize::from(size) > self.mtu {
+        if usize::from(size) > self.path.mtu {
             tracing::debug!(side = ?self.side, size, "PMTU raised");
-            self.mtu = usize::from(size);
+            self.path.mtu = usize::from(size);
         }
     }
 
     /// A lost probe (`probe`), or a loss event in which `large` packets
     /// larger than the base size were lost.
     pub(super) fn mtu_on_lost(&mut self, now: Instant, lost_probe: Option<u64>, large: bool) {
-        let Some(m) = self.mtud.as_mut() else {
+        let Some(m) = self.path.mtud.as_mut() else {
             return;
         };
         if let Some(pn) = lost_probe {
@@ -217,12 +218,12 @@ impl Connection {
                 }
             }
         }
-        if !large || self.mtu <= usize::from(BASE_MTU) {
+        if !large || self.path.mtu <= usize::from(BASE_MTU) {
             return;
         }
         m.suspicious_losses += 1;
         if m.suspicious_losses >= BLACK_HOLE_LOSS_EVENTS {
-            tracing::debug!(side = ?self.side, mtu = self.mtu, "PMTU black hole; back to the base size");
+            tracing::debug!(side = ?self.side, mtu = self.path.mtu, "PMTU black hole; back to the base size");
             m.suspicious_losses = 0;
             m.low = BASE_MTU;
             m.high = m.config.upper_bound.max(BASE_MTU);
@@ -230,7 +231,7 @@ impl Connection {
             m.failures = 0;
             m.in_flight = None;
             m.next_probe = Some(now + m.config.black_hole_cooldown);
-            self.mtu = usize::from(BASE_MTU);
+            self.path.mtu = usize::from(BASE_MTU);
             self.stats.black_holes += 1;
         }
     }

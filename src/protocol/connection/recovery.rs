@@ -1,23 +1,26 @@
-//! Loss detection and recovery (RFC 9002 §5, §6, Appendix A): ACK
-//! processing, packet- and time-threshold loss, PTO with back-off, and
-//! requeueing of lost frames.
+//! Where loss is detected (RFC 9002 §5, §6, Appendix A): the
+//! ack-eliciting packets in flight per packet number space, RTT samples
+//! from ACKs, packet- and time-threshold loss, spurious losses, persistent
+//! congestion and the PTO with back-off. [`Recovery`] only decides; the
+//! connection (`loss.rs`) feeds what it reports to congestion control,
+//! PMTU discovery and the retransmission queues.
 
-use super::spaces::{LostPacket, SentFrame, SentPacket, SpaceId};
-use super::Connection;
-use crate::protocol::error::TransportError;
+use super::sent::{LostPacket, SentFrame, SentPacket};
+use super::spaces::SpaceId;
 use crate::protocol::frame::Ack;
-use crate::protocol::rtt::GRANULARITY;
+use crate::protocol::rtt::{RttEstimator, GRANULARITY};
+use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
 /// Initial packet reordering threshold (RFC 9002 §6.1.1, kPacketThreshold).
-pub(super) const PACKET_THRESHOLD: u64 = 3;
+const PACKET_THRESHOLD: u64 = 3;
 
 /// Most the reordering threshold grows to after spurious losses.
 const MAX_PACKET_THRESHOLD: u64 = 256;
 
 /// Initial time threshold in eighths of an RTT (RFC 9002 §6.1.2,
 /// kTimeThreshold = 9/8).
-pub(super) const TIME_THRESHOLD_EIGHTHS: u32 = 9;
+const TIME_THRESHOLD_EIGHTHS: u32 = 9;
 
 /// Most the time threshold grows to after spurious losses: two RTTs, in
 /// eighths.
@@ -29,35 +32,156 @@ const RECENTLY_LOST: usize = 64;
 /// Persistent congestion threshold (RFC 9002 §7.6.1).
 const PERSISTENT_CONGESTION_THRESHOLD: u32 = 3;
 
-impl Connection {
-    /// Handles an ACK frame (RFC 9002 §A.7).
-    pub(super) fn on_ack_frame(
+/// Packets of one space in flight and what loss detection knows of them.
+#[derive(Debug, Default)]
+struct SpaceRecovery {
+    /// Ack-eliciting packets awaiting acknowledgement.
+    sent: BTreeMap<u64, SentPacket>,
+    /// Largest packet number the peer acknowledged.
+    largest_acked: Option<u64>,
+    /// Time of the last ack-eliciting packet sent (the PTO's base).
+    last_ack_eliciting: Option<Instant>,
+    /// Time-threshold loss timer (RFC 9002 §6.1.2).
+    loss_time: Option<Instant>,
+    /// Recently declared-lost packets, to recognise spurious losses.
+    recently_lost: VecDeque<LostPacket>,
+}
+
+/// What an ACK frame acknowledged.
+#[derive(Debug, Default)]
+pub(super) struct Acked {
+    /// Newly acknowledged packets, in the order of the ACK's ranges
+    /// (highest first), each range by packet number.
+    pub(super) packets: Vec<(u64, SentPacket)>,
+    /// Packets we had declared lost that the ACK covers: the path
+    /// reordered them (RFC 9002 §6.1); each undoes a loss.
+    pub(super) spurious: u64,
+}
+
+/// Packets declared lost at once.
+#[derive(Debug, Default)]
+pub(super) struct Lost {
+    /// The lost packets, by packet number (PMTU probes among them).
+    pub(super) packets: Vec<(u64, SentPacket)>,
+    /// Two lost ack-eliciting packets (not probes) span more than the
+    /// persistent congestion duration (RFC 9002 §7.6.2).
+    pub(super) persistent: bool,
+}
+
+/// When the loss detection timer fires, and for what.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum LossTimer {
+    /// A packet of this space may be lost by time threshold.
+    Loss(Instant, SpaceId),
+    /// A probe timeout in this space.
+    Pto(Instant, SpaceId),
+}
+
+impl LossTimer {
+    /// When it fires.
+    pub(super) fn at(self) -> Instant {
+        match self {
+            LossTimer::Loss(t, _) | LossTimer::Pto(t, _) => t,
+        }
+    }
+}
+
+/// Loss detection state of a connection.
+#[derive(Debug)]
+pub(super) struct Recovery {
+    spaces: [SpaceRecovery; 3],
+    /// Consecutive PTOs without an acknowledgement (RFC 9002 §6.2.1).
+    pto_count: u32,
+    /// Reordering threshold in packets; grows after spurious losses.
+    packet_threshold: u64,
+    /// Time reordering threshold in eighths of an RTT; grows after
+    /// spurious losses.
+    time_threshold_eighths: u32,
+    /// When the first RTT sample was taken (RFC 9002 §7.6.2).
+    first_rtt_sample: Option<Instant>,
+}
+
+impl Default for Recovery {
+    fn default() -> Self {
+        Self {
+            spaces: Default::default(),
+            pto_count: 0,
+            packet_threshold: PACKET_THRESHOLD,
+            time_threshold_eighths: TIME_THRESHOLD_EIGHTHS,
+            first_rtt_sample: None,
+        }
+    }
+}
+
+impl Recovery {
+    /// The PTO period for `space`, without back-off (RFC 9002 §6.2.1).
+    pub(super) fn pto_duration(
+        rtt: &RttEstimator,
+        space: SpaceId,
+        max_ack_delay: Duration,
+    ) -> Duration {
+        let mut d = rtt.pto_base();
+        if space == SpaceId::Data {
+            d += max_ack_delay;
+        }
+        d
+    }
+
+    /// Tracks an ack-eliciting packet of `space`.
+    pub(super) fn on_packet_sent(&mut self, space: SpaceId, pn: u64, packet: SentPacket) {
+        let sp = &mut self.spaces[space as usize];
+        sp.last_ack_eliciting = Some(packet.time);
+        sp.sent.insert(pn, packet);
+    }
+
+    /// Largest packet number of `space` the peer acknowledged.
+    pub(super) fn largest_acked(&self, space: SpaceId) -> Option<u64> {
+        self.spaces[space as usize].largest_acked
+    }
+
+    /// True when ack-eliciting packets of `space` are outstanding.
+    pub(super) fn has_in_flight(&self, space: SpaceId) -> bool {
+        !self.spaces[space as usize].sent.is_empty()
+    }
+
+    /// Consecutive PTOs so far.
+    pub(super) fn pto_count(&self) -> u32 {
+        self.pto_count
+    }
+
+    /// An ACK made progress: the PTO back-off starts over (RFC 9002
+    /// §6.2.1).
+    pub(super) fn reset_pto_count(&mut self) {
+        self.pto_count = 0;
+    }
+
+    /// Handles an ACK frame of `space` (RFC 9002 §A.7): which packets it
+    /// newly acknowledges, and an RTT sample (with the peer's `ack_delay`
+    /// already decoded and capped) when its largest is among them.
+    /// Lost packets are found by a following [`Self::detect_lost`].
+    pub(super) fn on_ack_received(
         &mut self,
         now: Instant,
         space: SpaceId,
         ack: &Ack,
-    ) -> Result<(), TransportError> {
+        ack_delay: Duration,
+        rtt: &mut RttEstimator,
+    ) -> Acked {
         let sp = &mut self.spaces[space as usize];
-        if ack.largest >= sp.next_pn {
-            return Err(TransportError::protocol_violation(
-                "ACK for a packet never sent",
-            ));
-        }
         sp.largest_acked = Some(sp.largest_acked.map_or(ack.largest, |l| l.max(ack.largest)));
         // RFC 9002 §6.1.1, §6.1.2: an ACK for a packet we declared lost
         // shows the path reorders. Raise the reordering thresholds past the
-        // distance and the delay seen (as RACK does, RFC 8985 §6.2), and
-        // undo the window cut when the loss was only reordering.
+        // distance and the delay seen (as RACK does, RFC 8985 §6.2).
         let mut spurious = 0u64;
         let mut threshold = self.packet_threshold;
         let mut eighths = self.time_threshold_eighths;
-        let rtt = self.rtt.latest().max(self.rtt.smoothed()).max(GRANULARITY);
+        let rtt_now = rtt.latest().max(rtt.smoothed()).max(GRANULARITY);
         sp.recently_lost.retain(|l: &LostPacket| {
             if ack.ranges.iter().any(|r| r.contains(&l.pn)) {
                 spurious += 1;
                 threshold = threshold.max(l.largest_acked - l.pn + 1);
                 let late = now.saturating_duration_since(l.sent);
-                let needed = (late.as_nanos() * 8).div_ceil(rtt.as_nanos()) + 1;
+                let needed = (late.as_nanos() * 8).div_ceil(rtt_now.as_nanos()) + 1;
                 eighths = eighths.max(needed.min(u128::from(MAX_TIME_THRESHOLD_EIGHTHS)) as u32);
                 false
             } else {
@@ -66,85 +190,44 @@ impl Connection {
         });
         self.packet_threshold = threshold.min(MAX_PACKET_THRESHOLD);
         self.time_threshold_eighths = eighths;
-        for _ in 0..spurious {
-            self.cc.on_spurious_loss();
-        }
-        let sp = &mut self.spaces[space as usize];
-        let mut newly: Vec<(u64, SentPacket)> = Vec::new();
+        let mut packets: Vec<(u64, SentPacket)> = Vec::new();
         for r in &ack.ranges {
             let pns: Vec<u64> = sp.sent.range(r.clone()).map(|(&pn, _)| pn).collect();
             for pn in pns {
                 if let Some(p) = sp.sent.remove(&pn) {
-                    newly.push((pn, p));
+                    packets.push((pn, p));
                 }
             }
-        }
-        if newly.is_empty() {
-            return Ok(());
         }
         // RTT sample when the largest acknowledged is newly acknowledged
         // (RFC 9002 §5.1); ack-only packets are never tracked, so every
         // tracked packet is ack-eliciting.
-        if let Some((_, p)) = newly.iter().find(|(pn, _)| *pn == ack.largest) {
-            let sample = now.saturating_duration_since(p.time);
-            let exponent = self
-                .peer_params
-                .as_ref()
-                .map_or(3, |p| p.ack_delay_exponent);
-            let mut delay = Duration::from_micros(ack.delay.saturating_mul(1 << exponent));
-            if space != SpaceId::Data {
-                delay = Duration::ZERO;
-            } else if self.handshake_confirmed {
-                delay = delay.min(self.peer_max_ack_delay());
-            }
-            self.rtt.update(delay, sample);
+        if let Some((_, p)) = packets.iter().find(|(pn, _)| *pn == ack.largest) {
+            rtt.update(ack_delay, now.saturating_duration_since(p.time));
             self.first_rtt_sample.get_or_insert(now);
         }
-        for (pn, p) in newly {
-            if space == SpaceId::Data {
-                self.mtu_on_acked(now, pn, p.size, p.mtu_probe);
-            }
-            if p.in_flight {
-                self.cc
-                    .on_ack(now, p.time, u64::from(p.size), &self.rtt, self.app_limited);
-            }
-            for f in p.frames {
-                self.on_frame_acked(f);
-            }
-        }
-        self.detect_lost(now, space);
-        // RFC 9002 §6.2.1: reset the PTO back-off, except for a client
-        // still unsure the server validated its address.
-        if !(self.side.is_client() && !self.handshake_complete && space == SpaceId::Initial) {
-            self.pto_count = 0;
-        }
-        Ok(())
+        Acked { packets, spurious }
     }
 
-    fn on_frame_acked(&mut self, f: SentFrame) {
-        match f {
-            SentFrame::Stream {
-                id,
-                offset,
-                len,
-                fin,
-            } => self.streams.on_stream_acked(id, offset, len, fin),
-            SentFrame::Reset(id, ..) => self.streams.on_reset_acked(id),
-            _ => {}
-        }
-    }
-
-    /// Declares packets lost by packet or time threshold (RFC 9002 §A.10).
-    pub(super) fn detect_lost(&mut self, now: Instant, space: SpaceId) {
+    /// Declares packets of `space` lost by packet or time threshold
+    /// (RFC 9002 §A.10) and re-arms its loss timer. `max_ack_delay` is
+    /// the peer's, for the persistent congestion duration.
+    pub(super) fn detect_lost(
+        &mut self,
+        now: Instant,
+        space: SpaceId,
+        rtt: &RttEstimator,
+        max_ack_delay: Duration,
+    ) -> Lost {
         let persistent_duration =
-            (self.rtt.pto_base() + self.peer_max_ack_delay()) * PERSISTENT_CONGESTION_THRESHOLD;
+            (rtt.pto_base() + max_ack_delay) * PERSISTENT_CONGESTION_THRESHOLD;
         let first_sample = self.first_rtt_sample;
         let sp = &mut self.spaces[space as usize];
         sp.loss_time = None;
         let Some(largest_acked) = sp.largest_acked else {
-            return;
+            return Lost::default();
         };
-        let rtt = self.rtt.latest().max(self.rtt.smoothed());
+        let rtt = rtt.latest().max(rtt.smoothed());
         let loss_delay = (rtt * self.time_threshold_eighths / 8).max(GRANULARITY);
         let lost_send_time = now.checked_sub(loss_delay);
         let mut lost = Vec::new();
@@ -158,113 +241,43 @@ impl Connection {
                 sp.loss_time = Some(sp.loss_time.map_or(t, |l| l.min(t)));
             }
         }
-        if lost.is_empty() {
-            return;
-        }
-        let mut lost_count = lost.len() as u64;
-        let mut lost_bytes = 0;
-        let mut largest_lost_time = None;
-        let mut frames = Vec::new();
         // RFC 9002 §7.6.2: persistent congestion when two lost ack-eliciting
         // packets were sent more than the persistent congestion duration
         // apart, nothing sent between them was acknowledged (a run of
         // consecutive packet numbers, all lost), and an RTT sample existed
         // before the first was sent.
         let mut run: Option<(u64, Instant)> = None;
-        let mut persistent = false;
-        let mut lost_probe = None;
-        let mut large_lost = false;
+        let mut out = Lost::default();
         for pn in lost {
             let p = sp.sent.remove(&pn).expect("listed");
-            if p.mtu_probe {
-                // RFC 8899 §3: a lost probe says nothing about congestion.
-                lost_probe = Some(pn);
-                lost_count -= 1;
-                self.stats.lost_mtu_probes += 1;
-                self.cc.on_removed(u64::from(p.size));
-                continue;
+            if !p.mtu_probe {
+                // RFC 8899 §3: a lost probe says nothing about congestion
+                // nor about reordering.
+                if sp.recently_lost.len() >= RECENTLY_LOST {
+                    sp.recently_lost.pop_front();
+                }
+                sp.recently_lost.push_back(LostPacket {
+                    pn,
+                    largest_acked,
+                    sent: p.time,
+                });
+                let start = match run {
+                    Some((prev, start)) if prev + 1 == pn => start,
+                    _ => p.time,
+                };
+                run = Some((pn, start));
+                if first_sample.is_some_and(|f| f < start)
+                    && p.time.saturating_duration_since(start) > persistent_duration
+                {
+                    out.persistent = true;
+                }
             }
-            large_lost |= p.size > super::mtud::BASE_MTU;
-            if sp.recently_lost.len() >= RECENTLY_LOST {
-                sp.recently_lost.pop_front();
-            }
-            sp.recently_lost.push_back(LostPacket {
-                pn,
-                largest_acked,
-                sent: p.time,
-            });
-            if p.in_flight {
-                lost_bytes += u64::from(p.size);
-            }
-            largest_lost_time = Some(p.time);
-            let start = match run {
-                Some((prev, start)) if prev + 1 == pn => start,
-                _ => p.time,
-            };
-            run = Some((pn, start));
-            if first_sample.is_some_and(|f| f < start)
-                && p.time.saturating_duration_since(start) > persistent_duration
-            {
-                persistent = true;
-            }
-            self.stats.lost_packets += 1;
-            self.stats.lost_bytes += u64::from(p.size);
-            frames.extend(p.frames);
+            out.packets.push((pn, p));
         }
-        if let Some(t) = largest_lost_time {
-            self.cc.on_loss(lost_bytes, lost_count, t, now, persistent);
-        }
-        if space == SpaceId::Data {
-            self.mtu_on_lost(now, lost_probe, large_lost);
-        }
-        for f in frames {
-            self.requeue(space, f);
-        }
+        out
     }
 
-    /// Puts a lost frame's content back in the send queues.
-    pub(super) fn requeue(&mut self, space: SpaceId, f: SentFrame) {
-        match f {
-            SentFrame::Crypto { offset, len } => {
-                let sp = &mut self.spaces[space as usize];
-                if !sp.discarded {
-                    sp.crypto_retransmit.insert(offset..offset + len);
-                }
-            }
-            SentFrame::Stream {
-                id,
-                offset,
-                len,
-                fin,
-            } => self.streams.on_stream_lost(id, offset, len, fin),
-            SentFrame::MaxData => self.streams.pending.max_data = true,
-            SentFrame::MaxStreamData(id) => {
-                if self.streams.local_max_stream_data(id).is_some() {
-                    self.streams.pending.max_stream_data.insert(id);
-                }
-            }
-            SentFrame::MaxStreams(d) => {
-                self.streams.pending.max_streams[d as usize] = true;
-            }
-            SentFrame::Reset(id, code, size) => self.streams.pending.resets.push((id, code, size)),
-            SentFrame::StopSending(id, code) => {
-                if self.streams.local_max_stream_data(id).is_some() {
-                    self.streams.pending.stop_sending.push((id, code));
-                }
-            }
-            SentFrame::NewCid(seq) => {
-                if self.local_cids.contains_key(&seq) {
-                    self.pending.new_cids.push(seq);
-                }
-            }
-            SentFrame::RetireCid(seq) => self.pending.retire_cids.push(seq),
-            SentFrame::PathChallenge(data) => self.on_path_challenge_lost(data),
-            SentFrame::HandshakeDone => self.pending.handshake_done = true,
-            SentFrame::NewToken(t) => self.pending.new_token = Some(t),
-        }
-    }
-
-    /// The earliest loss time and its space (RFC 9002 §A.8).
+    /// The earliest time-threshold loss timer and its space (RFC 9002 §A.8).
     fn earliest_loss_time(&self) -> Option<(Instant, SpaceId)> {
         SpaceId::ALL
             .iter()
@@ -272,39 +285,36 @@ impl Connection {
             .min_by_key(|(t, _)| *t)
     }
 
-    /// The PTO deadline and its space (RFC 9002 §A.8).
-    fn pto_time(&self) -> Option<(Instant, SpaceId)> {
+    /// The PTO deadline and its space (RFC 9002 §A.8). `anti_deadlock`:
+    /// for a client whose handshake is not confirmed, the space to probe
+    /// and when it last sent an ack-eliciting packet, used when nothing
+    /// is in flight (RFC 9002 §6.2.2.1).
+    fn pto_time(
+        &self,
+        rtt: &RttEstimator,
+        max_ack_delay: Duration,
+        handshake_confirmed: bool,
+        anti_deadlock: Option<(SpaceId, Instant)>,
+    ) -> Option<(Instant, SpaceId)> {
         let backoff = 1u32 << self.pto_count.min(10);
-        let any_in_flight = self.spaces.iter().any(|s| s.has_in_flight());
-        if !any_in_flight {
-            // Anti-deadlock (RFC 9002 §6.2.2.1): a client without a
-            // confirmed handshake keeps probing.
-            if self.side.is_client() && !self.handshake_confirmed && !self.is_closed() {
-                let space = if self.spaces[SpaceId::Handshake as usize].keys.is_some() {
-                    SpaceId::Handshake
-                } else {
-                    SpaceId::Initial
-                };
-                self.spaces[space as usize].keys.as_ref()?;
-                let base = self.last_sent_eliciting?;
-                return Some((base + self.rtt.pto_base() * backoff, space));
-            }
-            return None;
+        if self.spaces.iter().all(|s| s.sent.is_empty()) {
+            let (space, base) = anti_deadlock?;
+            return Some((base + rtt.pto_base() * backoff, space));
         }
         let mut best: Option<(Instant, SpaceId)> = None;
         for s in SpaceId::ALL {
             let sp = &self.spaces[s as usize];
-            if !sp.has_in_flight() {
+            if sp.sent.is_empty() {
                 continue;
             }
             // RFC 9002 §6.2.1: no application-data PTO before confirmation.
-            if s == SpaceId::Data && !self.handshake_confirmed {
+            if s == SpaceId::Data && !handshake_confirmed {
                 continue;
             }
             let Some(last) = sp.last_ack_eliciting else {
                 continue;
             };
-            let t = last + self.pto_duration(s) * backoff;
+            let t = last + Self::pto_duration(rtt, s, max_ack_delay) * backoff;
             if best.is_none_or(|(b, _)| t < b) {
                 best = Some((t, s));
             }
@@ -312,91 +322,319 @@ impl Connection {
         best
     }
 
-    /// When the loss-detection timer fires next.
-    pub(super) fn loss_detection_deadline(&self) -> Option<(Instant, SpaceId)> {
-        if self.is_closed() {
-            return None;
+    /// When the loss detection timer fires next, and why: a loss timer
+    /// first, else the PTO.
+    pub(super) fn timer(
+        &self,
+        rtt: &RttEstimator,
+        max_ack_delay: Duration,
+        handshake_confirmed: bool,
+        anti_deadlock: Option<(SpaceId, Instant)>,
+    ) -> Option<LossTimer> {
+        if let Some((t, s)) = self.earliest_loss_time() {
+            return Some(LossTimer::Loss(t, s));
         }
-        self.earliest_loss_time().or_else(|| self.pto_time())
+        self.pto_time(rtt, max_ack_delay, handshake_confirmed, anti_deadlock)
+            .map(|(t, s)| LossTimer::Pto(t, s))
     }
 
-    /// Handles the loss-detection timer (RFC 9002 §A.9).
-    pub(super) fn on_loss_timeout(&mut self, now: Instant) {
-        if let Some((t, space)) = self.earliest_loss_time() {
-            if t <= now {
-                self.detect_lost(now, space);
-            }
-            return;
-        }
-        let Some((t, space)) = self.pto_time() else {
-            return;
-        };
-        if t > now {
-            return;
-        }
-        if space == SpaceId::Data && self.key_limit_reached() {
-            // RFC 9001 §6.6: the keys are used up and no acknowledgement
-            // arrived that would allow an update.
-            self.transport_error(
-                now,
-                TransportError::new(
-                    crate::protocol::error::TransportErrorCode::AEAD_LIMIT_REACHED,
-                    "confidentiality limit reached without a key update",
-                ),
-            );
-            return;
-        }
+    /// A PTO fired in `space` (RFC 9002 §6.2.4): counts it, restarts the
+    /// space's timer base at `now`, and returns the frames the probes
+    /// should carry: for application data, those of the two oldest
+    /// packets outstanding; in the handshake spaces, all unacknowledged
+    /// CRYPTO data (it is small).
+    pub(super) fn on_pto(&mut self, now: Instant, space: SpaceId) -> Vec<SentFrame> {
         self.pto_count += 1;
-        tracing::trace!(side = ?self.side, ?space, pto_count = self.pto_count, "PTO");
-        if space == SpaceId::Data {
-            // Nothing acknowledged for a PTO while full-size packets (not
-            // only probes) are out: maybe a PMTU black hole (RFC 8899
-            // §4.3).
-            let large = self.spaces[space as usize]
-                .sent
-                .values()
-                .any(|p| !p.mtu_probe && p.size > super::mtud::BASE_MTU);
-            if large {
-                self.mtu_on_lost(now, None, true);
-            }
-        }
-        // RFC 9002 §6.2.4: probes carry data when there is some. Requeue
-        // the content of the oldest outstanding packets so the probes
-        // retransmit it; a bare PING goes only when nothing is waiting.
         let sp = &mut self.spaces[space as usize];
-        sp.probes = 2;
-        let oldest: Vec<SentFrame> = sp
-            .sent
-            .values()
-            .take(2)
-            .flat_map(|p| p.frames.iter().cloned())
-            .collect();
-        // A probe resets the timer base even if nothing is requeued.
         sp.last_ack_eliciting = Some(now);
-        if space != SpaceId::Data {
-            // Handshake data is small: resend all of it that is unacked.
-            let crypto: Vec<SentFrame> = sp
-                .sent
+        if space == SpaceId::Data {
+            sp.sent
+                .values()
+                .take(2)
+                .flat_map(|p| p.frames.iter().cloned())
+                .collect()
+        } else {
+            sp.sent
                 .values()
                 .flat_map(|p| p.frames.iter().cloned())
                 .filter(|f| matches!(f, SentFrame::Crypto { .. }))
-                .collect();
-            for f in crypto {
-                self.requeue(space, f);
-            }
-            if self.side.is_client()
-                && !self.spaces[space as usize].has_in_flight()
-                && self.spaces[space as usize].crypto_sent > 0
-            {
-                // Anti-deadlock probe: resend from the start.
-                let sp = &mut self.spaces[space as usize];
-                let end = sp.crypto_out.len() as u64;
-                sp.crypto_retransmit.insert(0..end);
-            }
-        } else {
-            for f in oldest {
-                self.requeue(space, f);
-            }
+                .collect()
         }
+    }
+
+    /// True when a packet of `space` larger than `size`, not a PMTU
+    /// probe, is outstanding.
+    pub(super) fn has_outstanding_larger_than(&self, space: SpaceId, size: u16) -> bool {
+        self.spaces[space as usize]
+            .sent
+            .values()
+            .any(|p| !p.mtu_probe && p.size > size)
+    }
+
+    /// Forgets everything sent in `space` (its keys are discarded, RFC
+    /// 9002 §6.4, or a Retry restarts it, §6.3), and restarts the PTO
+    /// back-off. Returns the bytes that were in flight.
+    pub(super) fn discard(&mut self, space: SpaceId) -> u64 {
+        let sp = std::mem::take(&mut self.spaces[space as usize]);
+        self.pto_count = 0;
+        sp.sent
+            .values()
+            .filter(|p| p.in_flight)
+            .map(|p| u64::from(p.size))
+            .sum()
+    }
+
+    /// Forgets every packet of every space: the connection closed.
+    pub(super) fn clear(&mut self) {
+        for sp in &mut self.spaces {
+            sp.sent.clear();
+            sp.loss_time = None;
+        }
+    }
+
+    /// Takes out the 0-RTT packets in flight (the server rejected 0-RTT).
+    pub(super) fn take_zero_rtt(&mut self) -> Vec<SentPacket> {
+        let sp = &mut self.spaces[SpaceId::Data as usize];
+        let pns: Vec<u64> = sp
+            .sent
+            .iter()
+            .filter(|(_, p)| p.zero_rtt)
+            .map(|(&pn, _)| pn)
+            .collect();
+        pns.into_iter()
+            .filter_map(|pn| sp.sent.remove(&pn))
+            .collect()
+    }
+
+    /// The path changed (RFC 9000 §9.4): RTT samples start over.
+    pub(super) fn on_new_path(&mut self) {
+        self.first_rtt_sample = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::frame::Ack;
+
+    const MS: Duration = Duration::from_millis(1);
+    const MAX_ACK_DELAY: Duration = Duration::from_millis(25);
+
+    fn packet(time: Instant) -> SentPacket {
+        SentPacket {
+            time,
+            size: 1200,
+            in_flight: true,
+            frames: vec![SentFrame::HandshakeDone],
+            zero_rtt: false,
+            mtu_probe: false,
+        }
+    }
+
+    fn ack(ranges: &[std::ops::RangeInclusive<u64>]) -> Ack {
+        Ack {
+            largest: *ranges[0].end(),
+            delay: 0,
+            ranges: ranges.to_vec(),
+            ecn: None,
+        }
+    }
+
+    /// `n` packets of the Data space, one every `gap`, from `start`.
+    fn sent(n: u64, start: Instant, gap: Duration) -> Recovery {
+        let mut r = Recovery::default();
+        for pn in 0..n {
+            r.on_packet_sent(SpaceId::Data, pn, packet(start + gap * pn as u32));
+        }
+        r
+    }
+
+    fn pns(packets: &[(u64, SentPacket)]) -> Vec<u64> {
+        packets.iter().map(|(pn, _)| *pn).collect()
+    }
+
+    #[test]
+    fn an_ack_acknowledges_its_ranges_and_samples_the_rtt() {
+        let t0 = Instant::now();
+        let mut r = sent(5, t0, MS);
+        let mut rtt = RttEstimator::new(Duration::from_millis(333));
+        let now = t0 + 54 * MS;
+        let acked = r.on_ack_received(
+            now,
+            SpaceId::Data,
+            &ack(&[3..=4, 0..=1]),
+            Duration::ZERO,
+            &mut rtt,
+        );
+        assert_eq!(pns(&acked.packets), [3, 4, 0, 1]);
+        // Sampled on the largest acknowledged, sent at 4 ms.
+        assert_eq!(rtt.latest(), 50 * MS);
+        assert_eq!(r.largest_acked(SpaceId::Data), Some(4));
+        // A duplicate ACK acknowledges nothing and takes no sample.
+        let again = r.on_ack_received(
+            now + MS,
+            SpaceId::Data,
+            &ack(&[3..=4]),
+            Duration::ZERO,
+            &mut rtt,
+        );
+        assert!(again.packets.is_empty());
+        assert_eq!(rtt.latest(), 50 * MS);
+    }
+
+    #[test]
+    fn three_later_packets_acknowledged_declare_a_loss() {
+        // RFC 9002 §6.1.1: kPacketThreshold = 3.
+        let t0 = Instant::now();
+        let mut r = sent(5, t0, Duration::ZERO);
+        let mut rtt = RttEstimator::new(Duration::from_millis(100));
+        let now = t0 + 100 * MS;
+        r.on_ack_received(now, SpaceId::Data, &ack(&[2..=3]), Duration::ZERO, &mut rtt);
+        let lost = r.detect_lost(now, SpaceId::Data, &rtt, MAX_ACK_DELAY);
+        assert_eq!(pns(&lost.packets), [0], "0 is 3 behind, 1 only 2");
+        r.on_ack_received(
+            now,
+            SpaceId::Data,
+            &ack(&[4..=4, 2..=3]),
+            Duration::ZERO,
+            &mut rtt,
+        );
+        let lost = r.detect_lost(now, SpaceId::Data, &rtt, MAX_ACK_DELAY);
+        assert_eq!(pns(&lost.packets), [1]);
+        assert!(!lost.persistent);
+    }
+
+    #[test]
+    fn an_old_enough_packet_is_lost_by_time_and_a_younger_one_arms_the_timer() {
+        // RFC 9002 §6.1.2: 9/8 of the RTT.
+        let t0 = Instant::now();
+        let mut r = Recovery::default();
+        r.on_packet_sent(SpaceId::Data, 0, packet(t0));
+        r.on_packet_sent(SpaceId::Data, 1, packet(t0 + 90 * MS));
+        r.on_packet_sent(SpaceId::Data, 2, packet(t0 + 100 * MS));
+        let mut rtt = RttEstimator::new(Duration::from_millis(333));
+        let now = t0 + 200 * MS;
+        r.on_ack_received(now, SpaceId::Data, &ack(&[2..=2]), Duration::ZERO, &mut rtt);
+        assert_eq!(rtt.latest(), 100 * MS);
+        let lost = r.detect_lost(now, SpaceId::Data, &rtt, MAX_ACK_DELAY);
+        // Loss delay 112.5 ms: 0 (sent 200 ms ago) is lost, 1 (110 ms) not yet.
+        assert_eq!(pns(&lost.packets), [0]);
+        let timer = r.timer(&rtt, MAX_ACK_DELAY, true, None);
+        assert_eq!(
+            timer,
+            Some(LossTimer::Loss(
+                t0 + 90 * MS + rtt.latest() * 9 / 8,
+                SpaceId::Data
+            ))
+        );
+    }
+
+    #[test]
+    fn a_spurious_loss_raises_the_reordering_threshold() {
+        let t0 = Instant::now();
+        let mut r = sent(10, t0, Duration::ZERO);
+        let mut rtt = RttEstimator::new(Duration::from_millis(100));
+        let now = t0 + 100 * MS;
+        r.on_ack_received(now, SpaceId::Data, &ack(&[5..=5]), Duration::ZERO, &mut rtt);
+        let lost = r.detect_lost(now, SpaceId::Data, &rtt, MAX_ACK_DELAY);
+        assert_eq!(pns(&lost.packets), [0, 1, 2]);
+        // The "lost" packet 0 arrives after all: reordering by 6 packets.
+        let acked = r.on_ack_received(
+            now,
+            SpaceId::Data,
+            &ack(&[5..=5, 0..=0]),
+            Duration::ZERO,
+            &mut rtt,
+        );
+        assert_eq!(acked.spurious, 1);
+        assert_eq!(r.packet_threshold, 6);
+        // 9 is 6 ahead of 3 but only 5 ahead of 4: with the old threshold
+        // of 3, 4 and 6 would be lost too.
+        r.on_ack_received(
+            now,
+            SpaceId::Data,
+            &ack(&[9..=9, 5..=5]),
+            Duration::ZERO,
+            &mut rtt,
+        );
+        let lost = r.detect_lost(now, SpaceId::Data, &rtt, MAX_ACK_DELAY);
+        assert_eq!(pns(&lost.packets), [3]);
+    }
+
+    /// Packet 0 acknowledged 10 ms after it went (the first RTT sample),
+    /// then `n` packets 200 ms apart; the ACK of `acked` (all of them
+    /// past the last) comes 55 ms after the last was sent.
+    fn losses_after_a_sample(n: u64, acked: &[u64]) -> Lost {
+        let t0 = Instant::now();
+        let mut r = Recovery::default();
+        let mut rtt = RttEstimator::new(Duration::from_millis(100));
+        r.on_packet_sent(SpaceId::Data, 0, packet(t0));
+        r.on_ack_received(
+            t0 + 10 * MS,
+            SpaceId::Data,
+            &ack(&[0..=0]),
+            Duration::ZERO,
+            &mut rtt,
+        );
+        let sent_at = |pn: u64| t0 + 20 * MS + 200 * MS * pn as u32;
+        for pn in 1..=n {
+            r.on_packet_sent(SpaceId::Data, pn, packet(sent_at(pn)));
+        }
+        let mut ranges: Vec<_> = acked.iter().rev().map(|&pn| pn..=pn).collect();
+        ranges.push(0..=0);
+        let now = sent_at(n) + 55 * MS;
+        r.on_ack_received(now, SpaceId::Data, &ack(&ranges), Duration::ZERO, &mut rtt);
+        r.detect_lost(now, SpaceId::Data, &rtt, MAX_ACK_DELAY)
+    }
+
+    #[test]
+    fn a_long_run_of_losses_is_persistent_congestion() {
+        // RFC 9002 §7.6.2: all lost over more than 3 * (PTO base + max
+        // ack delay) = about 300 ms here, with an RTT sample taken before
+        // the first was sent.
+        let lost = losses_after_a_sample(5, &[5]);
+        assert_eq!(pns(&lost.packets), [1, 2, 3, 4]);
+        assert!(lost.persistent);
+    }
+
+    #[test]
+    fn losses_with_an_acknowledged_packet_between_are_not_persistent() {
+        // 3 arrived: no run of losses spans the duration.
+        let lost = losses_after_a_sample(5, &[3, 5]);
+        assert_eq!(pns(&lost.packets), [1, 2, 4]);
+        assert!(!lost.persistent);
+    }
+
+    #[test]
+    fn the_pto_backs_off_and_probes_carry_the_oldest_data() {
+        let t0 = Instant::now();
+        let mut r = sent(3, t0, MS);
+        let rtt = RttEstimator::new(Duration::from_millis(100));
+        let base = Recovery::pto_duration(&rtt, SpaceId::Data, MAX_ACK_DELAY);
+        // No application-data PTO before the handshake is confirmed.
+        assert_eq!(r.timer(&rtt, MAX_ACK_DELAY, false, None), None);
+        let first = r.timer(&rtt, MAX_ACK_DELAY, true, None).unwrap();
+        assert_eq!(first, LossTimer::Pto(t0 + 2 * MS + base, SpaceId::Data));
+        let frames = r.on_pto(first.at(), SpaceId::Data);
+        assert_eq!(frames.len(), 2, "the two oldest packets' frames");
+        assert_eq!(r.pto_count(), 1);
+        let second = r.timer(&rtt, MAX_ACK_DELAY, true, None).unwrap();
+        assert_eq!(second, LossTimer::Pto(first.at() + 2 * base, SpaceId::Data));
+        r.reset_pto_count();
+        assert_eq!(r.discard(SpaceId::Data), 3 * 1200);
+        assert_eq!(r.timer(&rtt, MAX_ACK_DELAY, true, None), None);
+    }
+
+    #[test]
+    fn a_client_probes_when_nothing_is_in_flight_before_confirmation() {
+        // RFC 9002 §6.2.2.1: the anti-deadlock PTO.
+        let t0 = Instant::now();
+        let r = Recovery::default();
+        let rtt = RttEstimator::new(Duration::from_millis(100));
+        let t = r.timer(&rtt, MAX_ACK_DELAY, false, Some((SpaceId::Handshake, t0)));
+        assert_eq!(
+            t,
+            Some(LossTimer::Pto(t0 + rtt.pto_base(), SpaceId::Handshake))
+        );
     }
 }

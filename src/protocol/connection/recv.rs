@@ -3,7 +3,7 @@
 
 use super::close::{ApplicationClose, ConnectionClose, ConnectionError};
 use super::spaces::SpaceId;
-use super::{Connection, EndpointEvent, Event, HandshakeData, RemoteCid, State, LOCAL_CID_LEN};
+use super::{Connection, EndpointEvent, Event, HandshakeData, State, LOCAL_CID_LEN};
 use crate::protocol::cid::ConnectionId;
 use crate::protocol::crypto;
 use crate::protocol::error::{TransportError, TransportErrorCode};
@@ -51,9 +51,7 @@ impl Connection {
         let datagram_len = data.len();
         self.stats.udp_rx_datagrams += 1;
         self.stats.udp_rx_bytes += data.len() as u64;
-        if !self.address_validated {
-            self.amp_received += data.len() as u64;
-        }
+        self.path.on_datagram_received(data.len());
         let mut first = true;
         while !data.is_empty() {
             let header = match PartialHeader::parse(&data, LOCAL_CID_LEN) {
@@ -88,9 +86,9 @@ impl Connection {
             if self.stats.packets_received > authenticated
                 && !self.side.is_client()
                 && local_ip.is_some()
-                && remote == self.remote
+                && remote == self.path.remote
             {
-                self.local_ip = local_ip;
+                self.path.local_ip = local_ip;
             }
             if self.state == State::Drained {
                 return;
@@ -111,7 +109,7 @@ impl Connection {
     fn current_local_dcid(&self, h: &PartialHeader) -> ConnectionId {
         // Any CID we issued (or the client's original DCID, or the Retry
         // SCID it switched to) is ours.
-        if self.local_cids.values().any(|c| c.cid == h.dcid)
+        if self.cids.is_local(&h.dcid)
             || h.dcid == self.orig_dcid
             || (!self.side.is_client() && Some(h.dcid) == self.retry_scid)
         {
@@ -186,24 +184,16 @@ impl Connection {
         if let HeaderKind::Long { scid, .. } = &header.kind {
             if self.side.is_client() && !self.got_server_scid {
                 self.got_server_scid = true;
-                self.dcid = *scid;
-                self.remote_cids.insert(
-                    0,
-                    RemoteCid {
-                        cid: *scid,
-                        reset_token: None,
-                    },
-                );
+                self.cids.adopt_server_cid(*scid);
             }
         }
         // Server: a Handshake packet proves the client's address and ends
         // the Initial space (RFC 9001 §4.9.1, RFC 9000 §8.1).
         if space == SpaceId::Handshake && !self.side.is_client() {
-            self.address_validated = true;
+            self.path.validated = true;
             self.discard_space(SpaceId::Initial);
         }
-        let sp = &mut self.spaces[space as usize];
-        if !sp.on_packet_received(pn, now) {
+        if !self.spaces[space as usize].acks.on_packet_received(pn, now) {
             return None;
         }
         self.reset_idle(now);
@@ -268,18 +258,16 @@ impl Connection {
         (space == SpaceId::Data).then_some((pn, non_probing))
     }
 
-    /// Decides when to acknowledge (RFC 9000 §13.2.1, §13.2.2).
+    /// Decides when to acknowledge (RFC 9000 §13.2.1, §13.2.2): packets
+    /// of the Initial and Handshake spaces at once.
     fn schedule_ack(&mut self, now: Instant, space: SpaceId, pn: u64) {
         let max_ack_delay = self.config.max_ack_delay;
-        let sp = &mut self.spaces[space as usize];
-        sp.unacked_eliciting += 1;
-        let out_of_order = sp.largest_received.is_some_and(|(l, _)| pn < l)
-            || sp.received.len() > 1 && sp.received.last().is_some_and(|r| r.start == pn);
-        if space != SpaceId::Data || sp.unacked_eliciting >= 2 || out_of_order {
-            sp.ack_pending = true;
-        } else if sp.ack_deadline.is_none() {
-            sp.ack_deadline = Some(now + max_ack_delay);
-        }
+        self.spaces[space as usize].acks.on_ack_eliciting(
+            now,
+            pn,
+            space != SpaceId::Data,
+            max_ack_delay,
+        );
     }
 
     /// Removes header and packet protection; returns the packet number and
@@ -291,9 +279,7 @@ impl Connection {
         header: &PartialHeader,
         packet: &mut BytesMut,
     ) -> Option<(u64, Bytes)> {
-        let largest = self.spaces[space as usize]
-            .largest_received
-            .map(|(pn, _)| pn);
+        let largest = self.spaces[space as usize].acks.largest();
         let pn_offset = header.pn_offset;
         let (pn_len, pn) = {
             let hp: &dyn rustls::quic::HeaderProtectionKey = if is_0rtt(header) {
@@ -453,11 +439,7 @@ impl Connection {
         if packet.len() < crate::protocol::packet::MIN_STATELESS_RESET_LEN {
             return false;
         }
-        let tail = &packet[packet.len() - 16..];
-        self.remote_cids
-            .get(&self.remote_cid_seq)
-            .and_then(|c| c.reset_token)
-            .is_some_and(|t| constant_time_eq(&t, tail))
+        self.cids.is_stateless_reset(&packet[packet.len() - 16..])
     }
 
     /// Handles one frame.
@@ -504,12 +486,15 @@ impl Connection {
                 retire_prior_to,
                 cid,
                 reset_token,
-            } => self.on_new_cid(seq, retire_prior_to, cid, reset_token)?,
+            } => {
+                let limit = self.config.active_connection_id_limit;
+                self.cids
+                    .on_new_cid(seq, retire_prior_to, cid, reset_token, limit)?;
+                self.announce_reset_token();
+            }
             Frame::RetireConnectionId { seq } => self.on_retire_cid(seq)?,
             Frame::PathChallenge(data) => {
-                if self.pending.path_responses.len() < 16 {
-                    self.pending.path_responses.push_back(data);
-                }
+                self.pending.on_path_challenge(data);
             }
             Frame::PathResponse(data) => self.on_path_response(data),
             Frame::ConnectionClose {
@@ -559,16 +544,11 @@ impl Connection {
                 }
                 // Unreliable: drop the oldest to stay within the buffer
                 // (or this one, when it alone is larger).
-                while self.datagrams_in_bytes + data.len() > limit {
-                    self.stats.datagrams_dropped_rx += 1;
-                    match self.datagrams_in.pop_front() {
-                        Some(d) => self.datagrams_in_bytes -= d.len(),
-                        None => return Ok(()),
-                    }
+                let (kept, dropped) = self.datagrams.receive(data, limit);
+                self.stats.datagrams_dropped_rx += dropped;
+                if kept {
+                    self.events.push_back(Event::DatagramReceived);
                 }
-                self.datagrams_in_bytes += data.len();
-                self.datagrams_in.push_back(data);
-                self.events.push_back(Event::DatagramReceived);
             }
         }
         Ok(())
@@ -664,7 +644,7 @@ impl Connection {
                 ));
             }
         }
-        if p.initial_source_connection_id != Some(self.dcid) {
+        if p.initial_source_connection_id != Some(self.cids.dcid()) {
             return Err(bad("initial_source_connection_id mismatch"));
         }
         if self.side.is_client() {
@@ -699,13 +679,11 @@ impl Connection {
     fn apply_peer_params(&mut self, now: Instant, p: TransportParameters) {
         self.apply_stream_limits(&p);
         if let Some(token) = p.stateless_reset_token {
-            if let Some(c) = self.remote_cids.get_mut(&0) {
-                c.reset_token = Some(token);
-            }
+            self.cids.set_first_reset_token(token);
             self.announce_reset_token();
         }
         let mtu_cap = p.max_udp_payload_size.min(65527) as usize;
-        self.mtu = self.mtu.min(mtu_cap).max(1200);
+        self.path.mtu = self.path.mtu.min(mtu_cap).max(1200);
         self.peer_params = Some(p);
         self.reset_idle(now);
     }
@@ -716,84 +694,16 @@ impl Connection {
         if sp.discarded {
             return;
         }
-        let bytes = sp.discard();
-        self.cc.on_removed(bytes);
-        self.pto_count = 0;
-    }
-
-    fn on_new_cid(
-        &mut self,
-        seq: u64,
-        retire_prior_to: u64,
-        cid: ConnectionId,
-        reset_token: [u8; 16],
-    ) -> Result<(), TransportError> {
-        if self.dcid.is_empty() {
-            return Err(TransportError::protocol_violation(
-                "NEW_CONNECTION_ID with a zero-length CID in use",
-            ));
-        }
-        if let Some(existing) = self.remote_cids.get(&seq) {
-            if existing.cid != cid {
-                return Err(TransportError::protocol_violation(
-                    "sequence number reused for another CID",
-                ));
-            }
-            return Ok(());
-        }
-        if seq < self.remote_retire_prior_to {
-            // Already retired: retire this one straight away (§19.15).
-            self.pending.retire_cids.push(seq);
-            return Ok(());
-        }
-        self.remote_cids.insert(
-            seq,
-            RemoteCid {
-                cid,
-                reset_token: Some(reset_token),
-            },
-        );
-        if retire_prior_to > self.remote_retire_prior_to {
-            self.remote_retire_prior_to = retire_prior_to;
-            let old: Vec<u64> = self
-                .remote_cids
-                .range(..retire_prior_to)
-                .map(|(&s, _)| s)
-                .collect();
-            for s in old {
-                self.remote_cids.remove(&s);
-                if self.pending.retire_cids.len() < 64 {
-                    self.pending.retire_cids.push(s);
-                }
-            }
-            if self.remote_cid_seq < retire_prior_to {
-                if let Some((&s, c)) = self.remote_cids.iter().next() {
-                    self.remote_cid_seq = s;
-                    self.dcid = c.cid;
-                }
-                self.announce_reset_token();
-            }
-        }
-        // RFC 9000 §5.1.1: more than our limit is an error.
-        if self.remote_cids.len() as u64 > self.config.active_connection_id_limit.max(2) {
-            return Err(TransportError::new(
-                TransportErrorCode::CONNECTION_ID_LIMIT_ERROR,
-                "too many connection IDs",
-            ));
-        }
-        Ok(())
+        sp.discard();
+        let bytes = self.recovery.discard(space);
+        self.path.cc.on_removed(bytes);
     }
 
     fn on_retire_cid(&mut self, seq: u64) -> Result<(), TransportError> {
         // RFC 9000 §19.16.
-        if seq >= self.next_local_seq {
-            return Err(TransportError::protocol_violation(
-                "retiring a CID never issued",
-            ));
-        }
-        if let Some(c) = self.local_cids.remove(&seq) {
+        if let Some(cid) = self.cids.on_retire_cid(seq)? {
             self.endpoint_events
-                .push_back(EndpointEvent::RetireCid(c.cid));
+                .push_back(EndpointEvent::RetireCid(cid));
             if self.handshake_complete {
                 self.issue_cids();
             }
@@ -811,11 +721,6 @@ fn is_0rtt(h: &PartialHeader) -> bool {
             ..
         }
     )
-}
-
-/// Compares two byte strings without an early exit.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]
@@ -852,7 +757,7 @@ mod tests {
         ] {
             let conn = client(ours);
             let params = TransportParameters {
-                initial_source_connection_id: Some(conn.dcid),
+                initial_source_connection_id: Some(conn.cids.dcid()),
                 original_destination_connection_id: Some(conn.orig_dcid),
                 version_information: Some(VersionInformation {
                     chosen,

@@ -1,11 +1,14 @@
 //! The send path: assembling packets and coalescing them into datagrams
-//! (RFC 9000 §12.2, §13, §14), sealing them in place, batching datagrams
-//! for GSO, and the connection's single timer.
+//! (RFC 9000 §12.2, §13, §14), sealing them in place, and batching
+//! datagrams for GSO.
 
-use super::spaces::{SentFrame, SentPacket, SpaceId};
-use super::{Connection, FrameStats, State, Transmit, ACK_DELAY_EXPONENT};
+use super::path::MIN_PACKET_ROOM;
+use super::payload::Payload;
+use super::sent::{SentFrame, SentPacket};
+use super::spaces::SpaceId;
+use super::{Connection, FrameStats, State, Transmit};
 use crate::protocol::crypto::{self, TAG_LEN};
-use crate::protocol::frame::{self, Ack, Dir, Frame};
+use crate::protocol::frame::{self, Dir, Frame};
 use crate::protocol::packet::{self, LongType, MIN_INITIAL_SIZE};
 use crate::protocol::varint;
 use std::time::Instant;
@@ -23,9 +26,6 @@ pub(super) struct PacketHeader {
     /// Absolute offset of the Length placeholder (long headers).
     pub len_at: Option<usize>,
 }
-
-/// Smallest room worth starting a packet in.
-const MIN_PACKET_ROOM: usize = 64;
 
 impl Connection {
     /// Writes up to `max_datagrams` datagrams for one destination into
@@ -45,8 +45,8 @@ impl Connection {
             self.stats.udp_tx_datagrams += 1;
             self.stats.udp_tx_bytes += size as u64;
             return Some(Transmit {
-                destination: self.remote,
-                src_ip: self.local_ip,
+                destination: self.path.remote,
+                src_ip: self.path.local_ip,
                 size,
                 segment_size: None,
             });
@@ -55,24 +55,18 @@ impl Connection {
         let mut segment = 0;
         while count < max_datagrams.max(1) {
             let start = buf.len();
-            let mut max_size = self.mtu;
-            if !self.address_validated {
-                // RFC 9000 §8.1: three times what we received.
-                let budget = (3 * self.amp_received).saturating_sub(self.amp_sent) as usize;
-                max_size = max_size.min(budget);
-                if max_size < MIN_PACKET_ROOM {
-                    break;
-                }
-            }
-            self.update_pacing(now);
+            // RFC 9000 §8.1: three times what we received, until the
+            // peer's address is validated.
+            let Some(max_size) = self.path.send_budget() else {
+                break;
+            };
+            self.path.update_pacing(now, self.config.pacing);
             self.check_confidentiality_limit();
             if !self.build_datagram(now, buf, start, max_size) {
                 break;
             }
             let size = buf.len() - start;
-            if !self.address_validated {
-                self.amp_sent += size as u64;
-            }
+            self.path.on_datagram_sent(size);
             self.stats.udp_tx_datagrams += 1;
             self.stats.udp_tx_bytes += size as u64;
             count += 1;
@@ -81,7 +75,7 @@ impl Connection {
             }
             // A datagram shorter than the segment size ends the batch; so
             // does a handshake datagram (kept simple: one per call).
-            if size < segment || size < self.mtu || self.state == State::Closing {
+            if size < segment || size < self.path.mtu || self.state == State::Closing {
                 break;
             }
         }
@@ -89,8 +83,8 @@ impl Connection {
             return None;
         }
         Some(Transmit {
-            destination: self.remote,
-            src_ip: self.local_ip,
+            destination: self.path.remote,
+            src_ip: self.path.local_ip,
             size: buf.len(),
             segment_size: (count > 1).then_some(segment),
         })
@@ -103,25 +97,12 @@ impl Connection {
         }
     }
 
+    /// PTO probes go regardless of the window (RFC 9002 §7.5); other
+    /// packets need congestion control (and for application data, the
+    /// pacer) to let them.
     fn congestion_allows(&self, space: SpaceId) -> bool {
-        if self.spaces[space as usize].probes > 0 {
-            return true;
-        }
-        self.cc.available() >= self.mtu as u64
-            && (space != SpaceId::Data || self.pacing_until.is_none())
-    }
-
-    /// Asks the pacer whether a full datagram may go now (RFC 9002 §7.7);
-    /// sets `pacing_until` when it may not.
-    fn update_pacing(&mut self, now: Instant) {
-        self.pacing_until = None;
-        if !self.config.pacing || self.cc.available() < self.mtu as u64 {
-            return;
-        }
-        let mtu = self.mtu as u64;
-        self.pacing_until = self
-            .pacer
-            .delay(now, mtu, mtu, self.cc.window(), self.rtt.smoothed());
+        self.spaces[space as usize].probes > 0
+            || self.path.congestion_allows(space == SpaceId::Data)
     }
 
     /// True if `space` has something to send now.
@@ -131,13 +112,13 @@ impl Connection {
         }
         let sp = &self.spaces[space as usize];
         if self.state == State::Closing {
-            return self.close_send_pending;
+            return self.close.send_pending;
         }
         if space == SpaceId::Data && self.key_limit_reached() {
             // RFC 9001 §6.6: not one more packet under these keys.
             return false;
         }
-        if sp.ack_pending || sp.ack_deadline.is_some_and(|t| t <= now) || sp.probes > 0 {
+        if sp.acks.is_due(now) || sp.probes > 0 {
             return true;
         }
         if !self.congestion_allows(space) {
@@ -146,28 +127,11 @@ impl Connection {
         if sp.crypto_pending() {
             return true;
         }
-        if space == SpaceId::Data {
-            let p = &self.pending;
-            let sp_pending = &self.streams.pending;
-            return p.handshake_done
-                || p.new_token.is_some()
-                || !p.path_responses.is_empty()
-                || p.path_challenge.is_some()
-                || !p.new_cids.is_empty()
-                || !p.retire_cids.is_empty()
-                || p.ping
-                || sp_pending.max_data
-                || !sp_pending.max_stream_data.is_empty()
-                || sp_pending.max_streams[0]
-                || sp_pending.max_streams[1]
-                || !sp_pending.resets.is_empty()
-                || !sp_pending.stop_sending.is_empty()
-                || sp_pending.data_blocked.is_some()
-                || !sp_pending.stream_data_blocked.is_empty()
-                || !self.datagrams_out.is_empty()
-                || self.streams.has_pending_data();
-        }
-        false
+        space == SpaceId::Data
+            && (self.pending.wants_send()
+                || self.streams.wants_send()
+                || self.cids.wants_send()
+                || self.datagrams.wants_send())
     }
 
     /// Builds one datagram of coalesced packets; false if nothing to send.
@@ -199,10 +163,7 @@ impl Connection {
             // RFC 9000 §8.2.1, §8.2.2: datagrams with PATH_CHALLENGE or
             // PATH_RESPONSE are expanded to 1200 bytes (within the
             // anti-amplification budget), proving the path carries them.
-            if space == SpaceId::Data
-                && (self.pending.path_challenge.is_some()
-                    || !self.pending.path_responses.is_empty())
-            {
+            if space == SpaceId::Data && self.pending.path_probe() {
                 pad = true;
             }
             let pad_to = (pad && last).then_some(start + MIN_INITIAL_SIZE.min(max_size));
@@ -211,7 +172,7 @@ impl Connection {
             }
         }
         if self.state == State::Closing && built_any {
-            self.close_send_pending = false;
+            self.close.send_pending = false;
         }
         built_any
     }
@@ -245,23 +206,8 @@ impl Connection {
         let mut frame_count = FrameStats::default();
 
         if self.state == State::Closing {
-            if let Some((app, code, frame_type, reason)) = self.close_frame.clone() {
-                // RFC 9000 §10.2.3: no application close in handshake packets.
-                let f = if app && space != SpaceId::Data {
-                    Frame::ConnectionClose {
-                        app: false,
-                        code: 0x0c,
-                        frame_type: 0,
-                        reason: bytes::Bytes::new(),
-                    }
-                } else {
-                    Frame::ConnectionClose {
-                        app,
-                        code,
-                        frame_type,
-                        reason,
-                    }
-                };
+            if let Some(close) = &self.close.frame {
+                let f = close.frame_for(space);
                 if f.encoded_len() <= payload_limit - buf.len() {
                     f.encode(buf);
                     frame_count.record(f.ty());
@@ -269,7 +215,13 @@ impl Connection {
             }
         } else {
             if !zero_rtt {
-                self.write_ack(now, space, buf, payload_limit, &mut frame_count);
+                self.spaces[space as usize].acks.write(
+                    now,
+                    space == SpaceId::Data,
+                    buf,
+                    payload_limit,
+                    &mut frame_count,
+                );
             }
             let cc_ok = self.congestion_allows(space);
             if cc_ok && space == SpaceId::Data && !zero_rtt {
@@ -285,17 +237,7 @@ impl Connection {
                 self.write_crypto(space, buf, payload_limit, &mut frames, &mut frame_count);
             }
             if cc_ok && space == SpaceId::Data {
-                while let Some(d) = self.datagrams_out.front() {
-                    let f = Frame::Datagram { data: d.clone() };
-                    if f.encoded_len() > payload_limit.saturating_sub(buf.len()) {
-                        break;
-                    }
-                    f.encode(buf);
-                    self.datagrams_out_bytes -= d.len();
-                    self.datagrams_out.pop_front();
-                    frame_count.record(frame::DATAGRAM_LEN);
-                    eliciting = true;
-                }
+                eliciting |= self.datagrams.write(buf, payload_limit, &mut frame_count);
                 let mut sent = Vec::new();
                 self.streams
                     .write_stream_frames(buf, payload_limit, &mut sent);
@@ -348,7 +290,7 @@ impl Connection {
         }
         self.count_sent(space, frame_count);
         if eliciting {
-            self.pacer.on_sent(size as u64);
+            self.path.on_eliciting_sent(size);
             self.track_sent(
                 space,
                 pn,
@@ -391,23 +333,21 @@ impl Connection {
 
     /// Tracks an ack-eliciting packet for loss recovery, in flight.
     pub(super) fn track_sent(&mut self, space: SpaceId, pn: u64, packet: SentPacket) {
-        self.cc.on_sent(u64::from(packet.size));
-        let sp = &mut self.spaces[space as usize];
-        sp.last_ack_eliciting = Some(packet.time);
-        sp.sent.insert(pn, packet);
+        self.path.cc.on_sent(u64::from(packet.size));
+        self.recovery.on_packet_sent(space, pn, packet);
     }
 
     /// Writes the header of the next packet of `space` (keys must exist),
     /// with a 2-byte Length placeholder for long headers.
     pub(super) fn write_header(&mut self, space: SpaceId, buf: &mut Vec<u8>) -> PacketHeader {
         let start = buf.len();
-        let sp = &mut self.spaces[space as usize];
-        let pn = sp.take_pn();
-        let pn_len = packet::pn_len(pn, sp.largest_acked);
+        let pn = self.spaces[space as usize].take_pn();
+        let pn_len = packet::pn_len(pn, self.recovery.largest_acked(space));
+        let dcid = self.cids.dcid();
         let (pn_offset, len_at) = if space == SpaceId::Data && self.one_rtt.is_some() {
             let phase = self.one_rtt.as_ref().is_some_and(|k| k.phase);
-            packet::write_short_header(buf, &self.dcid, phase, pn, pn_len);
-            (1 + self.dcid.len(), None)
+            packet::write_short_header(buf, &dcid, phase, pn, pn_len);
+            (1 + dcid.len(), None)
         } else {
             let ty = match space {
                 SpaceId::Initial => LongType::Initial,
@@ -418,7 +358,7 @@ impl Connection {
                 buf,
                 self.version,
                 ty,
-                &self.dcid,
+                &dcid,
                 &self.initial_scid,
                 &self.initial_token,
                 pn,
@@ -469,41 +409,6 @@ impl Connection {
         );
     }
 
-    fn write_ack(
-        &mut self,
-        now: Instant,
-        space: SpaceId,
-        buf: &mut Vec<u8>,
-        limit: usize,
-        count: &mut FrameStats,
-    ) {
-        let sp = &mut self.spaces[space as usize];
-        let due = sp.ack_pending || sp.ack_deadline.is_some_and(|t| t <= now);
-        // Piggyback an ACK on anything we send when one is owed at all.
-        if !(due || sp.ack_deadline.is_some() || sp.unacked_eliciting > 0) {
-            return;
-        }
-        let Some((largest, at)) = sp.largest_received else {
-            return;
-        };
-        let delay = now.saturating_duration_since(at).as_micros() as u64 >> ACK_DELAY_EXPONENT;
-        let ranges = sp.ack_ranges();
-        let ack = Frame::Ack(Ack {
-            largest,
-            delay: if space == SpaceId::Data { delay } else { 0 },
-            ranges,
-            ecn: None,
-        });
-        if ack.encoded_len() > limit.saturating_sub(buf.len()) {
-            return;
-        }
-        ack.encode(buf);
-        count.record(frame::ACK);
-        sp.ack_pending = false;
-        sp.ack_deadline = None;
-        sp.unacked_eliciting = 0;
-    }
-
     fn write_crypto(
         &mut self,
         space: SpaceId,
@@ -550,6 +455,8 @@ impl Connection {
         }
     }
 
+    /// Writes the control frames of the Data space: the connection's own,
+    /// the streams', then the CIDs'.
     fn write_control_frames(
         &mut self,
         buf: &mut Vec<u8>,
@@ -557,175 +464,81 @@ impl Connection {
         frames: &mut Vec<SentFrame>,
         count: &mut FrameStats,
     ) {
-        let room = |buf: &Vec<u8>| limit.saturating_sub(buf.len()) >= 48;
-        if self.pending.handshake_done && room(buf) {
-            Frame::HandshakeDone.encode(buf);
-            self.pending.handshake_done = false;
-            frames.push(SentFrame::HandshakeDone);
-            count.record(frame::HANDSHAKE_DONE);
-        }
-        self.write_new_token(buf, limit, frames, count);
-        if room(buf) {
-            if let Some(data) = self.pending.path_challenge.take() {
-                Frame::PathChallenge(data).encode(buf);
-                frames.push(SentFrame::PathChallenge(data));
-                count.record(frame::PATH_CHALLENGE);
-            }
-        }
-        while room(buf) {
-            let Some(data) = self.pending.path_responses.pop_front() else {
-                break;
-            };
-            Frame::PathResponse(data).encode(buf);
-            count.record(frame::PATH_RESPONSE);
-        }
-        let sp = &mut self.streams.pending;
-        if sp.max_data && room(buf) {
-            sp.max_data = false;
-            Frame::MaxData(self.streams.local_max_data()).encode(buf);
-            frames.push(SentFrame::MaxData);
-            count.record(frame::MAX_DATA);
+        let mut p = Payload {
+            buf,
+            limit,
+            frames,
+            count,
+        };
+        self.pending.write(&mut p);
+        self.write_stream_control(&mut p);
+        self.cids.write(&mut p);
+    }
+
+    /// Writes the streams' control frames: flow control credit, resets,
+    /// STOP_SENDING and BLOCKED frames (RFC 9000 §4, §3.5).
+    fn write_stream_control(&mut self, p: &mut Payload<'_>) {
+        let s = &mut self.streams;
+        if s.pending.max_data && p.has_control_room() {
+            s.pending.max_data = false;
+            p.put(
+                &Frame::MaxData(s.local_max_data()),
+                Some(SentFrame::MaxData),
+            );
         }
         for (i, dir) in [Dir::Bi, Dir::Uni].into_iter().enumerate() {
-            if self.streams.pending.max_streams[i] && room(buf) {
-                self.streams.pending.max_streams[i] = false;
-                Frame::MaxStreams {
-                    dir,
-                    count: self.streams.local_max_streams(dir),
-                }
-                .encode(buf);
-                frames.push(SentFrame::MaxStreams(dir));
-                count.record(frame::MAX_STREAMS_BIDI);
+            if s.pending.max_streams[i] && p.has_control_room() {
+                s.pending.max_streams[i] = false;
+                let count = s.local_max_streams(dir);
+                p.put(
+                    &Frame::MaxStreams { dir, count },
+                    Some(SentFrame::MaxStreams(dir)),
+                );
             }
         }
-        while room(buf) {
-            let Some(&id) = self.streams.pending.max_stream_data.iter().next() else {
+        while p.has_control_room() {
+            let Some(&id) = s.pending.max_stream_data.iter().next() else {
                 break;
             };
-            self.streams.pending.max_stream_data.remove(&id);
-            if let Some(max) = self.streams.local_max_stream_data(id) {
-                Frame::MaxStreamData { id, max }.encode(buf);
-                frames.push(SentFrame::MaxStreamData(id));
-                count.record(frame::MAX_STREAM_DATA);
+            s.pending.max_stream_data.remove(&id);
+            if let Some(max) = s.local_max_stream_data(id) {
+                p.put(
+                    &Frame::MaxStreamData { id, max },
+                    Some(SentFrame::MaxStreamData(id)),
+                );
             }
         }
-        while room(buf) {
-            let Some((id, code, size)) = self.streams.pending.resets.pop() else {
+        while p.has_control_room() {
+            let Some((id, code, size)) = s.pending.resets.pop() else {
                 break;
             };
-            Frame::ResetStream {
+            let f = Frame::ResetStream {
                 id,
                 error_code: code,
                 final_size: size,
-            }
-            .encode(buf);
-            frames.push(SentFrame::Reset(id, code, size));
-            count.record(frame::RESET_STREAM);
+            };
+            p.put(&f, Some(SentFrame::Reset(id, code, size)));
         }
-        while room(buf) {
-            let Some((id, code)) = self.streams.pending.stop_sending.pop() else {
+        while p.has_control_room() {
+            let Some((id, code)) = s.pending.stop_sending.pop() else {
                 break;
             };
-            Frame::StopSending {
+            let f = Frame::StopSending {
                 id,
                 error_code: code,
-            }
-            .encode(buf);
-            frames.push(SentFrame::StopSending(id, code));
-            count.record(frame::STOP_SENDING);
+            };
+            p.put(&f, Some(SentFrame::StopSending(id, code)));
         }
-        if room(buf) {
-            if let Some(limit) = self.streams.pending.data_blocked.take() {
-                Frame::DataBlocked(limit).encode(buf);
-                count.record(frame::DATA_BLOCKED);
+        if p.has_control_room() {
+            if let Some(limit) = s.pending.data_blocked.take() {
+                p.put(&Frame::DataBlocked(limit), None);
             }
         }
-        while room(buf) {
-            let Some((id, limit)) = self.streams.pending.stream_data_blocked.pop() else {
+        while p.has_control_room() {
+            let Some((id, limit)) = s.pending.stream_data_blocked.pop() else {
                 break;
             };
-            Frame::StreamDataBlocked { id, limit }.encode(buf);
-            count.record(frame::STREAM_DATA_BLOCKED);
-        }
-        while room(buf) {
-            let Some(seq) = self.pending.new_cids.pop() else {
-                break;
-            };
-            let Some(c) = self.local_cids.get(&seq) else {
-                continue;
-            };
-            Frame::NewConnectionId {
-                seq,
-                retire_prior_to: 0,
-                cid: c.cid,
-                reset_token: c.reset_token,
-            }
-            .encode(buf);
-            frames.push(SentFrame::NewCid(seq));
-            count.record(frame::NEW_CONNECTION_ID);
-        }
-        while room(buf) {
-            let Some(seq) = self.pending.retire_cids.pop() else {
-                break;
-            };
-            Frame::RetireConnectionId { seq }.encode(buf);
-            frames.push(SentFrame::RetireCid(seq));
-            count.record(frame::RETIRE_CONNECTION_ID);
-        }
-    }
-
-    /// When [`Connection::handle_timeout`] should be called next.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        if self.state == State::Drained {
-            return None;
-        }
-        let mut t = self.close_deadline;
-        let mut consider = |x: Option<Instant>| {
-            if let Some(x) = x {
-                t = Some(t.map_or(x, |t| t.min(x)));
-            }
-        };
-        if matches!(self.state, State::Closing | State::Draining) {
-            return t;
-        }
-        consider(self.idle_deadline);
-        consider(self.path_validation_deadline());
-        consider(self.mtu_probe_deadline());
-        consider(self.pacing_until);
-        consider(self.loss_detection_deadline().map(|(t, _)| t));
-        for sp in &self.spaces {
-            consider(sp.ack_deadline);
-        }
-        if let (Some(ka), Some(last)) = (self.config.keep_alive_interval, self.last_sent_eliciting)
-        {
-            consider(Some(last + ka));
-        }
-        t
-    }
-
-    /// Handles the connection's timer.
-    pub fn handle_timeout(&mut self, now: Instant) {
-        if self.on_close_timers(now) {
-            return;
-        }
-        if self
-            .loss_detection_deadline()
-            .is_some_and(|(t, _)| t <= now)
-        {
-            self.on_loss_timeout(now);
-        }
-        self.on_path_validation_timeout(now);
-        for sp in &mut self.spaces {
-            if sp.ack_deadline.is_some_and(|t| t <= now) {
-                sp.ack_pending = true;
-                sp.ack_deadline = None;
-            }
-        }
-        if let (Some(ka), Some(last)) = (self.config.keep_alive_interval, self.last_sent_eliciting)
-        {
-            if last + ka <= now && self.one_rtt.is_some() {
-                self.pending.ping = true;
-            }
+            p.put(&Frame::StreamDataBlocked { id, limit }, None);
         }
     }
 }

@@ -4,12 +4,11 @@
 //! and telling the endpoint which stateless reset token ends this
 //! connection.
 
-use super::spaces::{SentFrame, SpaceId};
-use super::{ConnectError, Connection, EndpointEvent, RemoteCid, State};
+use super::spaces::SpaceId;
+use super::{ConnectError, Connection, EndpointEvent, State};
 use crate::protocol::cid::ConnectionId;
 use crate::protocol::config::TransportConfig;
 use crate::protocol::crypto::{self, TAG_LEN};
-use crate::protocol::frame::Frame;
 use crate::protocol::packet::{HeaderKind, PartialHeader};
 use crate::protocol::token::{TokenKey, TokenStore};
 use crate::protocol::Side;
@@ -59,7 +58,7 @@ impl Connection {
         reset_key: Arc<ring::hmac::Key>,
         validation: ServerValidation,
     ) -> Result<Self, ConnectError> {
-        let token = super::reset_token(&reset_key, &scid);
+        let token = super::cids::reset_token(&reset_key, &scid);
         // RFC 9000 §7.3: after a Retry, original_destination_connection_id
         // is the DCID of the client's first Initial and
         // retry_source_connection_id the Retry's SCID, which the client
@@ -106,7 +105,7 @@ impl Connection {
                 Some(crypto::initial_keys_for(version, &rscid, Side::Server).into());
             conn.retry_scid = Some(rscid);
         }
-        conn.address_validated = validation.address_validated;
+        conn.path.validated = validation.address_validated;
         conn.token_key = validation.new_token_key;
         conn.allow_migration = validation.migration;
         if let Some(original) = validation.original_version {
@@ -151,7 +150,7 @@ impl Connection {
             return;
         }
         // RFC 9000 §17.2.5.1: the SCID must differ from our DCID.
-        if scid == self.dcid {
+        if scid == self.cids.dcid() {
             return;
         }
         // RFC 9001 §5.8: the integrity tag covers our original DCID.
@@ -170,34 +169,18 @@ impl Connection {
         // the Initial keys follow it (RFC 9001 §5.2); the token goes into
         // every later Initial, replacing any NEW_TOKEN token (§8.1.3).
         self.retry_scid = Some(scid);
-        self.dcid = scid;
-        self.remote_cids.insert(
-            0,
-            RemoteCid {
-                cid: scid,
-                reset_token: None,
-            },
-        );
+        self.cids.adopt_server_cid(scid);
         self.initial_token = token;
         // RFC 9002 §6.3: reset recovery for the Initial space; the CRYPTO
         // data goes again from offset 0, with new packet numbers (RFC 9000
         // §17.2.5.3: numbers are never reused).
         let sp = &mut self.spaces[SpaceId::Initial as usize];
         sp.keys = Some(crypto::initial_keys_for(self.version, &scid, Side::Client).into());
-        let in_flight: u64 = sp
-            .sent
-            .values()
-            .filter(|p| p.in_flight)
-            .map(|p| u64::from(p.size))
-            .sum();
-        sp.sent.clear();
-        sp.loss_time = None;
-        sp.last_ack_eliciting = None;
         sp.probes = 0;
         sp.crypto_sent = 0;
         sp.crypto_retransmit = Default::default();
-        self.cc.on_removed(in_flight);
-        self.pto_count = 0;
+        let in_flight = self.recovery.discard(SpaceId::Initial);
+        self.path.cc.on_removed(in_flight);
         // RFC 9000 §6.2: a Version Negotiation after this is discarded.
         self.any_packet_processed = true;
     }
@@ -213,50 +196,18 @@ impl Connection {
     /// (RFC 9000 §8.1.3), bound to the client's address.
     pub(super) fn queue_new_token(&mut self, now: Instant) {
         if let Some(key) = &self.token_key {
-            let token = key.seal_validation(now, self.remote);
+            let token = key.seal_validation(now, self.path.remote);
             self.pending.new_token = Some(Bytes::from(token));
         }
-    }
-
-    /// Writes a queued NEW_TOKEN frame if it fits before `limit`.
-    pub(super) fn write_new_token(
-        &mut self,
-        buf: &mut Vec<u8>,
-        limit: usize,
-        frames: &mut Vec<SentFrame>,
-        count: &mut super::FrameStats,
-    ) {
-        let Some(token) = self.pending.new_token.take() else {
-            return;
-        };
-        let f = Frame::NewToken { token };
-        if f.encoded_len() > limit.saturating_sub(buf.len()) {
-            if let Frame::NewToken { token } = f {
-                self.pending.new_token = Some(token);
-            }
-            return;
-        }
-        f.encode(buf);
-        if let Frame::NewToken { token } = f {
-            frames.push(SentFrame::NewToken(token));
-        }
-        count.record(crate::protocol::frame::NEW_TOKEN);
     }
 
     /// Tells the endpoint the peer's stateless reset token for the CID we
     /// send to, so a reset (which carries a random DCID) still reaches us
     /// (RFC 9000 §10.3.1).
     pub(super) fn announce_reset_token(&mut self) {
-        let token = self
-            .remote_cids
-            .get(&self.remote_cid_seq)
-            .and_then(|c| c.reset_token);
-        if let Some(t) = token {
-            if self.announced_reset_token != Some(t) {
-                self.announced_reset_token = Some(t);
-                self.endpoint_events
-                    .push_back(EndpointEvent::ResetToken(self.remote, t));
-            }
+        if let Some(t) = self.cids.reset_token_to_announce() {
+            self.endpoint_events
+                .push_back(EndpointEvent::ResetToken(self.path.remote, t));
         }
     }
 }

@@ -11,7 +11,7 @@
 //! server process, which stops replays there, but not across servers
 //! sharing no ticket state; requests in 0-RTT should be idempotent.
 
-use super::spaces::{SentPacket, SpaceId};
+use super::spaces::SpaceId;
 use super::Connection;
 use crate::protocol::transport_params::TransportParameters;
 use rustls::quic::DirectionalKeys;
@@ -97,22 +97,10 @@ impl Connection {
         }
         self.zero_rtt = ZeroRttState::Rejected;
         tracing::debug!("0-RTT rejected; resending as 1-RTT");
-        let sp = &mut self.spaces[SpaceId::Data as usize];
-        let rejected: Vec<u64> = sp
-            .sent
-            .iter()
-            .filter(|(_, p)| p.zero_rtt)
-            .map(|(&pn, _)| pn)
-            .collect();
-        let mut packets: Vec<SentPacket> = Vec::new();
-        for pn in rejected {
-            if let Some(p) = sp.sent.remove(&pn) {
-                packets.push(p);
-            }
-        }
+        let packets = self.recovery.take_zero_rtt();
         for p in packets {
             if p.in_flight {
-                self.cc.on_removed(u64::from(p.size));
+                self.path.cc.on_removed(u64::from(p.size));
             }
             for f in p.frames {
                 self.requeue(SpaceId::Data, f);

@@ -1,0 +1,268 @@
+//! What the connection does with acknowledgements and losses
+//! ([`Recovery`](super::recovery::Recovery) decides which they are):
+//! feeds congestion control, PMTU discovery and the streams, requeues the
+//! content of lost packets, and sends probes on a PTO (RFC 9002 §6.2.4).
+
+use super::recovery::{Acked, LossTimer, Lost, Recovery};
+use super::sent::SentFrame;
+use super::spaces::SpaceId;
+use super::Connection;
+use crate::protocol::error::{TransportError, TransportErrorCode};
+use crate::protocol::frame::Ack;
+use std::time::{Duration, Instant};
+
+impl Connection {
+    /// Handles an ACK frame (RFC 9002 §A.7).
+    pub(super) fn on_ack_frame(
+        &mut self,
+        now: Instant,
+        space: SpaceId,
+        ack: &Ack,
+    ) -> Result<(), TransportError> {
+        if ack.largest >= self.spaces[space as usize].next_pn {
+            return Err(TransportError::protocol_violation(
+                "ACK for a packet never sent",
+            ));
+        }
+        // RFC 9002 §5.3: the peer's ACK Delay counts only in the
+        // application space, and at most max_ack_delay once the handshake
+        // is confirmed.
+        let exponent = self
+            .peer_params
+            .as_ref()
+            .map_or(3, |p| p.ack_delay_exponent);
+        let mut delay = Duration::from_micros(ack.delay.saturating_mul(1 << exponent));
+        if space != SpaceId::Data {
+            delay = Duration::ZERO;
+        } else if self.handshake_confirmed {
+            delay = delay.min(self.peer_max_ack_delay());
+        }
+        let Acked { packets, spurious } =
+            self.recovery
+                .on_ack_received(now, space, ack, delay, &mut self.path.rtt);
+        // An ACK for packets declared lost: undo the window cut when every
+        // loss of the event was only reordering.
+        for _ in 0..spurious {
+            self.path.cc.on_spurious_loss();
+        }
+        if packets.is_empty() {
+            return Ok(());
+        }
+        for (pn, p) in packets {
+            if space == SpaceId::Data {
+                self.mtu_on_acked(now, pn, p.size, p.mtu_probe);
+            }
+            if p.in_flight {
+                self.path.cc.on_ack(
+                    now,
+                    p.time,
+                    u64::from(p.size),
+                    &self.path.rtt,
+                    self.app_limited,
+                );
+            }
+            for f in p.frames {
+                self.on_frame_acked(f);
+            }
+        }
+        self.detect_lost(now, space);
+        // RFC 9002 §6.2.1: reset the PTO back-off, except for a client
+        // still unsure the server validated its address.
+        if !(self.side.is_client() && !self.handshake_complete && space == SpaceId::Initial) {
+            self.recovery.reset_pto_count();
+        }
+        Ok(())
+    }
+
+    fn on_frame_acked(&mut self, f: SentFrame) {
+        match f {
+            SentFrame::Stream {
+                id,
+                offset,
+                len,
+                fin,
+            } => self.streams.on_stream_acked(id, offset, len, fin),
+            SentFrame::Reset(id, ..) => self.streams.on_reset_acked(id),
+            _ => {}
+        }
+    }
+
+    /// Declares packets of `space` lost and deals with them: statistics,
+    /// congestion control (not for PMTU probes, RFC 8899 §3), PMTU
+    /// discovery, and their frames queued again.
+    pub(super) fn detect_lost(&mut self, now: Instant, space: SpaceId) {
+        let max_ack_delay = self.peer_max_ack_delay();
+        let Lost {
+            packets,
+            persistent,
+        } = self
+            .recovery
+            .detect_lost(now, space, &self.path.rtt, max_ack_delay);
+        if packets.is_empty() {
+            return;
+        }
+        let mut lost_count = 0;
+        let mut lost_bytes = 0;
+        let mut largest_lost_time = None;
+        let mut lost_probe = None;
+        let mut large_lost = false;
+        let mut frames = Vec::new();
+        for (pn, p) in packets {
+            if p.mtu_probe {
+                lost_probe = Some(pn);
+                self.stats.lost_mtu_probes += 1;
+                self.path.cc.on_removed(u64::from(p.size));
+                continue;
+            }
+            lost_count += 1;
+            large_lost |= p.size > super::mtud::BASE_MTU;
+            if p.in_flight {
+                lost_bytes += u64::from(p.size);
+            }
+            largest_lost_time = Some(p.time);
+            self.stats.lost_packets += 1;
+            self.stats.lost_bytes += u64::from(p.size);
+            frames.extend(p.frames);
+        }
+        if let Some(t) = largest_lost_time {
+            self.path
+                .cc
+                .on_loss(lost_bytes, lost_count, t, now, persistent);
+        }
+        if space == SpaceId::Data {
+            self.mtu_on_lost(now, lost_probe, large_lost);
+        }
+        for f in frames {
+            self.requeue(space, f);
+        }
+    }
+
+    /// Puts a lost frame's content back in the send queues.
+    pub(super) fn requeue(&mut self, space: SpaceId, f: SentFrame) {
+        match f {
+            SentFrame::Crypto { offset, len } => {
+                let sp = &mut self.spaces[space as usize];
+                if !sp.discarded {
+                    sp.crypto_retransmit.insert(offset..offset + len);
+                }
+            }
+            SentFrame::Stream {
+                id,
+                offset,
+                len,
+                fin,
+            } => self.streams.on_stream_lost(id, offset, len, fin),
+            SentFrame::MaxData => self.streams.pending.max_data = true,
+            SentFrame::MaxStreamData(id) => {
+                if self.streams.local_max_stream_data(id).is_some() {
+                    self.streams.pending.max_stream_data.insert(id);
+                }
+            }
+            SentFrame::MaxStreams(d) => {
+                self.streams.pending.max_streams[d as usize] = true;
+            }
+            SentFrame::Reset(id, code, size) => self.streams.pending.resets.push((id, code, size)),
+            SentFrame::StopSending(id, code) => {
+                if self.streams.local_max_stream_data(id).is_some() {
+                    self.streams.pending.stop_sending.push((id, code));
+                }
+            }
+            SentFrame::NewCid(seq) => self.cids.requeue_new(seq),
+            SentFrame::RetireCid(seq) => self.cids.requeue_retire(seq),
+            SentFrame::PathChallenge(data) => self.on_path_challenge_lost(data),
+            SentFrame::HandshakeDone => self.pending.handshake_done = true,
+            SentFrame::NewToken(t) => self.pending.new_token = Some(t),
+        }
+    }
+
+    /// The loss detection timer, unless the connection is closed.
+    pub(super) fn loss_timer(&self) -> Option<LossTimer> {
+        if self.is_closed() {
+            return None;
+        }
+        // RFC 9002 §6.2.2.1: a client without a confirmed handshake keeps
+        // probing even with nothing in flight.
+        let anti_deadlock = if self.side.is_client() && !self.handshake_confirmed {
+            let space = if self.spaces[SpaceId::Handshake as usize].keys.is_some() {
+                SpaceId::Handshake
+            } else {
+                SpaceId::Initial
+            };
+            self.spaces[space as usize]
+                .keys
+                .as_ref()
+                .and(self.last_sent_eliciting)
+                .map(|t| (space, t))
+        } else {
+            None
+        };
+        self.recovery.timer(
+            &self.path.rtt,
+            self.peer_max_ack_delay(),
+            self.handshake_confirmed,
+            anti_deadlock,
+        )
+    }
+
+    /// Handles the loss detection timer (RFC 9002 §A.9).
+    pub(super) fn on_loss_timeout(&mut self, now: Instant) {
+        let Some(timer) = self.loss_timer() else {
+            return;
+        };
+        if timer.at() > now {
+            return;
+        }
+        let space = match timer {
+            LossTimer::Loss(_, space) => {
+                self.detect_lost(now, space);
+                return;
+            }
+            LossTimer::Pto(_, space) => space,
+        };
+        if space == SpaceId::Data && self.key_limit_reached() {
+            // RFC 9001 §6.6: the keys are used up and no acknowledgement
+            // arrived that would allow an update.
+            self.transport_error(
+                now,
+                TransportError::new(
+                    TransportErrorCode::AEAD_LIMIT_REACHED,
+                    "confidentiality limit reached without a key update",
+                ),
+            );
+            return;
+        }
+        // Nothing acknowledged for a PTO while full-size packets (not only
+        // probes) are out: maybe a PMTU black hole (RFC 8899 §4.3).
+        let black_hole = space == SpaceId::Data
+            && self
+                .recovery
+                .has_outstanding_larger_than(space, super::mtud::BASE_MTU);
+        if black_hole {
+            self.mtu_on_lost(now, None, true);
+        }
+        // RFC 9002 §6.2.4: probes carry data when there is some. Requeue
+        // the content of the oldest outstanding packets so the probes
+        // retransmit it; a bare PING goes only when nothing is waiting.
+        let frames = self.recovery.on_pto(now, space);
+        tracing::trace!(side = ?self.side, ?space, pto_count = self.recovery.pto_count(), "PTO");
+        self.spaces[space as usize].probes = 2;
+        for f in frames {
+            self.requeue(space, f);
+        }
+        if space != SpaceId::Data
+            && self.side.is_client()
+            && !self.recovery.has_in_flight(space)
+            && self.spaces[space as usize].crypto_sent > 0
+        {
+            // Anti-deadlock probe: resend from the start.
+            let sp = &mut self.spaces[space as usize];
+            let end = sp.crypto_out.len() as u64;
+            sp.crypto_retransmit.insert(0..end);
+        }
+    }
+
+    /// The PTO period for a space, without back-off (RFC 9002 §6.2.1).
+    pub(super) fn pto_duration(&self, space: SpaceId) -> Duration {
+        Recovery::pto_duration(&self.path.rtt, space, self.peer_max_ack_delay())
+    }
+}

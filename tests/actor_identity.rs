@@ -187,5 +187,5 @@ async fn stream_limits_change_at_run_time() {
     assert!(still_waiting(&mut fourth).await, "one stream still open");
     close_stream(c3).await;
     let d = within(5, fourth).await.unwrap();
-    assert_eq!(d.0 .0.id(), 12);
+    assert_eq!(u64::from(d.0 .0.id()), 12);
 }

@@ -95,7 +95,10 @@ async fn two_hundred_concurrent_bidi_streams_echoed() {
     ids.sort_unstable();
     ids.dedup();
     assert_eq!(ids.len(), STREAMS, "stream IDs are not distinct");
-    assert!(ids.iter().all(|id| id % 4 == 0), "client bidi IDs: {ids:?}");
+    assert!(
+        ids.iter().all(|id| u64::from(*id) % 4 == 0),
+        "client bidi IDs: {ids:?}"
+    );
 
     let (_sconn, total) = within(10, srv).await.unwrap();
     assert_eq!(total, STREAMS * LEN);
@@ -168,7 +171,7 @@ async fn uni_streams_both_ways() {
         }
         for i in 0..EACH {
             let mut send = sconn.open_uni().await.unwrap();
-            assert_eq!(send.id() % 4, 3, "server uni stream ID");
+            assert_eq!(u64::from(send.id()) % 4, 3, "server uni stream ID");
             send.write_all(format!("s2c {i}").as_bytes()).await.unwrap();
             send.finish().unwrap();
         }
@@ -178,7 +181,7 @@ async fn uni_streams_both_ways() {
     let mut sent_ids = Vec::new();
     for i in 0..EACH {
         let mut send = conn.open_uni().await.unwrap();
-        assert_eq!(send.id() % 4, 2, "client uni stream ID");
+        assert_eq!(u64::from(send.id()) % 4, 2, "client uni stream ID");
         sent_ids.push(send.id());
         send.write_all(format!("c2s {i}").as_bytes()).await.unwrap();
         send.finish().unwrap();
@@ -316,7 +319,7 @@ async fn connection_window_limits_writers_across_streams() {
     let mut got = Vec::new();
     for _ in 0..STREAMS {
         let mut recv = within(5, sconn.accept_uni()).await.unwrap();
-        let i = (recv.id() / 4) as usize;
+        let i = recv.id().index() as usize;
         got.push((i, within(10, recv.read_to_end(LEN + 1)).await.unwrap()));
     }
     for w in within(10, all).await {
@@ -347,7 +350,7 @@ async fn raw_messages_to_the_connection_actor() {
 
     let addr = conn.addr().clone();
     let id = addr.send(OpenUni).await.unwrap().unwrap();
-    assert_eq!(id % 4, 2, "client uni stream ID");
+    assert_eq!(u64::from(id) % 4, 2, "client uni stream ID");
     let data = pattern(3, LEN);
     let mut rest = Bytes::from(data.clone());
     while !rest.is_empty() {
@@ -367,7 +370,7 @@ async fn raw_messages_to_the_connection_actor() {
     addr.send(Finish { stream: id }).await.unwrap().unwrap();
 
     let bid = addr.send(OpenBi).await.unwrap().unwrap();
-    assert_eq!(bid % 4, 0, "client bidi stream ID");
+    assert_eq!(u64::from(bid) % 4, 0, "client bidi stream ID");
     let n = addr
         .send(Write {
             stream: bid,

@@ -6,10 +6,11 @@
 mod common;
 mod pair_util;
 
-use actix_quic::protocol::frame::{Ack, Dir, Frame};
+use actix_quic::protocol::frame::{Ack, Frame};
 use actix_quic::protocol::packet::{PartialHeader, MIN_INITIAL_SIZE};
 use actix_quic::protocol::ConnectionError;
 use actix_quic::protocol::ConnectionId;
+use actix_quic::protocol::Dir;
 use actix_quic::protocol::SpaceId;
 use actix_quic::protocol::TransportErrorCode as Code;
 use actix_quic::protocol::{DatagramEvent, Endpoint};
@@ -60,7 +61,11 @@ fn mutate(rng: &mut SplitMix, d: &[u8]) -> Vec<u8> {
 #[test]
 fn random_bytes_to_endpoints_never_panic() {
     let (_, server) = common::configs();
-    let mut ep = Endpoint::new(Some(server));
+    let mut ep = Endpoint::new(
+        actix_quic::protocol::EndpointConfig::new(),
+        Some(server),
+        [7; 32],
+    );
     let mut rng = SplitMix::new(1);
     let now = std::time::Instant::now();
     let from = "127.0.0.1:1234".parse().unwrap();
@@ -88,7 +93,11 @@ fn random_bytes_to_endpoints_never_panic() {
 #[test]
 fn version_negotiation_for_unknown_versions_only_when_big_enough() {
     let (_, server) = common::configs();
-    let mut ep = Endpoint::new(Some(server));
+    let mut ep = Endpoint::new(
+        actix_quic::protocol::EndpointConfig::new(),
+        Some(server),
+        [7; 32],
+    );
     let now = std::time::Instant::now();
     let from = "127.0.0.1:1234".parse().unwrap();
     let mut d = vec![
@@ -242,7 +251,7 @@ fn expect_server_error(mut p: Pair, code: Code) {
 
 fn stream(id: u64, offset: u64, len: usize, fin: bool) -> Frame {
     Frame::Stream {
-        id,
+        id: common::stream_id(id),
         offset,
         fin,
         data: Bytes::from(vec![0x5a; len]),
@@ -283,7 +292,7 @@ fn stream_beyond_connection_window_is_flow_control_error() {
 #[test]
 fn reset_final_size_beyond_window_is_flow_control_error() {
     let p = client_sends(&[Frame::ResetStream {
-        id: 0,
+        id: common::stream_id(0),
         error_code: 0,
         final_size: 64 * 1024 * 1024,
     }]);
@@ -305,7 +314,7 @@ fn stream_id_at_limit_is_accepted() {
     // Opening stream 99 opens every lower one, in order.
     let mut n = 0;
     while let Some(id) = p.server().accept(Dir::Bi) {
-        assert_eq!(id, n * 4);
+        assert_eq!(u64::from(id), n * 4);
         n += 1;
     }
     assert_eq!(n, 100);
@@ -316,7 +325,11 @@ fn data_on_own_uni_stream_is_stream_state_error() {
     // The server sends STREAM on a client-initiated uni stream.
     let mut p = connected();
     let id = p.client.open(Dir::Uni).unwrap();
-    send_raw(&mut p, Direction::ToClient, &[stream(id, 0, 5, false)]);
+    send_raw(
+        &mut p,
+        Direction::ToClient,
+        &[stream(id.into(), 0, 5, false)],
+    );
     assert!(p.run_until(Duration::from_secs(5), |p| p.server().error().is_some()));
     assert_local_error(p.client.error(), Code::STREAM_STATE_ERROR);
     assert_peer_closed_with(p.server().error(), Code::STREAM_STATE_ERROR);
@@ -329,7 +342,10 @@ fn frame_for_unopened_local_stream_is_stream_state_error() {
     send_raw(
         &mut p,
         Direction::ToClient,
-        &[Frame::MaxStreamData { id: 8, max: 10 }],
+        &[Frame::MaxStreamData {
+            id: common::stream_id(8),
+            max: 10,
+        }],
     );
     assert!(p.run_until(Duration::from_secs(5), |p| p.server().error().is_some()));
     assert_local_error(p.client.error(), Code::STREAM_STATE_ERROR);
@@ -352,7 +368,7 @@ fn reset_below_received_is_final_size_error() {
     let p = client_sends(&[
         stream(0, 0, 100, false),
         Frame::ResetStream {
-            id: 0,
+            id: common::stream_id(0),
             error_code: 1,
             final_size: 50,
         },

@@ -19,7 +19,11 @@ fn client(port: u16) -> (Connection, Vec<u8>, SocketAddr) {
 fn server(configure: impl FnOnce(&mut ServerConfig)) -> Endpoint {
     let (_, mut s) = common::configs();
     configure(&mut s);
-    Endpoint::new(Some(s))
+    Endpoint::new(
+        actix_quic::protocol::EndpointConfig::new(),
+        Some(s),
+        [7; 32],
+    )
 }
 
 fn expect_refused(ep: &mut Endpoint, port: u16) {

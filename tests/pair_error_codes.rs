@@ -93,7 +93,7 @@ fn crypto_data_far_beyond_the_buffer_is_crypto_buffer_exceeded() {
 #[test]
 fn stream_frame_in_an_initial_packet_is_protocol_violation() {
     let mut p = client_initial_with(Frame::Stream {
-        id: 0,
+        id: common::stream_id(0),
         offset: 0,
         fin: false,
         data: Bytes::from_static(b"too early"),

@@ -367,7 +367,7 @@ fn random_impairment_sweep() {
         let mut p = pair_with(small_windows(window), small_windows(window), link);
         assert!(p.handshake(), "{desc}: no handshake");
         struct S {
-            id: u64,
+            id: actix_quic::StreamId,
             data: Vec<u8>,
             sent: usize,
             closed: bool,
@@ -385,7 +385,7 @@ fn random_impairment_sweep() {
                 let size = rng.below(300_000) as usize;
                 streams.push(S {
                     id,
-                    data: pattern(id, 0, size),
+                    data: pattern(u64::from(id), 0, size),
                     sent: 0,
                     closed: false,
                     got: Vec::new(),

@@ -187,7 +187,7 @@ fn invalid_retry_token_closes_with_invalid_token() {
     let mut p = Pair::new(c, s, "localhost", Link::default());
     let odcid = p.client.orig_dcid();
     let scid = ConnectionId::new(&[0xee; 8]).unwrap();
-    let token = TokenKey::random().seal_retry_for_test(
+    let token = TokenKey::new(&[0x99; 32]).seal_retry_for_test(
         Instant::now(),
         "127.0.0.1:40000".parse().unwrap(),
         &odcid,
@@ -351,9 +351,9 @@ fn restart_server(
 ) -> ConnectionError {
     let (c, s) = configs(false);
     let mut p = Pair::new(c, s.clone(), "localhost", Link::default());
-    *p.server_endpoint() = Endpoint::with_config(first, Some(s.clone()));
+    *p.server_endpoint() = Endpoint::new(first, Some(s.clone()), [7; 32]);
     assert!(p.handshake_and_settle());
-    *p.server_endpoint() = Endpoint::with_config(restart, Some(s));
+    *p.server_endpoint() = Endpoint::new(restart, Some(s), [8; 32]);
     p.server = None;
     let id = p.client.open(Dir::Bi).unwrap();
     p.client

@@ -5,8 +5,8 @@
 mod common;
 mod pair_util;
 
-use actix_quic::protocol::Dir;
 use actix_quic::protocol::Event;
+use actix_quic::protocol::{Dir, Side};
 use actix_quic::protocol::{ReadFailure, StreamEvent, StreamId, WriteFailure};
 use actix_quic::testing::{Link, Pair};
 use bytes::Bytes;
@@ -38,7 +38,7 @@ impl Echo {
     }
 
     fn payload(&self, id: StreamId) -> Vec<u8> {
-        pattern(id, 0, self.size)
+        pattern(u64::from(id), 0, self.size)
     }
 
     /// One round of application work on both sides; true when done.
@@ -85,7 +85,9 @@ impl Echo {
             assert!(st.2 == self.payload(id), "echo of stream {id} differs");
         }
         // RFC 9000 §2.1, §3.2: streams are accepted in ID order, none skipped.
-        let expected: Vec<StreamId> = (0..self.total as u64).map(|i| i * 4).collect();
+        let expected: Vec<StreamId> = (0..self.total as u64)
+            .map(|i| StreamId::new(Side::Client, Dir::Bi, i))
+            .collect();
         assert_eq!(self.accepted, expected);
     }
 }
@@ -154,12 +156,12 @@ fn uni_streams_both_ways() {
         let c = p.client.open(Dir::Uni).unwrap();
         let s = p.server().open(Dir::Uni).unwrap();
         // RFC 9000 §2.1: client uni 0x2, server uni 0x3, stepping by 4.
-        assert_eq!(c, 4 * i + 2);
-        assert_eq!(s, 4 * i + 3);
-        let mut d = Bytes::from(pattern(c, 0, 5000));
+        assert_eq!(u64::from(c), 4 * i + 2);
+        assert_eq!(u64::from(s), 4 * i + 3);
+        let mut d = Bytes::from(pattern(u64::from(c), 0, 5000));
         assert_eq!(p.client.write(c, &mut d), Ok(5000));
         p.client.finish(c).unwrap();
-        let mut d = Bytes::from(pattern(s, 0, 7000));
+        let mut d = Bytes::from(pattern(u64::from(s), 0, 7000));
         assert_eq!(p.server().write(s, &mut d), Ok(7000));
         p.server().finish(s).unwrap();
         c_ids.push(c);
@@ -199,10 +201,10 @@ fn uni_streams_both_ways() {
     assert_eq!(order_s, c_ids);
     assert_eq!(order_c, s_ids);
     for (id, st) in &at_server {
-        assert_eq!(st.0, pattern(*id, 0, 5000));
+        assert_eq!(st.0, pattern(u64::from(*id), 0, 5000));
     }
     for (id, st) in &at_client {
-        assert_eq!(st.0, pattern(*id, 0, 7000));
+        assert_eq!(st.0, pattern(u64::from(*id), 0, 7000));
     }
     // The receiver of a uni stream cannot write to it.
     assert_eq!(
@@ -226,7 +228,7 @@ fn streams_arrive_in_order_even_when_frames_do_not() {
     assert!(p.handshake());
     let ids: Vec<StreamId> = (0..10).map(|_| p.client.open(Dir::Bi).unwrap()).collect();
     for &id in ids.iter().rev() {
-        let mut d = Bytes::from(pattern(id, 0, 100));
+        let mut d = Bytes::from(pattern(u64::from(id), 0, 100));
         p.client.write(id, &mut d).unwrap();
         p.client.finish(id).unwrap();
         // One stream per flush so the server sees them in reverse.
@@ -247,7 +249,7 @@ fn reset_stream_reaches_reader_with_code() {
     let mut p = pair(Link::default());
     assert!(p.handshake());
     let id = p.client.open(Dir::Bi).unwrap();
-    let mut d = Bytes::from(pattern(id, 0, 3000));
+    let mut d = Bytes::from(pattern(u64::from(id), 0, 3000));
     p.client.write(id, &mut d).unwrap();
     assert!(p.run_until(Duration::from_secs(2), |p| p
         .server()
@@ -268,7 +270,7 @@ fn reset_stream_reaches_reader_with_code() {
     }));
     assert_eq!(end, ReadEnd::Reset(7));
     // Data read before the reset is a prefix of what was written.
-    assert_eq!(got, pattern(id, 0, got.len()));
+    assert_eq!(got, pattern(u64::from(id), 0, got.len()));
     assert!(p
         .server_events
         .contains(&Event::Stream(StreamEvent::Readable(id))));
@@ -279,7 +281,7 @@ fn stop_sending_reaches_writer_with_code() {
     let mut p = pair(Link::default());
     assert!(p.handshake());
     let id = p.client.open(Dir::Bi).unwrap();
-    let mut d = Bytes::from(pattern(id, 0, 1000));
+    let mut d = Bytes::from(pattern(u64::from(id), 0, 1000));
     p.client.write(id, &mut d).unwrap();
     assert!(p.run_until(Duration::from_secs(2), |p| p
         .server()
@@ -314,7 +316,7 @@ fn finished_event_after_everything_acknowledged() {
     let mut p = pair(Link::default());
     assert!(p.handshake());
     let id = p.client.open(Dir::Uni).unwrap();
-    let mut d = Bytes::from(pattern(id, 0, 50_000));
+    let mut d = Bytes::from(pattern(u64::from(id), 0, 50_000));
     assert_eq!(p.client.write(id, &mut d), Ok(50_000));
     p.client.finish(id).unwrap();
     assert_eq!(p.client.finish(id), Err(WriteFailure::Closed));

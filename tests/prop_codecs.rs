@@ -17,12 +17,13 @@
 mod common;
 
 use actix_quic::protocol::crypto::{self, TAG_LEN};
-use actix_quic::protocol::frame::{Ack, Dir, EcnCounts, Frame, Frames, PacketSpaceKind};
+use actix_quic::protocol::frame::{Ack, EcnCounts, Frame, Frames, PacketSpaceKind};
 use actix_quic::protocol::packet::{
     self, decode_pn, pn_len, HeaderKind, LongType, PartialHeader, MIN_INITIAL_SIZE,
 };
 use actix_quic::protocol::transport_params::{PreferredAddress, TransportParameters};
 use actix_quic::protocol::varint::{self, Reader};
+use actix_quic::protocol::Dir;
 use actix_quic::protocol::Side;
 use actix_quic::protocol::{ConnectionId, MAX_CID_LEN};
 use actix_quic::protocol::{DatagramEvent, Endpoint};
@@ -149,12 +150,12 @@ impl Gen {
             1 => Frame::Ping,
             2 => Frame::Ack(self.ack()),
             3 => Frame::ResetStream {
-                id: self.varint(),
+                id: common::stream_id(self.varint()),
                 error_code: self.varint(),
                 final_size: self.varint(),
             },
             4 => Frame::StopSending {
-                id: self.varint(),
+                id: common::stream_id(self.varint()),
                 error_code: self.varint(),
             },
             5 => {
@@ -167,7 +168,7 @@ impl Gen {
             7 => {
                 let (offset, data) = self.offset_and_data();
                 Frame::Stream {
-                    id: self.varint(),
+                    id: common::stream_id(self.varint()),
                     offset,
                     fin: self.bool(),
                     data,
@@ -175,7 +176,7 @@ impl Gen {
             }
             8 => Frame::MaxData(self.varint()),
             9 => Frame::MaxStreamData {
-                id: self.varint(),
+                id: common::stream_id(self.varint()),
                 max: self.varint(),
             },
             10 => Frame::MaxStreams {
@@ -184,7 +185,7 @@ impl Gen {
             },
             11 => Frame::DataBlocked(self.varint()),
             12 => Frame::StreamDataBlocked {
-                id: self.varint(),
+                id: common::stream_id(self.varint()),
                 limit: self.varint(),
             },
             13 => Frame::StreamsBlocked {
@@ -548,12 +549,16 @@ fn sealed_initial(dcid: &ConnectionId, scid: &ConnectionId, payload: &[u8]) -> V
 #[test]
 fn random_and_mutated_datagrams_never_panic_the_endpoint() {
     let (client_cfg, server_cfg) = common::configs();
-    let mut ep = Endpoint::new(Some(server_cfg));
+    let mut ep = Endpoint::new(
+        actix_quic::protocol::EndpointConfig::new(),
+        Some(server_cfg),
+        [7; 32],
+    );
     let mut g = Gen::new(0xe4d);
     let now = Instant::now();
     let from: SocketAddr = "127.0.0.1:5555".parse().unwrap();
     // A real client's first datagram, to mutate.
-    let mut client_ep = Endpoint::new(None);
+    let mut client_ep = Endpoint::new(actix_quic::protocol::EndpointConfig::new(), None, [8; 32]);
     let (_, mut client) = client_ep
         .connect(
             now,

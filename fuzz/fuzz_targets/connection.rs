@@ -22,9 +22,9 @@
 //! panic, and the virtual clock must never get stuck (`Pair::step` checks).
 #![no_main]
 
-use actix_quic::protocol::SpaceId;
 use actix_quic::protocol::Connection;
 use actix_quic::protocol::Dir;
+use actix_quic::protocol::SpaceId;
 use actix_quic::protocol::StreamId;
 use actix_quic::testing::{Direction, Link, Pair};
 use actix_quic_fuzz::{client_config, server_config, Records};
@@ -58,7 +58,7 @@ impl App {
             for _ in 0..16 {
                 match conn.read(id, 4096) {
                     Ok(Some(data)) => {
-                        if actix_quic::protocol::dir(id) == Dir::Bi {
+                        if id.dir() == Dir::Bi {
                             let mut d = data;
                             let _ = conn.write(id, &mut d);
                         }

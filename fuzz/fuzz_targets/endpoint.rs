@@ -20,8 +20,8 @@
 //! virtual clock; routed datagrams reach their connection.
 #![no_main]
 
-use actix_quic::protocol::ConnectionId;
 use actix_quic::protocol::Connection;
+use actix_quic::protocol::ConnectionId;
 use actix_quic::protocol::{ConnectionHandle, DatagramEvent, Endpoint};
 use actix_quic_fuzz::{client_hello, client_initial, server_config, Records};
 use bytes::BytesMut;
@@ -96,7 +96,11 @@ fuzz_target!(|data: &[u8]| {
         "10.0.0.1:443".parse().unwrap(),
     ];
     let mut server = Server {
-        ep: Endpoint::new(Some(server_config())),
+        ep: Endpoint::new(
+            actix_quic::protocol::EndpointConfig::new(),
+            Some(server_config()),
+            [7; 32],
+        ),
         conns: Vec::new(),
         now: Instant::now(),
         buf: Vec::new(),

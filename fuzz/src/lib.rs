@@ -3,12 +3,12 @@
 //! input into several tagged datagrams, and a builder of client Initials
 //! that the server's Initial keys authenticate.
 
-use actix_quic::protocol::ConnectionId;
 use actix_quic::protocol::crypto::{self, TAG_LEN};
-use actix_quic::protocol::{ClientConfig, Endpoint, ServerConfig};
 use actix_quic::protocol::packet::{self, HeaderKind, LongType, PartialHeader, MIN_INITIAL_SIZE};
 use actix_quic::protocol::varint;
+use actix_quic::protocol::ConnectionId;
 use actix_quic::protocol::Side;
+use actix_quic::protocol::{ClientConfig, Endpoint, ServerConfig};
 use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use std::sync::{Arc, OnceLock};
 
@@ -120,17 +120,16 @@ pub fn client_initial(
     let keys = crypto::initial_keys(dcid, Side::Client);
     let pn_len = 4;
     let mut buf = Vec::with_capacity(MIN_INITIAL_SIZE);
-    let len_at =
-        packet::write_long_header(
-            &mut buf,
-            packet::VERSION_1,
-            LongType::Initial,
-            dcid,
-            scid,
-            token,
-            pn,
-            pn_len,
-        );
+    let len_at = packet::write_long_header(
+        &mut buf,
+        packet::VERSION_1,
+        LongType::Initial,
+        dcid,
+        scid,
+        token,
+        pn,
+        pn_len,
+    );
     let pn_offset = len_at + 2;
     buf.extend_from_slice(payload);
     // RFC 9000 §14.1: a client Initial datagram is at least 1200 bytes.
@@ -170,7 +169,7 @@ pub fn client_hello() -> &'static ClientHello {
     static HELLO: OnceLock<ClientHello> = OnceLock::new();
     HELLO.get_or_init(|| {
         let now = std::time::Instant::now();
-        let mut ep = Endpoint::new(None);
+        let mut ep = Endpoint::new(actix_quic::protocol::EndpointConfig::new(), None, [8; 32]);
         let (_, mut conn) = ep
             .connect(
                 now,

@@ -56,7 +56,9 @@ impl EndpointActor {
         server: Option<ServerConfig>,
     ) -> Self {
         Self {
-            endpoint: ProtoEndpoint::with_config(config, server),
+            // The sans-IO core takes no randomness of its own: its seed comes
+            // from the operating system here.
+            endpoint: ProtoEndpoint::new(config, server, rand::random()),
             socket,
             receiving: None,
             connections: HashMap::new(),

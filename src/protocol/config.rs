@@ -1,6 +1,13 @@
-//! Transport settings shared by both sides of a connection.
+//! Every configuration: transport settings shared by both sides of a
+//! connection, what a server accepts with, what a client connects with,
+//! and the settings of an endpoint as a whole.
 
 use super::congestion::CongestionAlgorithm;
+use super::packet;
+use super::token::{
+    TokenKey, TokenStore, DEFAULT_RETRY_TOKEN_LIFETIME, DEFAULT_VALIDATION_TOKEN_LIFETIME,
+};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Transport tuning, as in quinn's `TransportConfig`. Defaults suit a
@@ -105,5 +112,138 @@ impl Default for TransportConfig {
             pacing: true,
             mtu_discovery: Some(MtuDiscoveryConfig::default()),
         }
+    }
+}
+
+/// Settings for accepting connections.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// TLS settings (certificate, ALPN).
+    pub crypto: Arc<rustls::ServerConfig>,
+    /// Transport settings for accepted connections.
+    pub transport: Arc<TransportConfig>,
+    /// Most connections at once; further client Initials are refused
+    /// with CONNECTION_REFUSED (RFC 9000 §20.1) rather than growing memory.
+    pub max_connections: usize,
+    /// Most connections still handshaking at once; beyond it new Initials
+    /// are refused with CONNECTION_REFUSED.
+    pub max_incoming: usize,
+    /// Validate every client address with a Retry round trip before
+    /// creating any state for it (RFC 9000 §8.1.2). Clients returning a
+    /// valid NEW_TOKEN token skip the Retry. Off by default.
+    pub retry: bool,
+    /// Send each client a NEW_TOKEN frame once the handshake completes, so
+    /// its next connection starts with a validated address (RFC 9000
+    /// §8.1.3). On by default.
+    pub send_new_token: bool,
+    /// The secret sealing Retry and NEW_TOKEN tokens; by default random,
+    /// drawn by the first endpoint that uses this configuration (clones
+    /// share it). Endpoints sharing it accept each other's tokens.
+    pub token_key: Arc<TokenKey>,
+    /// How long a Retry token is accepted (10 s by default).
+    pub retry_token_lifetime: Duration,
+    /// How long a NEW_TOKEN token is accepted (24 h by default).
+    pub validation_token_lifetime: Duration,
+    /// Follow clients that move to a new address or port (RFC 9000 §9):
+    /// NAT rebinding or a client's new socket. When false, packets from
+    /// any other address than the one the handshake used are dropped.
+    /// On by default, as in quinn.
+    pub migration: bool,
+    /// The versions we answer in, most preferred first. A client that
+    /// starts in one version and lists a more preferred one in its
+    /// version_information is answered in that one (compatible version
+    /// negotiation, RFC 9368 §2.3). By default v1 then v2: clients get
+    /// the version they start with.
+    pub preferred_versions: Vec<u32>,
+}
+
+impl ServerConfig {
+    /// Sets [`migration`](Self::migration), as quinn's
+    /// `ServerConfig::migration`.
+    pub fn migration(&mut self, value: bool) -> &mut Self {
+        self.migration = value;
+        self
+    }
+
+    /// A server configuration with default transport settings.
+    pub fn with_crypto(crypto: Arc<rustls::ServerConfig>) -> Self {
+        Self {
+            crypto,
+            transport: Arc::new(TransportConfig::default()),
+            max_connections: 100_000,
+            max_incoming: 1 << 16,
+            retry: false,
+            send_new_token: true,
+            token_key: Arc::new(TokenKey::default()),
+            retry_token_lifetime: DEFAULT_RETRY_TOKEN_LIFETIME,
+            validation_token_lifetime: DEFAULT_VALIDATION_TOKEN_LIFETIME,
+            migration: true,
+            preferred_versions: packet::SUPPORTED_VERSIONS.to_vec(),
+        }
+    }
+}
+
+/// Settings for making connections.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// TLS settings (roots, ALPN).
+    pub crypto: Arc<rustls::ClientConfig>,
+    /// Transport settings.
+    pub transport: Arc<TransportConfig>,
+    /// Where NEW_TOKEN tokens from servers are kept and taken from for
+    /// later connections to the same server name (RFC 9000 §8.1.3);
+    /// `None` neither keeps nor sends any.
+    pub token_store: Option<Arc<TokenStore>>,
+    /// The QUIC version to connect with: [`VERSION_1`](packet::VERSION_1) (the
+    /// default) or [`VERSION_2`](packet::VERSION_2) (RFC 9369).
+    pub version: u32,
+}
+
+impl ClientConfig {
+    /// A client configuration with default transport settings.
+    pub fn new(crypto: Arc<rustls::ClientConfig>) -> Self {
+        Self {
+            crypto,
+            transport: Arc::new(TransportConfig::default()),
+            token_store: Some(Arc::new(TokenStore::default())),
+            version: packet::VERSION_1,
+        }
+    }
+}
+
+/// Settings of an endpoint as a whole, client or server.
+#[derive(Clone, Default)]
+pub struct EndpointConfig {
+    /// HMAC key deriving the stateless reset token of each CID we issue
+    /// (RFC 9000 §10.3.2); random per endpoint when unset.
+    pub(crate) reset_key: Option<Arc<ring::hmac::Key>>,
+}
+
+impl EndpointConfig {
+    /// A configuration with a random stateless reset key, drawn by each
+    /// endpoint: resets are recognised by peers only while that endpoint
+    /// runs.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A configuration whose stateless reset tokens are derived from
+    /// `secret` with HMAC-SHA256 (RFC 9000 §10.3.2). An endpoint restarted
+    /// with the same secret resets the connections of its previous run,
+    /// so their peers learn at once that the state is gone. Keep the
+    /// secret private: whoever knows it can reset our connections.
+    pub fn with_reset_key(secret: &[u8]) -> Self {
+        Self {
+            reset_key: Some(Arc::new(ring::hmac::Key::new(
+                ring::hmac::HMAC_SHA256,
+                secret,
+            ))),
+        }
+    }
+}
+
+impl std::fmt::Debug for EndpointConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EndpointConfig").finish_non_exhaustive()
     }
 }

@@ -4,7 +4,7 @@
 //! and stateless resets (§10.3).
 
 use super::cid::ConnectionId;
-use super::config::TransportConfig;
+use super::config::{ClientConfig, EndpointConfig, ServerConfig};
 use super::connection::version;
 use super::connection::{
     reset_token, ConnectError, Connection, EndpointEvent, ServerValidation, LOCAL_CID_LEN,
@@ -15,115 +15,18 @@ use super::frame::Frame;
 use super::packet::{
     self, HeaderKind, LongType, PartialHeader, MIN_INITIAL_SIZE, MIN_STATELESS_RESET_LEN,
 };
-use super::token::{
-    Token, TokenError, TokenKey, TokenStore, DEFAULT_RETRY_TOKEN_LIFETIME,
-    DEFAULT_VALIDATION_TOKEN_LIFETIME,
-};
+use super::token::{Token, TokenError};
 use super::varint;
-use rand::RngCore;
+use rand::rngs::StdRng;
+use rand::{Rng, RngCore, SeedableRng};
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Identifies a connection within one endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnectionHandle(pub usize);
-
-/// Settings for accepting connections.
-#[derive(Debug, Clone)]
-pub struct ServerConfig {
-    /// TLS settings (certificate, ALPN).
-    pub crypto: Arc<rustls::ServerConfig>,
-    /// Transport settings for accepted connections.
-    pub transport: Arc<TransportConfig>,
-    /// Most connections at once; further client Initials are refused
-    /// with CONNECTION_REFUSED (RFC 9000 §20.1) rather than growing memory.
-    pub max_connections: usize,
-    /// Most connections still handshaking at once; beyond it new Initials
-    /// are refused with CONNECTION_REFUSED.
-    pub max_incoming: usize,
-    /// Validate every client address with a Retry round trip before
-    /// creating any state for it (RFC 9000 §8.1.2). Clients returning a
-    /// valid NEW_TOKEN token skip the Retry. Off by default.
-    pub retry: bool,
-    /// Send each client a NEW_TOKEN frame once the handshake completes, so
-    /// its next connection starts with a validated address (RFC 9000
-    /// §8.1.3). On by default.
-    pub send_new_token: bool,
-    /// The secret sealing Retry and NEW_TOKEN tokens; random by default.
-    /// Endpoints sharing it accept each other's tokens.
-    pub token_key: Arc<TokenKey>,
-    /// How long a Retry token is accepted (10 s by default).
-    pub retry_token_lifetime: Duration,
-    /// How long a NEW_TOKEN token is accepted (24 h by default).
-    pub validation_token_lifetime: Duration,
-    /// Follow clients that move to a new address or port (RFC 9000 §9):
-    /// NAT rebinding or a client's new socket. When false, packets from
-    /// any other address than the one the handshake used are dropped.
-    /// On by default, as in quinn.
-    pub migration: bool,
-    /// The versions we answer in, most preferred first. A client that
-    /// starts in one version and lists a more preferred one in its
-    /// version_information is answered in that one (compatible version
-    /// negotiation, RFC 9368 §2.3). By default v1 then v2: clients get
-    /// the version they start with.
-    pub preferred_versions: Vec<u32>,
-}
-
-impl ServerConfig {
-    /// Sets [`migration`](Self::migration), as quinn's
-    /// `ServerConfig::migration`.
-    pub fn migration(&mut self, value: bool) -> &mut Self {
-        self.migration = value;
-        self
-    }
-
-    /// A server configuration with default transport settings.
-    pub fn with_crypto(crypto: Arc<rustls::ServerConfig>) -> Self {
-        Self {
-            crypto,
-            transport: Arc::new(TransportConfig::default()),
-            max_connections: 100_000,
-            max_incoming: 1 << 16,
-            retry: false,
-            send_new_token: true,
-            token_key: Arc::new(TokenKey::random()),
-            retry_token_lifetime: DEFAULT_RETRY_TOKEN_LIFETIME,
-            validation_token_lifetime: DEFAULT_VALIDATION_TOKEN_LIFETIME,
-            migration: true,
-            preferred_versions: packet::SUPPORTED_VERSIONS.to_vec(),
-        }
-    }
-}
-
-/// Settings for making connections.
-#[derive(Debug, Clone)]
-pub struct ClientConfig {
-    /// TLS settings (roots, ALPN).
-    pub crypto: Arc<rustls::ClientConfig>,
-    /// Transport settings.
-    pub transport: Arc<TransportConfig>,
-    /// Where NEW_TOKEN tokens from servers are kept and taken from for
-    /// later connections to the same server name (RFC 9000 §8.1.3);
-    /// `None` neither keeps nor sends any.
-    pub token_store: Option<Arc<TokenStore>>,
-    /// The QUIC version to connect with: [`packet::VERSION_1`] (the
-    /// default) or [`packet::VERSION_2`] (RFC 9369).
-    pub version: u32,
-}
-
-impl ClientConfig {
-    /// A client configuration with default transport settings.
-    pub fn new(crypto: Arc<rustls::ClientConfig>) -> Self {
-        Self {
-            crypto,
-            transport: Arc::new(TransportConfig::default()),
-            token_store: Some(Arc::new(TokenStore::default())),
-            version: packet::VERSION_1,
-        }
-    }
-}
 
 /// What to do with an incoming datagram.
 #[derive(Debug)]
@@ -198,51 +101,13 @@ impl ResetBucket {
     }
 }
 
-/// Settings of an endpoint as a whole, client or server.
-#[derive(Clone)]
-pub struct EndpointConfig {
-    /// HMAC key deriving the stateless reset token of each CID we issue
-    /// (RFC 9000 §10.3.2).
-    reset_key: Arc<ring::hmac::Key>,
-}
-
-impl EndpointConfig {
-    /// A configuration with a random stateless reset key: resets are
-    /// recognised by peers only while this endpoint runs.
-    pub fn new() -> Self {
-        let mut key = [0u8; 32];
-        rand::thread_rng().fill_bytes(&mut key);
-        Self::with_reset_key(&key)
-    }
-
-    /// A configuration whose stateless reset tokens are derived from
-    /// `secret` with HMAC-SHA256 (RFC 9000 §10.3.2). An endpoint restarted
-    /// with the same secret resets the connections of its previous run,
-    /// so their peers learn at once that the state is gone. Keep the
-    /// secret private: whoever knows it can reset our connections.
-    pub fn with_reset_key(secret: &[u8]) -> Self {
-        Self {
-            reset_key: Arc::new(ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret)),
-        }
-    }
-}
-
-impl Default for EndpointConfig {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl std::fmt::Debug for EndpointConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EndpointConfig").finish_non_exhaustive()
-    }
-}
-
 /// Routing state of one UDP socket.
 pub struct Endpoint {
     server: Option<ServerConfig>,
     reset_key: Arc<ring::hmac::Key>,
+    /// The endpoint's only source of randomness (and, seeded from it,
+    /// each connection's): CIDs, tokens, Retry and reset bytes.
+    rng: StdRng,
     routes: HashMap<ConnectionId, ConnectionHandle>,
     cids_of: HashMap<ConnectionHandle, Vec<ConnectionId>>,
     /// The peer's stateless reset token of each connection, with the
@@ -269,17 +134,24 @@ impl std::fmt::Debug for Endpoint {
 }
 
 impl Endpoint {
-    /// An endpoint with a random reset key; with `server`, it accepts
-    /// connections.
-    pub fn new(server: Option<ServerConfig>) -> Self {
-        Self::with_config(EndpointConfig::new(), server)
-    }
-
-    /// An endpoint with `config`; with `server`, it accepts connections.
-    pub fn with_config(config: EndpointConfig, server: Option<ServerConfig>) -> Self {
+    /// An endpoint with `config`, accepting connections with `server`
+    /// when set. Every random choice it and its connections make comes
+    /// from `seed`: the same seed, inputs and clock make the same run.
+    pub fn new(config: EndpointConfig, server: Option<ServerConfig>, seed: [u8; 32]) -> Self {
+        let mut rng = StdRng::from_seed(seed);
+        let reset_key = config.reset_key.unwrap_or_else(|| {
+            Arc::new(ring::hmac::Key::new(
+                ring::hmac::HMAC_SHA256,
+                &rng.gen::<[u8; 32]>(),
+            ))
+        });
+        if let Some(s) = &server {
+            s.token_key.init(&mut rng);
+        }
         Self {
             server,
-            reset_key: config.reset_key,
+            reset_key,
+            rng,
             routes: HashMap::new(),
             cids_of: HashMap::new(),
             reset_routes: HashMap::new(),
@@ -294,6 +166,9 @@ impl Endpoint {
 
     /// Replaces the server configuration (or stops accepting with `None`).
     pub fn set_server_config(&mut self, server: Option<ServerConfig>) {
+        if let Some(s) = &server {
+            s.token_key.init(&mut self.rng);
+        }
         self.server = server;
     }
 
@@ -333,6 +208,7 @@ impl Endpoint {
             now,
             remote,
             self.reset_key.clone(),
+            self.connection_rng(),
         )?;
         if let Some(store) = &config.token_store {
             conn.use_token_store(store.clone(), server_name);
@@ -379,12 +255,10 @@ impl Endpoint {
                 let Some((d, s)) = packet::invariant_long_cids(data) else {
                     return DatagramEvent::Drop;
                 };
-                let mut b = [0u8; 1];
-                rand::thread_rng().fill_bytes(&mut b);
                 DatagramEvent::Respond(packet::version_negotiation(
                     d,
                     s,
-                    b[0],
+                    self.rng.gen(),
                     &packet::SUPPORTED_VERSIONS,
                 ))
             }
@@ -409,10 +283,12 @@ impl Endpoint {
                     || self.cids_of.len() >= server.max_connections
                     || self.handshaking.len() >= server.max_incoming
                 {
+                    let our_scid = ConnectionId::random(&mut self.rng, LOCAL_CID_LEN);
                     return DatagramEvent::Respond(initial_close(
                         header.version().unwrap_or(packet::VERSION_1),
                         &header.dcid,
                         &scid,
+                        &our_scid,
                         TransportErrorCode::CONNECTION_REFUSED,
                     ));
                 }
@@ -465,10 +341,12 @@ impl Endpoint {
                     // RFC 9000 §8.1.2: the client takes no second Retry;
                     // close at once, keeping no state.
                     tracing::debug!(%remote, "invalid Retry token");
+                    let our_scid = ConnectionId::random(&mut self.rng, LOCAL_CID_LEN);
                     return DatagramEvent::Respond(initial_close(
                         header.version().unwrap_or(packet::VERSION_1),
                         &header.dcid,
                         &client_scid,
+                        &our_scid,
                         TransportErrorCode::INVALID_TOKEN,
                     ));
                 }
@@ -479,17 +357,17 @@ impl Endpoint {
         if server.retry && !validation.address_validated {
             // RFC 9000 §17.2.5.1: a CID of our choice, never the client's
             // DCID; one Retry per datagram.
-            let mut rng = rand::thread_rng();
             let retry_scid = loop {
-                let c = ConnectionId::random(&mut rng, LOCAL_CID_LEN);
+                let c = ConnectionId::random(&mut self.rng, LOCAL_CID_LEN);
                 if c != header.dcid {
                     break c;
                 }
             };
-            let token = server
-                .token_key
-                .seal_retry(now, remote, &header.dcid, &retry_scid);
-            let unused = (rng.next_u32() & 0x0f) as u8;
+            let token =
+                server
+                    .token_key
+                    .seal_retry(&mut self.rng, now, remote, &header.dcid, &retry_scid);
+            let unused = (self.rng.next_u32() & 0x0f) as u8;
             tracing::debug!(%remote, "sending Retry");
             return DatagramEvent::Respond(crypto::retry_packet(
                 version,
@@ -500,7 +378,8 @@ impl Endpoint {
                 unused,
             ));
         }
-        let our_cid = ConnectionId::random(&mut rand::thread_rng(), LOCAL_CID_LEN);
+        let our_cid = ConnectionId::random(&mut self.rng, LOCAL_CID_LEN);
+        let rng = self.connection_rng();
         let conn = match Connection::server_validated(
             server.transport.clone(),
             server.crypto.clone(),
@@ -511,6 +390,7 @@ impl Endpoint {
             client_scid,
             self.reset_key.clone(),
             validation,
+            rng,
         ) {
             Ok(c) => c,
             Err(e) => {
@@ -560,7 +440,7 @@ impl Endpoint {
         DatagramEvent::Respond(packet::stateless_reset(
             STATELESS_RESET_LEN,
             &token,
-            &mut rand::thread_rng(),
+            &mut self.rng,
         ))
     }
 
@@ -586,6 +466,11 @@ impl Endpoint {
             }
             EndpointEvent::Drained => self.forget(h),
         }
+    }
+
+    /// A random source for a new connection, seeded from ours.
+    fn connection_rng(&mut self) -> StdRng {
+        StdRng::from_seed(self.rng.gen())
     }
 
     fn forget_reset_token(&mut self, h: ConnectionHandle) {
@@ -618,10 +503,10 @@ fn initial_close(
     version: u32,
     dcid: &ConnectionId,
     client_scid: &ConnectionId,
+    our_scid: &ConnectionId,
     code: TransportErrorCode,
 ) -> Vec<u8> {
     let keys = crypto::initial_keys_for(version, dcid, super::Side::Server);
-    let our_scid = ConnectionId::random(&mut rand::thread_rng(), LOCAL_CID_LEN);
     let mut buf = Vec::with_capacity(64);
     let pn_len = 1;
     let len_at = packet::write_long_header(
@@ -629,7 +514,7 @@ fn initial_close(
         version,
         LongType::Initial,
         client_scid,
-        &our_scid,
+        our_scid,
         &[],
         0,
         pn_len,
@@ -683,6 +568,8 @@ fn initial_payload(data: &[u8], header: &PartialHeader) -> Option<Vec<u8>> {
 pub(crate) mod tests {
     use super::*;
     use crate::protocol::packet::PartialHeader;
+    use crate::protocol::token::DEFAULT_RETRY_TOKEN_LIFETIME;
+    use std::time::Duration;
 
     fn server() -> Endpoint {
         let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
@@ -697,7 +584,11 @@ pub(crate) mod tests {
         .with_no_client_auth()
         .with_single_cert(vec![cert.cert.der().clone()], key)
         .unwrap();
-        Endpoint::new(Some(ServerConfig::with_crypto(Arc::new(tls))))
+        Endpoint::new(
+            EndpointConfig::new(),
+            Some(ServerConfig::with_crypto(Arc::new(tls))),
+            [1; 32],
+        )
     }
 
     fn long_header(version: u32, len: usize) -> Vec<u8> {
@@ -768,7 +659,7 @@ pub(crate) mod tests {
 
     /// A client connection and its first datagram (an Initial).
     fn client_initial(now: Instant, server: SocketAddr) -> (Connection, Vec<u8>) {
-        let mut ep = Endpoint::new(None);
+        let mut ep = Endpoint::new(EndpointConfig::new(), None, [2; 32]);
         let (_, mut conn) = ep
             .connect(now, &client_config(), server, "localhost")
             .unwrap();
@@ -921,7 +812,7 @@ pub(crate) mod tests {
 
     #[test]
     fn stateless_reset_is_routed_by_its_token() {
-        let mut ep = Endpoint::new(None);
+        let mut ep = Endpoint::new(EndpointConfig::new(), None, [2; 32]);
         let now = Instant::now();
         let server: SocketAddr = "192.0.2.1:443".parse().unwrap();
         let (h, _conn) = ep
@@ -929,7 +820,7 @@ pub(crate) mod tests {
             .unwrap();
         let token = [0x5a; 16];
         ep.handle_event(h, EndpointEvent::ResetToken(server, token));
-        let reset = packet::stateless_reset(30, &token, &mut rand::thread_rng());
+        let reset = packet::stateless_reset(30, &token, &mut StdRng::seed_from_u64(3));
         assert!(matches!(ep.handle(now, server, &reset), DatagramEvent::Route(x) if x == h));
         // From another address, or after the connection is gone: not ours.
         let other: SocketAddr = "192.0.2.2:443".parse().unwrap();
@@ -941,7 +832,7 @@ pub(crate) mod tests {
             DatagramEvent::Drop
         ));
         ep.handle_event(h, EndpointEvent::Drained);
-        let reset2 = packet::stateless_reset(30, &[0x6b; 16], &mut rand::thread_rng());
+        let reset2 = packet::stateless_reset(30, &[0x6b; 16], &mut StdRng::seed_from_u64(3));
         assert!(matches!(
             ep.handle(now, server, &reset2),
             DatagramEvent::Drop

@@ -8,6 +8,7 @@ use bytes::Bytes;
 
 use super::cid::{ConnectionId, MAX_CID_LEN};
 use super::error::TransportError;
+use super::stream_id::{Dir, StreamId};
 use super::varint::{self, Reader};
 
 // Frame type values, RFC 9000 §12.4 Table 3 and RFC 9221 §4.
@@ -54,15 +55,6 @@ const ACK_RANGES_INITIAL_CAPACITY: usize = 16;
 /// (RFC 9000 §19.11, §19.14).
 const MAX_STREAM_COUNT: u64 = 1 << 60;
 
-/// Direction of a stream, as carried by MAX_STREAMS and STREAMS_BLOCKED.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Dir {
-    /// Bidirectional streams.
-    Bi,
-    /// Unidirectional streams.
-    Uni,
-}
-
 /// The three ECN counters of an ACK frame of type 0x03 (RFC 9000 §19.3.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct EcnCounts {
@@ -101,7 +93,7 @@ pub enum Frame {
     /// RESET_STREAM (RFC 9000 §19.4).
     ResetStream {
         /// Stream ID.
-        id: u64,
+        id: StreamId,
         /// Application protocol error code.
         error_code: u64,
         /// Final size of the stream.
@@ -110,7 +102,7 @@ pub enum Frame {
     /// STOP_SENDING (RFC 9000 §19.5).
     StopSending {
         /// Stream ID.
-        id: u64,
+        id: StreamId,
         /// Application protocol error code.
         error_code: u64,
     },
@@ -129,7 +121,7 @@ pub enum Frame {
     /// STREAM (RFC 9000 §19.8).
     Stream {
         /// Stream ID.
-        id: u64,
+        id: StreamId,
         /// Byte offset of `data` in the stream.
         offset: u64,
         /// True if this frame ends the stream.
@@ -142,7 +134,7 @@ pub enum Frame {
     /// MAX_STREAM_DATA (RFC 9000 §19.10).
     MaxStreamData {
         /// Stream ID.
-        id: u64,
+        id: StreamId,
         /// Maximum stream data, in bytes.
         max: u64,
     },
@@ -158,7 +150,7 @@ pub enum Frame {
     /// STREAM_DATA_BLOCKED (RFC 9000 §19.13).
     StreamDataBlocked {
         /// Stream ID.
-        id: u64,
+        id: StreamId,
         /// The stream data limit at which the sender is blocked.
         limit: u64,
     },
@@ -279,9 +271,9 @@ fn stream_type(offset: u64, fin: bool) -> u64 {
 }
 
 // RFC 9000 §19.8: Type, Stream ID, [Offset], Length.
-fn stream_header_to<S: Sink>(s: &mut S, id: u64, offset: u64, len: usize, fin: bool) {
+fn stream_header_to<S: Sink>(s: &mut S, id: StreamId, offset: u64, len: usize, fin: bool) {
     s.put_varint(stream_type(offset, fin));
-    s.put_varint(id);
+    s.put_varint(u64::from(id));
     if offset > 0 {
         s.put_varint(offset);
     }
@@ -298,12 +290,12 @@ fn crypto_header_to<S: Sink>(s: &mut S, offset: u64, len: usize) {
 /// Writes a STREAM frame header with the LEN bit set (and OFF bit iff
 /// offset > 0, FIN bit iff fin), for `len` data bytes; the caller appends the
 /// data itself.
-pub fn encode_stream_header(buf: &mut Vec<u8>, id: u64, offset: u64, len: usize, fin: bool) {
+pub fn encode_stream_header(buf: &mut Vec<u8>, id: StreamId, offset: u64, len: usize, fin: bool) {
     stream_header_to(buf, id, offset, len, fin);
 }
 
 /// Size of the header [`encode_stream_header`] writes.
-pub fn stream_header_len(id: u64, offset: u64, len: usize) -> usize {
+pub fn stream_header_len(id: StreamId, offset: u64, len: usize) -> usize {
     let mut c = Counter(0);
     stream_header_to(&mut c, id, offset, len, false);
     c.0
@@ -445,13 +437,13 @@ impl Frame {
                 error_code,
                 final_size,
             } => {
-                s.put_varint(*id);
+                s.put_varint(u64::from(*id));
                 s.put_varint(*error_code);
                 s.put_varint(*final_size);
             }
             // RFC 9000 §19.5
             Frame::StopSending { id, error_code } => {
-                s.put_varint(*id);
+                s.put_varint(u64::from(*id));
                 s.put_varint(*error_code);
             }
             // RFC 9000 §19.7
@@ -463,12 +455,12 @@ impl Frame {
             Frame::MaxData(v) | Frame::DataBlocked(v) => s.put_varint(*v),
             // RFC 9000 §19.10
             Frame::MaxStreamData { id, max } => {
-                s.put_varint(*id);
+                s.put_varint(u64::from(*id));
                 s.put_varint(*max);
             }
             // RFC 9000 §19.13
             Frame::StreamDataBlocked { id, limit } => {
-                s.put_varint(*id);
+                s.put_varint(u64::from(*id));
                 s.put_varint(*limit);
             }
             // RFC 9000 §19.11, §19.14
@@ -685,13 +677,13 @@ fn decode_frame(payload: &Bytes, start: usize) -> Result<(Frame, usize), Transpo
         ACK | ACK_ECN => Frame::Ack(decode_ack(&mut c)?),
         // RFC 9000 §19.4
         RESET_STREAM => Frame::ResetStream {
-            id: c.varint()?,
+            id: StreamId::from_raw(c.varint()?),
             error_code: c.varint()?,
             final_size: c.varint()?,
         },
         // RFC 9000 §19.5
         STOP_SENDING => Frame::StopSending {
-            id: c.varint()?,
+            id: StreamId::from_raw(c.varint()?),
             error_code: c.varint()?,
         },
         // RFC 9000 §19.6
@@ -711,7 +703,7 @@ fn decode_frame(payload: &Bytes, start: usize) -> Result<(Frame, usize), Transpo
         }
         // RFC 9000 §19.8
         STREAM..=STREAM_LAST => {
-            let id = c.varint()?;
+            let id = StreamId::from_raw(c.varint()?);
             let offset = if c.ty & STREAM_OFF != 0 {
                 c.varint()?
             } else {
@@ -734,7 +726,7 @@ fn decode_frame(payload: &Bytes, start: usize) -> Result<(Frame, usize), Transpo
         MAX_DATA => Frame::MaxData(c.varint()?),
         // RFC 9000 §19.10
         MAX_STREAM_DATA => Frame::MaxStreamData {
-            id: c.varint()?,
+            id: StreamId::from_raw(c.varint()?),
             max: c.varint()?,
         },
         // RFC 9000 §19.11
@@ -746,7 +738,7 @@ fn decode_frame(payload: &Bytes, start: usize) -> Result<(Frame, usize), Transpo
         DATA_BLOCKED => Frame::DataBlocked(c.varint()?),
         // RFC 9000 §19.13
         STREAM_DATA_BLOCKED => Frame::StreamDataBlocked {
-            id: c.varint()?,
+            id: StreamId::from_raw(c.varint()?),
             limit: c.varint()?,
         },
         // RFC 9000 §19.14
@@ -926,12 +918,12 @@ mod tests {
                 }),
             }),
             Frame::ResetStream {
-                id: 4,
+                id: StreamId::from_raw(4),
                 error_code: 0x100,
                 final_size: 1 << 40,
             },
             Frame::StopSending {
-                id: 3,
+                id: StreamId::from_raw(3),
                 error_code: 99,
             },
             Frame::Crypto {
@@ -946,25 +938,25 @@ mod tests {
                 token: Bytes::from_static(b"tok"),
             },
             Frame::Stream {
-                id: 0,
+                id: StreamId::from_raw(0),
                 offset: 0,
                 fin: false,
                 data: Bytes::from_static(b"hello"),
             },
             Frame::Stream {
-                id: 1 << 20,
+                id: StreamId::from_raw(1 << 20),
                 offset: 1 << 35,
                 fin: true,
                 data: Bytes::from(vec![0xab; 300]),
             },
             Frame::Stream {
-                id: 2,
+                id: StreamId::from_raw(2),
                 offset: 0,
                 fin: true,
                 data: Bytes::new(),
             },
             Frame::MaxData(1 << 50),
-            Frame::MaxStreamData { id: 8, max: 65536 },
+            Frame::MaxStreamData { id: StreamId::from_raw(8), max: 65536 },
             Frame::MaxStreams {
                 dir: Dir::Bi,
                 count: 100,
@@ -974,7 +966,7 @@ mod tests {
                 count: 1 << 60,
             },
             Frame::DataBlocked(77),
-            Frame::StreamDataBlocked { id: 12, limit: 0 },
+            Frame::StreamDataBlocked { id: StreamId::from_raw(12), limit: 0 },
             Frame::StreamsBlocked {
                 dir: Dir::Bi,
                 limit: 3,
@@ -1212,7 +1204,7 @@ mod tests {
         assert_eq!(
             decode_all(&[0x09, 4, b'a', b'b', b'c']),
             vec![Ok(Frame::Stream {
-                id: 4,
+                id: StreamId::from_raw(4),
                 offset: 0,
                 fin: true,
                 data: Bytes::from_static(b"abc"),
@@ -1223,7 +1215,7 @@ mod tests {
             decode_all(&[0x0e, 4, 0, 1, b'x', 0x01]),
             vec![
                 Ok(Frame::Stream {
-                    id: 4,
+                    id: StreamId::from_raw(4),
                     offset: 0,
                     fin: false,
                     data: Bytes::from_static(b"x"),
@@ -1235,7 +1227,7 @@ mod tests {
         assert_eq!(
             decode_all(&[0x0c, 4, 0x40, 0x64]),
             vec![Ok(Frame::Stream {
-                id: 4,
+                id: StreamId::from_raw(4),
                 offset: 100,
                 fin: false,
                 data: Bytes::new(),
@@ -1348,7 +1340,7 @@ mod tests {
     #[test]
     fn decoded_data_is_zero_copy() {
         let mut buf = Vec::new();
-        encode_stream_header(&mut buf, 4, 0, 3, false);
+        encode_stream_header(&mut buf, StreamId::from_raw(4), 0, 3, false);
         buf.extend_from_slice(b"abc");
         let payload = Bytes::from(buf);
         let base = payload.as_ptr() as usize;
@@ -1364,6 +1356,7 @@ mod tests {
     #[test]
     fn stream_header_encoder() {
         for (id, offset, fin) in [(0u64, 0u64, false), (4, 0, true), (1 << 40, 1 << 20, true)] {
+            let id = StreamId::from_raw(id);
             let data = vec![0x42u8; 200];
             let mut buf = Vec::new();
             encode_stream_header(&mut buf, id, offset, data.len(), fin);

@@ -49,23 +49,22 @@ mod connection;
 mod endpoint;
 mod error;
 mod rtt;
+mod stream_id;
 mod streams;
 mod token;
 
 pub use cid::{ConnectionId, MAX_CID_LEN};
-pub use config::{MtuDiscoveryConfig, TransportConfig};
+pub use config::{ClientConfig, EndpointConfig, MtuDiscoveryConfig, ServerConfig, TransportConfig};
 pub use congestion::{CongestionAlgorithm, CongestionPhase, CongestionState};
 pub use connection::{
     ApplicationClose, ConnectError, Connection, ConnectionClose, ConnectionError, ConnectionStats,
     EndpointEvent, Event, FrameStats, HandshakeData, SendDatagramError, Transmit, ZeroRttState,
 };
-pub use endpoint::{
-    ClientConfig, ConnectionHandle, DatagramEvent, Endpoint, EndpointConfig, ServerConfig,
-};
+pub use endpoint::{ConnectionHandle, DatagramEvent, Endpoint};
 pub use error::{TransportError, TransportErrorCode};
-pub use frame::Dir;
 pub use packet::{VERSION_1, VERSION_2};
-pub use streams::{ReadFailure, StreamEvent, StreamId, WriteFailure};
+pub use stream_id::{Dir, StreamId};
+pub use streams::{ReadFailure, SendStatus, StreamEvent, WriteFailure};
 pub use token::{TokenKey, TokenStore};
 
 // For the simulated network's corruption accounting.

@@ -4,8 +4,8 @@
 
 use super::assembler::Assembler;
 use super::error::{TransportError, TransportErrorCode};
-use super::frame::Dir;
 use super::range_set::RangeSet;
+use super::stream_id::{Dir, StreamId};
 use super::Side;
 use bytes::Bytes;
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -13,37 +13,32 @@ use std::collections::{HashMap, HashSet, VecDeque};
 /// Most STOP_SENDING codes remembered for forgotten send halves.
 const MAX_REMEMBERED_STOPS: usize = 1024;
 
-/// A stream ID (RFC 9000 §2.1).
-pub type StreamId = u64;
-
-/// Who opened a stream, from its ID's low bit.
-pub(super) fn initiator(id: StreamId) -> Side {
-    if id & 1 == 0 {
-        Side::Client
-    } else {
-        Side::Server
-    }
+/// A RESET_STREAM frame (RFC 9000 §19.4): the stream, our error code and
+/// the final size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct StreamReset {
+    pub(crate) id: StreamId,
+    pub(crate) code: u64,
+    pub(crate) final_size: u64,
 }
 
-/// A stream's direction, from its ID's second bit.
-pub(super) fn dir(id: StreamId) -> Dir {
-    if id & 2 == 0 {
-        Dir::Bi
-    } else {
-        Dir::Uni
-    }
+/// The bytes of a stream one STREAM frame carried (and whether it had
+/// the FIN): released when acknowledged, queued again when lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct StreamChunk {
+    pub(crate) id: StreamId,
+    pub(crate) offset: u64,
+    pub(crate) len: u64,
+    pub(crate) fin: bool,
 }
 
-/// The ID of the `index`th stream opened by `side` in direction `d`.
-pub(super) fn make_id(side: Side, d: Dir, index: u64) -> StreamId {
-    (index << 2) | (u64::from(d == Dir::Uni) << 1) | u64::from(side == Side::Server)
-}
-
-fn dir_index(d: Dir) -> usize {
-    match d {
-        Dir::Bi => 0,
-        Dir::Uni => 1,
-    }
+/// Where the sending half of a stream stands, for `stopped()`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendStatus {
+    /// The peer's STOP_SENDING error code, if it sent one.
+    pub stopped: Option<u64>,
+    /// Everything written, and the FIN, was acknowledged.
+    pub acknowledged: bool,
 }
 
 /// Why a stream write failed.
@@ -191,7 +186,7 @@ pub(super) struct PendingControl {
     /// MAX_STREAMS per direction needs sending.
     pub max_streams: [bool; 2],
     /// RESET_STREAM frames to send (id, code, final size).
-    pub resets: Vec<(StreamId, u64, u64)>,
+    pub resets: Vec<StreamReset>,
     /// STOP_SENDING frames to send (id, code).
     pub stop_sending: Vec<(StreamId, u64)>,
     /// DATA_BLOCKED at this limit.
@@ -348,8 +343,8 @@ impl Streams {
         ];
         // Streams opened before the parameters arrived (0-RTT) get credit now.
         for (&id, s) in self.send.iter_mut() {
-            if initiator(id) == self.side {
-                let init = match dir(id) {
+            if id.initiator() == self.side {
+                let init = match id.dir() {
                     Dir::Bi => bidi_remote,
                     Dir::Uni => uni,
                 };
@@ -373,7 +368,7 @@ impl Streams {
 
     /// Our current MAX_STREAMS for `d`.
     pub(super) fn local_max_streams(&self, d: Dir) -> u64 {
-        self.max_remote[dir_index(d)]
+        self.max_remote[d.index()]
     }
 
     /// Our MAX_STREAM_DATA for `id`, if it still takes data.
@@ -391,11 +386,11 @@ impl Streams {
 
     /// Opens a local stream, or `None` when the peer's limit is reached.
     pub(super) fn open(&mut self, d: Dir) -> Option<StreamId> {
-        let i = dir_index(d);
+        let i = d.index();
         if self.opened_local[i] >= self.max_local[i] {
             return None;
         }
-        let id = make_id(self.side, d, self.opened_local[i]);
+        let id = StreamId::new(self.side, d, self.opened_local[i]);
         self.opened_local[i] += 1;
         let max = match d {
             Dir::Bi => self.peer_stream_bidi_remote,
@@ -424,12 +419,12 @@ impl Streams {
 
     /// Takes the next stream the peer opened in direction `d`.
     pub(super) fn accept(&mut self, d: Dir) -> Option<StreamId> {
-        self.incoming[dir_index(d)].pop_front()
+        self.incoming[d.index()].pop_front()
     }
 
     /// Raises how many streams the peer may have open at once.
     pub(super) fn set_max_concurrent(&mut self, d: Dir, n: u64) {
-        let i = dir_index(d);
+        let i = d.index();
         self.concurrency[i] = n;
         let target = self.closed_remote[i] + n;
         if target > self.max_remote[i] {
@@ -444,10 +439,10 @@ impl Streams {
     /// STREAM_DATA_BLOCKED); otherwise about its receiving part.
     /// Returns Ok(false) for a stream that is already closed and forgotten.
     fn touch(&mut self, id: StreamId, sending: bool) -> Result<bool, TransportError> {
-        let d = dir(id);
-        let i = dir_index(d);
-        let index = id >> 2;
-        if initiator(id) == self.side {
+        let d = id.dir();
+        let i = d.index();
+        let index = id.index();
+        if id.initiator() == self.side {
             // A locally opened stream.
             if index >= self.opened_local[i] {
                 return Err(TransportError::new(
@@ -480,7 +475,7 @@ impl Streams {
             ));
         }
         while self.opened_remote[i] <= index {
-            let new_id = make_id(self.side.peer(), d, self.opened_remote[i]);
+            let new_id = StreamId::new(self.side.peer(), d, self.opened_remote[i]);
             self.opened_remote[i] += 1;
             self.recv.insert(new_id, self.new_recv());
             if d == Dir::Bi {
@@ -687,7 +682,7 @@ impl Streams {
 
     /// Handles MAX_STREAMS (RFC 9000 §19.11).
     pub(super) fn on_max_streams(&mut self, d: Dir, count: u64) {
-        let i = dir_index(d);
+        let i = d.index();
         if count > self.max_local[i] {
             self.max_local[i] = count;
             self.events.push_back(StreamEvent::Available(d));
@@ -784,7 +779,11 @@ impl Streams {
         self.written -= ss.written - final_size;
         ss.written = final_size;
         ss.acked_base = final_size;
-        self.pending.resets.push((id, code, final_size));
+        self.pending.resets.push(StreamReset {
+            id,
+            code,
+            final_size,
+        });
         self.wake_conn_blocked();
         true
     }
@@ -893,11 +892,11 @@ impl Streams {
     /// When both halves of a peer-initiated stream are gone, credit a new
     /// stream to the peer (RFC 9000 §4.6).
     fn maybe_forget(&mut self, id: StreamId) {
-        if initiator(id) == self.side || self.send.contains_key(&id) || self.recv.contains_key(&id)
+        if id.initiator() == self.side || self.send.contains_key(&id) || self.recv.contains_key(&id)
         {
             return;
         }
-        let i = dir_index(dir(id));
+        let i = id.dir().index();
         self.closed_remote[i] += 1;
         let target = self.closed_remote[i] + self.concurrency[i];
         if target > self.max_remote[i] {
@@ -929,7 +928,7 @@ impl Streams {
         &mut self,
         buf: &mut Vec<u8>,
         max_len: usize,
-        sent: &mut Vec<(StreamId, u64, u64, bool)>,
+        sent: &mut Vec<StreamChunk>,
     ) {
         let mut rounds = self.sendable.len();
         let mut popped = Vec::new();
@@ -988,7 +987,12 @@ impl Streams {
             if fin {
                 ss.fin_sent = true;
             }
-            sent.push((id, offset, len as u64, fin));
+            sent.push(StreamChunk {
+                id,
+                offset,
+                len: len as u64,
+                fin,
+            });
             if !ss.has_pending() {
                 self.sendable.pop_front();
                 self.in_sendable.remove(&id);
@@ -1008,7 +1012,13 @@ impl Streams {
     }
 
     /// A STREAM frame we sent was acknowledged.
-    pub(super) fn on_stream_acked(&mut self, id: StreamId, offset: u64, len: u64, fin: bool) {
+    pub(super) fn on_stream_acked(&mut self, chunk: StreamChunk) {
+        let StreamChunk {
+            id,
+            offset,
+            len,
+            fin,
+        } = chunk;
         let Some(ss) = self.send.get_mut(&id) else {
             return;
         };
@@ -1033,7 +1043,13 @@ impl Streams {
     }
 
     /// A STREAM frame we sent was lost: queue its bytes again.
-    pub(super) fn on_stream_lost(&mut self, id: StreamId, offset: u64, len: u64, fin: bool) {
+    pub(super) fn on_stream_lost(&mut self, chunk: StreamChunk) {
+        let StreamChunk {
+            id,
+            offset,
+            len,
+            fin,
+        } = chunk;
         let Some(ss) = self.send.get_mut(&id) else {
             return;
         };
@@ -1066,11 +1082,17 @@ impl Streams {
 
     /// The peer's STOP_SENDING code, and whether all data and the FIN were
     /// acknowledged; `None` for a stream no longer tracked.
-    pub(super) fn send_status(&self, id: StreamId) -> Option<(Option<u64>, bool)> {
+    pub(super) fn send_status(&self, id: StreamId) -> Option<SendStatus> {
         if let Some(&code) = self.stopped_codes.get(&id) {
-            return Some((Some(code), true));
+            return Some(SendStatus {
+                stopped: Some(code),
+                acknowledged: true,
+            });
         }
-        self.send.get(&id).map(|s| (s.stopped, s.is_done()))
+        self.send.get(&id).map(|s| SendStatus {
+            stopped: s.stopped,
+            acknowledged: s.is_done(),
+        })
     }
 
     #[cfg(feature = "test-hooks")]
@@ -1088,6 +1110,10 @@ impl Streams {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn id(raw: u64) -> StreamId {
+        StreamId::from_raw(raw)
+    }
 
     fn server() -> Streams {
         let mut s = Streams::new(Side::Server, 1, 1, 1000, 1000, 10_000);
@@ -1109,13 +1135,13 @@ mod tests {
         // A reader parked after taking all the data is woken by the FIN
         // arriving on its own (the actor wakes readers only on Readable).
         let mut s = server();
-        s.on_stream_frame(2, 0, data(5), false).unwrap();
-        assert!(events(&mut s).contains(&StreamEvent::Readable(2)));
-        assert_eq!(s.read(2, 100).unwrap().map(|b| b.len()), Some(5));
-        assert_eq!(s.read(2, 100), Err(ReadFailure::Blocked));
-        s.on_stream_frame(2, 5, Bytes::new(), true).unwrap();
-        assert_eq!(events(&mut s), vec![StreamEvent::Readable(2)]);
-        assert_eq!(s.read(2, 100), Ok(None));
+        s.on_stream_frame(id(2), 0, data(5), false).unwrap();
+        assert!(events(&mut s).contains(&StreamEvent::Readable(id(2))));
+        assert_eq!(s.read(id(2), 100).unwrap().map(|b| b.len()), Some(5));
+        assert_eq!(s.read(id(2), 100), Err(ReadFailure::Blocked));
+        s.on_stream_frame(id(2), 5, Bytes::new(), true).unwrap();
+        assert_eq!(events(&mut s), vec![StreamEvent::Readable(id(2))]);
+        assert_eq!(s.read(id(2), 100), Ok(None));
     }
 
     #[test]
@@ -1138,31 +1164,38 @@ mod tests {
         // Client uni stream 2: 100 bytes, STOP_SENDING, then the rest and
         // the FIN arrive anyway (RFC 9000 §3.5, §4.5).
         let mut s = server();
-        s.on_stream_frame(2, 0, data(100), false).unwrap();
-        assert_eq!(s.accept(Dir::Uni), Some(2));
-        assert!(s.stop(2, 0));
-        s.on_stream_frame(2, 100, data(800), true).unwrap();
+        s.on_stream_frame(id(2), 0, data(100), false).unwrap();
+        assert_eq!(s.accept(Dir::Uni), Some(id(2)));
+        assert!(s.stop(id(2), 0));
+        s.on_stream_frame(id(2), 100, data(800), true).unwrap();
         // All 900 bytes count as consumed: the window moved past them.
         assert!(s.pending.max_data);
         assert_eq!(s.local_max_data(), 1900);
         // The stream is over: its credit goes back to the peer.
         assert!(s.pending.max_streams[1]);
         assert_eq!(s.local_max_streams(Dir::Uni), 2);
-        assert_eq!(s.read(2, 10), Err(ReadFailure::Closed));
+        assert_eq!(s.read(id(2), 10), Err(ReadFailure::Closed));
     }
 
     #[test]
     fn reset_after_stop_closes_stream() {
         let mut s = server();
-        s.on_stream_frame(0, 0, data(10), false).unwrap();
-        assert_eq!(s.accept(Dir::Bi), Some(0));
-        assert!(s.stop(0, 1));
-        s.on_reset(0, 1, 600).unwrap();
+        s.on_stream_frame(id(0), 0, data(10), false).unwrap();
+        assert_eq!(s.accept(Dir::Bi), Some(id(0)));
+        assert!(s.stop(id(0), 1));
+        s.on_reset(id(0), 1, 600).unwrap();
         assert_eq!(s.tracked(), 1, "receive half forgotten");
         // Our own half, reset and acknowledged, closes the stream.
-        assert!(s.reset(0, 2));
-        assert_eq!(s.pending.resets, vec![(0, 2, 0)]);
-        s.on_reset_acked(0);
+        assert!(s.reset(id(0), 2));
+        assert_eq!(
+            s.pending.resets,
+            vec![StreamReset {
+                id: id(0),
+                code: 2,
+                final_size: 0
+            }]
+        );
+        s.on_reset_acked(id(0));
         assert_eq!(s.tracked(), 0);
         assert_eq!(s.local_max_streams(Dir::Bi), 2);
         // Connection credit: 600 bytes consumed of a 1000-byte window.
@@ -1179,11 +1212,17 @@ mod tests {
         let mut buf = Vec::new();
         let mut sent = Vec::new();
         s.write_stream_frames(&mut buf, 1200, &mut sent);
-        assert_eq!(sent, vec![(id, 0, 500, true)]);
+        let chunk = StreamChunk {
+            id,
+            offset: 0,
+            len: 500,
+            fin: true,
+        };
+        assert_eq!(sent, vec![chunk]);
         // A PTO queues the range again, then the original is acknowledged
         // before the probe goes out: nothing is left to send.
-        s.on_stream_lost(id, 0, 500, true);
-        s.on_stream_acked(id, 0, 500, true);
+        s.on_stream_lost(chunk);
+        s.on_stream_acked(chunk);
         assert_eq!(s.poll_event(), Some(StreamEvent::Available(Dir::Bi)));
         assert_eq!(s.poll_event(), Some(StreamEvent::Available(Dir::Uni)));
         assert_eq!(s.poll_event(), Some(StreamEvent::Finished(id)));
@@ -1193,7 +1232,7 @@ mod tests {
         assert!(sent.is_empty(), "sent {sent:?}");
         assert_eq!(s.tracked(), 0);
         // A duplicate acknowledgement reports nothing more.
-        s.on_stream_acked(id, 0, 500, true);
+        s.on_stream_acked(chunk);
         assert_eq!(s.poll_event(), None);
     }
 }

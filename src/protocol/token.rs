@@ -69,10 +69,11 @@ pub(crate) enum TokenError {
 }
 
 /// The server's secret for sealing and opening tokens. Shared by every
-/// endpoint using the same [`ServerConfig`](super::endpoint::ServerConfig),
-/// so tokens stay valid across them.
+/// endpoint using the same [`ServerConfig`](super::ServerConfig), so
+/// tokens stay valid across them. A default key is drawn at random by
+/// the first endpoint that uses it.
 pub struct TokenKey {
-    key: LessSafeKey,
+    key: OnceLock<LessSafeKey>,
     /// Issue times are stored relative to this instant, set on first use;
     /// tokens are meaningful only within this process's life anyway.
     epoch: OnceLock<Instant>,
@@ -93,28 +94,44 @@ impl std::fmt::Debug for TokenKey {
 }
 
 impl Default for TokenKey {
+    /// A key the first endpoint using it fills with random bytes.
     fn default() -> Self {
-        Self::random()
-    }
-}
-
-impl TokenKey {
-    /// A key from 32 random bytes.
-    pub fn random() -> Self {
-        let mut k = [0u8; 32];
-        rand::thread_rng().fill_bytes(&mut k);
-        Self::new(&k)
-    }
-
-    /// A key from `secret` (32 bytes), e.g. to share tokens between
-    /// servers behind one address.
-    pub fn new(secret: &[u8; 32]) -> Self {
-        let key = UnboundKey::new(&AES_256_GCM, secret).expect("32-byte AES-256 key");
         Self {
-            key: LessSafeKey::new(key),
+            key: OnceLock::new(),
             epoch: OnceLock::new(),
             used: Mutex::new(UsedTokens::default()),
         }
+    }
+}
+
+/// The AES-256-GCM key from `secret`.
+fn aead_key(secret: &[u8; 32]) -> LessSafeKey {
+    LessSafeKey::new(UnboundKey::new(&AES_256_GCM, secret).expect("32-byte AES-256 key"))
+}
+
+impl TokenKey {
+    /// A key from `secret` (32 bytes), e.g. to share tokens between
+    /// servers behind one address.
+    pub fn new(secret: &[u8; 32]) -> Self {
+        let key = TokenKey::default();
+        let _ = key.key.set(aead_key(secret));
+        key
+    }
+
+    /// Draws a secret from `rng` and takes it unless the key has one
+    /// already; the endpoint calls this before using the key. The draw
+    /// happens either way, so what `rng` yields next does not depend on
+    /// whether another endpoint shares the key.
+    pub(crate) fn init(&self, rng: &mut impl RngCore) {
+        let mut secret = [0u8; 32];
+        rng.fill_bytes(&mut secret);
+        self.key.get_or_init(|| aead_key(&secret));
+    }
+
+    fn key(&self) -> &LessSafeKey {
+        self.key
+            .get()
+            .expect("the endpoint draws the token key before using it")
     }
 
     /// A token for a Retry packet sent at `now` to `client` in answer to
@@ -122,6 +139,7 @@ impl TokenKey {
     /// `retry_scid`, which the client's next Initial carries as its DCID.
     pub(crate) fn seal_retry(
         &self,
+        rng: &mut impl RngCore,
         now: Instant,
         client: SocketAddr,
         orig_dcid: &ConnectionId,
@@ -131,7 +149,7 @@ impl TokenKey {
         plain.push(orig_dcid.len() as u8);
         plain.extend_from_slice(orig_dcid);
         let aad = aad(KIND_RETRY, client.ip(), Some((client.port(), retry_scid)));
-        self.seal(KIND_RETRY, &aad, plain)
+        self.seal(rng, KIND_RETRY, &aad, plain)
     }
 
     /// **Test hook.** Seals a Retry token, for tests forging a Retry
@@ -144,15 +162,21 @@ impl TokenKey {
         orig_dcid: &ConnectionId,
         retry_scid: &ConnectionId,
     ) -> Vec<u8> {
-        self.seal_retry(now, client, orig_dcid, retry_scid)
+        let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(0);
+        self.seal_retry(&mut rng, now, client, orig_dcid, retry_scid)
     }
 
     /// A token for a NEW_TOKEN frame sent at `now` to `client`, bound to
     /// its IP address only (RFC 9000 §8.1.3: the port will change).
-    pub(crate) fn seal_validation(&self, now: Instant, client: SocketAddr) -> Vec<u8> {
+    pub(crate) fn seal_validation(
+        &self,
+        rng: &mut impl RngCore,
+        now: Instant,
+        client: SocketAddr,
+    ) -> Vec<u8> {
         let plain = self.time_bytes(now).to_vec();
         let aad = aad(KIND_VALIDATION, client.ip(), None);
-        self.seal(KIND_VALIDATION, &aad, plain)
+        self.seal(rng, KIND_VALIDATION, &aad, plain)
     }
 
     /// Opens the token of an Initial from `client` whose DCID is `dcid`.
@@ -221,11 +245,11 @@ impl TokenKey {
             .is_some_and(|t| now.saturating_duration_since(t) <= lifetime)
     }
 
-    fn seal(&self, kind: u8, aad: &[u8], mut plain: Vec<u8>) -> Vec<u8> {
+    fn seal(&self, rng: &mut impl RngCore, kind: u8, aad: &[u8], mut plain: Vec<u8>) -> Vec<u8> {
         let mut nonce = [0u8; NONCE_LEN];
-        rand::thread_rng().fill_bytes(&mut nonce);
+        rng.fill_bytes(&mut nonce);
         let tag = self
-            .key
+            .key()
             .seal_in_place_separate_tag(
                 Nonce::assume_unique_for_key(nonce),
                 Aad::from(aad),
@@ -248,7 +272,7 @@ impl TokenKey {
         let nonce: [u8; NONCE_LEN] = token[1..1 + NONCE_LEN].try_into().ok()?;
         let mut sealed = token[1 + NONCE_LEN..].to_vec();
         let plain_len = self
-            .key
+            .key()
             .open_in_place(
                 Nonce::assume_unique_for_key(nonce),
                 Aad::from(aad),
@@ -356,6 +380,14 @@ impl TokenStore {
 mod tests {
     use super::*;
 
+    /// A generator seeded differently on every call, so nonces of tokens
+    /// sealed by different calls differ too.
+    fn rng() -> rand::rngs::StdRng {
+        static SEED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(9);
+        let seed = SEED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed)
+    }
+
     const RETRY: Duration = DEFAULT_RETRY_TOKEN_LIFETIME;
     const VALIDATION: Duration = DEFAULT_VALIDATION_TOKEN_LIFETIME;
 
@@ -369,12 +401,12 @@ mod tests {
 
     #[test]
     fn retry_token_round_trip_and_binding() {
-        let key = TokenKey::random();
+        let key = TokenKey::new(&[0x42; 32]);
         let now = Instant::now();
         let client = addr("192.0.2.1:4000");
         let odcid = cid(1, 16);
         let rscid = cid(2, 8);
-        let t = key.seal_retry(now, client, &odcid, &rscid);
+        let t = key.seal_retry(&mut rng(), now, client, &odcid, &rscid);
         let open = |now, t: &[u8], a, d: &ConnectionId| key.open(now, t, a, d, RETRY, VALIDATION);
         assert_eq!(
             open(now + Duration::from_secs(1), &t, client, &rscid),
@@ -409,8 +441,8 @@ mod tests {
             Err(TokenError::InvalidRetry)
         );
         // Another key does not open it.
-        let other = TokenKey::random();
-        other.seal_validation(now, client); // sets its epoch
+        let other = TokenKey::new(&[0x43; 32]);
+        other.seal_validation(&mut rng(), now, client); // sets its epoch
         assert_eq!(
             other.open(now, &t, client, &rscid, RETRY, VALIDATION),
             Err(TokenError::InvalidRetry)
@@ -419,9 +451,9 @@ mod tests {
 
     #[test]
     fn validation_token_binds_ip_not_port_expires_and_is_single_use() {
-        let key = TokenKey::random();
+        let key = TokenKey::new(&[0x43; 32]);
         let now = Instant::now();
-        let t = key.seal_validation(now, addr("[2001:db8::1]:5000"));
+        let t = key.seal_validation(&mut rng(), now, addr("[2001:db8::1]:5000"));
         let d = cid(9, 8);
         let later = now + Duration::from_secs(3600);
         // Another IP: unusable (not a Retry token, so no INVALID_TOKEN).
@@ -451,8 +483,9 @@ mod tests {
             Err(TokenError::Unusable)
         );
         // Tokens are unique even when issued at the same instant.
-        let a = key.seal_validation(now, addr("192.0.2.1:1"));
-        let b = key.seal_validation(now, addr("192.0.2.1:1"));
+        let mut r = rng();
+        let a = key.seal_validation(&mut r, now, addr("192.0.2.1:1"));
+        let b = key.seal_validation(&mut r, now, addr("192.0.2.1:1"));
         assert_ne!(a, b);
         // A v4-mapped address is the same client.
         assert_eq!(
@@ -463,7 +496,7 @@ mod tests {
 
     #[test]
     fn foreign_and_garbage_tokens_are_unusable() {
-        let key = TokenKey::random();
+        let key = TokenKey::new(&[0x43; 32]);
         let now = Instant::now();
         let a = addr("127.0.0.1:1");
         let d = cid(1, 8);

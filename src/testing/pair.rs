@@ -31,9 +31,11 @@
 //! # }
 //! ```
 
-use super::link::{LinkConfig, LinkStats, Loss, SimLink};
+use super::link::{LinkConfig, LinkStats, Loss, SimLink, SplitMix};
 use crate::protocol::PartialHeader;
-use crate::protocol::{ClientConfig, ConnectionHandle, DatagramEvent, Endpoint, ServerConfig};
+use crate::protocol::{
+    ClientConfig, ConnectionHandle, DatagramEvent, Endpoint, EndpointConfig, ServerConfig,
+};
 use crate::protocol::{Connection, Event, LOCAL_CID_LEN};
 use bytes::BytesMut;
 use std::cmp::Reverse;
@@ -195,6 +197,17 @@ fn client_seed(seed: u64) -> u64 {
     seed ^ 0xd1b5_4a32_d192_ed03
 }
 
+/// The seed of an endpoint's random source, from the link's seed and the
+/// endpoint's role: a run is the same for the same link seed.
+pub(super) fn endpoint_seed(seed: u64, server: bool) -> [u8; 32] {
+    let mut g = SplitMix::new(seed ^ if server { 0x5e7e_5e7e } else { 0xc11e_c11e });
+    let mut out = [0u8; 32];
+    for chunk in out.chunks_mut(8) {
+        chunk.copy_from_slice(&g.next_u64().to_le_bytes());
+    }
+    out
+}
+
 /// Steps in a row without the clock moving before [`Pair::step`] decides
 /// a timer is stuck in the past (a busy loop in a real event loop).
 const MAX_STEPS_WITHOUT_PROGRESS: u32 = 10_000;
@@ -255,10 +268,16 @@ impl Pair {
         let now = Instant::now();
         let client_addr: SocketAddr = "127.0.0.1:40000".parse().expect("addr");
         let server_addr: SocketAddr = "127.0.0.1:4433".parse().expect("addr");
-        let mut client_endpoint = Endpoint::new(None);
+        let mut client_endpoint =
+            Endpoint::new(EndpointConfig::new(), None, endpoint_seed(link.seed, false));
         let (_, conn) = client_endpoint
             .connect(now, &client, server_addr, server_name)
             .expect("client config valid");
+        let server_endpoint = Endpoint::new(
+            EndpointConfig::new(),
+            Some(server),
+            endpoint_seed(link.seed, true),
+        );
         let sims = [
             SimLink::new(link.config(Direction::ToServer), link.seed, now),
             SimLink::new(
@@ -272,7 +291,7 @@ impl Pair {
             link,
             client: conn,
             server: None,
-            server_endpoint: Endpoint::new(Some(server)),
+            server_endpoint,
             server_handle: None,
             client_addr,
             server_addr,

@@ -187,13 +187,20 @@ pub async fn version_negotiation_barrier(
 }
 
 /// A sans-IO client connection to 127.0.0.1:4433 and its first datagram
-/// (the padded Initial carrying the ClientHello).
+/// (the padded Initial carrying the ClientHello). Each call seeds its
+/// client endpoint differently, so clients have CIDs of their own.
 pub fn client_and_first_datagram() -> (actix_quic::protocol::Connection, Vec<u8>) {
+    static CLIENTS: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+    let seed = [CLIENTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed); 32];
     let (client, _) = configs();
     let now = std::time::Instant::now();
-    let (_, mut conn) = actix_quic::protocol::Endpoint::new(None)
-        .connect(now, &client, "127.0.0.1:4433".parse().unwrap(), "localhost")
-        .unwrap();
+    let (_, mut conn) = actix_quic::protocol::Endpoint::new(
+        actix_quic::protocol::EndpointConfig::new(),
+        None,
+        seed,
+    )
+    .connect(now, &client, "127.0.0.1:4433".parse().unwrap(), "localhost")
+    .unwrap();
     let mut buf = Vec::new();
     let t = conn.poll_transmit(now, 1, &mut buf).unwrap();
     buf.truncate(t.size);
@@ -245,4 +252,17 @@ pub fn quic_suites() -> [(rustls::SupportedCipherSuite, rustls::CipherSuite); 3]
         (s::TLS13_AES_256_GCM_SHA384, Id::TLS13_AES_256_GCM_SHA384),
         (s::TLS13_AES_128_GCM_SHA256, Id::TLS13_AES_128_GCM_SHA256),
     ]
+}
+
+/// The stream with raw ID `raw` (RFC 9000 §2.1), for tests that write
+/// frames by hand.
+pub fn stream_id(raw: u64) -> actix_quic::StreamId {
+    use actix_quic::{Dir, Side};
+    let side = if raw & 1 == 0 {
+        Side::Client
+    } else {
+        Side::Server
+    };
+    let dir = if raw & 2 == 0 { Dir::Bi } else { Dir::Uni };
+    actix_quic::StreamId::new(side, dir, raw >> 2)
 }

@@ -13,7 +13,7 @@ use crate::messages::internal::{
 };
 use crate::messages::*;
 use crate::protocol::{
-    Connection as ProtoConnection, ConnectionError, Dir, ReadFailure, WriteFailure,
+    Connection as ProtoConnection, ConnectionError, Dir, ReadFailure, SendStatus, WriteFailure,
 };
 use actix::prelude::*;
 use bytes::Bytes;
@@ -240,16 +240,17 @@ impl Handler<Stopped> for ConnectionActor {
             return Answer::now(Err(StoppedError::ConnectionLost(e)));
         }
         match self.conn.send_status(msg.stream) {
-            Some((stopped, done)) => {
-                if let Some(code) = stopped {
-                    return Answer::now(Ok(Some(code)));
-                }
-                if done {
-                    return Answer::now(Ok(None));
-                }
-            }
+            Some(SendStatus {
+                stopped: Some(code),
+                ..
+            }) => return Answer::now(Ok(Some(code))),
+            Some(SendStatus {
+                acknowledged: true,
+                ..
+            })
             // Forgotten: everything was acknowledged.
-            None => return Answer::now(Ok(None)),
+            | None => return Answer::now(Ok(None)),
+            Some(_) => {}
         }
         let (tx, answer) = park();
         self.waiters.stopped.entry(msg.stream).or_default().push(tx);

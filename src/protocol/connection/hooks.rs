@@ -10,7 +10,7 @@ use crate::protocol::config::TransportConfig;
 use crate::protocol::crypto::{self, TAG_LEN};
 use crate::protocol::error::{TransportError, TransportErrorCode};
 use crate::protocol::packet::MIN_INITIAL_SIZE;
-use crate::protocol::streams::StreamId;
+use crate::protocol::stream_id::StreamId;
 use crate::protocol::Side;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -123,6 +123,7 @@ impl Connection {
         now: Instant,
         remote: SocketAddr,
         reset_key: Arc<ring::hmac::Key>,
+        rng: rand::rngs::StdRng,
     ) -> Result<Self, ConnectError> {
         let mut conn = Self::new_client(
             version,
@@ -133,6 +134,7 @@ impl Connection {
             now,
             remote,
             reset_key,
+            rng,
         )?;
         conn.hooks.upgrade_to = upgrade.filter(|&u| u != version);
         Ok(conn)

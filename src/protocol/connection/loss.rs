@@ -76,13 +76,8 @@ impl Connection {
 
     fn on_frame_acked(&mut self, f: SentFrame) {
         match f {
-            SentFrame::Stream {
-                id,
-                offset,
-                len,
-                fin,
-            } => self.streams.on_stream_acked(id, offset, len, fin),
-            SentFrame::Reset(id, ..) => self.streams.on_reset_acked(id),
+            SentFrame::Stream(chunk) => self.streams.on_stream_acked(chunk),
+            SentFrame::Reset(r) => self.streams.on_reset_acked(r.id),
             _ => {}
         }
     }
@@ -146,12 +141,7 @@ impl Connection {
                     sp.crypto_retransmit.insert(offset..offset + len);
                 }
             }
-            SentFrame::Stream {
-                id,
-                offset,
-                len,
-                fin,
-            } => self.streams.on_stream_lost(id, offset, len, fin),
+            SentFrame::Stream(chunk) => self.streams.on_stream_lost(chunk),
             SentFrame::MaxData => self.streams.pending.max_data = true,
             SentFrame::MaxStreamData(id) => {
                 if self.streams.local_max_stream_data(id).is_some() {
@@ -159,10 +149,10 @@ impl Connection {
                 }
             }
             SentFrame::MaxStreams(d) => {
-                self.streams.pending.max_streams[d as usize] = true;
+                self.streams.pending.max_streams[d.index()] = true;
             }
-            SentFrame::Reset(id, code, size) => self.streams.pending.resets.push((id, code, size)),
-            SentFrame::StopSending(id, code) => {
+            SentFrame::Reset(r) => self.streams.pending.resets.push(r),
+            SentFrame::StopSending { id, code } => {
                 if self.streams.local_max_stream_data(id).is_some() {
                     self.streams.pending.stop_sending.push((id, code));
                 }

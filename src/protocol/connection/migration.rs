@@ -71,7 +71,7 @@ impl Connection {
         self.rotate_cid();
         self.announce_reset_token();
         let mut data = [0u8; 8];
-        rand::thread_rng().fill_bytes(&mut data);
+        self.rng.fill_bytes(&mut data);
         self.pending.path_challenge = Some(data);
         self.path.validation = Some(PathValidation {
             data,

@@ -45,9 +45,9 @@ use super::config::TransportConfig;
 use super::congestion::CongestionState;
 use super::crypto::{self, OneRttKeys};
 use super::error::{TransportError, TransportErrorCode};
-use super::frame::Dir;
 use super::packet;
-use super::streams::{ReadFailure, StreamEvent, StreamId, Streams, WriteFailure};
+use super::stream_id::{Dir, StreamId};
+use super::streams::{ReadFailure, SendStatus, StreamEvent, Streams, WriteFailure};
 use super::transport_params::{TransportParameters, VersionInformation};
 use super::Side;
 use bytes::Bytes;
@@ -57,6 +57,7 @@ pub use close::{ApplicationClose, ConnectionClose, ConnectionError};
 use datagrams::Datagrams;
 use path::PathState;
 use pending::PendingFrames;
+use rand::rngs::StdRng;
 use recovery::Recovery;
 use spaces::{PacketSpace, SpaceId};
 pub use stats::{ConnectionStats, FrameStats};
@@ -227,6 +228,9 @@ pub struct Connection {
     key_phase_first_sent: u64,
     /// Packets protected with the current 1-RTT keys (RFC 9001 §6.6).
     sealed_in_phase: u64,
+    /// The connection's only source of randomness (CIDs, path
+    /// challenges, tokens), seeded by the endpoint.
+    rng: StdRng,
     /// What the test hooks changed.
     #[cfg(feature = "test-hooks")]
     hooks: hooks::Overrides,
@@ -257,6 +261,7 @@ impl Connection {
         dcid: ConnectionId,
         orig_dcid: ConnectionId,
         reset_key: Arc<ring::hmac::Key>,
+        rng: StdRng,
     ) -> Self {
         let mut spaces: [PacketSpace; 3] = Default::default();
         spaces[0].keys = Some(crypto::initial_keys_for(version, &orig_dcid, side).into());
@@ -313,6 +318,7 @@ impl Connection {
             handshake_data: None,
             key_phase_first_sent: 0,
             sealed_in_phase: 0,
+            rng,
             #[cfg(feature = "test-hooks")]
             hooks: hooks::Overrides::default(),
             config,
@@ -370,6 +376,7 @@ impl Connection {
         now: Instant,
         remote: SocketAddr,
         reset_key: Arc<ring::hmac::Key>,
+        rng: StdRng,
     ) -> Result<Self, ConnectError> {
         Self::new_client(
             version,
@@ -380,6 +387,7 @@ impl Connection {
             now,
             remote,
             reset_key,
+            rng,
         )
     }
 
@@ -396,8 +404,9 @@ impl Connection {
         now: Instant,
         remote: SocketAddr,
         reset_key: Arc<ring::hmac::Key>,
+        rng: StdRng,
     ) -> Result<Self, ConnectError> {
-        let mut rng = rand::thread_rng();
+        let mut rng = rng;
         let scid = ConnectionId::random(&mut rng, LOCAL_CID_LEN);
         let dcid = ConnectionId::random(&mut rng, 16);
         let available: Vec<u32> = std::iter::once(version)
@@ -426,6 +435,7 @@ impl Connection {
             dcid,
             dcid,
             reset_key,
+            rng,
         );
         conn.pump_tls();
         conn.init_client_0rtt();
@@ -599,7 +609,7 @@ impl Connection {
 
     /// The peer's STOP_SENDING code for `id` and whether everything sent on
     /// it was acknowledged; `None` once the stream is forgotten.
-    pub fn send_status(&self, id: StreamId) -> Option<(Option<u64>, bool)> {
+    pub fn send_status(&self, id: StreamId) -> Option<SendStatus> {
         self.streams.send_status(id)
     }
 
@@ -782,7 +792,7 @@ impl Connection {
             .peer_params
             .as_ref()
             .map_or(2, |p| p.active_connection_id_limit);
-        for cid in self.cids.issue(limit, &mut rand::thread_rng()) {
+        for cid in self.cids.issue(limit, &mut self.rng) {
             self.endpoint_events.push_back(EndpointEvent::NewCid(cid));
         }
     }

@@ -8,8 +8,9 @@ use super::sent::{SentFrame, SentPacket};
 use super::spaces::SpaceId;
 use super::{Connection, FrameStats, State, Transmit};
 use crate::protocol::crypto::{self, TAG_LEN};
-use crate::protocol::frame::{self, Dir, Frame};
+use crate::protocol::frame::{self, Frame};
 use crate::protocol::packet::{self, LongType, MIN_INITIAL_SIZE};
+use crate::protocol::stream_id::Dir;
 use crate::protocol::varint;
 use std::time::Instant;
 
@@ -242,15 +243,7 @@ impl Connection {
                 self.streams
                     .write_stream_frames(buf, payload_limit, &mut sent);
                 frame_count.add(frame::STREAM, sent.len() as u64);
-                frames.extend(
-                    sent.into_iter()
-                        .map(|(id, offset, len, fin)| SentFrame::Stream {
-                            id,
-                            offset,
-                            len,
-                            fin,
-                        }),
-                );
+                frames.extend(sent.into_iter().map(SentFrame::Stream));
             }
             eliciting |= !frames.is_empty();
             let sp = &mut self.spaces[space as usize];
@@ -509,15 +502,15 @@ impl Connection {
             }
         }
         while p.has_control_room() {
-            let Some((id, code, size)) = s.pending.resets.pop() else {
+            let Some(r) = s.pending.resets.pop() else {
                 break;
             };
             let f = Frame::ResetStream {
-                id,
-                error_code: code,
-                final_size: size,
+                id: r.id,
+                error_code: r.code,
+                final_size: r.final_size,
             };
-            p.put(&f, Some(SentFrame::Reset(id, code, size)));
+            p.put(&f, Some(SentFrame::Reset(r)));
         }
         while p.has_control_room() {
             let Some((id, code)) = s.pending.stop_sending.pop() else {
@@ -527,7 +520,7 @@ impl Connection {
                 id,
                 error_code: code,
             };
-            p.put(&f, Some(SentFrame::StopSending(id, code)));
+            p.put(&f, Some(SentFrame::StopSending { id, code }));
         }
         if p.has_control_room() {
             if let Some(limit) = s.pending.data_blocked.take() {

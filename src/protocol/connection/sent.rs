@@ -2,8 +2,8 @@
 //! declared lost (RFC 9002 §A.1.1): the frames to send again if it is
 //! lost, and what loss detection and congestion control need.
 
-use crate::protocol::frame::Dir;
-use crate::protocol::streams::StreamId;
+use crate::protocol::stream_id::{Dir, StreamId};
+use crate::protocol::streams::{StreamChunk, StreamReset};
 use std::time::Instant;
 
 /// A frame we may need to send again if its packet is lost.
@@ -17,16 +17,7 @@ pub(crate) enum SentFrame {
         len: u64,
     },
     /// STREAM bytes.
-    Stream {
-        /// Stream.
-        id: StreamId,
-        /// Offset.
-        offset: u64,
-        /// Length.
-        len: u64,
-        /// FIN flag.
-        fin: bool,
-    },
+    Stream(StreamChunk),
     /// MAX_DATA.
     MaxData,
     /// MAX_STREAM_DATA for a stream.
@@ -34,9 +25,9 @@ pub(crate) enum SentFrame {
     /// MAX_STREAMS in a direction.
     MaxStreams(Dir),
     /// RESET_STREAM.
-    Reset(StreamId, u64, u64),
-    /// STOP_SENDING.
-    StopSending(StreamId, u64),
+    Reset(StreamReset),
+    /// STOP_SENDING for a stream, with our error code.
+    StopSending { id: StreamId, code: u64 },
     /// NEW_CONNECTION_ID with this sequence number.
     NewCid(u64),
     /// PATH_CHALLENGE with this data (RFC 9000 §8.2).

@@ -57,6 +57,7 @@ impl Connection {
         client_scid: ConnectionId,
         reset_key: Arc<ring::hmac::Key>,
         validation: ServerValidation,
+        rng: rand::rngs::StdRng,
     ) -> Result<Self, ConnectError> {
         let token = super::cids::reset_token(&reset_key, &scid);
         // RFC 9000 §7.3: after a Retry, original_destination_connection_id
@@ -97,6 +98,7 @@ impl Connection {
             client_scid,
             orig_dcid,
             reset_key,
+            rng,
         );
         if let Some(rscid) = retry_scid {
             // RFC 9001 §5.2: Initial keys come from the DCID the client's
@@ -196,7 +198,7 @@ impl Connection {
     /// (RFC 9000 §8.1.3), bound to the client's address.
     pub(super) fn queue_new_token(&mut self, now: Instant) {
         if let Some(key) = &self.token_key {
-            let token = key.seal_validation(now, self.path.remote);
+            let token = key.seal_validation(&mut self.rng, now, self.path.remote);
             self.pending.new_token = Some(Bytes::from(token));
         }
     }

@@ -1,7 +1,8 @@
 //! Shared test set-up: certificates and configurations.
 #![allow(dead_code)]
 
-use actix_quic::protocol::{ClientConfig, ServerConfig};
+use actix_quic::protocol::{ClientConfig, ServerConfig, TransportConfig};
+use actix_quic::testing::{Link, Pair};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use std::sync::Arc;
 
@@ -265,4 +266,18 @@ pub fn stream_id(raw: u64) -> actix_quic::StreamId {
     };
     let dir = if raw & 2 == 0 { Dir::Bi } else { Dir::Uni };
     actix_quic::StreamId::new(side, dir, raw >> 2)
+}
+
+/// A pair with default settings on `link`.
+pub fn pair(link: Link) -> Pair {
+    let (c, s) = configs();
+    Pair::new(c, s, "localhost", link)
+}
+
+/// A pair whose both sides use `client` and `server` transport settings.
+pub fn pair_with(client: TransportConfig, server: TransportConfig, link: Link) -> Pair {
+    let (mut c, mut s) = configs();
+    c.transport = Arc::new(client);
+    s.transport = Arc::new(server);
+    Pair::new(c, s, "localhost", link)
 }

@@ -1,0 +1,56 @@
+//! Actor-level tests of the endpoint over real UDP on 127.0.0.1: closing
+//! an endpoint, and what `accept()` offers.
+
+use crate::common::{connect, endpoints, long_header, version_negotiation_barrier, within};
+use actix_quic::{ApplicationClose, ConnectionError};
+use bytes::Bytes;
+use tokio::net::UdpSocket;
+
+/// `Endpoint::close` closes every connection with its code and reason,
+/// `accept()` then returns `None`, and `wait_idle()` completes once the
+/// connections are drained.
+#[actix::test]
+async fn endpoint_close_closes_every_connection() {
+    crate::common::trace();
+    let (server, client, addr) = endpoints();
+    let (c1, s1) = connect(&server, &client, addr).await;
+    let (c2, s2) = connect(&server, &client, addr).await;
+    server.close(0x11, b"shutting down");
+    let expected = ConnectionError::ApplicationClosed(ApplicationClose {
+        error_code: 0x11,
+        reason: Bytes::from_static(b"shutting down"),
+    });
+    assert_eq!(within(5, c1.closed()).await, expected);
+    assert_eq!(within(5, c2.closed()).await, expected);
+    assert_eq!(within(5, s1.closed()).await, ConnectionError::LocallyClosed);
+    assert_eq!(within(5, s2.closed()).await, ConnectionError::LocallyClosed);
+    assert!(within(5, server.accept()).await.is_none());
+    within(5, server.wait_idle()).await;
+    within(5, client.wait_idle()).await;
+}
+
+/// A datagram that looks like an Initial but cannot be decrypted is not
+/// a connection attempt: `accept()` must offer the next real client, not
+/// a connection that will never complete its handshake.
+#[actix::test]
+async fn undecryptable_initial_is_not_offered_to_accept() {
+    crate::common::trace();
+    let (server, client, addr) = endpoints();
+    let attacker = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    // A version-1 Initial header (8-byte DCID, empty token, Length 1200)
+    // followed by bytes that are not a protected packet.
+    let mut garbage = long_header(0xc0, 1, b"garbage!", b"attacker");
+    garbage.extend_from_slice(&[0x00, 0x44, 0xb0]);
+    garbage.extend((0..1250u32).map(|i| (i * 7 + 3) as u8));
+    attacker.send_to(&garbage, addr).await.unwrap();
+    version_negotiation_barrier(&attacker, addr, b"after garbage").await;
+
+    let connecting = actix::spawn(client.connect(addr, "localhost").unwrap());
+    let first = within(5, server.accept()).await.expect("endpoint open");
+    let sconn = within(5, first)
+        .await
+        .expect("the first connection offered is the real client");
+    let conn = within(5, connecting).await.unwrap().unwrap();
+    assert_eq!(sconn.remote_address(), client.local_addr().unwrap());
+    drop(conn);
+}

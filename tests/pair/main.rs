@@ -1,0 +1,30 @@
+//! Protocol tests: a sans-IO client and server joined by a simulated
+//! network on a virtual clock (`actix_quic::testing::Pair`). One file per
+//! behaviour; shared set-up in `util` and `../common`.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod amplification;
+mod bad_input;
+mod cids;
+mod close;
+mod datagrams;
+mod early_1rtt;
+mod endpoint_limits;
+mod error_codes;
+mod flow_control;
+mod handshake;
+mod idle;
+mod key_update;
+mod loss;
+mod migration;
+mod mtu;
+mod persistent_congestion;
+mod retry;
+mod seed;
+mod stateless_reset;
+mod streams;
+mod util;
+mod version;
+mod zero_rtt;

@@ -1,0 +1,217 @@
+//! Connection migration (RFC 9000 §9) on the sans-IO core: a server
+//! follows a client to a new port or address, validates the path with
+//! PATH_CHALLENGE / PATH_RESPONSE, keeps to the anti-amplification limit
+//! until then, resets congestion state for a new address, returns to the
+//! old path when validation fails, and drops everything from a new
+//! address when migration is off.
+
+use crate::util::*;
+use actix_quic::protocol::Dir;
+use actix_quic::protocol::SpaceId;
+use actix_quic::testing::{Direction, Link, Pair};
+use bytes::{Bytes, BytesMut};
+use std::cell::Cell;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::Duration;
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+/// A pair whose server config has `migration` set.
+fn pair_migration(migration: bool, link: Link) -> Pair {
+    let (c, mut s) = crate::common::configs();
+    s.migration(migration);
+    Pair::new(c, s, "localhost", link)
+}
+
+/// Downloads `len` bytes from the server on a stream the client opens,
+/// calling `during` once when half of it has arrived. Returns what the
+/// client read, or `None` when it stalled for `limit`.
+fn download_with(
+    p: &mut Pair,
+    len: usize,
+    limit: Duration,
+    mut during: impl FnMut(&mut Pair),
+) -> Option<Vec<u8>> {
+    let id = p.client.open(Dir::Bi).unwrap();
+    p.client.write(id, &mut Bytes::from_static(b"GET")).unwrap();
+    p.client.finish(id).unwrap();
+    let data = pattern(11, 0, len);
+    let mut sent = 0;
+    let mut finished = false;
+    let mut accepted = false;
+    let mut got = Vec::new();
+    let mut fired = false;
+    let ok = p.run_until(limit, |p| {
+        if !accepted {
+            accepted = p.server().accept(Dir::Bi).is_some();
+        }
+        if accepted && !finished && write_some(p.server(), id, &data, &mut sent) {
+            p.server().finish(id).unwrap();
+            finished = true;
+        }
+        let end = read_all(&mut p.client, id, &mut got);
+        if !fired && got.len() >= len / 2 {
+            fired = true;
+            during(p);
+        }
+        end == ReadEnd::Finished
+    });
+    if ok {
+        assert!(got == data, "data differs");
+        Some(got)
+    } else {
+        None
+    }
+}
+
+#[test]
+fn nat_rebinding_to_a_new_port_keeps_the_connection() {
+    let mut p = pair_migration(true, Link::default());
+    assert!(p.handshake_and_settle());
+    let new = addr("127.0.0.1:40001");
+    let mut cwnd_before = 0;
+    let got = download_with(&mut p, 2 << 20, Duration::from_secs(30), |p| {
+        cwnd_before = p.server().stats().cwnd;
+        p.set_client_addr(new);
+    });
+    assert!(got.is_some(), "transfer stalled after rebinding");
+    let s = p.server().stats();
+    assert_eq!(p.server().remote_address(), new);
+    assert_eq!(s.migrations, 1);
+    assert!(s.frame_tx.path_challenge >= 1);
+    assert!(p.client.stats().frame_tx.path_response >= 1);
+    // Only the port changed: the congestion state was kept (RFC 9000
+    // §9.4), so the window did not fall back to the initial one.
+    assert!(cwnd_before > 14720);
+    assert!(s.cwnd > 14720, "cwnd {}", s.cwnd);
+    assert!(p.client.error().is_none() && p.server().error().is_none());
+}
+
+#[test]
+fn move_to_a_new_address_mid_transfer_completes() {
+    let mut p = pair_migration(true, Link::default());
+    assert!(p.handshake_and_settle());
+    let new = addr("127.0.0.2:50000");
+    let mut moved = false;
+    let got = download_with(&mut p, 2 << 20, Duration::from_secs(30), |p| {
+        p.set_client_addr(new);
+        moved = true;
+    });
+    assert!(moved && got.is_some());
+    assert_eq!(p.server().remote_address(), new);
+    assert_eq!(p.server().stats().migrations, 1);
+}
+
+#[test]
+fn congestion_window_starts_over_on_a_new_address() {
+    let mut p = pair_migration(true, Link::default());
+    assert!(p.handshake_and_settle());
+    let _ = download_with(&mut p, 1 << 20, Duration::from_secs(30), |_| {});
+    assert!(p.server().stats().cwnd > 14720);
+    // One packet from a new address, with a stream frame (non-probing).
+    p.set_client_addr(addr("10.0.0.9:1234"));
+    let id = p.client.open(Dir::Uni).unwrap();
+    p.client
+        .write(id, &mut Bytes::from_static(b"moved"))
+        .unwrap();
+    // Delivered after the 10 ms one-way delay; nothing acknowledged on
+    // the new path yet at 15 ms.
+    p.advance(Duration::from_millis(15));
+    let s = p.server().stats();
+    assert_eq!(s.migrations, 1);
+    assert_eq!(s.cwnd, 14720, "RFC 9000 §9.4: initial window on a new path");
+}
+
+#[test]
+fn unvalidated_path_is_limited_to_three_times_and_abandoned() {
+    // After the move nothing reaches the client (the new address is a
+    // spoof, say), and only one datagram comes from there.
+    let cut = Rc::new(Cell::new(false));
+    let from_new = Rc::new(Cell::new(0u32));
+    let (c, f) = (cut.clone(), from_new.clone());
+    let mut p = pair_migration(
+        true,
+        Link {
+            drop: Some(Box::new(move |dir, _| {
+                if !c.get() {
+                    return false;
+                }
+                match dir {
+                    Direction::ToClient => true,
+                    Direction::ToServer => {
+                        f.set(f.get() + 1);
+                        f.get() > 1
+                    }
+                }
+            })),
+            ..Link::default()
+        },
+    );
+    assert!(p.handshake_and_settle());
+    let old = p.client_addr();
+    cut.set(true);
+    p.set_client_addr(addr("127.0.0.1:40002"));
+    let id = p.client.open(Dir::Uni).unwrap();
+    p.client.write(id, &mut Bytes::from_static(b"hi")).unwrap();
+    let before = p.server().stats().udp_tx_bytes;
+    let received_before = p.server().stats().udp_rx_bytes;
+    // The server answers the request with plenty of data, all for the
+    // new, unvalidated path.
+    let mut answered = false;
+    p.run_until(Duration::from_millis(300), |p| {
+        if !answered && p.server().accept(Dir::Uni).is_some() {
+            let out = p.server().open(Dir::Uni).unwrap();
+            let mut big = Bytes::from(vec![3u8; 200_000]);
+            p.server().write(out, &mut big).unwrap();
+            answered = true;
+        }
+        false
+    });
+    assert!(answered);
+    let s = p.server().stats();
+    assert_eq!(s.migrations, 1);
+    let received = s.udp_rx_bytes - received_before;
+    let sent = s.udp_tx_bytes - before;
+    assert!(received > 0 && received <= 1500, "{received}");
+    assert!(sent <= 3 * received, "sent {sent} for {received} received");
+    assert!(
+        s.frame_tx.path_challenge >= 1,
+        "a challenge fits in the budget"
+    );
+    // RFC 9000 §9.3.2: validation fails; back to the old address.
+    p.advance(Duration::from_secs(5));
+    assert_eq!(p.server().remote_address(), old);
+}
+
+#[test]
+fn migration_off_drops_packets_from_a_new_address() {
+    let mut p = pair_migration(false, Link::default());
+    assert!(p.handshake_and_settle());
+    p.set_client_addr(addr("127.0.0.1:40003"));
+    let received = p.server().stats().packets_received;
+    let id = p.client.open(Dir::Uni).unwrap();
+    p.client.write(id, &mut Bytes::from_static(b"hi")).unwrap();
+    p.advance(Duration::from_secs(1));
+    let s = p.server().stats();
+    assert_eq!(s.packets_received, received, "nothing from the new address");
+    assert_eq!(s.migrations, 0);
+    assert_eq!(p.server().remote_address(), addr("127.0.0.1:40000"));
+}
+
+#[test]
+fn client_ignores_packets_from_another_server_address() {
+    let mut p = pair(Link::default());
+    assert!(p.handshake_and_settle());
+    let d = p
+        .server()
+        .seal_raw_packet_for_test(SpaceId::Data, &[0x01])
+        .unwrap();
+    let before = p.client.stats().packets_received;
+    let now = p.start() + Duration::from_secs(1);
+    p.client
+        .handle_datagram(now, addr("127.0.0.9:4433"), BytesMut::from(&d[..]));
+    assert_eq!(p.client.stats().packets_received, before);
+}

@@ -67,10 +67,16 @@ impl TimerTable {
 
     /// The earliest armed timer and its deadline.
     pub(super) fn next(&self) -> Option<(Timer, Instant)> {
-        Timer::ALL
-            .iter()
-            .filter_map(|&t| self.get(t).map(|at| (t, at)))
-            .min_by_key(|&(_, at)| at)
+        // A plain scan: this runs on every drive of the connection.
+        let mut next: Option<(Timer, Instant)> = None;
+        for (&timer, &at) in Timer::ALL.iter().zip(&self.0) {
+            if let Some(at) = at {
+                if next.is_none_or(|(_, earliest)| at < earliest) {
+                    next = Some((timer, at));
+                }
+            }
+        }
+        next
     }
 }
 

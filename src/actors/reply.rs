@@ -103,6 +103,31 @@ where
     }
 }
 
+#[cfg(test)]
+impl<T> Answer<T> {
+    /// The value, once the parked operation was answered (for unit tests
+    /// that drive waiters without an actor).
+    pub(crate) fn take_ready(&mut self) -> Option<T> {
+        match self.0.take()? {
+            Ok(value) => Some(value),
+            Err(slot) => {
+                let taken = std::mem::replace(&mut *slot.borrow_mut(), Slot::Pending);
+                let ready = match taken {
+                    Slot::Ready(value) => Some(value),
+                    other => {
+                        *slot.borrow_mut() = other;
+                        None
+                    }
+                };
+                if ready.is_none() {
+                    self.0 = Some(Err(slot));
+                }
+                ready
+            }
+        }
+    }
+}
+
 /// Something parked that may have been abandoned by its caller.
 pub(crate) trait Waiting {
     /// True once nobody waits for it any more.

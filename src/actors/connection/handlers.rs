@@ -1,9 +1,7 @@
 //! The connection actor's handlers, one per message: each does its
 //! operation on the connection (or parks it) and ends in `drive`.
 
-use super::waiters::{
-    dir_index, map_read, map_write, prune_stream, read_many, ParkedRead, ReadReply,
-};
+use super::waiters::{map_read, map_write, prune_stream, read_many, ParkedRead, ReadReply};
 use super::ConnectionActor;
 use super::{ConnectionParts, Subscription};
 use crate::actors::reply::{park, prune, Answer, Reply};
@@ -127,15 +125,15 @@ impl ConnectionActor {
         if let Some(e) = self.lost() {
             return Answer::now(Err(e));
         }
-        prune(&mut self.waiters.open[dir_index(d)]);
-        if self.waiters.open[dir_index(d)].is_empty() {
+        prune(&mut self.waiters.open[d.index()]);
+        if self.waiters.open[d.index()].is_empty() {
             if let Some(id) = self.conn.open(d) {
                 self.drive(ctx);
                 return Answer::now(Ok(id));
             }
         }
         let (tx, answer) = park();
-        self.waiters.open[dir_index(d)].push_back(tx);
+        self.waiters.open[d.index()].push_back(tx);
         answer
     }
 
@@ -144,8 +142,8 @@ impl ConnectionActor {
         d: Dir,
         ctx: &mut Context<Self>,
     ) -> Answer<Result<StreamId, ConnectionError>> {
-        prune(&mut self.waiters.accept[dir_index(d)]);
-        if self.waiters.accept[dir_index(d)].is_empty() {
+        prune(&mut self.waiters.accept[d.index()]);
+        if self.waiters.accept[d.index()].is_empty() {
             if let Some(id) = self.conn.accept(d) {
                 self.drive(ctx);
                 return Answer::now(Ok(id));
@@ -155,7 +153,7 @@ impl ConnectionActor {
             return Answer::now(Err(e));
         }
         let (tx, answer) = park();
-        self.waiters.accept[dir_index(d)].push_back(tx);
+        self.waiters.accept[d.index()].push_back(tx);
         answer
     }
 }

@@ -31,7 +31,7 @@ use actix::prelude::*;
 use events::Subscribers;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Instant;
-use waiters::{dir_index, Waiters};
+use waiters::Waiters;
 
 /// Mailbox capacity of a connection actor.
 const MAILBOX: usize = 1024;
@@ -188,14 +188,12 @@ impl ConnectionActor {
             Event::Stream(StreamEvent::Opened(d)) => {
                 if !self.deliver_streams(d, ctx) {
                     let conn = &mut self.conn;
-                    Waiters::wake_streams(&mut self.waiters.accept[dir_index(d)], || {
-                        conn.accept(d)
-                    });
+                    Waiters::wake_streams(&mut self.waiters.accept[d.index()], || conn.accept(d));
                 }
             }
             Event::Stream(StreamEvent::Available(d)) => {
                 let conn = &mut self.conn;
-                Waiters::wake_streams(&mut w.open[dir_index(d)], || conn.open(d));
+                Waiters::wake_streams(&mut w.open[d.index()], || conn.open(d));
             }
             Event::Stream(StreamEvent::Readable(id)) => w.wake_readers(&mut self.conn, id),
             Event::Stream(StreamEvent::Writable(id)) => w.wake_writers(&mut self.conn, id),

@@ -7,7 +7,7 @@
 use crate::actors::reply::{next_live, prune, Reply, Waiting};
 use crate::errors::{ReadError, StoppedError, WriteError};
 use crate::protocol::{
-    Connection as ProtoConnection, ConnectionError, Dir, ReadFailure, StreamId, WriteFailure,
+    Connection as ProtoConnection, ConnectionError, ReadFailure, StreamId, WriteFailure,
 };
 use bytes::Bytes;
 use std::collections::{HashMap, VecDeque};
@@ -66,14 +66,6 @@ pub(super) struct Waiters {
     pub(super) datagrams: VecDeque<Reply<Result<Bytes, ConnectionError>>>,
     pub(super) connected: Vec<Reply<Result<(), ConnectionError>>>,
     pub(super) closed: Vec<Reply<ConnectionError>>,
-}
-
-/// The index of a direction's queue.
-pub(super) fn dir_index(d: Dir) -> usize {
-    match d {
-        Dir::Bi => 0,
-        Dir::Uni => 1,
-    }
 }
 
 /// Reads contiguous chunks of `id` up to `max` bytes in all: one message
@@ -275,5 +267,151 @@ impl Waiters {
         for r in self.closed {
             let _ = r.send(e.clone());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::actors::reply::park;
+    use crate::protocol::{ClientConfig, Dir, ServerConfig, TransportConfig};
+    use crate::testing::{Link, Pair};
+    use std::sync::Arc;
+
+    /// A connected pair; the server's streams get `window` bytes of
+    /// credit each.
+    fn pair(window: u64) -> Pair {
+        let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(
+            rustls::pki_types::PrivatePkcs8KeyDer::from(cert.key_pair.serialize_der()),
+        );
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut server = rustls::ServerConfig::builder_with_provider(provider.clone())
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert.cert.der().clone()], key)
+            .unwrap();
+        server.alpn_protocols = vec![b"w".to_vec()];
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(cert.cert.der().clone()).unwrap();
+        let mut client = rustls::ClientConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        client.alpn_protocols = vec![b"w".to_vec()];
+        let mut server = ServerConfig::with_crypto(Arc::new(server));
+        server.transport = Arc::new(TransportConfig {
+            stream_receive_window: window,
+            ..TransportConfig::default()
+        });
+        let mut p = Pair::new(
+            ClientConfig::new(Arc::new(client)),
+            server,
+            "localhost",
+            Link::default(),
+        );
+        assert!(p.handshake_and_settle());
+        p
+    }
+
+    /// Parks a one-chunk read of `id`.
+    fn park_read(
+        w: &mut Waiters,
+        id: StreamId,
+    ) -> crate::actors::reply::Answer<Result<Option<Bytes>, ReadError>> {
+        let (reply, answer) = park();
+        w.readers.entry(id).or_default().push_back(ParkedRead {
+            max: 1024,
+            reply: ReadReply::One(reply),
+        });
+        answer
+    }
+
+    #[test]
+    fn a_parked_read_wakes_on_its_own_stream_only() {
+        let mut p = pair(1 << 20);
+        let a = p.client.open(Dir::Uni).unwrap();
+        let b = p.client.open(Dir::Uni).unwrap();
+        // The server knows `b` and has read all of it so far.
+        p.client.write(b, &mut Bytes::from_static(b"b")).unwrap();
+        p.step();
+        assert_eq!(p.server().read(b, 16), Ok(Some(Bytes::from_static(b"b"))));
+        let mut w = Waiters::default();
+        let mut on_a = park_read(&mut w, a);
+        let mut on_b = park_read(&mut w, b);
+
+        p.client
+            .write(a, &mut Bytes::from_static(b"for a"))
+            .unwrap();
+        p.step();
+        // `Readable(b)` leaves the read of `a` parked, and `b` has nothing.
+        w.wake_readers(p.server(), b);
+        assert!(on_a.take_ready().is_none());
+        assert!(on_b.take_ready().is_none());
+        assert_eq!(w.readers.len(), 2);
+        // `Readable(a)` answers it with the data.
+        w.wake_readers(p.server(), a);
+        assert_eq!(
+            on_a.take_ready(),
+            Some(Ok(Some(Bytes::from_static(b"for a"))))
+        );
+        assert!(on_b.take_ready().is_none());
+        assert!(!w.readers.contains_key(&a), "an empty queue is forgotten");
+    }
+
+    #[test]
+    fn parked_reads_are_served_in_order_and_the_rest_stay() {
+        let mut p = pair(1 << 20);
+        let a = p.client.open(Dir::Uni).unwrap();
+        let mut w = Waiters::default();
+        let mut first = park_read(&mut w, a);
+        let mut second = park_read(&mut w, a);
+        p.client.write(a, &mut Bytes::from_static(b"one")).unwrap();
+        p.step();
+        w.wake_readers(p.server(), a);
+        assert_eq!(
+            first.take_ready(),
+            Some(Ok(Some(Bytes::from_static(b"one"))))
+        );
+        assert!(second.take_ready().is_none(), "nothing left for the second");
+        p.client.finish(a).unwrap();
+        p.step();
+        w.wake_readers(p.server(), a);
+        assert_eq!(second.take_ready(), Some(Ok(None)), "the end of the stream");
+    }
+
+    #[test]
+    fn a_parked_write_takes_credit_when_its_stream_is_writable() {
+        const WINDOW: u64 = 4096;
+        let mut p = pair(WINDOW);
+        let s = p.client.open(Dir::Uni).unwrap();
+        let data = Bytes::from(vec![7u8; WINDOW as usize]);
+        assert_eq!(p.client.write(s, &mut data.clone()), Ok(WINDOW as usize));
+        assert_eq!(
+            p.client.write(s, &mut data.clone()),
+            Err(WriteFailure::Blocked)
+        );
+        let mut w = Waiters::default();
+        let (reply, mut answer) = park();
+        w.writers
+            .entry(s)
+            .or_default()
+            .push_back((data.clone(), reply));
+        // Still blocked: the write stays parked.
+        w.wake_writers(&mut p.client, s);
+        assert!(answer.take_ready().is_none());
+        // The server reads, its MAX_STREAM_DATA arrives, the write goes.
+        p.step();
+        let mut got = 0;
+        while let Ok(Some(b)) = p.server().read(s, usize::MAX) {
+            got += b.len();
+        }
+        assert_eq!(got, WINDOW as usize);
+        p.step();
+        w.wake_writers(&mut p.client, s);
+        assert!(matches!(answer.take_ready(), Some(Ok(n)) if n > 0));
+        assert!(w.writers.is_empty());
     }
 }

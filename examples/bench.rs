@@ -6,8 +6,7 @@
 //! ```
 //!
 //! - Throughput: `--size-mib` MiB (default 1024) on one unidirectional
-//!   stream, written in 64 KiB `Bytes` chunks (`write_all_chunk` /
-//!   quinn's `write_chunk`) and drained with `read_chunk`; timed from the
+//!   stream, written in 64 KiB `Bytes` chunks (`write_chunk` on both) and drained with `read_chunk`; timed from the
 //!   first write to the last byte (FIN) read by the server.
 //! - Handshakes: `--handshakes` (default 200) sequential connections
 //!   (connect, handshake, close) on one client endpoint.
@@ -254,7 +253,7 @@ async fn ours_client(
     let mut written = 0;
     while written < total {
         let n = (total - written).min(CHUNK as u64) as usize;
-        send.write_all_chunk(chunk.slice(..n)).await?;
+        send.write_chunk(chunk.slice(..n)).await?;
         written += n as u64;
     }
     send.finish()?;

@@ -105,7 +105,7 @@ async fn serve(endpoint: Endpoint, report: UnboundedSender<ConnectionStats>) {
 
 async fn echo(mut send: SendStream, mut recv: RecvStream) -> Result<(), BoxError> {
     while let Some(chunk) = recv.read_chunk(CHUNK).await? {
-        send.write_all_chunk(chunk).await?;
+        send.write_chunk(chunk).await?;
     }
     send.finish()?;
     Ok(())
@@ -120,7 +120,7 @@ async fn echo_through(conn: Connection, payload: Bytes) -> Result<usize, BoxErro
         let mut rest = out;
         while !rest.is_empty() {
             let chunk = rest.split_to(rest.len().min(CHUNK));
-            send.write_all_chunk(chunk).await?;
+            send.write_chunk(chunk).await?;
         }
         send.finish()?;
         Ok::<_, BoxError>(())

@@ -550,7 +550,7 @@ async fn serve_request(
             break;
         }
         sent += buf.len() as u64;
-        send.write_all_chunk(buf.freeze()).await?;
+        send.write_chunk(buf.freeze()).await?;
     }
     send.finish()?;
     tracing::info!(file = %file.display(), bytes = sent, "served");

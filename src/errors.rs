@@ -52,6 +52,16 @@ pub enum ReadToEndError {
     Read(#[from] ReadError),
 }
 
+/// What a `write_chunks` took: how many chunks in full, and how many
+/// bytes in all (of the chunks taken in full and of one taken in part).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Written {
+    /// Bytes taken.
+    pub bytes: usize,
+    /// Chunks taken in full.
+    pub chunks: usize,
+}
+
 /// The stream is already finished, reset, stopped or unknown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("closed stream")]

@@ -23,7 +23,7 @@ pub mod testing;
 
 pub use actors::{ConnectionActor, EndpointActor, Subscription};
 pub use errors::{
-    ClosedStream, ReadError, ReadExactError, ReadToEndError, StoppedError, WriteError,
+    ClosedStream, ReadError, ReadExactError, ReadToEndError, StoppedError, WriteError, Written,
 };
 pub use handles::{
     Connecting, Connection, ConnectionEvent, Endpoint, RecvStream, SendStream, ZeroRttAccepted,

@@ -4,7 +4,7 @@
 
 use super::connection::Connection;
 use crate::errors::{
-    ClosedStream, ReadError, ReadExactError, ReadToEndError, StoppedError, WriteError,
+    ClosedStream, ReadError, ReadExactError, ReadToEndError, StoppedError, WriteError, Written,
 };
 use crate::messages::{self, StreamId};
 use bytes::Bytes;
@@ -63,21 +63,53 @@ impl SendStream {
         self.write_future(Bytes::copy_from_slice(buf)).await
     }
 
-    /// Writes a `Bytes` without copying; returns how many bytes were taken.
-    pub async fn write_chunk(&mut self, data: Bytes) -> Result<usize, WriteError> {
-        self.write_future(data).await
-    }
-
-    /// Writes all of `buf`.
-    pub async fn write_all(&mut self, buf: &[u8]) -> Result<(), WriteError> {
-        self.write_all_chunk(Bytes::copy_from_slice(buf)).await
-    }
-
-    /// Writes all of `data` without copying.
-    pub async fn write_all_chunk(&mut self, mut data: Bytes) -> Result<(), WriteError> {
+    /// Writes all of `data` without copying, as quinn's `write_chunk`.
+    /// Not cancel-safe: if dropped before it completes, some of the data
+    /// may have been written.
+    pub async fn write_chunk(&mut self, mut data: Bytes) -> Result<(), WriteError> {
         while !data.is_empty() {
             let n = self.write_future(data.clone()).await?;
             let _ = data.split_to(n);
+        }
+        Ok(())
+    }
+
+    /// Writes all of `buf`. Not cancel-safe, as [`write_chunk`](Self::write_chunk).
+    pub async fn write_all(&mut self, buf: &[u8]) -> Result<(), WriteError> {
+        self.write_chunk(Bytes::copy_from_slice(buf)).await
+    }
+
+    /// Writes as much of `bufs` as flow control takes now (waiting while
+    /// it takes nothing), without copying, as quinn's `write_chunks`.
+    /// The chunks taken in full are left empty and one taken in part is
+    /// advanced past what was taken. Cancel-safe: if dropped before it
+    /// completes, nothing was written.
+    pub async fn write_chunks(&mut self, bufs: &mut [Bytes]) -> Result<Written, WriteError> {
+        let msg = messages::WriteChunks {
+            stream: self.id,
+            data: bufs.to_vec(),
+        };
+        let written = match self.conn.addr().send(msg).await {
+            Ok(r) => r?,
+            Err(_) => return Err(WriteError::ConnectionLost(self.conn.lost())),
+        };
+        let mut left = written.bytes;
+        for buf in bufs.iter_mut() {
+            let n = left.min(buf.len());
+            let _ = buf.split_to(n);
+            left -= n;
+            if left == 0 {
+                break;
+            }
+        }
+        Ok(written)
+    }
+
+    /// Writes all of `bufs`, leaving them empty. Not cancel-safe, as
+    /// [`write_chunk`](Self::write_chunk).
+    pub async fn write_all_chunks(&mut self, bufs: &mut [Bytes]) -> Result<(), WriteError> {
+        while bufs.iter().any(|b| !b.is_empty()) {
+            self.write_chunks(bufs).await?;
         }
         Ok(())
     }

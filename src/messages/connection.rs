@@ -4,7 +4,7 @@
 
 use crate::actors::{EventSink, Subscription};
 use crate::errors::{
-    ClosedStream, ConnectionError, ReadError, SendDatagramError, StoppedError, WriteError,
+    ClosedStream, ConnectionError, ReadError, SendDatagramError, StoppedError, WriteError, Written,
 };
 use crate::protocol::{ConnectionStats, Dir, StreamId, ZeroRttState};
 use actix::Message;
@@ -51,6 +51,18 @@ pub struct Write {
     pub stream: StreamId,
     /// The data.
     pub data: Bytes,
+}
+
+/// Writes several chunks to a stream, in order, as far as flow control
+/// takes them; replies with what was taken (some data at least), waiting
+/// while flow control allows none.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<Written, WriteError>")]
+pub struct WriteChunks {
+    /// The stream.
+    pub stream: StreamId,
+    /// The chunks.
+    pub data: Vec<Bytes>,
 }
 
 /// Marks the end of a stream's data (FIN).

@@ -17,7 +17,7 @@ pub use connection::{
     AcceptBi, AcceptUni, Close, ExportKeyingMaterial, ExportKeyingMaterialError, Finish,
     ForceKeyUpdate, OpenBi, OpenUni, Read, ReadChunks, ReadDatagram, Reset, SendDatagram,
     SetMaxConcurrentStreams, Stats, Stop, Stopped, Subscribe, Unsubscribe, WaitClosed,
-    WaitConnected, Write, ZeroRttStatus,
+    WaitConnected, Write, WriteChunks, ZeroRttStatus,
 };
 pub use endpoint::{
     Accept, CloseEndpoint, Connect, SetDefaultClientConfig, SetServerConfig, WaitIdle,

@@ -143,7 +143,7 @@ async fn sixty_four_mib_on_one_stream_verified_by_hash() {
             let mut chunk = vec![0u8; CHUNK];
             noise.fill(&mut chunk);
             hash.update(&chunk);
-            send.write_all_chunk(Bytes::from(chunk)).await.unwrap();
+            send.write_chunk(Bytes::from(chunk)).await.unwrap();
         }
         send.finish().unwrap();
     };
@@ -278,6 +278,50 @@ async fn writer_blocked_by_flow_control_resumes_when_reader_reads() {
     assert!(received == data, "data differs");
     let _send = within(10, writer).await.unwrap();
     assert_eq!(progress.load(Ordering::SeqCst), LEN);
+}
+
+/// quinn's meanings: `write_chunk` writes the whole chunk however small
+/// the window (waiting for the reader), and `write_chunks` takes what the
+/// window allows now, leaving the rest in the caller's chunks.
+#[actix::test]
+async fn write_chunk_writes_it_all_and_write_chunks_what_fits() {
+    crate::common::trace();
+    const WINDOW: usize = 64 * 1024;
+    let (server, client, addr) = endpoints_with(small_windows(), small_windows());
+    let (conn, sconn) = connect(&server, &client, addr).await;
+    let reader = actix::spawn(async move {
+        let mut recv = sconn.accept_uni().await.unwrap();
+        let data = recv.read_to_end(1 << 20).await.unwrap();
+        (sconn, data)
+    });
+    let big = Bytes::from(pattern(3, 4 * WINDOW));
+    let mut send = conn.open_uni().await.unwrap();
+    within(10, send.write_chunk(big.clone())).await.unwrap();
+    send.finish().unwrap();
+    let (_sconn, got) = within(10, reader).await.unwrap();
+    assert!(got == big, "write_chunk delivered {} bytes", got.len());
+
+    // Nobody reads this stream: one write_chunks fills the window.
+    let mut send = conn.open_uni().await.unwrap();
+    let mut chunks = vec![
+        Bytes::from(pattern(4, WINDOW / 2)),
+        Bytes::from(pattern(5, WINDOW)),
+        Bytes::from(pattern(6, 100)),
+    ];
+    let written = within(10, send.write_chunks(&mut chunks)).await.unwrap();
+    assert_eq!(written.chunks, 1);
+    assert_eq!(written.bytes, WINDOW);
+    assert!(chunks[0].is_empty());
+    assert_eq!(chunks[1].len(), WINDOW / 2);
+    assert_eq!(chunks[2].len(), 100);
+    // The next one waits for credit that never comes.
+    let blocked = tokio::time::timeout(Duration::from_millis(200), send.write_chunks(&mut chunks));
+    assert!(blocked.await.is_err(), "wrote past a full window");
+    assert_eq!(
+        chunks[1].len(),
+        WINDOW / 2,
+        "a cancelled write_chunks takes nothing"
+    );
 }
 
 /// The connection-level window (MAX_DATA) limits writers across streams.

@@ -1,11 +1,15 @@
 //! The connection actor's handlers, one per message: each does its
 //! operation on the connection (or parks it) and ends in `drive`.
 
-use super::waiters::{map_read, map_write, prune_stream, read_many, ParkedRead, ReadReply};
+use super::waiters::{
+    map_read, map_write, prune_stream, read_many, write_chunks, ParkedRead, ParkedWrite, ReadReply,
+};
 use super::ConnectionActor;
 use super::{ConnectionParts, Subscription};
 use crate::actors::reply::{park, prune, Answer, Reply};
-use crate::errors::{ClosedStream, ReadError, SendDatagramError, StoppedError, WriteError};
+use crate::errors::{
+    ClosedStream, ReadError, SendDatagramError, StoppedError, WriteError, Written,
+};
 use crate::messages::internal::{
     AllHandlesDropped, Datagrams, Drive, EndpointClose, HandleParts, SetSocket,
 };
@@ -180,14 +184,23 @@ impl Handler<Close> for ConnectionActor {
     }
 }
 
-impl Handler<Write> for ConnectionActor {
-    type Result = Answer<Result<usize, WriteError>>;
-    fn handle(&mut self, mut msg: Write, ctx: &mut Context<Self>) -> Self::Result {
+impl ConnectionActor {
+    /// Writes at once what flow control takes of `data`, or parks the
+    /// write until it takes some (behind writes already parked on the
+    /// stream).
+    fn write_or_park<D, T: 'static>(
+        &mut self,
+        ctx: &mut Context<Self>,
+        stream: StreamId,
+        mut data: D,
+        write: fn(&mut ProtoConnection, StreamId, &mut D) -> Result<T, WriteFailure>,
+        parked: fn(D, Reply<Result<T, WriteError>>) -> ParkedWrite,
+    ) -> Answer<Result<T, WriteError>> {
         if let Some(e) = self.lost() {
             return Answer::now(Err(WriteError::ConnectionLost(e)));
         }
-        if !prune_stream(&mut self.waiters.writers, msg.stream) {
-            match self.conn.write(msg.stream, &mut msg.data) {
+        if !prune_stream(&mut self.waiters.writers, stream) {
+            match write(&mut self.conn, stream, &mut data) {
                 Err(WriteFailure::Blocked) => {}
                 r => {
                     self.drive(ctx);
@@ -195,15 +208,39 @@ impl Handler<Write> for ConnectionActor {
                 }
             }
         }
-        // Parked until flow control lets some of `data` in; the reply says
-        // how much was taken.
         let (tx, answer) = park();
         self.waiters
             .writers
-            .entry(msg.stream)
+            .entry(stream)
             .or_default()
-            .push_back((msg.data, tx));
+            .push_back(parked(data, tx));
         answer
+    }
+}
+
+impl Handler<Write> for ConnectionActor {
+    type Result = Answer<Result<usize, WriteError>>;
+    fn handle(&mut self, msg: Write, ctx: &mut Context<Self>) -> Self::Result {
+        self.write_or_park(
+            ctx,
+            msg.stream,
+            msg.data,
+            |c, id, data| c.write(id, data),
+            ParkedWrite::One,
+        )
+    }
+}
+
+impl Handler<WriteChunks> for ConnectionActor {
+    type Result = Answer<Result<Written, WriteError>>;
+    fn handle(&mut self, msg: WriteChunks, ctx: &mut Context<Self>) -> Self::Result {
+        self.write_or_park(
+            ctx,
+            msg.stream,
+            msg.data,
+            |c, id, data| write_chunks(c, id, data),
+            ParkedWrite::Many,
+        )
     }
 }
 

@@ -5,7 +5,7 @@
 //! Nothing is retried on events about other streams.
 
 use crate::actors::reply::{next_live, prune, Reply, Waiting};
-use crate::errors::{ReadError, StoppedError, WriteError};
+use crate::errors::{ReadError, StoppedError, WriteError, Written};
 use crate::protocol::{
     Connection as ProtoConnection, ConnectionError, ReadFailure, StreamId, WriteFailure,
 };
@@ -46,8 +46,81 @@ impl Waiting for ParkedRead {
     }
 }
 
-/// A parked `write`: the data not yet taken and where to reply.
-pub(super) type ParkedWrite = (Bytes, Reply<Result<usize, WriteError>>);
+/// A parked write: the data not yet taken and where to reply.
+pub(super) enum ParkedWrite {
+    /// `Write`: one chunk, answered with the bytes taken.
+    One(Bytes, Reply<Result<usize, WriteError>>),
+    /// `WriteChunks`: several, answered with what was taken of them.
+    Many(Vec<Bytes>, Reply<Result<Written, WriteError>>),
+}
+
+impl ParkedWrite {
+    fn fail(self, e: WriteError) {
+        match self {
+            ParkedWrite::One(_, r) => {
+                let _ = r.send(Err(e));
+            }
+            ParkedWrite::Many(_, r) => {
+                let _ = r.send(Err(e));
+            }
+        }
+    }
+
+    /// Writes what flow control takes; gives the write back when it
+    /// took nothing.
+    fn try_write(self, conn: &mut ProtoConnection, id: StreamId) -> Option<Self> {
+        match self {
+            ParkedWrite::One(mut data, r) => match conn.write(id, &mut data) {
+                Err(WriteFailure::Blocked) => Some(ParkedWrite::One(data, r)),
+                res => {
+                    let _ = r.send(map_write(res));
+                    None
+                }
+            },
+            ParkedWrite::Many(mut data, r) => match write_chunks(conn, id, &mut data) {
+                Err(WriteFailure::Blocked) => Some(ParkedWrite::Many(data, r)),
+                res => {
+                    let _ = r.send(map_write(res));
+                    None
+                }
+            },
+        }
+    }
+}
+
+impl Waiting for ParkedWrite {
+    fn is_canceled(&self) -> bool {
+        match self {
+            ParkedWrite::One(_, r) => r.is_canceled(),
+            ParkedWrite::Many(_, r) => r.is_canceled(),
+        }
+    }
+}
+
+/// Writes `chunks` in order while flow control takes them (RFC 9000
+/// §4.1); `Blocked` only when it took nothing. An error after some data
+/// was taken reports what was taken: the next write sees the error.
+pub(super) fn write_chunks(
+    conn: &mut ProtoConnection,
+    id: StreamId,
+    chunks: &mut [Bytes],
+) -> Result<Written, WriteFailure> {
+    let mut written = Written::default();
+    for chunk in chunks.iter_mut() {
+        if !chunk.is_empty() {
+            match conn.write(id, chunk) {
+                Ok(n) => written.bytes += n,
+                Err(e) if written.bytes == 0 => return Err(e),
+                Err(_) => break,
+            }
+        }
+        if !chunk.is_empty() {
+            break;
+        }
+        written.chunks += 1;
+    }
+    Ok(written)
+}
 
 /// A parked `open_*` or `accept_*`.
 pub(super) type ParkedStream = Reply<Result<StreamId, ConnectionError>>;
@@ -131,7 +204,7 @@ pub(super) fn map_read<T>(r: Result<Option<T>, ReadFailure>) -> Result<Option<T>
 }
 
 /// The user-facing error of a stream write.
-pub(super) fn map_write(r: Result<usize, WriteFailure>) -> Result<usize, WriteError> {
+pub(super) fn map_write<T>(r: Result<T, WriteFailure>) -> Result<T, WriteError> {
     match r {
         Ok(n) => Ok(n),
         Err(WriteFailure::Stopped(code)) => Err(WriteError::Stopped(code)),
@@ -180,16 +253,10 @@ impl Waiters {
         let Some(q) = self.writers.get_mut(&id) else {
             return;
         };
-        while let Some((data, _)) = {
-            prune(q);
-            q.front_mut()
-        } {
-            match conn.write(id, data) {
-                Err(WriteFailure::Blocked) => break,
-                r => {
-                    let (_, w) = q.pop_front().expect("checked");
-                    let _ = w.send(map_write(r));
-                }
+        while let Some(write) = next_live(q) {
+            if let Some(write) = write.try_write(conn, id) {
+                q.push_front(write);
+                break;
             }
         }
         if q.is_empty() {
@@ -231,8 +298,8 @@ impl Waiters {
 
     /// Fails every parked write of `id` (the stream was reset locally).
     pub(super) fn fail_writers(&mut self, id: StreamId, e: WriteError) {
-        for (_, w) in self.writers.remove(&id).into_iter().flatten() {
-            let _ = w.send(Err(e.clone()));
+        for w in self.writers.remove(&id).into_iter().flatten() {
+            w.fail(e.clone());
         }
     }
 
@@ -249,8 +316,8 @@ impl Waiters {
             }
         }
         for (_, q) in self.writers {
-            for (_, r) in q {
-                let _ = r.send(Err(WriteError::ConnectionLost(e.clone())));
+            for w in q {
+                w.fail(WriteError::ConnectionLost(e.clone()));
             }
         }
         for (_, q) in self.stopped {
@@ -398,7 +465,7 @@ mod tests {
         w.writers
             .entry(s)
             .or_default()
-            .push_back((data.clone(), reply));
+            .push_back(ParkedWrite::One(data.clone(), reply));
         // Still blocked: the write stays parked.
         w.wake_writers(&mut p.client, s);
         assert!(answer.take_ready().is_none());
@@ -413,5 +480,33 @@ mod tests {
         w.wake_writers(&mut p.client, s);
         assert!(matches!(answer.take_ready(), Some(Ok(n)) if n > 0));
         assert!(w.writers.is_empty());
+    }
+
+    #[test]
+    fn write_chunks_takes_whole_chunks_in_order_up_to_the_credit() {
+        let mut p = pair(4096);
+        let s = p.client.open(Dir::Uni).unwrap();
+        let mut chunks = vec![
+            Bytes::from(vec![1u8; 1000]),
+            Bytes::new(),
+            Bytes::from(vec![2u8; 5000]),
+            Bytes::from(vec![3u8; 10]),
+        ];
+        let w = write_chunks(&mut p.client, s, &mut chunks).unwrap();
+        assert_eq!(
+            w,
+            Written {
+                bytes: 4096,
+                chunks: 2
+            }
+        );
+        assert!(chunks[0].is_empty());
+        assert_eq!(chunks[2].len(), 5000 - 3096, "advanced past what was taken");
+        assert_eq!(chunks[3].len(), 10, "untouched");
+        assert_eq!(
+            write_chunks(&mut p.client, s, &mut chunks),
+            Err(WriteFailure::Blocked),
+            "no credit left: nothing taken"
+        );
     }
 }

@@ -24,6 +24,7 @@
 //! sockets with the same buffer sizes.
 
 use actix_quic::TransportConfig;
+use actix_quic::VarInt;
 use bytes::Bytes;
 use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -271,13 +272,13 @@ async fn ours_client(
         sent_packets: stats.packets_sent,
         ..Outcome::default()
     };
-    conn.close(0, b"");
+    conn.close(VarInt::from_u32(0), b"");
     drop((send, conn));
 
     let start = Instant::now();
     for _ in 0..args.handshakes {
         let conn = endpoint.connect(server, "localhost")?.await?;
-        conn.close(0, b"");
+        conn.close(VarInt::from_u32(0), b"");
     }
     out.handshakes = start.elapsed();
     let _ = tokio::time::timeout(Duration::from_secs(5), endpoint.wait_idle()).await;

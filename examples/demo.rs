@@ -15,6 +15,7 @@
 //! request in 0-RTT.
 
 use actix_quic::messages::{self, StreamId};
+use actix_quic::VarInt;
 use actix_quic::{
     ClientConfig, Connection, ConnectionStats, Endpoint, RecvStream, SendStream, ServerConfig,
 };
@@ -304,7 +305,7 @@ async fn main() -> Result<(), BoxError> {
         conn.stats().key_updates
     );
 
-    conn.close(0, b"demo done");
+    conn.close(VarInt::from_u32(0), b"demo done");
     let reason = conn.closed().await;
     println!("closed: {reason:?}");
     print_stats("client", &s);
@@ -327,7 +328,7 @@ async fn main() -> Result<(), BoxError> {
                 "0-RTT: {n} bytes echoed {:.3} ms after connect; accepted {accepted}, resumed {resumed}",
                 answered.as_secs_f64() * 1e3
             );
-            again.close(0, b"");
+            again.close(VarInt::from_u32(0), b"");
         }
         Err(_) => println!("0-RTT: no session ticket; skipped"),
     }
@@ -338,6 +339,6 @@ async fn main() -> Result<(), BoxError> {
     {
         println!("client endpoint not idle after 2 s; exiting anyway");
     }
-    server.close(0, b"");
+    server.close(VarInt::from_u32(0), b"");
     Ok(())
 }

@@ -71,6 +71,7 @@
 //! many connections resumed a session, what became of 0-RTT and the QUIC
 //! version the client connected with.
 
+use actix_quic::VarInt;
 use actix_quic::{ClientConfig, Connection, Endpoint, RecvStream, SendStream, ServerConfig};
 use actix_quic::{VERSION_1, VERSION_2};
 use bytes::BytesMut;
@@ -532,14 +533,14 @@ async fn serve_request(
     };
     let Some(file) = file else {
         tracing::warn!(request = line, "bad request");
-        send.reset(1)?;
+        send.reset(VarInt::from_u32(1))?;
         return Ok(());
     };
     let mut f = match tokio::fs::File::open(&file).await {
         Ok(f) => f,
         Err(e) => {
             tracing::warn!(file = %file.display(), error = %e, "not found");
-            send.reset(2)?;
+            send.reset(VarInt::from_u32(2))?;
             return Ok(());
         }
     };
@@ -792,7 +793,7 @@ async fn run_client(args: ClientArgs, case: Case) -> Result<(), BoxError> {
                 let conn = connect(&endpoint, remote, &first.host).await?;
                 let r = fetch_all(&conn, std::slice::from_ref(t), &downloads, case).await;
                 summary.add(&conn);
-                conn.close(0, b"");
+                conn.close(VarInt::from_u32(0), b"");
                 total += r?;
             }
         }
@@ -800,7 +801,7 @@ async fn run_client(args: ClientArgs, case: Case) -> Result<(), BoxError> {
             let conn = connect(&endpoint, remote, &first.host).await?;
             let r = fetch_all(&conn, &targets, &downloads, case).await;
             summary.add(&conn);
-            conn.close(0, b"");
+            conn.close(VarInt::from_u32(0), b"");
             total += r?;
         }
         Fetch::Resumption | Fetch::ZeroRtt => {
@@ -817,7 +818,7 @@ async fn run_client(args: ClientArgs, case: Case) -> Result<(), BoxError> {
             let conn = connect(&endpoint, remote, &first.host).await?;
             let r = fetch_all(&conn, std::slice::from_ref(first_target), &downloads, case).await;
             summary.add(&conn);
-            conn.close(0, b"");
+            conn.close(VarInt::from_u32(0), b"");
             total += r?;
             if tickets.received() == 0 {
                 return Err("the first connection brought no session ticket: \
@@ -850,7 +851,7 @@ async fn run_client(args: ClientArgs, case: Case) -> Result<(), BoxError> {
             };
             second_resumed = resumed(&conn);
             summary.add(&conn);
-            conn.close(0, b"");
+            conn.close(VarInt::from_u32(0), b"");
         }
     }
     let elapsed = started.elapsed();

@@ -1,5 +1,6 @@
 //! Errors of stream operations, with the variants quinn users know.
 
+use crate::protocol::VarInt;
 pub(crate) use crate::protocol::{ConnectError, ConnectionError, SendDatagramError};
 
 /// Why a write to a stream failed.
@@ -7,7 +8,7 @@ pub(crate) use crate::protocol::{ConnectError, ConnectionError, SendDatagramErro
 pub enum WriteError {
     /// The peer asked us to stop sending with this code (STOP_SENDING).
     #[error("sending stopped by peer: error {0}")]
-    Stopped(u64),
+    Stopped(VarInt),
     /// The connection was lost.
     #[error("connection lost")]
     ConnectionLost(#[from] ConnectionError),
@@ -21,7 +22,7 @@ pub enum WriteError {
 pub enum ReadError {
     /// The peer abandoned the stream with this code (RESET_STREAM).
     #[error("stream reset by peer: error {0}")]
-    Reset(u64),
+    Reset(VarInt),
     /// The connection was lost.
     #[error("connection lost")]
     ConnectionLost(#[from] ConnectionError),

@@ -11,6 +11,7 @@ use crate::messages::internal::{
 use crate::messages::{
     Accept, CloseEndpoint, Connect, SetDefaultClientConfig, SetServerConfig, WaitIdle,
 };
+use crate::protocol::VarInt;
 use crate::protocol::{
     ClientConfig, ConnectError, ConnectionHandle, DatagramEvent, Endpoint as ProtoEndpoint,
     EndpointConfig, EndpointEvent, ServerConfig,
@@ -133,7 +134,7 @@ impl StreamHandler<Vec<Received>> for EndpointActor {
                     } else {
                         // Nobody accepts: refuse politely.
                         a.do_send(EndpointClose {
-                            code: 0,
+                            code: VarInt::from_u32(0),
                             reason: Bytes::from_static(b"server busy"),
                         });
                     }

@@ -9,6 +9,7 @@ use crate::messages::internal::HandleParts;
 use crate::messages::{self, ExportKeyingMaterialError};
 use crate::protocol::CongestionState;
 use crate::protocol::Dir;
+use crate::protocol::VarInt;
 use crate::protocol::{ConnectionStats, HandshakeData};
 use actix::Addr;
 use bytes::Bytes;
@@ -102,7 +103,7 @@ impl Connection {
     /// Closes the connection immediately: pending operations fail with
     /// `ConnectionError::LocallyClosed`, and the peer receives `error_code`
     /// and `reason` (truncated to fit one packet).
-    pub fn close(&self, error_code: u64, reason: &[u8]) {
+    pub fn close(&self, error_code: VarInt, reason: &[u8]) {
         // Closing is a control message: it must not wait for capacity.
         self.parts.addr.do_send(messages::Close {
             code: error_code,
@@ -167,7 +168,7 @@ impl Connection {
     }
 
     /// Changes how many unidirectional streams the peer may have open.
-    pub async fn set_max_concurrent_uni_streams(&self, count: u64) {
+    pub async fn set_max_concurrent_uni_streams(&self, count: VarInt) {
         let _ = self
             .ask(messages::SetMaxConcurrentStreams {
                 dir: Dir::Uni,
@@ -177,7 +178,7 @@ impl Connection {
     }
 
     /// Changes how many bidirectional streams the peer may have open.
-    pub async fn set_max_concurrent_bi_streams(&self, count: u64) {
+    pub async fn set_max_concurrent_bi_streams(&self, count: VarInt) {
         let _ = self
             .ask(messages::SetMaxConcurrentStreams {
                 dir: Dir::Bi,

@@ -8,6 +8,7 @@ use crate::messages::{
     Accept, CloseEndpoint, Connect, SetDefaultClientConfig, SetServerConfig, WaitConnected,
     WaitIdle, ZeroRttStatus,
 };
+use crate::protocol::VarInt;
 use crate::protocol::ZeroRttState;
 use crate::protocol::{ClientConfig, EndpointConfig, ServerConfig};
 use actix::{Actor, Addr};
@@ -155,7 +156,7 @@ impl Endpoint {
 
     /// Closes every connection with `error_code` and `reason` and stops
     /// accepting.
-    pub fn close(&self, error_code: u64, reason: &[u8]) {
+    pub fn close(&self, error_code: VarInt, reason: &[u8]) {
         self.addr.do_send(CloseEndpoint {
             code: error_code,
             reason: Bytes::copy_from_slice(reason),

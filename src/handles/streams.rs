@@ -7,6 +7,7 @@ use crate::errors::{
     ClosedStream, ReadError, ReadExactError, ReadToEndError, StoppedError, WriteError, Written,
 };
 use crate::messages::{self, StreamId};
+use crate::protocol::VarInt;
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::{AsyncRead, AsyncWrite, FutureExt};
@@ -127,7 +128,7 @@ impl SendStream {
     }
 
     /// Abandons the stream with `error_code` (RESET_STREAM).
-    pub fn reset(&mut self, error_code: u64) -> Result<(), ClosedStream> {
+    pub fn reset(&mut self, error_code: VarInt) -> Result<(), ClosedStream> {
         if self.done {
             return Err(ClosedStream);
         }
@@ -141,7 +142,7 @@ impl SendStream {
 
     /// Waits until the peer stopped the stream (`Some(code)`) or
     /// acknowledged everything (`None`).
-    pub async fn stopped(&self) -> Result<Option<u64>, StoppedError> {
+    pub async fn stopped(&self) -> Result<Option<VarInt>, StoppedError> {
         match self
             .conn
             .addr()
@@ -313,7 +314,7 @@ impl RecvStream {
         let mut out = Vec::new();
         while let Some(b) = self.read_chunk(READ_BATCH).await? {
             if out.len() + b.len() > size_limit {
-                let _ = self.stop(0);
+                let _ = self.stop(VarInt::from_u32(0));
                 return Err(ReadToEndError::TooLong);
             }
             out.extend_from_slice(&b);
@@ -322,7 +323,7 @@ impl RecvStream {
     }
 
     /// Asks the peer to stop sending with `error_code` (STOP_SENDING).
-    pub fn stop(&mut self, error_code: u64) -> Result<(), ClosedStream> {
+    pub fn stop(&mut self, error_code: VarInt) -> Result<(), ClosedStream> {
         if self.done {
             return Err(ClosedStream);
         }
@@ -340,7 +341,7 @@ impl Drop for RecvStream {
         if !self.done {
             self.conn.addr().do_send(messages::Stop {
                 stream: self.id,
-                code: 0,
+                code: VarInt::from_u32(0),
             });
         }
     }

@@ -6,7 +6,7 @@ use crate::actors::{EventSink, Subscription};
 use crate::errors::{
     ClosedStream, ConnectionError, ReadError, SendDatagramError, StoppedError, WriteError, Written,
 };
-use crate::protocol::{ConnectionStats, Dir, StreamId, ZeroRttState};
+use crate::protocol::{ConnectionStats, Dir, StreamId, VarInt, ZeroRttState};
 use actix::Message;
 use bytes::Bytes;
 
@@ -37,7 +37,7 @@ pub struct AcceptUni;
 #[rtype(result = "()")]
 pub struct Close {
     /// The application error code sent to the peer.
-    pub code: u64,
+    pub code: VarInt,
     /// The reason sent to the peer (truncated to fit one packet).
     pub reason: Bytes,
 }
@@ -80,13 +80,13 @@ pub struct Reset {
     /// The stream.
     pub stream: StreamId,
     /// The application error code.
-    pub code: u64,
+    pub code: VarInt,
 }
 
 /// Waits until the peer stopped the stream (`Some(code)`) or acknowledged
 /// all of its data and FIN (`None`).
 #[derive(Debug, Clone, Copy, Message)]
-#[rtype(result = "Result<Option<u64>, StoppedError>")]
+#[rtype(result = "Result<Option<VarInt>, StoppedError>")]
 pub struct Stopped {
     /// The stream.
     pub stream: StreamId,
@@ -121,7 +121,7 @@ pub struct Stop {
     /// The stream.
     pub stream: StreamId,
     /// The application error code.
-    pub code: u64,
+    pub code: VarInt,
 }
 
 /// Sends an unreliable datagram (RFC 9221).
@@ -141,7 +141,7 @@ pub struct SetMaxConcurrentStreams {
     /// The direction.
     pub dir: Dir,
     /// The number of streams.
-    pub count: u64,
+    pub count: VarInt,
 }
 
 /// Starts a 1-RTT key update (RFC 9001 §6); replies whether it started

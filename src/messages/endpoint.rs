@@ -2,7 +2,7 @@
 //! exactly these.
 
 use crate::actors::ConnectionActor;
-use crate::protocol::{ClientConfig, ConnectError, ServerConfig};
+use crate::protocol::{ClientConfig, ConnectError, ServerConfig, VarInt};
 use actix::{Addr, Message};
 use bytes::Bytes;
 use std::net::SocketAddr;
@@ -31,7 +31,7 @@ pub struct Accept;
 #[rtype(result = "()")]
 pub struct CloseEndpoint {
     /// Application error code.
-    pub code: u64,
+    pub code: VarInt,
     /// Reason.
     pub reason: Bytes,
 }

@@ -2,6 +2,7 @@
 //! actors they keep alive: not for users.
 
 use crate::actors::{ConnectionParts, Received, Socket};
+use crate::protocol::VarInt;
 use crate::protocol::{ConnectionHandle, EndpointEvent};
 use actix::Message;
 use bytes::Bytes;
@@ -22,7 +23,7 @@ pub(crate) struct SetSocket(pub(crate) Arc<Socket>);
 #[rtype(result = "()")]
 pub(crate) struct EndpointClose {
     /// Application error code.
-    pub(crate) code: u64,
+    pub(crate) code: VarInt,
     /// Reason.
     pub(crate) reason: Bytes,
 }

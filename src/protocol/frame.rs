@@ -8,7 +8,7 @@ use bytes::Bytes;
 
 use super::cid::{ConnectionId, MAX_CID_LEN};
 use super::error::TransportError;
-use super::stream_id::{Dir, StreamId};
+use super::stream_id::{Dir, StreamId, MAX_STREAM_COUNT};
 use super::varint::{self, Reader};
 
 // Frame type values, RFC 9000 §12.4 Table 3 and RFC 9221 §4.
@@ -51,9 +51,6 @@ const MAX_STORED_ACK_RANGES: usize = 64;
 /// Initial capacity bound for the range vector: the peer's range count is not
 /// trusted for allocation.
 const ACK_RANGES_INITIAL_CAPACITY: usize = 16;
-/// The largest stream count MAX_STREAMS / STREAMS_BLOCKED may carry
-/// (RFC 9000 §19.11, §19.14).
-const MAX_STREAM_COUNT: u64 = 1 << 60;
 
 /// The three ECN counters of an ACK frame of type 0x03 (RFC 9000 §19.3.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -66,6 +66,7 @@ pub use packet::{VERSION_1, VERSION_2};
 pub use stream_id::{Dir, StreamId};
 pub use streams::{ReadFailure, SendStatus, StreamEvent, WriteFailure};
 pub use token::{TokenKey, TokenStore};
+pub use varint::{VarInt, VarIntBoundsExceeded};
 
 // For the simulated network's corruption accounting.
 #[cfg(feature = "testing")]

@@ -4,6 +4,12 @@
 use super::Side;
 use std::fmt;
 
+/// The most streams of one kind a connection can ever have, and so the
+/// largest count MAX_STREAMS, STREAMS_BLOCKED and the initial_max_streams
+/// parameters may carry: 2^60 (RFC 9000 §4.6, §19.11), since a stream ID
+/// must fit a varint.
+pub(crate) const MAX_STREAM_COUNT: u64 = 1 << 60;
+
 /// Direction of a stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Dir {

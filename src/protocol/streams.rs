@@ -5,7 +5,8 @@
 use super::assembler::Assembler;
 use super::error::{TransportError, TransportErrorCode};
 use super::range_set::RangeSet;
-use super::stream_id::{Dir, StreamId};
+use super::stream_id::{Dir, StreamId, MAX_STREAM_COUNT};
+use super::varint::{self, VarInt};
 use super::Side;
 use bytes::Bytes;
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -36,7 +37,7 @@ pub(crate) struct StreamChunk {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SendStatus {
     /// The peer's STOP_SENDING error code, if it sent one.
-    pub stopped: Option<u64>,
+    pub stopped: Option<VarInt>,
     /// Everything written, and the FIN, was acknowledged.
     pub acknowledged: bool,
 }
@@ -47,7 +48,7 @@ pub enum WriteFailure {
     /// No credit now; the caller waits for `Event::Writable`.
     Blocked,
     /// The peer asked us to stop with this code.
-    Stopped(u64),
+    Stopped(VarInt),
     /// The stream is finished, reset or unknown.
     Closed,
 }
@@ -58,7 +59,7 @@ pub enum ReadFailure {
     /// Nothing to read yet; the caller waits for `Event::Readable`.
     Blocked,
     /// The peer reset the stream with this code.
-    Reset(u64),
+    Reset(VarInt),
     /// The stream is unknown or was stopped locally.
     Closed,
 }
@@ -219,7 +220,7 @@ pub enum StreamEvent {
     /// Credit or buffer space became available.
     Writable(StreamId),
     /// The peer sent STOP_SENDING with this code.
-    Stopped(StreamId, u64),
+    Stopped(StreamId, VarInt),
     /// Everything written, and the FIN, was acknowledged.
     Finished(StreamId),
     /// The peer raised our stream limit in this direction.
@@ -286,6 +287,16 @@ impl Streams {
         stream_window: u64,
         send_window: u64,
     ) -> Self {
+        // Limits past what the wire carries are the largest it does, so
+        // sums of them cannot overflow (RFC 9000 §4.6, §16).
+        let (max_bidi, max_uni) = (
+            max_bidi.min(MAX_STREAM_COUNT),
+            max_uni.min(MAX_STREAM_COUNT),
+        );
+        let (receive_window, stream_window) = (
+            receive_window.min(varint::MAX),
+            stream_window.min(varint::MAX),
+        );
         Self {
             side,
             send: HashMap::new(),
@@ -426,11 +437,19 @@ impl Streams {
     pub(super) fn set_max_concurrent(&mut self, d: Dir, n: u64) {
         let i = d.index();
         self.concurrency[i] = n;
-        let target = self.closed_remote[i] + n;
+        let target = self.remote_limit(i);
         if target > self.max_remote[i] {
             self.max_remote[i] = target;
             self.pending.max_streams[i] = true;
         }
+    }
+
+    /// The MAX_STREAMS we grant for direction `i`: the streams closed so
+    /// far plus the concurrency allowed, never past 2^60 (RFC 9000 §4.6).
+    fn remote_limit(&self, i: usize) -> u64 {
+        self.closed_remote[i]
+            .saturating_add(self.concurrency[i])
+            .min(MAX_STREAM_COUNT)
     }
 
     /// Validates a frame's stream ID against our role and limits, creating
@@ -639,7 +658,8 @@ impl Streams {
         let ss = self.send.get_mut(&id).expect("touched");
         if ss.stopped.is_none() {
             ss.stopped = Some(code);
-            self.events.push_back(StreamEvent::Stopped(id, code));
+            self.events
+                .push_back(StreamEvent::Stopped(id, VarInt::from_wire(code)));
             if ss.reset.is_none() && !ss.is_done() {
                 self.reset(id, code);
             }
@@ -703,11 +723,11 @@ impl Streams {
     /// Buffers application data; returns how many bytes were taken.
     pub(super) fn write(&mut self, id: StreamId, data: &mut Bytes) -> Result<usize, WriteFailure> {
         if let Some(&code) = self.stopped_codes.get(&id) {
-            return Err(WriteFailure::Stopped(code));
+            return Err(WriteFailure::Stopped(VarInt::from_wire(code)));
         }
         let ss = self.send.get_mut(&id).ok_or(WriteFailure::Closed)?;
         if let Some(code) = ss.stopped {
-            return Err(WriteFailure::Stopped(code));
+            return Err(WriteFailure::Stopped(VarInt::from_wire(code)));
         }
         if ss.fin || ss.reset.is_some() {
             return Err(WriteFailure::Closed);
@@ -750,7 +770,7 @@ impl Streams {
     pub(super) fn finish(&mut self, id: StreamId) -> Result<(), WriteFailure> {
         let ss = self.send.get_mut(&id).ok_or(WriteFailure::Closed)?;
         if let Some(code) = ss.stopped {
-            return Err(WriteFailure::Stopped(code));
+            return Err(WriteFailure::Stopped(VarInt::from_wire(code)));
         }
         if ss.fin || ss.reset.is_some() {
             return Err(WriteFailure::Closed);
@@ -814,7 +834,7 @@ impl Streams {
         if let Some(code) = rs.reset {
             rs.finished_read = true;
             self.maybe_forget_recv(id);
-            return Err(ReadFailure::Reset(code));
+            return Err(ReadFailure::Reset(VarInt::from_wire(code)));
         }
         if rs.stopped {
             return Err(ReadFailure::Closed);
@@ -898,7 +918,7 @@ impl Streams {
         }
         let i = id.dir().index();
         self.closed_remote[i] += 1;
-        let target = self.closed_remote[i] + self.concurrency[i];
+        let target = self.remote_limit(i);
         if target > self.max_remote[i] {
             self.max_remote[i] = target;
             self.pending.max_streams[i] = true;
@@ -1085,12 +1105,12 @@ impl Streams {
     pub(super) fn send_status(&self, id: StreamId) -> Option<SendStatus> {
         if let Some(&code) = self.stopped_codes.get(&id) {
             return Some(SendStatus {
-                stopped: Some(code),
+                stopped: Some(VarInt::from_wire(code)),
                 acknowledged: true,
             });
         }
         self.send.get(&id).map(|s| SendStatus {
-            stopped: s.stopped,
+            stopped: s.stopped.map(VarInt::from_wire),
             acknowledged: s.is_done(),
         })
     }

@@ -8,6 +8,7 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
 
 use super::cid::{ConnectionId, MAX_CID_LEN};
 use super::error::{TransportError, TransportErrorCode};
+use super::stream_id::MAX_STREAM_COUNT;
 use super::varint::{self, Reader};
 use super::Side;
 
@@ -47,7 +48,6 @@ const DEFAULT_ACTIVE_CONNECTION_ID_LIMIT: u64 = 2;
 const MIN_MAX_UDP_PAYLOAD_SIZE: u64 = 1200;
 const MAX_ACK_DELAY_EXPONENT: u64 = 20;
 const MAX_ACK_DELAY_LIMIT: u64 = 1 << 14;
-const MAX_STREAMS_LIMIT: u64 = 1 << 60;
 
 /// Length of a stateless reset token (RFC 9000 §10.3).
 const RESET_TOKEN_LEN: usize = 16;
@@ -558,7 +558,7 @@ fn int_value(value: &[u8]) -> Result<u64, TransportError> {
 /// (RFC 9000 §4.6, §18.2).
 fn streams_value(value: &[u8]) -> Result<u64, TransportError> {
     let v = int_value(value)?;
-    if v > MAX_STREAMS_LIMIT {
+    if v > MAX_STREAM_COUNT {
         return Err(param_error("initial_max_streams above 2^60"));
     }
     Ok(v)

@@ -41,6 +41,112 @@ pub fn write_with_len(buf: &mut [u8], v: u64, len: usize) {
     }
 }
 
+/// An integer a QUIC varint can carry (RFC 9000 §16): below 2^62. Error
+/// codes and stream counts a user passes are `VarInt`s, so a value the
+/// wire cannot carry is refused where it is made, never sent as another
+/// value.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct VarInt(u64);
+
+/// The value is 2^62 or more: no QUIC varint carries it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("value too large for a QUIC varint")]
+pub struct VarIntBoundsExceeded;
+
+impl VarInt {
+    /// The largest value: 2^62 - 1.
+    pub const MAX: Self = Self(MAX);
+    /// The most bytes an encoded varint takes.
+    pub const MAX_SIZE: usize = 8;
+
+    /// Any `u32` fits.
+    pub const fn from_u32(x: u32) -> Self {
+        Self(x as u64)
+    }
+
+    /// `x`, if it is below 2^62.
+    pub fn from_u64(x: u64) -> Result<Self, VarIntBoundsExceeded> {
+        if x <= MAX {
+            Ok(Self(x))
+        } else {
+            Err(VarIntBoundsExceeded)
+        }
+    }
+
+    /// A value read off the wire, below 2^62 by construction.
+    pub(crate) fn from_wire(x: u64) -> Self {
+        debug_assert!(x <= MAX);
+        Self(x)
+    }
+
+    /// The value.
+    pub const fn into_inner(self) -> u64 {
+        self.0
+    }
+
+    /// How many bytes it takes encoded (1, 2, 4 or 8).
+    pub fn size(self) -> usize {
+        size(self.0)
+    }
+}
+
+impl From<VarInt> for u64 {
+    fn from(x: VarInt) -> u64 {
+        x.0
+    }
+}
+
+impl From<u8> for VarInt {
+    fn from(x: u8) -> Self {
+        Self(x.into())
+    }
+}
+
+impl From<u16> for VarInt {
+    fn from(x: u16) -> Self {
+        Self(x.into())
+    }
+}
+
+impl From<u32> for VarInt {
+    fn from(x: u32) -> Self {
+        Self(x.into())
+    }
+}
+
+impl TryFrom<u64> for VarInt {
+    type Error = VarIntBoundsExceeded;
+    fn try_from(x: u64) -> Result<Self, VarIntBoundsExceeded> {
+        Self::from_u64(x)
+    }
+}
+
+impl TryFrom<u128> for VarInt {
+    type Error = VarIntBoundsExceeded;
+    fn try_from(x: u128) -> Result<Self, VarIntBoundsExceeded> {
+        Self::from_u64(x.try_into().map_err(|_| VarIntBoundsExceeded)?)
+    }
+}
+
+impl TryFrom<usize> for VarInt {
+    type Error = VarIntBoundsExceeded;
+    fn try_from(x: usize) -> Result<Self, VarIntBoundsExceeded> {
+        Self::from_u64(x as u64)
+    }
+}
+
+impl std::fmt::Debug for VarInt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::fmt::Display for VarInt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 /// A forward-only reader over a byte slice that never panics on short input.
 #[derive(Debug, Clone)]
 pub struct Reader<'a> {
@@ -151,6 +257,18 @@ mod tests {
             write_with_len(&mut fixed, v, 8);
             assert_eq!(Reader::new(&fixed).varint(), Some(v));
         }
+    }
+
+    #[test]
+    fn var_int_refuses_what_the_wire_cannot_carry() {
+        assert_eq!(VarInt::from_u64(MAX).map(VarInt::into_inner), Ok(MAX));
+        assert_eq!(VarInt::from_u64(MAX + 1), Err(VarIntBoundsExceeded));
+        assert_eq!(VarInt::try_from(1u64 << 63), Err(VarIntBoundsExceeded));
+        assert_eq!(VarInt::try_from(u64::MAX), Err(VarIntBoundsExceeded));
+        assert_eq!(VarInt::try_from(u128::from(u64::MAX) + 1), Err(VarIntBoundsExceeded));
+        assert_eq!(VarInt::from(7u8).into_inner(), 7);
+        assert_eq!(VarInt::from_u32(u32::MAX).size(), 8);
+        assert_eq!(VarInt::MAX.size(), VarInt::MAX_SIZE);
     }
 
     #[test]

@@ -10,6 +10,7 @@
 
 use crate::common::{connect, connected, endpoints_with, within};
 use actix_quic::messages::{Stats, WaitIdle};
+use actix_quic::VarInt;
 use actix_quic::{Connection, TransportConfig};
 use bytes::Bytes;
 use futures::poll;
@@ -60,7 +61,7 @@ async fn cancelled_endpoint_accept_loses_no_connection() {
     }
     let (c, s) = connect(&server, &client, addr).await;
     assert_eq!(s.remote_address(), client.local_addr().unwrap());
-    c.close(0, b"");
+    c.close(VarInt::from_u32(0), b"");
 }
 
 #[actix::test]
@@ -95,7 +96,9 @@ async fn cancelled_open_takes_no_stream_id() {
     park_then_cancel(&conn, conn.open_bi()).await;
 
     // One stream allowed: it must go to the open_bi that is still waiting.
-    sconn.set_max_concurrent_bi_streams(1).await;
+    sconn
+        .set_max_concurrent_bi_streams(VarInt::from_u32(1))
+        .await;
     let (mut send, _recv) = within(5, conn.open_bi()).await.unwrap();
     assert_eq!(
         u64::from(send.id()),

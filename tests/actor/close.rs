@@ -4,13 +4,14 @@
 
 use crate::common::{connect, connected, endpoints_with, within};
 use actix_quic::messages::Stats;
+use actix_quic::VarInt;
 use actix_quic::{
     ApplicationClose, ConnectionError, ReadError, StoppedError, TransportConfig, WriteError,
 };
 use bytes::Bytes;
 use futures::poll;
 
-fn app_closed(code: u64, reason: &[u8]) -> ConnectionError {
+fn app_closed(code: VarInt, reason: &[u8]) -> ConnectionError {
     ConnectionError::ApplicationClosed(ApplicationClose {
         error_code: code,
         reason: Bytes::copy_from_slice(reason),
@@ -23,7 +24,7 @@ fn app_closed(code: u64, reason: &[u8]) -> ConnectionError {
 async fn close_code_and_reason_reach_the_peer_verbatim() {
     crate::common::trace();
     // Largest varint code, and a reason that is not UTF-8.
-    let code = (1u64 << 62) - 1;
+    let code = VarInt::MAX;
     let reason: &[u8] = b"\xff\x00bye \xc3\x28 from the client";
     let (_server, _client, conn, sconn) = connected().await;
     conn.close(code, reason);
@@ -35,13 +36,16 @@ async fn close_code_and_reason_reach_the_peer_verbatim() {
     );
 
     let (_server, _client, conn, sconn) = connected().await;
-    sconn.close(0, b"");
-    assert_eq!(within(5, conn.closed()).await, app_closed(0, b""));
-    let (_server, _client, conn, sconn) = connected().await;
-    sconn.close(0x1d, b"server says bye");
+    sconn.close(VarInt::from_u32(0), b"");
     assert_eq!(
         within(5, conn.closed()).await,
-        app_closed(0x1d, b"server says bye")
+        app_closed(VarInt::from_u32(0), b"")
+    );
+    let (_server, _client, conn, sconn) = connected().await;
+    sconn.close(VarInt::from_u32(0x1d), b"server says bye");
+    assert_eq!(
+        within(5, conn.closed()).await,
+        app_closed(VarInt::from_u32(0x1d), b"server says bye")
     );
     assert_eq!(
         within(5, sconn.closed()).await,
@@ -56,10 +60,10 @@ async fn overlong_close_reason_is_truncated_to_fit_one_packet() {
     crate::common::trace();
     let reason: Vec<u8> = (0..4000).map(|i| b'a' + (i % 26) as u8).collect();
     let (_server, _client, conn, sconn) = connected().await;
-    conn.close(99, &reason);
+    conn.close(VarInt::from_u32(99), &reason);
     match within(5, sconn.closed()).await {
         ConnectionError::ApplicationClosed(c) => {
-            assert_eq!(c.error_code, 99);
+            assert_eq!(c.error_code, VarInt::from_u32(99));
             assert!(!c.reason.is_empty(), "reason dropped entirely");
             assert!(c.reason.len() < 1200, "reason of {} bytes", c.reason.len());
             assert_eq!(&c.reason[..], &reason[..c.reason.len()], "not a prefix");
@@ -93,7 +97,10 @@ async fn dropping_every_client_handle_closes_with_code_zero() {
 
     drop(send);
     drop(recv);
-    assert_eq!(within(5, sconn.closed()).await, app_closed(0, b""));
+    assert_eq!(
+        within(5, sconn.closed()).await,
+        app_closed(VarInt::from_u32(0), b"")
+    );
 }
 
 /// The same on the accepting side: the server drops its connection and
@@ -114,7 +121,10 @@ async fn dropping_every_server_handle_closes_with_code_zero() {
     assert_eq!(within(5, srecv.read_to_end(16)).await.unwrap(), b"yz");
     assert_eq!(conn.close_reason(), None, "closed while a stream lived");
     drop(srecv);
-    assert_eq!(within(5, conn.closed()).await, app_closed(0, b""));
+    assert_eq!(
+        within(5, conn.closed()).await,
+        app_closed(VarInt::from_u32(0), b"")
+    );
 }
 
 /// Operations parked when `close` is called all fail with
@@ -171,7 +181,7 @@ async fn operations_pending_at_close_fail_with_locally_closed() {
     assert!(poll!(&mut stopped).is_pending(), "stopped completed");
     assert!(poll!(&mut closed).is_pending(), "closed completed");
 
-    conn.close(3, b"closing with work pending");
+    conn.close(VarInt::from_u32(3), b"closing with work pending");
     let lc = ConnectionError::LocallyClosed;
     assert_eq!(within(5, accept).await.unwrap_err(), lc);
     assert_eq!(within(5, open).await.unwrap_err(), lc);
@@ -196,6 +206,6 @@ async fn operations_pending_at_close_fail_with_locally_closed() {
     // And the peer got the code and reason.
     assert_eq!(
         within(5, sconn.closed()).await,
-        app_closed(3, b"closing with work pending")
+        app_closed(VarInt::from_u32(3), b"closing with work pending")
     );
 }

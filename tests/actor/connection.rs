@@ -3,6 +3,7 @@
 
 use crate::common::{connect, connected, endpoints, endpoints_with, within};
 use actix_quic::messages::Stats;
+use actix_quic::VarInt;
 use actix_quic::{ConnectionError, SendDatagramError, TransportConfig};
 use bytes::Bytes;
 use futures::poll;
@@ -58,7 +59,7 @@ async fn clones_share_one_connection() {
 
     // Closing through one clone closes it for all.
     let other = conn.clone();
-    other.close(5, b"one closes all");
+    other.close(VarInt::from_u32(5), b"one closes all");
     assert_eq!(
         within(5, conn.closed()).await,
         ConnectionError::LocallyClosed
@@ -66,7 +67,7 @@ async fn clones_share_one_connection() {
     assert_eq!(conn.close_reason(), Some(ConnectionError::LocallyClosed));
     assert!(matches!(
         within(5, sconn.closed()).await,
-        ConnectionError::ApplicationClosed(c) if c.error_code == 5
+        ConnectionError::ApplicationClosed(c) if c.error_code == VarInt::from_u32(5)
     ));
     // The other connection is unaffected.
     assert_eq!(conn2.close_reason(), None);
@@ -297,7 +298,9 @@ async fn raising_the_stream_limit_unblocks_open_bi() {
     conn.addr().send(Stats).await.unwrap();
     assert!(poll!(&mut open).is_pending(), "open_bi passed a limit of 0");
 
-    sconn.set_max_concurrent_bi_streams(1).await;
+    sconn
+        .set_max_concurrent_bi_streams(VarInt::from_u32(1))
+        .await;
     let (mut send, mut recv) = within(5, open).await.unwrap();
     send.write_all(b"unblocked").await.unwrap();
     send.finish().unwrap();

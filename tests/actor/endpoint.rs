@@ -2,6 +2,7 @@
 //! an endpoint, and what `accept()` offers.
 
 use crate::common::{connect, endpoints, long_header, version_negotiation_barrier, within};
+use actix_quic::VarInt;
 use actix_quic::{ApplicationClose, ConnectionError};
 use bytes::Bytes;
 use tokio::net::UdpSocket;
@@ -15,9 +16,9 @@ async fn endpoint_close_closes_every_connection() {
     let (server, client, addr) = endpoints();
     let (c1, s1) = connect(&server, &client, addr).await;
     let (c2, s2) = connect(&server, &client, addr).await;
-    server.close(0x11, b"shutting down");
+    server.close(VarInt::from_u32(0x11), b"shutting down");
     let expected = ConnectionError::ApplicationClosed(ApplicationClose {
-        error_code: 0x11,
+        error_code: VarInt::from_u32(0x11),
         reason: Bytes::from_static(b"shutting down"),
     });
     assert_eq!(within(5, c1.closed()).await, expected);

@@ -5,6 +5,7 @@
 use crate::common::{connected, within};
 use actix::prelude::*;
 use actix_quic::ConnectionEvent;
+use actix_quic::VarInt;
 use actix_quic::{ConnectionError, Subscription};
 use bytes::Bytes;
 use futures::channel::oneshot;
@@ -164,7 +165,7 @@ async fn subscribed_actor_receives_streams_datagrams_and_close_in_order() {
             .is_err()
     );
     // The close leaves after the datagrams; loopback keeps the order.
-    client.close(7, b"done");
+    client.close(VarInt::from_u32(7), b"done");
     let seen = within(10, done).await.unwrap();
     assert_eq!(seen.streams, ["bi 0", "bi 1", "bi 2", "uni 0", "uni 1"]);
     assert_eq!(
@@ -175,7 +176,7 @@ async fn subscribed_actor_receives_streams_datagrams_and_close_in_order() {
     );
     match seen.closed {
         Some(ConnectionError::ApplicationClosed(c)) => {
-            assert_eq!(c.error_code, 7);
+            assert_eq!(c.error_code, VarInt::from_u32(7));
             assert_eq!(&c.reason[..], b"done");
         }
         e => panic!("closed with {e:?}"),
@@ -200,7 +201,7 @@ async fn subscription_keeps_the_connection_open_and_dropping_it_closes() {
     addr.do_send(Stop);
     match within(10, client.closed()).await {
         ConnectionError::ApplicationClosed(c) => {
-            assert_eq!(c.error_code, 0);
+            assert_eq!(c.error_code, VarInt::from_u32(0));
             assert!(c.reason.is_empty());
         }
         e => panic!("closed with {e:?}"),
@@ -236,11 +237,11 @@ async fn only_the_chosen_events_are_taken() {
 async fn subscribing_to_a_closed_connection_says_why() {
     crate::common::trace();
     let (_se, _ce, client, server) = connected().await;
-    client.close(3, b"");
+    client.close(VarInt::from_u32(3), b"");
     within(5, server.closed()).await;
     let (addr, _done) = counter();
     match server.subscribe(addr.recipient()).await {
-        Err(ConnectionError::ApplicationClosed(c)) => assert_eq!(c.error_code, 3),
+        Err(ConnectionError::ApplicationClosed(c)) => assert_eq!(c.error_code, VarInt::from_u32(3)),
         r => panic!("{r:?}"),
     }
 }

@@ -5,6 +5,7 @@
 //! which client Initials carry a token, and can switch servers.
 
 use crate::common::within;
+use actix_quic::VarInt;
 use actix_quic::{ClientConfig, Endpoint, ServerConfig};
 use quinn::crypto::rustls::QuicClientConfig;
 use std::net::SocketAddr;
@@ -150,7 +151,7 @@ async fn our_client_through_retry_then_with_new_token() {
         // The server's NEW_TOKEN came with its first 1-RTT flight, before
         // the echo.
         assert_eq!(store.len(), 1, "round {round}");
-        conn.close(0, b"done");
+        conn.close(VarInt::from_u32(0), b"done");
         let s = seen.lock().unwrap().clone();
         // One Retry in all: the second connection's first Initial carries
         // the NEW_TOKEN token and is accepted at once.

@@ -4,6 +4,7 @@
 
 use crate::common::{connect, connected, endpoints, endpoints_with, pattern, within};
 use actix_quic::messages::{Finish, OpenBi, OpenUni, Read, Write};
+use actix_quic::VarInt;
 use actix_quic::{ConnectionError, ReadError, TransportConfig, WriteError};
 use bytes::{Buf, Bytes};
 use futures::channel::oneshot;
@@ -32,11 +33,11 @@ async fn echo_on_one_bidi_stream() {
     send.finish().unwrap();
     let echoed = within(10, recv.read_to_end(1 << 20)).await.unwrap();
     assert_eq!(echoed, b"hello actix-quic");
-    conn.close(7, b"done");
+    conn.close(VarInt::from_u32(7), b"done");
     let reason = within(10, srv).await.unwrap();
     match reason {
         ConnectionError::ApplicationClosed(c) => {
-            assert_eq!(c.error_code, 7);
+            assert_eq!(c.error_code, VarInt::from_u32(7));
             assert_eq!(&c.reason[..], b"done");
         }
         e => panic!("unexpected {e:?}"),
@@ -458,16 +459,19 @@ async fn stopped_reports_the_peers_stop_code() {
         let mut buf = [0u8; 5];
         recv.read_exact(&mut buf).await.unwrap();
         assert_eq!(&buf, b"hello");
-        recv.stop(42).unwrap();
+        recv.stop(VarInt::from_u32(42)).unwrap();
         sconn
     });
     let mut send = conn.open_uni().await.unwrap();
     send.write_all(b"hello").await.unwrap();
-    assert_eq!(within(5, send.stopped()).await, Ok(Some(42)));
+    assert_eq!(
+        within(5, send.stopped()).await,
+        Ok(Some(VarInt::from_u32(42)))
+    );
     let _sconn = within(5, srv).await.unwrap();
     assert_eq!(
         within(5, send.write_all(b"more")).await,
-        Err(WriteError::Stopped(42))
+        Err(WriteError::Stopped(VarInt::from_u32(42)))
     );
 }
 
@@ -515,21 +519,24 @@ async fn reset_is_seen_by_the_peers_reader() {
         // Server -> client on a bidi stream the server opens.
         let (mut send, _recv) = sconn.open_bi().await.unwrap();
         send.write_all(b"doomed").await.unwrap();
-        send.reset(0x1234).unwrap();
+        send.reset(VarInt::from_u32(0x1234)).unwrap();
         (sconn, e, send)
     });
 
     let mut send = conn.open_uni().await.unwrap();
     send.write_all(b"partial data").await.unwrap();
-    send.reset(77).unwrap();
-    assert!(send.reset(78).is_err(), "second reset accepted");
+    send.reset(VarInt::from_u32(77)).unwrap();
+    assert!(
+        send.reset(VarInt::from_u32(78)).is_err(),
+        "second reset accepted"
+    );
     let (_sconn, e, _ssend) = within(10, srv).await.unwrap();
-    assert_eq!(e, ReadError::Reset(77));
+    assert_eq!(e, ReadError::Reset(VarInt::from_u32(77)));
 
     let (_send, mut recv) = within(5, conn.accept_bi()).await.unwrap();
     assert_eq!(
         within(5, read_until_error(&mut recv)).await,
-        ReadError::Reset(0x1234)
+        ReadError::Reset(VarInt::from_u32(0x1234))
     );
 }
 
@@ -544,7 +551,7 @@ async fn stopped_reports_the_code_when_asked_late() {
         let mut recv = sconn.accept_uni().await.unwrap();
         let mut buf = [0u8; 5];
         recv.read_exact(&mut buf).await.unwrap();
-        recv.stop(42).unwrap();
+        recv.stop(VarInt::from_u32(42)).unwrap();
         // Queued after STOP_SENDING, so it arrives after it.
         let mut note = sconn.open_uni().await.unwrap();
         note.write_all(b"stopped").await.unwrap();
@@ -565,9 +572,12 @@ async fn stopped_reports_the_code_when_asked_late() {
     ping.finish().unwrap();
     assert_eq!(within(5, pong.read_to_end(64)).await.unwrap(), b"ping");
     let _srv = within(5, srv).await.unwrap();
-    assert_eq!(within(5, send.stopped()).await, Ok(Some(42)));
+    assert_eq!(
+        within(5, send.stopped()).await,
+        Ok(Some(VarInt::from_u32(42)))
+    );
     assert_eq!(
         within(5, send.write_all(b"more")).await,
-        Err(WriteError::Stopped(42))
+        Err(WriteError::Stopped(VarInt::from_u32(42)))
     );
 }

@@ -1,6 +1,7 @@
 //! Interop with quinn over real UDP on 127.0.0.1, in both directions.
 
 use crate::common::within;
+use actix_quic::VarInt;
 use actix_quic::{ClientConfig, ConnectionError, Endpoint, ServerConfig};
 use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
 use std::net::SocketAddr;
@@ -110,7 +111,7 @@ async fn our_client_against_quinn_server() {
     // Close only once the server confirmed it read all 50.
     let mut done = within(10, conn.accept_uni()).await.unwrap();
     assert_eq!(within(10, done.read_to_end(64)).await.unwrap(), b"got 50");
-    conn.close(0x42, b"bye quinn");
+    conn.close(VarInt::from_u32(0x42), b"bye quinn");
     let (total, reason) = within(20, srv).await.unwrap();
     assert_eq!(total, 50);
     match reason {
@@ -178,7 +179,7 @@ async fn quinn_client_against_our_server() {
     assert_eq!(total, 50);
     match reason {
         ConnectionError::ApplicationClosed(c) => {
-            assert_eq!(c.error_code, 0x43);
+            assert_eq!(c.error_code, VarInt::from_u32(0x43));
             assert_eq!(&c.reason[..], b"bye actix");
         }
         e => panic!("we saw {e:?}"),

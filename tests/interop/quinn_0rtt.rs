@@ -2,6 +2,7 @@
 //! between our own endpoints, over real UDP on 127.0.0.1.
 
 use crate::common::within;
+use actix_quic::VarInt;
 use actix_quic::{ClientConfig, Connection, Endpoint, ServerConfig};
 use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
 use std::net::SocketAddr;
@@ -106,7 +107,7 @@ async fn our_client_resumes_with_0rtt_against_quinn() {
         Err(c) => within(10, c).await.unwrap(),
     };
     assert_eq!(ask(&first, b"one").await, b"eno");
-    first.close(0, b"");
+    first.close(VarInt::from_u32(0), b"");
     // Second: the request goes in 0-RTT and quinn accepts it.
     let (conn, accepted) = client
         .connect(addr, "localhost")

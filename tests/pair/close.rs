@@ -9,6 +9,7 @@ use actix_quic::protocol::TransportErrorCode;
 use actix_quic::protocol::WriteFailure;
 use actix_quic::protocol::{ConnectionError, Event};
 use actix_quic::testing::{Direction, Link};
+use actix_quic::VarInt;
 use bytes::Bytes;
 use std::cell::Cell;
 use std::rc::Rc;
@@ -19,12 +20,15 @@ fn server_application_close_reaches_client_verbatim() {
     let mut p = pair(Link::default());
     assert!(p.handshake());
     let now = p.now;
-    p.server()
-        .close(now, 0x1234_5678, Bytes::from_static(b"going away"));
+    p.server().close(
+        now,
+        VarInt::from_u32(0x1234_5678),
+        Bytes::from_static(b"going away"),
+    );
     assert!(p.run_until(Duration::from_secs(2), |p| p.client.error().is_some()));
     match p.client.error().unwrap() {
         ConnectionError::ApplicationClosed(c) => {
-            assert_eq!(c.error_code, 0x1234_5678);
+            assert_eq!(c.error_code, VarInt::from_u32(0x1234_5678));
             assert_eq!(&c.reason[..], b"going away");
         }
         e => panic!("unexpected {e:?}"),
@@ -76,7 +80,8 @@ fn close_with_data_in_flight_and_stream_ops_after_close() {
     p.client.write(id, &mut d).unwrap();
     p.step();
     let now = p.now;
-    p.client.close(now, 3, Bytes::from_static(b"abort"));
+    p.client
+        .close(now, VarInt::from_u32(3), Bytes::from_static(b"abort"));
     assert_eq!(
         p.client.write(id, &mut Bytes::from_static(b"x")),
         Err(WriteFailure::Closed)
@@ -86,7 +91,7 @@ fn close_with_data_in_flight_and_stream_ops_after_close() {
     assert!(p.run_until(Duration::from_secs(2), |p| p.server().error().is_some()));
     assert!(matches!(
         p.server().error(),
-        Some(ConnectionError::ApplicationClosed(c)) if c.error_code == 3
+        Some(ConnectionError::ApplicationClosed(c)) if c.error_code == VarInt::from_u32(3)
     ));
     assert!(
         p.run_until(Duration::from_secs(10), |p| p.client.is_drained()
@@ -101,8 +106,11 @@ fn application_close_during_handshake_becomes_application_error() {
     let mut p = pair(Link::default());
     assert!(p.run_until(Duration::from_secs(2), |p| p.server.is_some()));
     let now = p.now;
-    p.client
-        .close(now, 77, Bytes::from_static(b"secret reason"));
+    p.client.close(
+        now,
+        VarInt::from_u32(77),
+        Bytes::from_static(b"secret reason"),
+    );
     assert!(p.run_until(Duration::from_secs(5), |p| p.server().error().is_some()));
     match p.server().error().unwrap() {
         ConnectionError::ConnectionClosed(c) => {
@@ -111,7 +119,7 @@ fn application_close_during_handshake_becomes_application_error() {
         }
         ConnectionError::ApplicationClosed(c) => {
             // Only acceptable if it travelled in a 1-RTT packet.
-            assert_eq!(c.error_code, 77);
+            assert_eq!(c.error_code, VarInt::from_u32(77));
         }
         e => panic!("unexpected {e:?}"),
     }
@@ -122,7 +130,8 @@ fn long_reason_is_truncated_to_one_packet() {
     let mut p = pair(Link::default());
     assert!(p.handshake());
     let now = p.now;
-    p.client.close(now, 1, Bytes::from(vec![b'r'; 5000]));
+    p.client
+        .close(now, VarInt::from_u32(1), Bytes::from(vec![b'r'; 5000]));
     assert!(p.run_until(Duration::from_secs(2), |p| p.server().error().is_some()));
     match p.server().error().unwrap() {
         ConnectionError::ApplicationClosed(c) => {
@@ -155,11 +164,12 @@ fn lost_close_is_repeated_when_peer_keeps_sending() {
     p.step();
     drop_next.set(true);
     let now = p.now;
-    p.client.close(now, 9, Bytes::from_static(b"again"));
+    p.client
+        .close(now, VarInt::from_u32(9), Bytes::from_static(b"again"));
     assert!(p.run_until(Duration::from_secs(3), |p| p.server().error().is_some()));
     assert!(!drop_next.get(), "first close was dropped");
     assert!(matches!(
         p.server().error(),
-        Some(ConnectionError::ApplicationClosed(c)) if c.error_code == 9 && &c.reason[..] == b"again"
+        Some(ConnectionError::ApplicationClosed(c)) if c.error_code == VarInt::from_u32(9) && &c.reason[..] == b"again"
     ));
 }

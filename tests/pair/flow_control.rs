@@ -8,6 +8,7 @@ use actix_quic::protocol::Event;
 use actix_quic::protocol::TransportConfig;
 use actix_quic::protocol::{StreamEvent, StreamId, WriteFailure};
 use actix_quic::testing::Link;
+use actix_quic::VarInt;
 use bytes::Bytes;
 use std::time::Duration;
 
@@ -222,7 +223,8 @@ fn third_stream_waits_for_max_streams() {
     assert_eq!(u1.map(u64::from), Some(6));
 
     // Raising the limit hands out credit without any stream closing.
-    p.server().set_max_concurrent_streams(Dir::Bi, 10);
+    p.server()
+        .set_max_concurrent_streams(Dir::Bi, VarInt::from_u32(10));
     let mut opened: Vec<StreamId> = Vec::new();
     assert!(p.run_until(Duration::from_secs(2), |p| {
         while let Some(id) = p.client.open(Dir::Bi) {
@@ -259,11 +261,11 @@ fn reset_and_stopped_streams_return_credit() {
         let mut d = Bytes::from(pattern(u64::from(u), 0, 2000));
         p.client.write(u, &mut d).unwrap();
         p.step();
-        assert!(p.client.reset(u, 1));
+        assert!(p.client.reset(u, VarInt::from_u32(1)));
         let mut sink = Vec::new();
         assert!(p.run_until(Duration::from_secs(2), |p| {
             while p.server().accept(Dir::Uni).is_some() {}
-            matches!(read_all(p.server(), u, &mut sink), ReadEnd::Reset(1))
+            read_all(p.server(), u, &mut sink) == ReadEnd::Reset(VarInt::from_u32(1))
         }));
 
         // Bidi: the server stops the client's half and resets its own;
@@ -283,16 +285,19 @@ fn reset_and_stopped_streams_return_credit() {
             p.run_until(Duration::from_secs(2), |p| p.server().accept(Dir::Bi)
                 == Some(b))
         );
-        assert!(p.server().stop(b, 2));
-        assert!(p.server().reset(b, 3));
+        assert!(p.server().stop(b, VarInt::from_u32(2)));
+        assert!(p.server().reset(b, VarInt::from_u32(3)));
         let mut sink = Vec::new();
-        assert!(p.run_until(Duration::from_secs(2), |p| matches!(
-            read_all(&mut p.client, b, &mut sink),
-            ReadEnd::Reset(3)
+        assert!(p.run_until(Duration::from_secs(2), |p| read_all(
+            &mut p.client,
+            b,
+            &mut sink
+        ) == ReadEnd::Reset(
+            VarInt::from_u32(3)
         )));
         assert!(p.run_until(Duration::from_secs(2), |p| p
             .client_events
-            .contains(&Event::Stream(StreamEvent::Stopped(b, 2)))));
+            .contains(&Event::Stream(StreamEvent::Stopped(b, VarInt::from_u32(2))))));
     }
 }
 
@@ -320,7 +325,7 @@ fn discarded_data_returns_connection_credit() {
             p.run_until(Duration::from_secs(2), |p| p.server().accept(Dir::Uni)
                 == Some(a))
         );
-        p.server().stop(a, 5);
+        p.server().stop(a, VarInt::from_u32(5));
         write_some(&mut p.client, a, &data, &mut sent);
         p.advance(Duration::from_millis(200));
         // Reset by the writer with unread data.
@@ -328,7 +333,7 @@ fn discarded_data_returns_connection_credit() {
         let mut sent = 0;
         write_some(&mut p.client, b, &pattern(u64::from(b), 0, 3000), &mut sent);
         p.step();
-        p.client.reset(b, 6);
+        p.client.reset(b, VarInt::from_u32(6));
         p.advance(Duration::from_millis(200));
         // Stopped while the rest of the stream, FIN included, is already
         // on its way: no RESET_STREAM follows, the data alone must be
@@ -347,7 +352,7 @@ fn discarded_data_returns_connection_credit() {
         assert!(write_some(&mut p.client, c, &data, &mut sent));
         p.client.finish(c).unwrap();
         p.step();
-        assert!(p.server().stop(c, 7), "round {i}");
+        assert!(p.server().stop(c, VarInt::from_u32(7)), "round {i}");
         p.advance(Duration::from_millis(200));
     }
     let got = transfer(
@@ -391,4 +396,33 @@ fn blocked_writer_retrying_does_not_flood_the_link() {
         datagrams,
         p.datagrams
     );
+}
+
+/// The largest stream limits a user can ask for are granted as the most
+/// the wire allows (2^60 streams, RFC 9000 §4.6), never overflowing and
+/// never a frame the peer must reject.
+#[test]
+fn the_largest_stream_limits_are_granted_as_two_to_the_sixty() {
+    let unlimited = TransportConfig {
+        max_concurrent_bidi_streams: u64::MAX,
+        max_concurrent_uni_streams: u64::MAX,
+        receive_window: u64::MAX,
+        stream_receive_window: u64::MAX,
+        ..TransportConfig::default()
+    };
+    let mut p = pair_with(TransportConfig::default(), unlimited, Link::default());
+    assert!(p.handshake_and_settle());
+    p.server().set_max_concurrent_streams(Dir::Bi, VarInt::MAX);
+    p.server().set_max_concurrent_streams(Dir::Uni, VarInt::MAX);
+    let data = pattern(1, 0, 100_000);
+    assert_eq!(transfer(&mut p, &data, Duration::from_secs(5)), data);
+    let mut opened = 0;
+    assert!(p.run_until(Duration::from_secs(1), |p| {
+        while opened < 1000 && p.client.open(Dir::Bi).is_some() {
+            opened += 1;
+        }
+        opened == 1000
+    }));
+    assert!(p.client.error().is_none(), "{:?}", p.client.error());
+    assert!(p.server().error().is_none(), "{:?}", p.server().error());
 }

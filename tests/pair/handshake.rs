@@ -3,6 +3,7 @@
 use actix_quic::protocol::Dir;
 use actix_quic::protocol::{ConnectionError, Event};
 use actix_quic::testing::{Link, Pair};
+use actix_quic::VarInt;
 use bytes::Bytes;
 use std::time::Duration;
 
@@ -54,14 +55,15 @@ fn close_reaches_peer_verbatim() {
     let mut p = pair();
     assert!(p.handshake());
     let now = p.now;
-    p.client.close(now, 42, Bytes::from_static(b"bye"));
+    p.client
+        .close(now, VarInt::from_u32(42), Bytes::from_static(b"bye"));
     assert!(p.run_until(Duration::from_secs(5), |p| p
         .server
         .as_ref()
         .is_some_and(|s| s.error().is_some())));
     match p.server().error().unwrap() {
         ConnectionError::ApplicationClosed(c) => {
-            assert_eq!(c.error_code, 42);
+            assert_eq!(c.error_code, VarInt::from_u32(42));
             assert_eq!(&c.reason[..], b"bye");
         }
         e => panic!("unexpected {e:?}"),

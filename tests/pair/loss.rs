@@ -5,6 +5,7 @@
 use crate::util::*;
 use actix_quic::protocol::packet::{HeaderKind, LongType, PartialHeader};
 use actix_quic::testing::{Direction, Link};
+use actix_quic::VarInt;
 use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
@@ -319,7 +320,7 @@ fn random_impairment_sweep() {
             for s in streams.iter_mut().filter(|s| !s.done) {
                 if !s.closed && write_some(&mut p.client, s.id, &s.data, &mut s.sent) {
                     if s.reset {
-                        p.client.reset(s.id, 5);
+                        p.client.reset(s.id, VarInt::from_u32(5));
                     } else {
                         p.client.finish(s.id).unwrap();
                     }
@@ -331,7 +332,10 @@ fn random_impairment_sweep() {
                         s.done = true;
                     }
                     ReadEnd::Reset(code) => {
-                        assert!(s.reset && code == 5, "{desc}: unexpected reset");
+                        assert!(
+                            s.reset && code == VarInt::from_u32(5),
+                            "{desc}: unexpected reset"
+                        );
                         assert!(s.got == s.data[..s.got.len()], "{desc}: bad prefix");
                         s.done = true;
                     }

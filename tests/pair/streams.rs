@@ -7,6 +7,7 @@ use actix_quic::protocol::Event;
 use actix_quic::protocol::{Dir, Side};
 use actix_quic::protocol::{ReadFailure, StreamEvent, StreamId, WriteFailure};
 use actix_quic::testing::{Link, Pair};
+use actix_quic::VarInt;
 use bytes::Bytes;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -252,20 +253,20 @@ fn reset_stream_reaches_reader_with_code() {
         .server()
         .accept(Dir::Bi)
         .is_some()));
-    assert!(p.client.reset(id, 7));
+    assert!(p.client.reset(id, VarInt::from_u32(7)));
     // Writing after a reset fails; a second reset is ignored.
     assert_eq!(
         p.client.write(id, &mut Bytes::from_static(b"x")),
         Err(WriteFailure::Closed)
     );
-    assert!(!p.client.reset(id, 8));
+    assert!(!p.client.reset(id, VarInt::from_u32(8)));
     let mut got = Vec::new();
     let mut end = ReadEnd::Open;
     assert!(p.run_until(Duration::from_secs(2), |p| {
         end = read_all(p.server(), id, &mut got);
         end != ReadEnd::Open
     }));
-    assert_eq!(end, ReadEnd::Reset(7));
+    assert_eq!(end, ReadEnd::Reset(VarInt::from_u32(7)));
     // Data read before the reset is a prefix of what was written.
     assert_eq!(got, pattern(u64::from(id), 0, got.len()));
     assert!(p
@@ -284,16 +285,21 @@ fn stop_sending_reaches_writer_with_code() {
         .server()
         .accept(Dir::Bi)
         .is_some()));
-    assert!(p.server().stop(id, 9));
+    assert!(p.server().stop(id, VarInt::from_u32(9)));
     assert_eq!(p.server().read(id, 100), Err(ReadFailure::Closed));
-    assert!(p.run_until(Duration::from_secs(2), |p| p
-        .client_events
-        .contains(&Event::Stream(StreamEvent::Stopped(id, 9)))));
+    assert!(
+        p.run_until(Duration::from_secs(2), |p| p.client_events.contains(
+            &Event::Stream(StreamEvent::Stopped(id, VarInt::from_u32(9)))
+        ))
+    );
     assert_eq!(
         p.client.write(id, &mut Bytes::from_static(b"more")),
-        Err(WriteFailure::Stopped(9))
+        Err(WriteFailure::Stopped(VarInt::from_u32(9)))
     );
-    assert_eq!(p.client.finish(id), Err(WriteFailure::Stopped(9)));
+    assert_eq!(
+        p.client.finish(id),
+        Err(WriteFailure::Stopped(VarInt::from_u32(9)))
+    );
     // The other direction of the stream still works.
     let mut d = Bytes::from_static(b"reply");
     assert_eq!(p.server().write(id, &mut d), Ok(5));

@@ -61,7 +61,7 @@ pub enum ReadEnd {
     /// The stream ended cleanly.
     Finished,
     /// The peer reset it with this code.
-    Reset(u64),
+    Reset(actix_quic::VarInt),
     /// The stream is unknown (not opened yet, or forgotten after its end).
     Closed,
 }

@@ -14,6 +14,7 @@ use crate::messages::internal::{
     AllHandlesDropped, Datagrams, Drive, EndpointClose, HandleParts, SetSocket,
 };
 use crate::messages::*;
+use crate::protocol::VarInt;
 use crate::protocol::{
     Connection as ProtoConnection, ConnectionError, Dir, ReadFailure, SendStatus, WriteFailure,
 };
@@ -77,7 +78,8 @@ impl Handler<AllHandlesDropped> for ConnectionActor {
             return;
         }
         self.handles_dropped = true;
-        self.conn.close(Instant::now(), 0, Bytes::new());
+        self.conn
+            .close(Instant::now(), VarInt::from_u32(0), Bytes::new());
         self.drive(ctx);
     }
 }
@@ -269,7 +271,7 @@ impl Handler<Reset> for ConnectionActor {
 }
 
 impl Handler<Stopped> for ConnectionActor {
-    type Result = Answer<Result<Option<u64>, StoppedError>>;
+    type Result = Answer<Result<Option<VarInt>, StoppedError>>;
     fn handle(&mut self, msg: Stopped, _ctx: &mut Context<Self>) -> Self::Result {
         if let Some(e) = self.lost() {
             return Answer::now(Err(StoppedError::ConnectionLost(e)));

@@ -7,7 +7,7 @@
 use crate::actors::reply::{next_live, prune, Reply, Waiting};
 use crate::errors::{ReadError, StoppedError, WriteError, Written};
 use crate::protocol::{
-    Connection as ProtoConnection, ConnectionError, ReadFailure, StreamId, WriteFailure,
+    Connection as ProtoConnection, ConnectionError, ReadFailure, StreamId, VarInt, WriteFailure,
 };
 use bytes::Bytes;
 use std::collections::{HashMap, VecDeque};
@@ -126,7 +126,7 @@ pub(super) fn write_chunks(
 pub(super) type ParkedStream = Reply<Result<StreamId, ConnectionError>>;
 
 /// A parked `stopped`.
-pub(super) type ParkedStopped = Reply<Result<Option<u64>, StoppedError>>;
+pub(super) type ParkedStopped = Reply<Result<Option<VarInt>, StoppedError>>;
 
 /// Every parked operation of one connection.
 #[derive(Default)]
@@ -265,7 +265,7 @@ impl Waiters {
     }
 
     /// `Stopped(id)` or `Finished(id)`: answers every `stopped()` on `id`.
-    pub(super) fn wake_stopped(&mut self, id: StreamId, code: Option<u64>) {
+    pub(super) fn wake_stopped(&mut self, id: StreamId, code: Option<VarInt>) {
         for w in self.stopped.remove(&id).into_iter().flatten() {
             let _ = w.send(Ok(code));
         }

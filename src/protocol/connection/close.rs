@@ -4,6 +4,7 @@
 use super::{Connection, EndpointEvent, Event, SpaceId, State};
 use crate::protocol::error::{TransportError, TransportErrorCode};
 use crate::protocol::frame::Frame;
+use crate::protocol::varint::VarInt;
 use bytes::Bytes;
 use std::fmt;
 use std::time::Instant;
@@ -23,7 +24,7 @@ pub struct ConnectionClose {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApplicationClose {
     /// The application's error code.
-    pub error_code: u64,
+    pub error_code: VarInt,
     /// The reason the peer gave.
     pub reason: Bytes,
 }
@@ -153,11 +154,18 @@ impl CloseState {
 impl Connection {
     /// Closes the connection with an application error code and reason
     /// (RFC 9000 §10.2). The reason is truncated to fit one packet.
-    pub fn close(&mut self, now: Instant, code: u64, reason: Bytes) {
+    pub fn close(&mut self, now: Instant, code: VarInt, reason: Bytes) {
         if self.is_closed() {
             return;
         }
-        self.start_close(now, true, code, 0, reason, ConnectionError::LocallyClosed);
+        self.start_close(
+            now,
+            true,
+            code.into_inner(),
+            0,
+            reason,
+            ConnectionError::LocallyClosed,
+        );
     }
 
     /// Enters the closing state and reports `error` to the application.

@@ -46,7 +46,7 @@ use super::congestion::CongestionState;
 use super::crypto::{self, OneRttKeys};
 use super::error::{TransportError, TransportErrorCode};
 use super::packet;
-use super::stream_id::{Dir, StreamId};
+use super::stream_id::{Dir, StreamId, MAX_STREAM_COUNT};
 use super::streams::{ReadFailure, SendStatus, StreamEvent, Streams, WriteFailure};
 use super::transport_params::{TransportParameters, VersionInformation};
 use super::Side;
@@ -71,6 +71,7 @@ pub use zero_rtt::ZeroRttState;
 /// Length of the connection IDs this implementation issues.
 pub(crate) const LOCAL_CID_LEN: usize = 8;
 
+use super::varint::{self, VarInt};
 use acks::ACK_DELAY_EXPONENT;
 
 /// An event for the application layer.
@@ -338,15 +339,19 @@ impl Connection {
     ) -> TransportParameters {
         TransportParameters {
             original_destination_connection_id: orig_dcid.copied(),
-            max_idle_timeout: config.max_idle_timeout.map_or(0, |d| d.as_millis() as u64),
+            // Configured values past what the wire carries are sent as the
+            // largest it does (RFC 9000 §16, §4.6).
+            max_idle_timeout: config
+                .max_idle_timeout
+                .map_or(0, |d| d.as_millis().min(u128::from(varint::MAX)) as u64),
             stateless_reset_token: reset_token,
             max_udp_payload_size: 65527,
-            initial_max_data: config.receive_window,
-            initial_max_stream_data_bidi_local: config.stream_receive_window,
-            initial_max_stream_data_bidi_remote: config.stream_receive_window,
-            initial_max_stream_data_uni: config.stream_receive_window,
-            initial_max_streams_bidi: config.max_concurrent_bidi_streams,
-            initial_max_streams_uni: config.max_concurrent_uni_streams,
+            initial_max_data: config.receive_window.min(varint::MAX),
+            initial_max_stream_data_bidi_local: config.stream_receive_window.min(varint::MAX),
+            initial_max_stream_data_bidi_remote: config.stream_receive_window.min(varint::MAX),
+            initial_max_stream_data_uni: config.stream_receive_window.min(varint::MAX),
+            initial_max_streams_bidi: config.max_concurrent_bidi_streams.min(MAX_STREAM_COUNT),
+            initial_max_streams_uni: config.max_concurrent_uni_streams.min(MAX_STREAM_COUNT),
             ack_delay_exponent: ACK_DELAY_EXPONENT,
             max_ack_delay: config.max_ack_delay.as_millis() as u64,
             disable_active_migration: true,
@@ -622,8 +627,8 @@ impl Connection {
     }
 
     /// Resets a stream's sending part.
-    pub fn reset(&mut self, id: StreamId, code: u64) -> bool {
-        self.streams.reset(id, code)
+    pub fn reset(&mut self, id: StreamId, code: VarInt) -> bool {
+        self.streams.reset(id, code.into_inner())
     }
 
     /// Reads from a stream. `Ok(None)` is the end of the stream.
@@ -638,13 +643,13 @@ impl Connection {
     }
 
     /// Stops a stream's receiving part (STOP_SENDING).
-    pub fn stop(&mut self, id: StreamId, code: u64) -> bool {
-        self.streams.stop(id, code)
+    pub fn stop(&mut self, id: StreamId, code: VarInt) -> bool {
+        self.streams.stop(id, code.into_inner())
     }
 
     /// Changes how many streams the peer may have open at once.
-    pub fn set_max_concurrent_streams(&mut self, dir: Dir, n: u64) {
-        self.streams.set_max_concurrent(dir, n);
+    pub fn set_max_concurrent_streams(&mut self, dir: Dir, n: VarInt) {
+        self.streams.set_max_concurrent(dir, n.into_inner());
     }
 
     /// Starts a 1-RTT key update (RFC 9001 §6.1): packets go out under

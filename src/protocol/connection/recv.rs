@@ -10,6 +10,7 @@ use crate::protocol::error::{TransportError, TransportErrorCode};
 use crate::protocol::frame::{Frame, Frames, PacketSpaceKind};
 use crate::protocol::packet::{HeaderKind, LongType, PartialHeader};
 use crate::protocol::transport_params::TransportParameters;
+use crate::protocol::varint::VarInt;
 use bytes::{Bytes, BytesMut};
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -505,7 +506,7 @@ impl Connection {
             } => {
                 let err = if app {
                     ConnectionError::ApplicationClosed(ApplicationClose {
-                        error_code: code,
+                        error_code: VarInt::from_wire(code),
                         reason,
                     })
                 } else {

@@ -13,7 +13,7 @@
 //! alone: `cargo build --example interop` first (a plain `cargo test`
 //! builds it). A missing or stale binary fails the test.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -466,7 +466,8 @@ struct Relay {
 }
 
 impl Relay {
-    fn start(server: SocketAddr, rebind: Option<Rebind>) -> Self {
+    /// What the server sends reaches the client `delay` later.
+    fn start(server: SocketAddr, rebind: Option<Rebind>, delay: Duration) -> Self {
         let front = UdpSocket::bind("127.0.0.1:0").unwrap();
         let old = UdpSocket::bind("127.0.0.1:0").unwrap();
         let new = UdpSocket::bind(format!("{}:0", rebind.map_or("127.0.0.1", |r| r.ip)))
@@ -509,19 +510,29 @@ impl Relay {
             let (stop, seen, client) = (stop.clone(), seen.clone(), client.clone());
             threads.push(std::thread::spawn(move || {
                 let mut buf = vec![0u8; 65536];
+                // Datagrams held for `delay`, oldest first.
+                let mut held: VecDeque<(Instant, Vec<u8>)> = VecDeque::new();
                 while !stop.load(Ordering::Relaxed) {
-                    let Ok(n) = back.recv(&mut buf) else {
-                        continue;
-                    };
-                    seen.record(&buf[..n], true);
-                    if is_new {
-                        seen.after_rebind.fetch_add(1, Ordering::Relaxed);
-                    } else if seen.rebound.load(Ordering::Relaxed) {
-                        // The old mapping is gone.
-                        continue;
+                    let wait = held.front().map_or(Duration::from_millis(50), |(at, _)| {
+                        at.saturating_duration_since(Instant::now())
+                            .max(Duration::from_millis(1))
+                    });
+                    back.set_read_timeout(Some(wait)).unwrap();
+                    if let Ok(n) = back.recv(&mut buf) {
+                        seen.record(&buf[..n], true);
+                        if is_new {
+                            seen.after_rebind.fetch_add(1, Ordering::Relaxed);
+                        }
+                        // Once rebound, the old mapping is gone.
+                        if is_new || !seen.rebound.load(Ordering::Relaxed) {
+                            held.push_back((Instant::now() + delay, buf[..n].to_vec()));
+                        }
                     }
-                    if let Some(c) = *client.lock().unwrap() {
-                        let _ = front.send_to(&buf[..n], c);
+                    while held.front().is_some_and(|(at, _)| *at <= Instant::now()) {
+                        let (_, d) = held.pop_front().expect("checked");
+                        if let Some(c) = *client.lock().unwrap() {
+                            let _ = front.send_to(&d, c);
+                        }
                     }
                 }
             }));
@@ -608,7 +619,15 @@ fn check_case(testcase: &str, files: &[&str], expect: Expect<'_>, via_env: bool)
     let bin = example();
     let fx = Fixture::new(if via_env { "env" } else { testcase });
     let server = start_server(&bin, &fx, testcase, via_env);
-    let relay = Relay::start(server.addr, expect.rebind);
+    // With 0-RTT expected, the server's answers are held back 25 ms: on a
+    // loaded machine the handshake could otherwise complete before the
+    // client writes its requests, which would then rightly go in 1-RTT.
+    let delay = if expect.zero_rtt {
+        Duration::from_millis(25)
+    } else {
+        Duration::ZERO
+    };
+    let relay = Relay::start(server.addr, expect.rebind, delay);
     let urls: Vec<String> = files
         .iter()
         .map(|f| format!("https://{}/{f}", relay.addr))

@@ -19,14 +19,45 @@ use crate::protocol::{
 use actix::prelude::*;
 use bytes::Bytes;
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 /// Most accepted connections waiting for `accept()`.
 const MAX_INCOMING: usize = 1024;
 
 static STABLE_IDS: AtomicUsize = AtomicUsize::new(1);
+
+/// What an endpoint actor shares with its handles, so that `connect`
+/// can answer at once: the default client configuration, and whether
+/// the endpoint is closing.
+#[derive(Debug, Default)]
+pub(crate) struct EndpointShared {
+    default_client: Mutex<Option<ClientConfig>>,
+    stopping: AtomicBool,
+}
+
+impl EndpointShared {
+    /// The configuration `connect` uses when given none.
+    pub(crate) fn default_client(&self) -> Option<ClientConfig> {
+        self.default_client.lock().expect("not poisoned").clone()
+    }
+
+    /// Sets the configuration `connect` uses.
+    pub(crate) fn set_default_client(&self, config: ClientConfig) {
+        *self.default_client.lock().expect("not poisoned") = Some(config);
+    }
+
+    /// True once the endpoint was told to close.
+    pub(crate) fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::Acquire)
+    }
+
+    /// Marks the endpoint closing: `connect` refuses from now on.
+    pub(crate) fn stop(&self) {
+        self.stopping.store(true, Ordering::Release);
+    }
+}
 
 /// A parked `Accept`.
 type ParkedAccept = Reply<Option<Addr<ConnectionActor>>>;
@@ -44,7 +75,7 @@ pub struct EndpointActor {
     incoming: VecDeque<Addr<ConnectionActor>>,
     accept_waiters: VecDeque<ParkedAccept>,
     idle_waiters: Vec<Reply<()>>,
-    default_client: Option<ClientConfig>,
+    shared: Arc<EndpointShared>,
     closed: bool,
 }
 
@@ -55,6 +86,7 @@ impl EndpointActor {
         socket: Arc<Socket>,
         config: EndpointConfig,
         server: Option<ServerConfig>,
+        shared: Arc<EndpointShared>,
     ) -> Self {
         Self {
             // The sans-IO core takes no randomness of its own: its seed comes
@@ -66,7 +98,7 @@ impl EndpointActor {
             incoming: VecDeque::new(),
             accept_waiters: VecDeque::new(),
             idle_waiters: Vec::new(),
-            default_client: None,
+            shared,
             closed: false,
         }
     }
@@ -179,7 +211,7 @@ impl Handler<Connect> for EndpointActor {
         }
         let config = msg
             .config
-            .or_else(|| self.default_client.clone())
+            .or_else(|| self.shared.default_client())
             .ok_or(ConnectError::NoDefaultClientConfig)?;
         let (h, conn) =
             self.endpoint
@@ -207,6 +239,7 @@ impl Handler<CloseEndpoint> for EndpointActor {
     type Result = ();
     fn handle(&mut self, msg: CloseEndpoint, _ctx: &mut Context<Self>) {
         self.closed = true;
+        self.shared.stop();
         self.endpoint.reject_new_connections();
         for a in self.connections.values() {
             a.do_send(EndpointClose {
@@ -250,7 +283,7 @@ impl Handler<Rebind> for EndpointActor {
 impl Handler<SetDefaultClientConfig> for EndpointActor {
     type Result = ();
     fn handle(&mut self, msg: SetDefaultClientConfig, _ctx: &mut Context<Self>) {
-        self.default_client = Some(msg.0);
+        self.shared.set_default_client(msg.0);
     }
 }
 

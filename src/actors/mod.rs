@@ -10,4 +10,5 @@ mod socket;
 pub use connection::{ConnectionActor, Subscription};
 pub(crate) use connection::{ConnectionParts, EventSink, Snapshot};
 pub use endpoint::EndpointActor;
+pub(crate) use endpoint::EndpointShared;
 pub(crate) use socket::{Received, Socket};

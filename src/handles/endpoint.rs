@@ -1,7 +1,7 @@
 //! The `Endpoint` handle and the `Connecting` future.
 
 use super::connection::Connection;
-use crate::actors::{EndpointActor, Socket};
+use crate::actors::{EndpointActor, EndpointShared, Socket};
 use crate::errors::{ConnectError, ConnectionError};
 use crate::messages::internal::Rebind;
 use crate::messages::{
@@ -10,7 +10,7 @@ use crate::messages::{
 };
 use crate::protocol::VarInt;
 use crate::protocol::ZeroRttState;
-use crate::protocol::{ClientConfig, EndpointConfig, ServerConfig};
+use crate::protocol::{check_connect, ClientConfig, EndpointConfig, ServerConfig};
 use actix::{Actor, Addr};
 use bytes::Bytes;
 use futures::future::{BoxFuture, Shared};
@@ -28,6 +28,7 @@ use std::task::{Context, Poll};
 pub struct Endpoint {
     addr: Addr<EndpointActor>,
     local: Arc<Mutex<SocketAddr>>,
+    shared: Arc<EndpointShared>,
 }
 
 impl Endpoint {
@@ -52,10 +53,12 @@ impl Endpoint {
     ) -> io::Result<Self> {
         let socket = Socket::bind(addr)?;
         let local = socket.local_addr();
-        let addr = EndpointActor::new(socket, config, server).start();
+        let shared = Arc::new(EndpointShared::default());
+        let addr = EndpointActor::new(socket, config, server, shared.clone()).start();
         Ok(Self {
             addr,
             local: Arc::new(Mutex::new(local)),
+            shared,
         })
     }
 
@@ -83,6 +86,9 @@ impl Endpoint {
 
     /// Sets the configuration `connect` uses.
     pub fn set_default_client_config(&self, config: ClientConfig) {
+        // Set here as well as by the message, so a `connect` right after
+        // sees it.
+        self.shared.set_default_client(config.clone());
         self.addr.do_send(SetDefaultClientConfig(config));
     }
 
@@ -113,11 +119,21 @@ impl Endpoint {
         remote: SocketAddr,
         server_name: &str,
     ) -> Result<Connecting, ConnectError> {
-        rustls::pki_types::ServerName::try_from(server_name.to_string())
-            .map_err(|_| ConnectError::InvalidServerName(server_name.into()))?;
+        // Everything that makes a connection fail before it starts is
+        // answered here, at once, as quinn does.
+        if self.shared.is_stopping() {
+            return Err(ConnectError::EndpointStopping);
+        }
+        let config = config
+            .or_else(|| self.shared.default_client())
+            .ok_or(ConnectError::NoDefaultClientConfig)?;
+        check_connect(&config, remote, server_name)?;
+        if remote.is_ipv6() && self.local_addr().is_ok_and(|l| l.is_ipv4()) {
+            return Err(ConnectError::InvalidRemoteAddress(remote));
+        }
         let endpoint = self.addr.clone();
         let msg = Connect {
-            config,
+            config: Some(config),
             remote,
             server_name: server_name.to_string(),
         };
@@ -157,6 +173,7 @@ impl Endpoint {
     /// Closes every connection with `error_code` and `reason` and stops
     /// accepting.
     pub fn close(&self, error_code: VarInt, reason: &[u8]) {
+        self.shared.stop();
         self.addr.do_send(CloseEndpoint {
             code: error_code,
             reason: Bytes::copy_from_slice(reason),

@@ -200,6 +200,7 @@ impl Endpoint {
         if self.refuse_new {
             return Err(ConnectError::EndpointStopping);
         }
+        check_connect(config, remote, server_name)?;
         let mut conn = Connection::client(
             config.version,
             config.transport.clone(),
@@ -562,6 +563,32 @@ fn initial_payload(data: &[u8], header: &PartialHeader) -> Option<Vec<u8>> {
     let n = crypto::open_payload(&mut packet, start, pn, keys.remote.packet.as_ref())?;
     packet.truncate(start + n);
     Some(packet.split_off(start))
+}
+
+/// What makes `connect` fail before anything is sent, checked where the
+/// connection is asked for (the handle checks it too, so that `connect`
+/// answers at once): the version, the server's address, the server name
+/// and TLS 1.3 cipher suites in the rustls configuration (RFC 9001 §4.2).
+pub(crate) fn check_connect(
+    config: &ClientConfig,
+    remote: SocketAddr,
+    server_name: &str,
+) -> Result<(), ConnectError> {
+    if !packet::is_supported(config.version) {
+        return Err(ConnectError::UnsupportedVersion);
+    }
+    if remote.port() == 0 || remote.ip().is_unspecified() {
+        return Err(ConnectError::InvalidRemoteAddress(remote));
+    }
+    rustls::pki_types::ServerName::try_from(server_name)
+        .map_err(|_| ConnectError::InvalidServerName(server_name.into()))?;
+    let provider = config.crypto.crypto_provider();
+    if !provider.cipher_suites.iter().any(|s| s.tls13().is_some()) {
+        return Err(ConnectError::Tls(
+            "the rustls provider has no TLS 1.3 cipher suite, which QUIC requires".into(),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

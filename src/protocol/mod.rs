@@ -60,6 +60,7 @@ pub use connection::{
     ApplicationClose, ConnectError, Connection, ConnectionClose, ConnectionError, ConnectionStats,
     EndpointEvent, Event, FrameStats, HandshakeData, SendDatagramError, Transmit, ZeroRttState,
 };
+pub(crate) use endpoint::check_connect;
 pub use endpoint::{ConnectionHandle, DatagramEvent, Endpoint};
 pub use error::{TransportError, TransportErrorCode};
 pub use packet::{VERSION_1, VERSION_2};

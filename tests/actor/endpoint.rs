@@ -3,8 +3,9 @@
 
 use crate::common::{connect, endpoints, long_header, version_negotiation_barrier, within};
 use actix_quic::VarInt;
-use actix_quic::{ApplicationClose, ConnectionError};
+use actix_quic::{ApplicationClose, ConnectError, ConnectionError};
 use bytes::Bytes;
+use std::net::SocketAddr;
 use tokio::net::UdpSocket;
 
 /// `Endpoint::close` closes every connection with its code and reason,
@@ -54,4 +55,49 @@ async fn undecryptable_initial_is_not_offered_to_accept() {
     let conn = within(5, connecting).await.unwrap().unwrap();
     assert_eq!(sconn.remote_address(), client.local_addr().unwrap());
     drop(conn);
+}
+
+/// `connect` answers every problem it can know of at once, with quinn's
+/// `ConnectError` variants, not later from the `Connecting` future.
+#[actix::test]
+async fn connect_refuses_at_once_what_cannot_work() {
+    crate::common::trace();
+    let (server, client, addr) = endpoints();
+    let (config, _) = crate::common::configs();
+    let bare = actix_quic::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
+    assert_eq!(
+        bare.connect(addr, "localhost").err(),
+        Some(ConnectError::NoDefaultClientConfig)
+    );
+    // `set_default_client_config` is seen by the very next `connect`.
+    bare.set_default_client_config(config.clone());
+    assert!(bare.connect(addr, "localhost").is_ok());
+
+    assert_eq!(
+        client.connect(addr, "not a name!").err(),
+        Some(ConnectError::InvalidServerName("not a name!".into()))
+    );
+    for remote in ["127.0.0.1:0", "0.0.0.0:4433", "[::1]:4433"] {
+        let remote: SocketAddr = remote.parse().unwrap();
+        assert_eq!(
+            client.connect(remote, "localhost").err(),
+            Some(ConnectError::InvalidRemoteAddress(remote)),
+            "{remote} from an IPv4 socket"
+        );
+    }
+    let mut unknown_version = config.clone();
+    unknown_version.version = 0x0a0a_0a0a;
+    assert_eq!(
+        client
+            .connect_with(unknown_version, addr, "localhost")
+            .err(),
+        Some(ConnectError::UnsupportedVersion)
+    );
+
+    client.close(VarInt::from_u32(0), b"");
+    assert_eq!(
+        client.connect(addr, "localhost").err(),
+        Some(ConnectError::EndpointStopping)
+    );
+    drop(server);
 }

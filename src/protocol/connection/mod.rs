@@ -828,21 +828,36 @@ impl Connection {
     }
 }
 
-/// Why a connection could not be started.
+/// Why a connection could not be started, as quinn's `ConnectError`:
+/// returned by `connect` at once, before anything is sent.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConnectError {
+    /// The endpoint is closed, or closing: it makes no new connections.
+    #[error("endpoint stopping")]
+    EndpointStopping,
+    /// No connection ID is left to issue for the connection.
+    #[error("CIDs exhausted")]
+    CidsExhausted,
     /// The server name is not a valid DNS name or IP address.
     #[error("invalid server name: {0}")]
     InvalidServerName(String),
-    /// rustls refused the configuration.
+    /// The server's address cannot be reached: port 0, an unspecified
+    /// address, or an IPv6 address from an IPv4 socket.
+    #[error("invalid remote address: {0}")]
+    InvalidRemoteAddress(SocketAddr),
+    /// `connect` was called without a configuration and the endpoint has
+    /// no default one: set it with `set_default_client_config`, or use
+    /// `connect_with`.
+    #[error("no default client config")]
+    NoDefaultClientConfig,
+    /// The configuration asks for a QUIC version this endpoint does not
+    /// speak.
+    #[error("unsupported QUIC version")]
+    UnsupportedVersion,
+    /// rustls refused the TLS configuration (it must offer TLS 1.3).
     #[error("TLS configuration error: {0}")]
     Tls(String),
-    /// The endpoint cannot make client connections.
-    #[error("endpoint has no client configuration")]
-    NoDefaultClientConfig,
-    /// The endpoint is shutting down.
-    #[error("endpoint stopping")]
-    EndpointStopping,
 }
 
 /// Why a datagram could not be queued.

@@ -67,9 +67,12 @@ fn tls_configs() -> Result<(rustls::ServerConfig, rustls::ClientConfig), BoxErro
 }
 
 async fn serve(endpoint: Endpoint, report: UnboundedSender<ConnectionStats>) {
-    while let Some(connecting) = endpoint.accept().await {
+    while let Some(incoming) = endpoint.accept().await {
         let report = report.clone();
         actix::spawn(async move {
+            let Ok(connecting) = incoming.accept() else {
+                return tracing::warn!("server: endpoint closing");
+            };
             // A server can always answer before its handshake completes
             // (0.5-RTT), which serves requests that came in 0-RTT at once.
             let conn = match connecting.into_0rtt().await {

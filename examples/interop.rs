@@ -470,9 +470,13 @@ async fn run_server(args: ServerArgs, case: Case) -> Result<(), BoxError> {
     // The line a harness waits for: connections are accepted from now on.
     println!("listening on {}", endpoint.local_addr()?);
     let early = case.fetch == Fetch::ZeroRtt;
-    while let Some(connecting) = endpoint.accept().await {
+    while let Some(incoming) = endpoint.accept().await {
         let www = www.clone();
         actix::spawn(async move {
+            let connecting = match incoming.accept() {
+                Ok(c) => c,
+                Err(e) => return tracing::warn!(error = %e, "not accepted"),
+            };
             // For zerortt, requests that came in 0-RTT are served at once
             // (0.5-RTT); a server can always do that.
             let connecting = if early {

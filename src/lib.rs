@@ -26,7 +26,8 @@ pub use errors::{
     ClosedStream, ReadError, ReadExactError, ReadToEndError, StoppedError, WriteError, Written,
 };
 pub use handles::{
-    Connecting, Connection, ConnectionEvent, Endpoint, RecvStream, SendStream, ZeroRttAccepted,
+    Connecting, Connection, ConnectionEvent, Endpoint, Incoming, RecvStream, RetryError,
+    SendStream, ZeroRttAccepted,
 };
 pub use protocol::{
     ApplicationClose, ClientConfig, CongestionAlgorithm, CongestionPhase, CongestionState,

@@ -28,7 +28,7 @@ use actix_quic::protocol::Side;
 use actix_quic::protocol::{ConnectionId, MAX_CID_LEN};
 use actix_quic::protocol::{DatagramEvent, Endpoint};
 use actix_quic::testing::SplitMix;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::time::Instant;
 
@@ -597,12 +597,13 @@ fn random_and_mutated_datagrams_never_panic_the_endpoint() {
             }
         };
         match ep.handle(now, from, &d) {
-            DatagramEvent::NewConnection(h, mut c) => {
-                accepted += 1;
-                c.handle_datagram(now, from, BytesMut::from(&d[..]));
-                while c.poll_transmit(now, 4, &mut buf).is_some() {}
-                while c.poll_event().is_some() {}
-                ep.forget(h);
+            DatagramEvent::NewConnection(incoming) => {
+                if let Ok((h, mut c)) = ep.accept(*incoming, now, None) {
+                    accepted += 1;
+                    while c.poll_transmit(now, 4, &mut buf).is_some() {}
+                    while c.poll_event().is_some() {}
+                    ep.forget(h);
+                }
             }
             DatagramEvent::Respond(r) => assert!(r.len() <= d.len().max(MIN_INITIAL_SIZE)),
             DatagramEvent::Route(_) | DatagramEvent::Drop => {}

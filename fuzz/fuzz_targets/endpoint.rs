@@ -47,14 +47,24 @@ impl Server {
                     c.handle_datagram(self.now, from, BytesMut::from(d));
                 }
             }
-            DatagramEvent::NewConnection(h, c) => {
-                let mut c = *c;
-                c.handle_datagram(self.now, from, BytesMut::from(d));
-                if self.conns.len() >= MAX_CONNS {
-                    let (old, _) = self.conns.remove(0);
-                    self.ep.forget(old);
+            DatagramEvent::NewConnection(incoming) => {
+                // Every decision, chosen by the datagram's last byte.
+                match d.last().map_or(0, |b| b % 4) {
+                    0 => assert!(!self.ep.refuse(*incoming).is_empty()),
+                    1 => {
+                        let _ = self.ep.retry(*incoming, self.now);
+                    }
+                    2 => self.ep.ignore(*incoming),
+                    _ => {
+                        if let Ok((h, c)) = self.ep.accept(*incoming, self.now, None) {
+                            if self.conns.len() >= MAX_CONNS {
+                                let (old, _) = self.conns.remove(0);
+                                self.ep.forget(old);
+                            }
+                            self.conns.push((h, *c));
+                        }
+                    }
                 }
-                self.conns.push((h, c));
             }
             DatagramEvent::Respond(r) => {
                 assert!(!r.is_empty());

@@ -1,6 +1,8 @@
 //! The endpoint actor: owns the UDP socket, routes each received datagram
-//! to its connection actor by destination CID, starts a connection actor
-//! for every accepted Initial, and answers what needs no connection.
+//! to its connection actor by destination CID, offers each new client's
+//! attempt (`Incoming`) to a policy actor and to `accept()`, starts a
+//! connection actor for every accepted one, and answers what needs no
+//! connection.
 
 use super::connection::ConnectionActor;
 use super::reply::{next_live, park, Answer, Reply};
@@ -9,22 +11,20 @@ use crate::messages::internal::{
     ConnectionEndpointEvent, Datagrams, EndpointClose, Rebind, SetSocket,
 };
 use crate::messages::{
-    Accept, CloseEndpoint, Connect, SetDefaultClientConfig, SetServerConfig, WaitIdle,
+    Accept, AcceptIncoming, CloseEndpoint, Connect, IgnoreIncoming, IncomingDecision, NewIncoming,
+    RefuseIncoming, RetryIncoming, SetDefaultClientConfig, SetIncomingPolicy, SetServerConfig,
+    WaitIdle,
 };
-use crate::protocol::VarInt;
 use crate::protocol::{
-    ClientConfig, ConnectError, ConnectionHandle, DatagramEvent, Endpoint as ProtoEndpoint,
-    EndpointConfig, EndpointEvent, ServerConfig,
+    ClientConfig, ConnectError, ConnectionError, ConnectionHandle, DatagramEvent,
+    Endpoint as ProtoEndpoint, EndpointConfig, EndpointEvent, Incoming, RetryError, ServerConfig,
 };
 use actix::prelude::*;
-use bytes::Bytes;
 use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
-
-/// Most accepted connections waiting for `accept()`.
-const MAX_INCOMING: usize = 1024;
 
 static STABLE_IDS: AtomicUsize = AtomicUsize::new(1);
 
@@ -60,7 +60,7 @@ impl EndpointShared {
 }
 
 /// A parked `Accept`.
-type ParkedAccept = Reply<Option<Addr<ConnectionActor>>>;
+type ParkedAccept = Reply<Option<Incoming>>;
 
 /// Routes datagrams for one UDP socket. Send it the endpoint messages of
 /// [`messages`](crate::messages) through
@@ -72,7 +72,11 @@ pub struct EndpointActor {
     /// The stream reading `socket`.
     receiving: Option<SpawnHandle>,
     connections: HashMap<ConnectionHandle, Addr<ConnectionActor>>,
-    incoming: VecDeque<Addr<ConnectionActor>>,
+    /// Connection attempts waiting for `accept()` (as many as the
+    /// server's `max_incoming` allows).
+    incoming: VecDeque<Incoming>,
+    /// Decides on each attempt before it waits for `accept()`.
+    policy: Option<Recipient<NewIncoming>>,
     accept_waiters: VecDeque<ParkedAccept>,
     idle_waiters: Vec<Reply<()>>,
     shared: Arc<EndpointShared>,
@@ -96,6 +100,7 @@ impl EndpointActor {
             receiving: None,
             connections: HashMap::new(),
             incoming: VecDeque::new(),
+            policy: None,
             accept_waiters: VecDeque::new(),
             idle_waiters: Vec::new(),
             shared,
@@ -119,6 +124,78 @@ impl EndpointActor {
         let addr = actor.start();
         self.connections.insert(h, addr.clone());
         addr
+    }
+
+    /// A new connection attempt: to the policy, if one is set, then to
+    /// `accept()`.
+    fn on_incoming(&mut self, incoming: Incoming, ctx: &mut Context<Self>) {
+        let Some(policy) = self.policy.clone() else {
+            self.offer(incoming);
+            return;
+        };
+        let ask = NewIncoming {
+            remote: incoming.remote_address(),
+            local_ip: incoming.local_ip(),
+            remote_address_validated: incoming.remote_address_validated(),
+            may_retry: incoming.may_retry(),
+        };
+        ctx.spawn(
+            policy
+                .send(ask)
+                .into_actor(self)
+                .map(move |answer, act, _| {
+                    let decision = answer.unwrap_or(IncomingDecision::Refuse);
+                    act.decide(incoming, decision);
+                }),
+        );
+    }
+
+    /// Applies a policy's decision.
+    fn decide(&mut self, incoming: Incoming, decision: IncomingDecision) {
+        match decision {
+            IncomingDecision::Accept => self.offer(incoming),
+            IncomingDecision::Refuse => self.refuse(incoming),
+            IncomingDecision::Retry => {
+                if let Err(e) = self.retry(incoming) {
+                    self.offer(e.into_incoming());
+                }
+            }
+            IncomingDecision::Ignore => self.endpoint.ignore(incoming),
+        }
+    }
+
+    /// Hands an attempt to a waiting `accept()`, or keeps it for the next.
+    fn offer(&mut self, incoming: Incoming) {
+        if self.closed {
+            self.refuse(incoming);
+            return;
+        }
+        // An accept its caller gave up on takes nothing.
+        let incoming = match next_live(&mut self.accept_waiters) {
+            Some(w) => match w.send(Some(incoming)) {
+                Ok(()) => return,
+                Err(back) => back.expect("sent Some"),
+            },
+            None => incoming,
+        };
+        self.incoming.push_back(incoming);
+    }
+
+    fn respond(&self, to: SocketAddr, local_ip: Option<IpAddr>, datagram: &[u8]) {
+        let _ = self.socket.try_send(to, local_ip, datagram, None);
+    }
+
+    fn refuse(&mut self, incoming: Incoming) {
+        let (to, from) = (incoming.remote_address(), incoming.local_ip());
+        let datagram = self.endpoint.refuse(incoming);
+        self.respond(to, from, &datagram);
+    }
+
+    fn retry(&mut self, incoming: Incoming) -> Result<(), RetryError> {
+        let (to, from) = (incoming.remote_address(), incoming.local_ip());
+        let datagram = self.endpoint.retry(incoming, Instant::now())?;
+        self.respond(to, from, &datagram);
+        Ok(())
     }
 
     fn check_idle(&mut self) {
@@ -145,32 +222,12 @@ impl StreamHandler<Vec<Received>> for EndpointActor {
         let mut routed: Vec<(ConnectionHandle, Vec<Received>)> = Vec::new();
         for r in batch {
             let addr = r.remote;
-            match self.endpoint.handle(now, addr, &r.data) {
+            match self.endpoint.handle_to(now, addr, r.local_ip, &r.data) {
                 DatagramEvent::Route(h) => match routed.iter_mut().find(|(x, _)| *x == h) {
                     Some((_, v)) => v.push(r),
                     None => routed.push((h, vec![r])),
                 },
-                DatagramEvent::NewConnection(h, conn) => {
-                    let a = self.start_connection(ctx, h, *conn);
-                    routed.push((h, vec![r]));
-                    // An accept its caller gave up on takes nothing.
-                    let a = match next_live(&mut self.accept_waiters) {
-                        Some(w) => match w.send(Some(a)) {
-                            Ok(()) => continue,
-                            Err(a) => a.expect("sent Some"),
-                        },
-                        None => a,
-                    };
-                    if self.incoming.len() < MAX_INCOMING {
-                        self.incoming.push_back(a);
-                    } else {
-                        // Nobody accepts: refuse politely.
-                        a.do_send(EndpointClose {
-                            code: VarInt::from_u32(0),
-                            reason: Bytes::from_static(b"server busy"),
-                        });
-                    }
-                }
+                DatagramEvent::NewConnection(incoming) => self.on_incoming(*incoming, ctx),
                 DatagramEvent::Respond(bytes) => {
                     let _ = self.socket.try_send(addr, r.local_ip, &bytes, None);
                 }
@@ -221,7 +278,7 @@ impl Handler<Connect> for EndpointActor {
 }
 
 impl Handler<Accept> for EndpointActor {
-    type Result = Answer<Option<Addr<ConnectionActor>>>;
+    type Result = Answer<Option<Incoming>>;
     fn handle(&mut self, _: Accept, _ctx: &mut Context<Self>) -> Self::Result {
         if let Some(a) = self.incoming.pop_front() {
             return Answer::now(Some(a));
@@ -250,7 +307,56 @@ impl Handler<CloseEndpoint> for EndpointActor {
         for w in self.accept_waiters.drain(..) {
             let _ = w.send(None);
         }
-        self.incoming.clear();
+        for incoming in std::mem::take(&mut self.incoming) {
+            self.refuse(incoming);
+        }
+    }
+}
+
+impl Handler<AcceptIncoming> for EndpointActor {
+    type Result = Result<Addr<ConnectionActor>, ConnectionError>;
+    fn handle(&mut self, msg: AcceptIncoming, ctx: &mut Context<Self>) -> Self::Result {
+        let (to, from) = (msg.incoming.remote_address(), msg.incoming.local_ip());
+        match self
+            .endpoint
+            .accept(msg.incoming, Instant::now(), msg.config)
+        {
+            Ok((h, conn)) => Ok(self.start_connection(ctx, h, *conn)),
+            Err(e) => {
+                if let Some(datagram) = e.response {
+                    self.respond(to, from, &datagram);
+                }
+                Err(e.cause)
+            }
+        }
+    }
+}
+
+impl Handler<RefuseIncoming> for EndpointActor {
+    type Result = ();
+    fn handle(&mut self, msg: RefuseIncoming, _ctx: &mut Context<Self>) {
+        self.refuse(msg.0);
+    }
+}
+
+impl Handler<RetryIncoming> for EndpointActor {
+    type Result = Result<(), RetryError>;
+    fn handle(&mut self, msg: RetryIncoming, _ctx: &mut Context<Self>) -> Self::Result {
+        self.retry(msg.0)
+    }
+}
+
+impl Handler<IgnoreIncoming> for EndpointActor {
+    type Result = ();
+    fn handle(&mut self, msg: IgnoreIncoming, _ctx: &mut Context<Self>) {
+        self.endpoint.ignore(msg.0);
+    }
+}
+
+impl Handler<SetIncomingPolicy> for EndpointActor {
+    type Result = ();
+    fn handle(&mut self, msg: SetIncomingPolicy, _ctx: &mut Context<Self>) {
+        self.policy = msg.0;
     }
 }
 

@@ -1,26 +1,22 @@
-//! The `Endpoint` handle and the `Connecting` future.
+//! The `Endpoint` handle: one UDP socket, its connections and attempts.
 
+use super::connecting::Connecting;
 use super::connection::Connection;
+use super::incoming::Incoming;
 use crate::actors::{EndpointActor, EndpointShared, Socket};
 use crate::errors::{ConnectError, ConnectionError};
 use crate::messages::internal::Rebind;
 use crate::messages::{
-    Accept, CloseEndpoint, Connect, SetDefaultClientConfig, SetServerConfig, WaitConnected,
-    WaitIdle, ZeroRttStatus,
+    Accept, CloseEndpoint, Connect, NewIncoming, SetDefaultClientConfig, SetIncomingPolicy,
+    SetServerConfig, WaitIdle,
 };
-use crate::protocol::VarInt;
-use crate::protocol::ZeroRttState;
-use crate::protocol::{check_connect, ClientConfig, EndpointConfig, ServerConfig};
-use actix::{Actor, Addr};
+use crate::protocol::{check_connect, ClientConfig, EndpointConfig, ServerConfig, VarInt};
+use actix::{Actor, Addr, Recipient};
 use bytes::Bytes;
-use futures::future::{BoxFuture, Shared};
 use futures::FutureExt;
-use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 
 /// A QUIC endpoint: one UDP socket, any number of connections. Must be
 /// created inside a running actix system.
@@ -157,17 +153,33 @@ impl Endpoint {
         Ok(Connecting::new(
             async move { task.await.unwrap_or(Err(ConnectionError::LocallyClosed)) }.boxed(),
             false,
+            remote,
+            None,
         ))
     }
 
-    /// The next incoming connection, still handshaking; `None` once the
-    /// endpoint is closed.
-    pub async fn accept(&self) -> Option<Connecting> {
-        let actor = self.addr.send(Accept).await.ok()??;
-        // Take a handle first so the connection is owned while it
-        // handshakes.
-        let handle = Connection::from_addr(actor).await;
-        Some(Connecting::new(async move { handle }.boxed(), true))
+    /// The next client's connection attempt, before any TLS work: await
+    /// it to accept (`endpoint.accept().await?.await` is the connection),
+    /// or decide otherwise with its methods; `None` once the endpoint is
+    /// closed. Cancel-safe: an `accept` dropped before it completes
+    /// takes no attempt.
+    pub async fn accept(&self) -> Option<Incoming> {
+        let incoming = self.addr.send(Accept).await.ok()??;
+        Some(Incoming::new(
+            incoming,
+            self.addr.clone(),
+            self.shared.clone(),
+        ))
+    }
+
+    /// Sets (or with `None`, removes) the actor that decides on every new
+    /// connection attempt before it reaches [`accept`](Self::accept): a
+    /// per-address policy or a rate limiter as an actor. It answers each
+    /// [`NewIncoming`](crate::messages::NewIncoming) with an
+    /// [`IncomingDecision`](crate::messages::IncomingDecision); attempts
+    /// it accepts wait for `accept()`.
+    pub fn set_incoming_policy(&self, policy: Option<Recipient<NewIncoming>>) {
+        self.addr.do_send(SetIncomingPolicy(policy));
     }
 
     /// Closes every connection with `error_code` and `reason` and stops
@@ -183,108 +195,5 @@ impl Endpoint {
     /// Waits until every connection is gone (closed and drained).
     pub async fn wait_idle(&self) {
         let _ = self.addr.send(WaitIdle).await;
-    }
-}
-
-/// A connection whose handshake is in progress; await it for the
-/// `Connection`, or use it at once with [`into_0rtt`](Self::into_0rtt).
-pub struct Connecting {
-    /// The handle, made as soon as the connection actor exists.
-    handle: Shared<BoxFuture<'static, Result<Connection, ConnectionError>>>,
-    /// Waiting for the handshake, once polled.
-    done: Option<BoxFuture<'static, Result<Connection, ConnectionError>>>,
-    /// This side is the server.
-    server: bool,
-}
-
-impl Connecting {
-    fn new(handle: BoxFuture<'static, Result<Connection, ConnectionError>>, server: bool) -> Self {
-        Self {
-            handle: handle.shared(),
-            done: None,
-            server,
-        }
-    }
-
-    async fn wait_connected(conn: Connection) -> Result<Connection, ConnectionError> {
-        conn.addr()
-            .send(WaitConnected)
-            .await
-            .map_err(|_| conn.lost())??;
-        Ok(conn)
-    }
-
-    /// Uses the connection before its handshake completes, as quinn's
-    /// `Connecting::into_0rtt`. A client can when it resumes a session
-    /// whose ticket allows early data (`rustls::ClientConfig::
-    /// enable_early_data`): streams and datagrams then go out in 0-RTT
-    /// packets (RFC 9001 §4.6). A server always can, sending 0.5-RTT data
-    /// before the client's handshake is confirmed. Otherwise the
-    /// `Connecting` comes back unchanged.
-    ///
-    /// 0-RTT data may be replayed by an attacker (RFC 8446 §8): send only
-    /// idempotent requests in it. If the server rejects it, what was sent
-    /// goes again in 1-RTT packets; [`ZeroRttAccepted`] tells which.
-    ///
-    /// Unlike quinn's, this is async: the answer comes from the connection
-    /// actor.
-    pub async fn into_0rtt(self) -> Result<(Connection, ZeroRttAccepted), Self> {
-        let Ok(conn) = self.handle.clone().await else {
-            return Err(self);
-        };
-        let state = match conn.addr().send(ZeroRttStatus).await {
-            Ok(s) => s,
-            Err(_) => return Err(self),
-        };
-        let usable = self.server || matches!(state, ZeroRttState::Offered | ZeroRttState::Accepted);
-        if !usable {
-            return Err(self);
-        }
-        let c = conn.clone();
-        let accepted = async move {
-            if Self::wait_connected(c.clone()).await.is_err() {
-                return false;
-            }
-            matches!(
-                c.addr().send(ZeroRttStatus).await,
-                Ok(ZeroRttState::Accepted)
-            )
-        }
-        .boxed();
-        Ok((conn, ZeroRttAccepted(accepted)))
-    }
-}
-
-/// Resolves once the handshake completes: whether the server accepted
-/// the 0-RTT data (false also when the connection failed).
-pub struct ZeroRttAccepted(BoxFuture<'static, bool>);
-
-impl Future for ZeroRttAccepted {
-    type Output = bool;
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<bool> {
-        self.0.poll_unpin(cx)
-    }
-}
-
-impl std::fmt::Debug for ZeroRttAccepted {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ZeroRttAccepted")
-    }
-}
-
-impl Future for Connecting {
-    type Output = Result<Connection, ConnectionError>;
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        if self.done.is_none() {
-            let handle = self.handle.clone();
-            self.done = Some(async move { Self::wait_connected(handle.await?).await }.boxed());
-        }
-        self.done.as_mut().expect("set above").poll_unpin(cx)
-    }
-}
-
-impl std::fmt::Debug for Connecting {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Connecting")
     }
 }

@@ -6,7 +6,7 @@ use crate::actors::{EventSink, Subscription};
 use crate::errors::{
     ClosedStream, ConnectionError, ReadError, SendDatagramError, StoppedError, WriteError, Written,
 };
-use crate::protocol::{ConnectionStats, Dir, StreamId, VarInt, ZeroRttState};
+use crate::protocol::{ConnectionStats, Dir, HandshakeData, StreamId, VarInt, ZeroRttState};
 use actix::Message;
 use bytes::Bytes;
 
@@ -165,6 +165,13 @@ pub struct Stats;
 #[derive(Debug, Clone, Copy, Message)]
 #[rtype(result = "Result<(), ConnectionError>")]
 pub struct WaitConnected;
+
+/// Waits until the handshake has agreed its parameters (ALPN, server
+/// name): a server's from the client's first flight, a client's from the
+/// server's answer.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "Result<HandshakeData, ConnectionError>")]
+pub struct WaitHandshakeData;
 
 /// Waits until the connection is closed, replying with the reason.
 #[derive(Debug, Clone, Copy, Message)]

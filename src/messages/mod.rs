@@ -17,8 +17,10 @@ pub use connection::{
     AcceptBi, AcceptUni, Close, ExportKeyingMaterial, ExportKeyingMaterialError, Finish,
     ForceKeyUpdate, OpenBi, OpenUni, Read, ReadChunks, ReadDatagram, Reset, SendDatagram,
     SetMaxConcurrentStreams, Stats, Stop, Stopped, Subscribe, Unsubscribe, WaitClosed,
-    WaitConnected, Write, WriteChunks, ZeroRttStatus,
+    WaitConnected, WaitHandshakeData, Write, WriteChunks, ZeroRttStatus,
 };
 pub use endpoint::{
-    Accept, CloseEndpoint, Connect, SetDefaultClientConfig, SetServerConfig, WaitIdle,
+    Accept, AcceptIncoming, CloseEndpoint, Connect, IgnoreIncoming, IncomingDecision, NewIncoming,
+    RefuseIncoming, RetryIncoming, SetDefaultClientConfig, SetIncomingPolicy, SetServerConfig,
+    WaitIdle,
 };

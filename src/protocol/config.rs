@@ -125,9 +125,17 @@ pub struct ServerConfig {
     /// Most connections at once; further client Initials are refused
     /// with CONNECTION_REFUSED (RFC 9000 §20.1) rather than growing memory.
     pub max_connections: usize,
-    /// Most connections still handshaking at once; beyond it new Initials
-    /// are refused with CONNECTION_REFUSED.
+    /// Most connection attempts at once, counting those awaiting the
+    /// application's decision (`Incoming`) and those handshaking; beyond
+    /// it new Initials are refused with CONNECTION_REFUSED before any TLS
+    /// work (RFC 9000 §20.1).
     pub max_incoming: usize,
+    /// Most bytes of further datagrams held for one undecided attempt
+    /// (the client's 0-RTT, a retransmitted Initial) until it is
+    /// accepted; past it they are dropped and the client sends again.
+    pub incoming_buffer_size: usize,
+    /// Most bytes held for all undecided attempts together.
+    pub incoming_buffer_size_total: usize,
     /// Validate every client address with a Retry round trip before
     /// creating any state for it (RFC 9000 §8.1.2). Clients returning a
     /// valid NEW_TOKEN token skip the Retry. Off by default.
@@ -172,6 +180,8 @@ impl ServerConfig {
             transport: Arc::new(TransportConfig::default()),
             max_connections: 100_000,
             max_incoming: 1 << 16,
+            incoming_buffer_size: 64 * 1024,
+            incoming_buffer_size_total: 16 << 20,
             retry: false,
             send_new_token: true,
             token_key: Arc::new(TokenKey::default()),

@@ -7,20 +7,24 @@ use super::cid::ConnectionId;
 use super::config::{ClientConfig, EndpointConfig, ServerConfig};
 use super::connection::version;
 use super::connection::{
-    reset_token, ConnectError, Connection, EndpointEvent, ServerValidation, LOCAL_CID_LEN,
+    reset_token, ConnectError, Connection, ConnectionError, EndpointEvent, ServerValidation,
+    LOCAL_CID_LEN,
 };
 use super::crypto::{self, TAG_LEN};
+use super::error::TransportError;
 use super::error::TransportErrorCode;
 use super::frame::Frame;
+use super::incoming::{AcceptError, Held, Incoming, PendingIncoming, RetryError};
 use super::packet::{
     self, HeaderKind, LongType, PartialHeader, MIN_INITIAL_SIZE, MIN_STATELESS_RESET_LEN,
 };
 use super::token::{Token, TokenError};
 use super::varint;
+use bytes::BytesMut;
 use rand::rngs::StdRng;
 use rand::{Rng, RngCore, SeedableRng};
 use std::collections::{HashMap, HashSet};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -33,8 +37,10 @@ pub struct ConnectionHandle(pub usize);
 pub enum DatagramEvent {
     /// Hand it to this existing connection.
     Route(ConnectionHandle),
-    /// A new connection was accepted; hand it the datagram.
-    NewConnection(ConnectionHandle, Box<Connection>),
+    /// A client's authentic first Initial: decide on it with
+    /// [`Endpoint::accept`], [`refuse`](Endpoint::refuse),
+    /// [`retry`](Endpoint::retry) or [`ignore`](Endpoint::ignore).
+    NewConnection(Box<Incoming>),
     /// Send these bytes back to the sender, nothing else.
     Respond(Vec<u8>),
     /// Ignore it.
@@ -122,6 +128,8 @@ pub struct Endpoint {
     refuse_new: bool,
     /// Server connections whose handshake has not completed.
     handshaking: HashSet<ConnectionHandle>,
+    /// Connection attempts awaiting the application's decision.
+    incoming: PendingIncoming,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -161,6 +169,7 @@ impl Endpoint {
             next_handle: 0,
             refuse_new: false,
             handshaking: HashSet::new(),
+            incoming: PendingIncoming::default(),
         }
     }
 
@@ -222,12 +231,43 @@ impl Endpoint {
 
     /// Decides what to do with a datagram from `remote`.
     pub fn handle(&mut self, now: Instant, remote: SocketAddr, data: &[u8]) -> DatagramEvent {
+        self.handle_to(now, remote, None, data)
+    }
+
+    /// As [`handle`](Self::handle), with the local IP address the
+    /// datagram was sent to (from IP_PKTINFO or the like), which an
+    /// accepted connection answers from.
+    pub fn handle_to(
+        &mut self,
+        now: Instant,
+        remote: SocketAddr,
+        local_ip: Option<IpAddr>,
+        data: &[u8],
+    ) -> DatagramEvent {
         let header = match PartialHeader::parse(data, LOCAL_CID_LEN) {
             Ok(h) => h,
             Err(_) => return DatagramEvent::Drop,
         };
         if let Some(&h) = self.routes.get(&header.dcid) {
             return DatagramEvent::Route(h);
+        }
+        // The client's further datagrams while we decide on its attempt
+        // (a retransmitted Initial, 0-RTT) wait with it.
+        if header.kind != HeaderKind::Short && self.incoming.contains(&header.dcid) {
+            if let Some(server) = &self.server {
+                let held = Held {
+                    remote,
+                    local_ip,
+                    data: data.to_vec(),
+                };
+                self.incoming.hold(
+                    &header.dcid,
+                    held,
+                    server.incoming_buffer_size,
+                    server.incoming_buffer_size_total,
+                );
+            }
+            return DatagramEvent::Drop;
         }
         // RFC 9000 §10.3.1: a datagram we cannot route may be a stateless
         // reset for one of our connections. The map's keyed hash stands in
@@ -279,33 +319,88 @@ impl Endpoint {
                 let Some(payload) = initial_payload(data, &header) else {
                     return DatagramEvent::Drop;
                 };
-                // Endpoint limits: refuse, statelessly, instead of growing.
-                if self.refuse_new
-                    || self.cids_of.len() >= server.max_connections
-                    || self.handshaking.len() >= server.max_incoming
-                {
-                    let our_scid = ConnectionId::random(&mut self.rng, LOCAL_CID_LEN);
-                    return DatagramEvent::Respond(initial_close(
+                // Endpoint limits: refuse, statelessly and before any TLS
+                // work, instead of growing.
+                if self.incoming_full(now, &server) {
+                    return DatagramEvent::Respond(self.refusal(
                         header.version().unwrap_or(packet::VERSION_1),
                         &header.dcid,
                         &scid,
-                        &our_scid,
-                        TransportErrorCode::CONNECTION_REFUSED,
                     ));
                 }
-                self.accept(now, remote, &server, data, &header, scid, &payload)
+                self.validate(
+                    now, remote, local_ip, &server, data, &header, scid, &payload,
+                )
             }
             _ => DatagramEvent::Drop,
         }
     }
 
+    /// True when no further connection attempt fits: the endpoint is
+    /// closing, or `max_connections` or `max_incoming` is reached.
+    fn incoming_full(&mut self, now: Instant, server: &ServerConfig) -> bool {
+        if self.handshaking.len() + self.incoming.len() >= server.max_incoming {
+            self.incoming.expire(now);
+        }
+        self.refuse_new
+            || self.cids_of.len() >= server.max_connections
+            || self.handshaking.len() + self.incoming.len() >= server.max_incoming
+    }
+
+    /// An Initial closing the attempt of the client Initial with `dcid`
+    /// and `client_scid` with CONNECTION_REFUSED.
+    fn refusal(
+        &mut self,
+        version: u32,
+        dcid: &ConnectionId,
+        client_scid: &ConnectionId,
+    ) -> Vec<u8> {
+        let our_scid = ConnectionId::random(&mut self.rng, LOCAL_CID_LEN);
+        initial_close(
+            version,
+            dcid,
+            client_scid,
+            &our_scid,
+            TransportErrorCode::CONNECTION_REFUSED,
+        )
+    }
+
+    /// A Retry for the client Initial with `dcid` and `client_scid`
+    /// (RFC 9000 §8.1.2, §17.2.5), carrying a token bound to its address.
+    fn retry_packet(
+        &mut self,
+        now: Instant,
+        server: &ServerConfig,
+        remote: SocketAddr,
+        version: u32,
+        dcid: &ConnectionId,
+        client_scid: &ConnectionId,
+    ) -> Vec<u8> {
+        // RFC 9000 §17.2.5.1: a CID of our choice, never the client's
+        // DCID; one Retry per datagram.
+        let retry_scid = loop {
+            let c = ConnectionId::random(&mut self.rng, LOCAL_CID_LEN);
+            if c != *dcid {
+                break c;
+            }
+        };
+        let token = server
+            .token_key
+            .seal_retry(&mut self.rng, now, remote, dcid, &retry_scid);
+        let unused = (self.rng.next_u32() & 0x0f) as u8;
+        tracing::debug!(%remote, "sending Retry");
+        crypto::retry_packet(version, client_scid, &retry_scid, &token, dcid, unused)
+    }
+
     /// Validates the token of an authentic client Initial, and answers it
-    /// with a Retry, an INVALID_TOKEN close, or a new connection.
+    /// with a Retry, an INVALID_TOKEN close, or an [`Incoming`] for the
+    /// application to decide on.
     #[allow(clippy::too_many_arguments)]
-    fn accept(
+    fn validate(
         &mut self,
         now: Instant,
         remote: SocketAddr,
+        local_ip: Option<IpAddr>,
         server: &ServerConfig,
         data: &[u8],
         header: &PartialHeader,
@@ -356,55 +451,133 @@ impl Endpoint {
             }
         }
         if server.retry && !validation.address_validated {
-            // RFC 9000 §17.2.5.1: a CID of our choice, never the client's
-            // DCID; one Retry per datagram.
-            let retry_scid = loop {
-                let c = ConnectionId::random(&mut self.rng, LOCAL_CID_LEN);
-                if c != header.dcid {
-                    break c;
-                }
-            };
-            let token =
-                server
-                    .token_key
-                    .seal_retry(&mut self.rng, now, remote, &header.dcid, &retry_scid);
-            let unused = (self.rng.next_u32() & 0x0f) as u8;
-            tracing::debug!(%remote, "sending Retry");
-            return DatagramEvent::Respond(crypto::retry_packet(
+            return DatagramEvent::Respond(self.retry_packet(
+                now,
+                server,
+                remote,
                 version,
-                &client_scid,
-                &retry_scid,
-                &token,
                 &header.dcid,
-                unused,
+                &client_scid,
             ));
+        }
+        let incoming = Incoming {
+            received: now,
+            remote,
+            local_ip,
+            datagram: data.to_vec(),
+            dcid: header.dcid,
+            client_scid,
+            version,
+            validation,
+        };
+        self.incoming.insert(&incoming);
+        DatagramEvent::NewConnection(Box::new(incoming))
+    }
+
+    /// Accepts a connection attempt, with `server` in place of the
+    /// endpoint's server configuration when given (its transport and TLS
+    /// settings; the token checks were made with the endpoint's). The
+    /// connection has processed the client's Initial and what arrived for
+    /// it meanwhile: drain it with `poll_transmit`. Fails when the
+    /// endpoint closes, serves no more connections or is at
+    /// `max_connections`, or when rustls refuses the configuration; the
+    /// error then carries the datagram closing the client's attempt.
+    pub fn accept(
+        &mut self,
+        incoming: Incoming,
+        now: Instant,
+        server: Option<ServerConfig>,
+    ) -> Result<(ConnectionHandle, Box<Connection>), AcceptError> {
+        let held = self.incoming.take(&incoming.dcid);
+        let refused = |code: TransportErrorCode, reason: &str| {
+            ConnectionError::TransportError(TransportError::new(code, reason))
+        };
+        let Some(server) = server.or_else(|| self.server.clone()) else {
+            return Err(AcceptError {
+                cause: refused(TransportErrorCode::CONNECTION_REFUSED, "not a server"),
+                response: Some(self.refuse(incoming)),
+            });
+        };
+        if self.refuse_new || self.cids_of.len() >= server.max_connections {
+            return Err(AcceptError {
+                cause: refused(TransportErrorCode::CONNECTION_REFUSED, "endpoint full"),
+                response: Some(self.refuse(incoming)),
+            });
         }
         let our_cid = ConnectionId::random(&mut self.rng, LOCAL_CID_LEN);
         let rng = self.connection_rng();
-        let conn = match Connection::server_validated(
+        let mut conn = match Connection::server_validated(
             server.transport.clone(),
             server.crypto.clone(),
             now,
-            remote,
+            incoming.remote,
             our_cid,
-            header.dcid,
-            client_scid,
+            incoming.dcid,
+            incoming.client_scid,
             self.reset_key.clone(),
-            validation,
+            incoming.validation.clone(),
             rng,
         ) {
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot accept connection");
-                return DatagramEvent::Drop;
+                return Err(AcceptError {
+                    cause: refused(TransportErrorCode::INTERNAL_ERROR, &e.to_string()),
+                    response: Some(self.refuse(incoming)),
+                });
             }
         };
         let h = ConnectionHandle(self.next_handle);
         self.next_handle += 1;
-        self.add_route(header.dcid, h);
+        self.add_route(incoming.dcid, h);
         self.add_route(our_cid, h);
         self.handshaking.insert(h);
-        DatagramEvent::NewConnection(h, Box::new(conn))
+        let first = Held {
+            remote: incoming.remote,
+            local_ip: incoming.local_ip,
+            data: incoming.datagram,
+        };
+        for d in std::iter::once(first).chain(held) {
+            conn.handle_datagram_to(now, d.remote, d.local_ip, BytesMut::from(&d.data[..]));
+        }
+        Ok((h, Box::new(conn)))
+    }
+
+    /// Refuses a connection attempt: the returned Initial, for the
+    /// client's address, closes it with CONNECTION_REFUSED (RFC 9000
+    /// §20.1). Nothing is kept.
+    pub fn refuse(&mut self, incoming: Incoming) -> Vec<u8> {
+        self.incoming.take(&incoming.dcid);
+        self.refusal(incoming.version, &incoming.dcid, &incoming.client_scid)
+    }
+
+    /// Answers a connection attempt with a Retry (RFC 9000 §8.1.2), for
+    /// the client's address: the client comes back with a token proving
+    /// its address, as a new `Incoming`. Not for one that answers a Retry
+    /// already ([`Incoming::may_retry`]).
+    pub fn retry(&mut self, incoming: Incoming, now: Instant) -> Result<Vec<u8>, RetryError> {
+        if !incoming.may_retry() {
+            return Err(RetryError::new(incoming));
+        }
+        let Some(server) = self.server.clone() else {
+            return Err(RetryError::new(incoming));
+        };
+        self.incoming.take(&incoming.dcid);
+        Ok(self.retry_packet(
+            now,
+            &server,
+            incoming.remote,
+            incoming.version,
+            &incoming.dcid,
+            &incoming.client_scid,
+        ))
+    }
+
+    /// Drops a connection attempt without a word; the client's further
+    /// datagrams for it are dropped too, until it gives up or its Initial
+    /// comes again (then as a new `Incoming`).
+    pub fn ignore(&mut self, incoming: Incoming) {
+        self.incoming.take(&incoming.dcid);
     }
 
     /// Answers a short-header datagram for an unknown CID with a stateless
@@ -754,9 +927,11 @@ pub(crate) mod tests {
         assert!(close.len() < 100);
         assert_eq!(ep.connection_count(), 0);
         // From the right address it is accepted.
-        let DatagramEvent::NewConnection(_, conn) = ep.handle(now, client_addr, &buf) else {
+        let DatagramEvent::NewConnection(incoming) = ep.handle(now, client_addr, &buf) else {
             panic!("expected a new connection");
         };
+        assert!(incoming.remote_address_validated() && !incoming.may_retry());
+        let (_, conn) = ep.accept(*incoming, now, None).unwrap();
         assert!(conn.retried());
         assert_eq!(conn.orig_dcid(), client.orig_dcid());
         // After the lifetime, the same token is refused.

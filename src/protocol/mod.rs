@@ -48,6 +48,7 @@ mod congestion;
 mod connection;
 mod endpoint;
 mod error;
+mod incoming;
 mod rtt;
 mod stream_id;
 mod streams;
@@ -63,6 +64,7 @@ pub use connection::{
 pub(crate) use endpoint::check_connect;
 pub use endpoint::{ConnectionHandle, DatagramEvent, Endpoint};
 pub use error::{TransportError, TransportErrorCode};
+pub use incoming::{AcceptError, Incoming, RetryError};
 pub use packet::{VERSION_1, VERSION_2};
 pub use stream_id::{Dir, StreamId};
 pub use streams::{ReadFailure, SendStatus, StreamEvent, WriteFailure};

@@ -505,7 +505,7 @@ impl Pair {
                             }
                         }
                     }
-                    DatagramEvent::NewConnection(h, mut conn) => {
+                    DatagramEvent::NewConnection(incoming) => {
                         // A corrupted first Initial (a flipped DCID bit)
                         // makes a connection that never authenticates
                         // anything; a real endpoint keeps both, this one
@@ -521,17 +521,22 @@ impl Pair {
                             }
                             self.server = None;
                         }
-                        if self.server.is_none() {
-                            conn.handle_datagram(
-                                self.now,
-                                self.client_addr,
-                                BytesMut::from(&data[..]),
-                            );
-                            self.server = Some(*conn);
-                            self.server_handle = Some(h);
-                        } else {
+                        if self.server.is_some() {
                             // Only one server connection is simulated.
-                            self.server_endpoint.forget(h);
+                            self.server_endpoint.ignore(*incoming);
+                            return;
+                        }
+                        match self.server_endpoint.accept(*incoming, self.now, None) {
+                            Ok((h, conn)) => {
+                                self.server = Some(*conn);
+                                self.server_handle = Some(h);
+                            }
+                            Err(e) => {
+                                if let Some(bytes) = e.response {
+                                    self.endpoint_responses += 1;
+                                    self.through_link(Direction::ToClient, bytes);
+                                }
+                            }
                         }
                     }
                     DatagramEvent::Respond(bytes) => {

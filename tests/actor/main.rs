@@ -13,6 +13,7 @@ mod endpoint;
 mod events;
 mod identity;
 mod idle;
+mod incoming;
 mod migration;
 mod relay;
 mod retry;

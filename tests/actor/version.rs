@@ -38,13 +38,14 @@ async fn v2_between_our_endpoints() {
     assert_eq!(a, b);
     // The same server still takes v1 clients.
     client_cfg.version = VERSION_1;
-    let v1 = within(
-        10,
-        client.connect_with(client_cfg, addr, "localhost").unwrap(),
-    )
-    .await
-    .unwrap();
-    let sv1 = within(5, server.accept()).await.unwrap().await.unwrap();
+    let (v1, sv1) = futures::join!(
+        within(
+            10,
+            client.connect_with(client_cfg, addr, "localhost").unwrap()
+        ),
+        async { within(5, server.accept()).await.unwrap().await }
+    );
+    let (v1, sv1) = (v1.unwrap(), sv1.unwrap());
     let mut tx = v1.open_uni().await.unwrap();
     tx.write_all(b"v1 too").await.unwrap();
     tx.finish().unwrap();

@@ -57,8 +57,8 @@ pub fn configs() -> (ClientConfig, ServerConfig) {
 }
 
 /// Runs `fut` with a bound on time, failing the test when it expires.
-pub async fn within<T>(secs: u64, fut: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(std::time::Duration::from_secs(secs), fut)
+pub async fn within<F: std::future::IntoFuture>(secs: u64, fut: F) -> F::Output {
+    tokio::time::timeout(std::time::Duration::from_secs(secs), fut.into_future())
         .await
         .expect("timed out")
 }

@@ -71,8 +71,9 @@ fn our_reverse_server(tls: rustls::ServerConfig, early: bool) -> (Endpoint, Sock
     let addr = server.local_addr().unwrap();
     let srv = server.clone();
     actix::spawn(async move {
-        while let Some(connecting) = srv.accept().await {
+        while let Some(incoming) = srv.accept().await {
             actix::spawn(async move {
+                let connecting = incoming.accept().unwrap();
                 let conn = if early {
                     connecting.into_0rtt().await.expect("servers always can").0
                 } else {

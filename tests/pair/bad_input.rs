@@ -74,12 +74,13 @@ fn random_bytes_to_endpoints_never_panic() {
             d[0] = 0xc0 | (d[0] & 0x3f);
             d[1..5].copy_from_slice(&1u32.to_be_bytes());
         }
-        if let DatagramEvent::NewConnection(h, mut c) = ep.handle(now, from, &d) {
+        if let DatagramEvent::NewConnection(incoming) = ep.handle(now, from, &d) {
             new_conns += 1;
-            // Feed the junk to the connection, as the endpoint's owner would.
-            c.handle_datagram(now, from, BytesMut::from(&d[..]));
-            assert!(c.poll_event().is_none());
-            ep.forget(h);
+            // Accepting feeds the junk to the connection.
+            if let Ok((h, mut c)) = ep.accept(*incoming, now, None) {
+                assert!(c.poll_event().is_none());
+                ep.forget(h);
+            }
         }
     }
     // Junk big enough to be an Initial may open a connection (the endpoint

@@ -14,10 +14,10 @@ use crate::messages::internal::{
     AllHandlesDropped, Datagrams, Drive, EndpointClose, HandleParts, SetSocket,
 };
 use crate::messages::*;
-use crate::protocol::VarInt;
 use crate::protocol::{
     Connection as ProtoConnection, ConnectionError, Dir, ReadFailure, SendStatus, WriteFailure,
 };
+use crate::protocol::{HandshakeData, VarInt};
 use actix::prelude::*;
 use bytes::Bytes;
 use std::time::Instant;
@@ -428,6 +428,21 @@ impl Handler<WaitConnected> for ConnectionActor {
         }
         let (tx, answer) = park();
         self.waiters.connected.push(tx);
+        answer
+    }
+}
+
+impl Handler<WaitHandshakeData> for ConnectionActor {
+    type Result = Answer<Result<HandshakeData, ConnectionError>>;
+    fn handle(&mut self, _: WaitHandshakeData, _ctx: &mut Context<Self>) -> Self::Result {
+        if let Some(data) = self.conn.handshake_data() {
+            return Answer::now(Ok(data));
+        }
+        if let Some(e) = self.lost() {
+            return Answer::now(Err(e));
+        }
+        let (tx, answer) = park();
+        self.waiters.handshake_data.push(tx);
         answer
     }
 }

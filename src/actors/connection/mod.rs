@@ -180,6 +180,13 @@ impl ConnectionActor {
     fn on_event(&mut self, ev: Event, ctx: &mut Context<Self>) {
         let w = &mut self.waiters;
         match ev {
+            Event::HandshakeDataReady => {
+                if let Some(data) = self.conn.handshake_data() {
+                    for r in w.handshake_data.drain(..) {
+                        let _ = r.send(Ok(data.clone()));
+                    }
+                }
+            }
             Event::Connected => {
                 for r in w.connected.drain(..) {
                     let _ = r.send(Ok(()));

@@ -31,6 +31,8 @@ pub(crate) struct Snapshot {
     pub(crate) handshake_data: Option<HandshakeData>,
     /// The peer's certificates.
     pub(crate) peer_certificates: Option<Vec<rustls::pki_types::CertificateDer<'static>>>,
+    /// The handshake completed: what it agreed is final.
+    handshake_complete: bool,
     /// Largest datagram we may send.
     pub(crate) max_datagram_size: Option<usize>,
     /// Why the connection closed.
@@ -47,7 +49,8 @@ impl Snapshot {
             stats: conn.stats(),
             congestion: conn.congestion_state(),
             handshake_data: conn.handshake_data(),
-            peer_certificates: None,
+            peer_certificates: conn.peer_certificates(),
+            handshake_complete: conn.is_handshake_complete(),
             max_datagram_size: conn.max_datagram_size(),
             close_reason: conn.error().cloned(),
         }
@@ -61,11 +64,10 @@ impl Snapshot {
         self.rtt = conn.rtt();
         self.stats = conn.stats();
         self.congestion = conn.congestion_state();
-        if self.handshake_data.is_none() {
+        if !self.handshake_complete {
             self.handshake_data = conn.handshake_data();
-            if self.handshake_data.is_some() {
-                self.peer_certificates = conn.peer_certificates();
-            }
+            self.peer_certificates = conn.peer_certificates();
+            self.handshake_complete = conn.is_handshake_complete();
         }
         self.max_datagram_size = conn.max_datagram_size();
         if self.close_reason.is_none() {

@@ -7,7 +7,8 @@
 use crate::actors::reply::{next_live, prune, Reply, Waiting};
 use crate::errors::{ReadError, StoppedError, WriteError, Written};
 use crate::protocol::{
-    Connection as ProtoConnection, ConnectionError, ReadFailure, StreamId, VarInt, WriteFailure,
+    Connection as ProtoConnection, ConnectionError, HandshakeData, ReadFailure, StreamId, VarInt,
+    WriteFailure,
 };
 use bytes::Bytes;
 use std::collections::{HashMap, VecDeque};
@@ -138,6 +139,7 @@ pub(super) struct Waiters {
     pub(super) stopped: HashMap<StreamId, Vec<ParkedStopped>>,
     pub(super) datagrams: VecDeque<Reply<Result<Bytes, ConnectionError>>>,
     pub(super) connected: Vec<Reply<Result<(), ConnectionError>>>,
+    pub(super) handshake_data: Vec<Reply<Result<HandshakeData, ConnectionError>>>,
     pub(super) closed: Vec<Reply<ConnectionError>>,
 }
 
@@ -329,6 +331,9 @@ impl Waiters {
             let _ = r.send(Err(e.clone()));
         }
         for r in self.connected {
+            let _ = r.send(Err(e.clone()));
+        }
+        for r in self.handshake_data {
             let _ = r.send(Err(e.clone()));
         }
         for r in self.closed {

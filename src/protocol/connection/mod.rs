@@ -77,6 +77,10 @@ use acks::ACK_DELAY_EXPONENT;
 /// An event for the application layer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
+    /// The handshake has agreed its parameters (ALPN, server name):
+    /// [`Connection::handshake_data`] has them, before the handshake
+    /// completes.
+    HandshakeDataReady,
     /// The handshake completed; streams may be used.
     Connected,
     /// A stream event.
@@ -522,7 +526,8 @@ impl Connection {
         self.path.cc.state()
     }
 
-    /// The ALPN protocol and server name, once known.
+    /// The ALPN protocol and server name, once the handshake agreed them
+    /// ([`Event::HandshakeDataReady`]); final once it completes.
     pub fn handshake_data(&self) -> Option<HandshakeData> {
         self.handshake_data.clone()
     }

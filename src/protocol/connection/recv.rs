@@ -595,6 +595,11 @@ impl Connection {
                 self.validate_peer_params(&params)?;
                 self.apply_peer_params(now, params);
                 self.params_from_handshake = true;
+                // ALPN and the server name are settled with the peer's
+                // parameters: a server's from the ClientHello, a
+                // client's from EncryptedExtensions.
+                self.note_handshake_data();
+                self.events.push_back(Event::HandshakeDataReady);
             }
         }
         self.pump_tls();
@@ -603,15 +608,7 @@ impl Connection {
             self.handshake_complete = true;
             self.state = State::Established;
             self.finish_0rtt();
-            self.handshake_data = Some(HandshakeData {
-                protocol: self.tls.alpn_protocol().map(<[u8]>::to_vec),
-                server_name: match &self.tls {
-                    rustls::quic::Connection::Server(s) => s.server_name().map(str::to_string),
-                    rustls::quic::Connection::Client(_) => None,
-                },
-                cipher_suite: self.tls.negotiated_cipher_suite().map(|s| s.suite()),
-                resumed: self.tls.handshake_kind() == Some(rustls::HandshakeKind::Resumed),
-            });
+            self.note_handshake_data();
             if !self.side.is_client() {
                 // RFC 9001 §4.1.2: the server's handshake is confirmed now.
                 self.handshake_confirmed = true;
@@ -625,6 +622,19 @@ impl Connection {
             self.events.push_back(Event::Connected);
         }
         Ok(())
+    }
+
+    /// Records what the handshake has agreed so far.
+    fn note_handshake_data(&mut self) {
+        self.handshake_data = Some(HandshakeData {
+            protocol: self.tls.alpn_protocol().map(<[u8]>::to_vec),
+            server_name: match &self.tls {
+                rustls::quic::Connection::Server(s) => s.server_name().map(str::to_string),
+                rustls::quic::Connection::Client(_) => None,
+            },
+            cipher_suite: self.tls.negotiated_cipher_suite().map(|s| s.suite()),
+            resumed: self.tls.handshake_kind() == Some(rustls::HandshakeKind::Resumed),
+        });
     }
 
     /// RFC 9000 §7.3: authenticate the connection IDs.

@@ -292,9 +292,20 @@ fn run(mut cmd: Command) -> Finished {
         match rx.recv_timeout(left) {
             Ok((true, text)) => stdout = text,
             Ok((false, text)) => stderr = text,
-            Err(_) => panic!(
-                "{cmd:?} did not finish within {TIMEOUT:?}; killed\n--- stdout so far\n{stdout}"
-            ),
+            Err(_) => {
+                // Killed, its pipes end: show all it wrote.
+                let _ = child.0.kill();
+                while let Ok((is_stdout, text)) = rx.recv_timeout(Duration::from_secs(5)) {
+                    if is_stdout {
+                        stdout = text;
+                    } else {
+                        stderr = text;
+                    }
+                }
+                panic!(
+                    "{cmd:?} did not finish within {TIMEOUT:?}; killed\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+                )
+            }
         }
     }
     let status = child.0.wait().expect("wait for the example");

@@ -215,3 +215,91 @@ fn client_ignores_packets_from_another_server_address() {
         .handle_datagram(now, addr("127.0.0.9:4433"), BytesMut::from(&d[..]));
     assert_eq!(p.client.stats().packets_received, before);
 }
+
+/// A lost PATH_RESPONSE (the challenge itself arrived and was
+/// acknowledged) does not fail the validation: the server challenges
+/// again after a PTO (RFC 9000 §8.2.1), and the new path is validated.
+#[test]
+fn a_lost_path_response_is_answered_by_a_new_challenge() {
+    // Drop the first full-size client datagram after the move: the one
+    // padding the PATH_RESPONSE to 1200 bytes (the client only ACKs).
+    let moved = Rc::new(Cell::new(false));
+    let dropped = Rc::new(Cell::new(0));
+    let (m, d) = (moved.clone(), dropped.clone());
+    let link = Link {
+        drop: Some(Box::new(move |dir, data| {
+            let first = dir == Direction::ToServer && m.get() && data.len() >= 1200 && d.get() == 0;
+            if first {
+                d.set(1);
+            }
+            first
+        })),
+        ..Link::default()
+    };
+    let mut p = pair_migration(true, link);
+    assert!(p.handshake_and_settle());
+    let new = addr("127.0.0.2:50001");
+    let got = download_with(&mut p, 1 << 20, Duration::from_secs(30), |p| {
+        p.set_client_addr(new);
+        moved.set(true);
+    });
+    assert!(got.is_some(), "transfer stalled");
+    assert_eq!(dropped.get(), 1, "no PATH_RESPONSE was dropped");
+    let s = p.server().stats();
+    assert_eq!(p.server().remote_address(), new);
+    // Validated on the first move: the path was never given up.
+    assert_eq!(s.migrations, 1);
+    assert!(
+        s.frame_tx.path_challenge >= 2,
+        "challenged {} times",
+        s.frame_tx.path_challenge
+    );
+    assert!(p.client.stats().frame_tx.path_response >= 2);
+}
+
+/// Moving to a new address in the middle of a fast transfer: what is in
+/// flight to the old address is not counted against the new path's
+/// fresh window (RFC 9000 §9.4), so the PATH_CHALLENGE goes at once and
+/// the path is validated in about one round trip, not after a PTO.
+#[test]
+fn a_new_path_is_validated_without_waiting_for_the_old_flight() {
+    let mut p = pair_migration(true, Link::default());
+    assert!(p.handshake_and_settle());
+    let new = addr("127.0.0.2:50002");
+    let id = p.client.open(Dir::Bi).unwrap();
+    p.client.write(id, &mut Bytes::from_static(b"GET")).unwrap();
+    p.client.finish(id).unwrap();
+    let data = pattern(12, 0, 4 << 20);
+    let (mut sent, mut got, mut accepted) = (0, Vec::new(), false);
+    // Until the server has a full window in flight.
+    assert!(p.run_until(Duration::from_secs(10), |p| {
+        if !accepted {
+            accepted = p.server().accept(Dir::Bi).is_some();
+        }
+        if accepted {
+            write_some(p.server(), id, &data, &mut sent);
+        }
+        read_all(&mut p.client, id, &mut got);
+        p.server().congestion_state().in_flight > 200_000
+    }));
+    p.set_client_addr(new);
+    let moved_at = p.now;
+    let rtt = p.server().rtt();
+    // The server follows: its fresh window holds none of the old flight.
+    assert!(p.run_until(Duration::from_secs(1), |p| {
+        read_all(&mut p.client, id, &mut got);
+        p.server().stats().migrations == 1
+    }));
+    let in_flight = p.server().congestion_state().in_flight;
+    assert!(
+        in_flight < 20_000,
+        "{in_flight} bytes in flight on the new path"
+    );
+    assert!(p.run_until(Duration::from_secs(10), |p| {
+        write_some(p.server(), id, &data, &mut sent);
+        read_all(&mut p.client, id, &mut got);
+        p.server().stats().frame_rx.path_response > 0
+    }));
+    let took = p.now - moved_at;
+    assert!(took < rtt * 4, "validated after {took:?} (RTT {rtt:?})");
+}

@@ -52,7 +52,7 @@ impl Connection {
             if space == SpaceId::Data {
                 self.mtu_on_acked(now, pn, p.size, p.mtu_probe);
             }
-            if p.in_flight {
+            if p.in_flight && p.epoch == self.path.epoch {
                 self.path.cc.on_ack(
                     now,
                     p.time,
@@ -103,18 +103,25 @@ impl Connection {
         let mut large_lost = false;
         let mut frames = Vec::new();
         for (pn, p) in packets {
+            // RFC 9000 §9.4: what was lost on a previous path is no
+            // congestion signal for this one, nor in its flight.
+            let this_path = p.epoch == self.path.epoch;
             if p.mtu_probe {
                 lost_probe = Some(pn);
                 self.stats.lost_mtu_probes += 1;
-                self.path.cc.on_removed(u64::from(p.size));
+                if this_path {
+                    self.path.cc.on_removed(u64::from(p.size));
+                }
                 continue;
             }
-            lost_count += 1;
-            large_lost |= p.size > super::mtud::BASE_MTU;
-            if p.in_flight {
-                lost_bytes += u64::from(p.size);
+            if this_path {
+                large_lost |= p.size > super::mtud::BASE_MTU;
+                lost_count += 1;
+                if p.in_flight {
+                    lost_bytes += u64::from(p.size);
+                }
+                largest_lost_time = Some(p.time);
             }
-            largest_lost_time = Some(p.time);
             self.stats.lost_packets += 1;
             self.stats.lost_bytes += u64::from(p.size);
             frames.extend(p.frames);

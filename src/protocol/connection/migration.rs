@@ -16,6 +16,9 @@ pub(super) struct PathValidation {
     pub data: [u8; 8],
     /// When validation fails (RFC 9000 §8.2.4).
     pub deadline: Instant,
+    /// When the PATH_CHALLENGE goes again if no PATH_RESPONSE came: a
+    /// response can be lost even when the challenge was not (§8.2.1).
+    pub rechallenge: Instant,
     /// The address we used before, to return to if validation fails.
     pub previous: SocketAddr,
     /// Whether the previous path was validated.
@@ -76,9 +79,16 @@ impl Connection {
         self.path.validation = Some(PathValidation {
             data,
             deadline: now + self.path_validation_timeout(),
+            rechallenge: now + self.rechallenge_interval(),
             previous,
             previous_validated,
         });
+    }
+
+    /// How long to wait for a PATH_RESPONSE before challenging again: a
+    /// PTO on the new path, as an Initial would be resent (§8.2.1).
+    fn rechallenge_interval(&self) -> Duration {
+        self.path.rtt.pto_base() + self.peer_max_ack_delay()
     }
 
     /// RFC 9000 §8.2.4: three PTOs, and no less than six initial RTTs.
@@ -109,18 +119,27 @@ impl Connection {
         }
     }
 
-    /// When path validation gives up, if one is under way.
+    /// When path validation next needs attention (a challenge to send
+    /// again, or giving up), if one is under way.
     pub(super) fn path_validation_deadline(&self) -> Option<Instant> {
-        self.path.validation.map(|v| v.deadline)
+        self.path.validation.map(|v| v.deadline.min(v.rechallenge))
     }
 
-    /// RFC 9000 §9.3.2: a new path that could not be validated is
-    /// abandoned for the previous one.
+    /// Sends the PATH_CHALLENGE again when no response came within a PTO;
+    /// RFC 9000 §9.3.2: a new path that could not be validated by the
+    /// deadline is abandoned for the previous one.
     pub(super) fn on_path_validation_timeout(&mut self, now: Instant) {
         let Some(v) = self.path.validation else {
             return;
         };
         if v.deadline > now {
+            if v.rechallenge <= now {
+                self.pending.path_challenge = Some(v.data);
+                let next = now + self.rechallenge_interval();
+                if let Some(v) = self.path.validation.as_mut() {
+                    v.rechallenge = next;
+                }
+            }
             return;
         }
         tracing::debug!(side = ?self.side, to = %v.previous, "path validation failed; back to the previous path");

@@ -159,6 +159,7 @@ impl Connection {
                 frames: Vec::new(),
                 zero_rtt: false,
                 mtu_probe: true,
+                epoch: self.path.epoch,
             },
         );
         if let Some(m) = self.path.mtud.as_mut() {

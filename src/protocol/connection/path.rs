@@ -37,6 +37,11 @@ pub(super) struct PathState {
     amp_sent: u64,
     /// A new path being validated after the peer moved to it.
     pub(super) validation: Option<PathValidation>,
+    /// Which congestion controller the path uses: counts the moves to a
+    /// new address. Packets sent under an earlier one no longer count in
+    /// flight, and their acknowledgement or loss says nothing about this
+    /// path (RFC 9000 §9.4).
+    pub(super) epoch: u32,
 }
 
 impl PathState {
@@ -59,6 +64,7 @@ impl PathState {
             amp_received: 0,
             amp_sent: 0,
             validation: None,
+            epoch: 0,
         }
     }
 
@@ -115,9 +121,10 @@ impl PathState {
     /// The peer moved to `remote` (RFC 9000 §9): the new address is not
     /// validated, and `first` is the datagram received from it. A new IP
     /// address is a new path: congestion control and RTT estimation start
-    /// afresh (§9.4), keeping the bytes in flight; a new port only (NAT
-    /// rebinding) keeps them. Returns the previous address and whether it
-    /// was validated.
+    /// afresh (§9.4), with nothing in flight (what went to the old
+    /// address is the old controller's, and gone with it); a new port
+    /// only (NAT rebinding) keeps them. Returns the previous address and
+    /// whether it was validated.
     pub(super) fn move_to(
         &mut self,
         config: &TransportConfig,
@@ -126,9 +133,8 @@ impl PathState {
     ) -> (SocketAddr, bool) {
         let previous = std::mem::replace(&mut self.remote, remote);
         if previous.ip() != remote.ip() {
-            let in_flight = self.cc.in_flight;
             self.cc = Congestion::new(config.congestion, config.initial_window, self.mtu as u64);
-            self.cc.in_flight = in_flight;
+            self.epoch = self.epoch.wrapping_add(1);
             self.rtt = RttEstimator::new(config.initial_rtt);
             self.pacer = Pacer::new();
         }
@@ -175,11 +181,13 @@ mod tests {
         );
         let (prev, validated) = p.move_to(&config, addr("10.0.0.1:444"), 100);
         assert_eq!((prev, validated), (addr("10.0.0.1:443"), true));
+        assert_eq!((p.cc.in_flight, p.epoch), (5000, 0), "same path, new port");
         assert_eq!(p.rtt.smoothed(), std::time::Duration::from_millis(80));
         assert_eq!(p.send_budget(), Some(300), "three times the 100 bytes");
         p.move_to(&config, addr("10.9.9.9:444"), 1200);
         assert_eq!(p.rtt.smoothed(), config.initial_rtt);
-        assert_eq!(p.cc.in_flight, 5000, "bytes in flight carry over");
+        assert_eq!(p.cc.in_flight, 0, "the old path's bytes stay with it");
+        assert_eq!(p.epoch, 1);
         assert_eq!(p.send_budget(), Some(1200));
     }
 }

@@ -428,6 +428,7 @@ mod tests {
             frames: vec![SentFrame::HandshakeDone],
             zero_rtt: false,
             mtu_probe: false,
+            epoch: 0,
         }
     }
 

@@ -495,9 +495,13 @@ impl Connection {
             }
             Frame::RetireConnectionId { seq } => self.on_retire_cid(seq)?,
             Frame::PathChallenge(data) => {
+                tracing::debug!(side = ?self.side, "PATH_CHALLENGE received");
                 self.pending.on_path_challenge(data);
             }
-            Frame::PathResponse(data) => self.on_path_response(data),
+            Frame::PathResponse(data) => {
+                tracing::debug!(side = ?self.side, "PATH_RESPONSE received");
+                self.on_path_response(data)
+            }
             Frame::ConnectionClose {
                 app,
                 code,

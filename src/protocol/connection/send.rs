@@ -294,6 +294,7 @@ impl Connection {
                     frames,
                     zero_rtt,
                     mtu_probe: false,
+                    epoch: self.path.epoch,
                 },
             );
             self.last_sent_eliciting = Some(now);

@@ -55,6 +55,9 @@ pub(crate) struct SentPacket {
     pub zero_rtt: bool,
     /// A PMTU probe (RFC 8899): its loss is no congestion signal.
     pub mtu_probe: bool,
+    /// The path epoch it was sent under ([`PathState::epoch`](super::path::PathState)):
+    /// only packets of the current one count for congestion control.
+    pub epoch: u32,
 }
 
 /// A packet declared lost, remembered to recognise the loss as spurious

@@ -99,7 +99,7 @@ impl Connection {
         tracing::debug!("0-RTT rejected; resending as 1-RTT");
         let packets = self.recovery.take_zero_rtt();
         for p in packets {
-            if p.in_flight {
+            if p.in_flight && p.epoch == self.path.epoch {
                 self.path.cc.on_removed(u64::from(p.size));
             }
             for f in p.frames {

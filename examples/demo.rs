@@ -84,7 +84,7 @@ async fn serve(endpoint: Endpoint, report: UnboundedSender<ConnectionStats>) {
             let datagrams = conn.clone();
             actix::spawn(async move {
                 while let Ok(d) = datagrams.read_datagram().await {
-                    let _ = datagrams.send_datagram(d).await;
+                    let _ = datagrams.send_datagram(d);
                 }
             });
             loop {
@@ -288,7 +288,7 @@ async fn main() -> Result<(), BoxError> {
     // A datagram (RFC 9221) to the server and back; PMTU discovery has
     // grown the path MTU from 1200 by now.
     let max = conn.max_datagram_size().unwrap_or(0);
-    conn.send_datagram(Bytes::from(vec![0xd6; max])).await?;
+    conn.send_datagram(Bytes::from(vec![0xd6; max]))?;
     let back = tokio::time::timeout(Duration::from_secs(2), conn.read_datagram()).await??;
     println!(
         "datagram: {} bytes echoed (max_datagram_size {max}, path MTU {})",

@@ -26,7 +26,7 @@ pub use errors::{
     ClosedStream, ReadError, ReadExactError, ReadToEndError, StoppedError, WriteError, Written,
 };
 pub use handles::{
-    Connecting, Connection, ConnectionEvent, Endpoint, Incoming, RecvStream, RetryError,
+    Connecting, Connection, ConnectionEvent, Endpoint, Incoming, KeyUpdate, RecvStream, RetryError,
     SendStream, ZeroRttAccepted,
 };
 pub use protocol::{

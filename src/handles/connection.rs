@@ -5,7 +5,7 @@
 use super::streams::{RecvStream, SendStream};
 use crate::actors::{ConnectionActor, ConnectionParts, Snapshot};
 use crate::errors::{ConnectionError, SendDatagramError};
-use crate::messages::internal::HandleParts;
+use crate::messages::internal::{HandleParts, StartKeyUpdate};
 use crate::messages::{self, ExportKeyingMaterialError};
 use crate::protocol::CongestionState;
 use crate::protocol::Dir;
@@ -13,8 +13,13 @@ use crate::protocol::VarInt;
 use crate::protocol::{ConnectionStats, HandshakeData};
 use actix::Addr;
 use bytes::Bytes;
+use futures::future::BoxFuture;
+use futures::FutureExt;
 use std::fmt;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 /// A QUIC connection. Clones are handles to the same connection; when
@@ -104,6 +109,13 @@ impl Connection {
     /// `ConnectionError::LocallyClosed`, and the peer receives `error_code`
     /// and `reason` (truncated to fit one packet).
     pub fn close(&self, error_code: VarInt, reason: &[u8]) {
+        // Closed for this handle's getters at once, before the actor hears.
+        self.parts
+            .shared
+            .snapshot
+            .lock()
+            .expect("not poisoned")
+            .closed_locally();
         // Closing is a control message: it must not wait for capacity.
         self.parts.addr.do_send(messages::Close {
             code: error_code,
@@ -140,8 +152,15 @@ impl Connection {
     /// `force_key_update`; ignored while one is not allowed (before the
     /// handshake is confirmed or the previous update acknowledged). Keys
     /// are also updated on their own before the AEAD's limits (§6.6).
-    pub fn force_key_update(&self) {
-        self.parts.addr.do_send(messages::ForceKeyUpdate);
+    ///
+    /// The update is asked for when this is called, awaited or not;
+    /// awaiting the returned [`KeyUpdate`] tells whether it started.
+    pub fn force_key_update(&self) -> KeyUpdate {
+        let (tx, answer) = futures::channel::oneshot::channel();
+        // A control message, sent whatever the mailbox holds; the answer
+        // comes back on its own channel.
+        self.parts.addr.do_send(StartKeyUpdate(tx));
+        KeyUpdate(async move { answer.await.unwrap_or(false) }.boxed())
     }
 
     /// Waits until the connection is closed and says why.
@@ -149,11 +168,37 @@ impl Connection {
         self.ask(messages::WaitClosed).await.unwrap_or_else(|e| e)
     }
 
-    /// Sends an unreliable datagram (RFC 9221).
-    pub async fn send_datagram(&self, data: Bytes) -> Result<(), SendDatagramError> {
+    /// Sends an unreliable datagram (RFC 9221), as quinn's: returns at
+    /// once. Fails when it is larger than [`max_datagram_size`](Self::max_datagram_size),
+    /// when datagrams are off at either end, or once the connection is
+    /// closed. Unreliable all the way: past the send buffer
+    /// (`TransportConfig::datagram_send_buffer_size`) the oldest queued
+    /// datagrams are dropped, and when the connection actor's mailbox is
+    /// full this one is. [`send_datagram_wait`](Self::send_datagram_wait)
+    /// waits for the actor instead.
+    pub fn send_datagram(&self, data: Bytes) -> Result<(), SendDatagramError> {
+        let limit = self.snapshot(|s| match &s.close_reason {
+            Some(e) => Err(SendDatagramError::ConnectionLost(e.clone())),
+            None => s.datagram_limit.clone(),
+        })?;
+        if data.len() > limit {
+            return Err(SendDatagramError::TooLarge);
+        }
+        match self.parts.addr.try_send(messages::SendDatagram(data)) {
+            Ok(()) | Err(actix::prelude::SendError::Full(_)) => Ok(()),
+            Err(actix::prelude::SendError::Closed(_)) => {
+                Err(SendDatagramError::ConnectionLost(self.lost()))
+            }
+        }
+    }
+
+    /// Sends an unreliable datagram, waiting until the connection actor
+    /// has queued it (or said why not): backpressure from the actor's
+    /// mailbox, as quinn's `send_datagram_wait`.
+    pub async fn send_datagram_wait(&self, data: Bytes) -> Result<(), SendDatagramError> {
         self.ask(messages::SendDatagram(data))
             .await
-            .map_err(|_| SendDatagramError::ConnectionLost)?
+            .map_err(SendDatagramError::ConnectionLost)?
     }
 
     /// The next datagram from the peer.
@@ -277,5 +322,24 @@ impl fmt::Debug for Connection {
             )
             .field("close_reason", &s.close_reason)
             .finish()
+    }
+}
+
+/// Whether a key update asked for with
+/// [`Connection::force_key_update`] started: false when one was not
+/// allowed yet, or the connection is gone. Dropping it does not cancel
+/// the update.
+pub struct KeyUpdate(BoxFuture<'static, bool>);
+
+impl Future for KeyUpdate {
+    type Output = bool;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<bool> {
+        self.0.poll_unpin(cx)
+    }
+}
+
+impl fmt::Debug for KeyUpdate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("KeyUpdate")
     }
 }

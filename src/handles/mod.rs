@@ -9,7 +9,7 @@ mod incoming;
 mod streams;
 
 pub use connecting::{Connecting, ZeroRttAccepted};
-pub use connection::Connection;
+pub use connection::{Connection, KeyUpdate};
 pub use endpoint::Endpoint;
 pub use events::ConnectionEvent;
 pub use incoming::{Incoming, RetryError};

@@ -13,6 +13,12 @@ use std::sync::Arc;
 #[rtype(result = "()")]
 pub(crate) struct Datagrams(pub(crate) Vec<Received>);
 
+/// `Connection::force_key_update`: starts a key update whether or not
+/// anyone waits for the answer (a dropped `send` would cancel it).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct StartKeyUpdate(pub(crate) futures::channel::oneshot::Sender<bool>);
+
 /// The endpoint moved to another socket (`Endpoint::rebind`).
 #[derive(Debug, Message)]
 #[rtype(result = "()")]

@@ -166,22 +166,33 @@ async fn datagrams_both_ways_and_size_limit() {
     assert!((1000..1200).contains(&max), "max_datagram_size {max}");
     assert_eq!(sconn.max_datagram_size(), Some(max));
 
-    conn.send_datagram(Bytes::from_static(b"c2s"))
-        .await
-        .unwrap();
+    conn.send_datagram(Bytes::from_static(b"c2s")).unwrap();
     assert_eq!(&within(5, sconn.read_datagram()).await.unwrap()[..], b"c2s");
-    sconn
-        .send_datagram(Bytes::from_static(b"s2c"))
-        .await
-        .unwrap();
+    sconn.send_datagram(Bytes::from_static(b"s2c")).unwrap();
     assert_eq!(&within(5, conn.read_datagram()).await.unwrap()[..], b"s2c");
 
     let full = Bytes::from(vec![0x5a; max]);
-    conn.send_datagram(full.clone()).await.unwrap();
+    conn.send_datagram(full.clone()).unwrap();
     assert_eq!(within(5, sconn.read_datagram()).await.unwrap(), full);
     assert_eq!(
-        conn.send_datagram(Bytes::from(vec![0; max + 1])).await,
+        conn.send_datagram(Bytes::from(vec![0; max + 1])),
         Err(SendDatagramError::TooLarge)
+    );
+    // The waiting form queues the same way.
+    within(5, conn.send_datagram_wait(Bytes::from_static(b"waited")))
+        .await
+        .unwrap();
+    assert_eq!(
+        &within(5, sconn.read_datagram()).await.unwrap()[..],
+        b"waited"
+    );
+    // Closed: the reason, at once.
+    conn.close(VarInt::from_u32(0), b"");
+    assert_eq!(
+        conn.send_datagram(Bytes::from_static(b"late")),
+        Err(SendDatagramError::ConnectionLost(
+            ConnectionError::LocallyClosed
+        ))
     );
 }
 
@@ -194,9 +205,7 @@ async fn max_datagram_size_follows_the_path_mtu() {
     let (_server, _client, conn, sconn) = connected().await;
     let grown = within(5, async {
         loop {
-            conn.send_datagram(Bytes::from_static(b"tick"))
-                .await
-                .unwrap();
+            conn.send_datagram(Bytes::from_static(b"tick")).unwrap();
             sconn.read_datagram().await.unwrap();
             let max = conn.max_datagram_size().unwrap();
             if max > 1400 {
@@ -207,7 +216,7 @@ async fn max_datagram_size_follows_the_path_mtu() {
     .await;
     assert_eq!(conn.stats().mtu, 1452);
     let full = Bytes::from(vec![0x77; grown]);
-    conn.send_datagram(full.clone()).await.unwrap();
+    conn.send_datagram(full.clone()).unwrap();
     let got = within(5, async {
         loop {
             let d = sconn.read_datagram().await.unwrap();
@@ -233,7 +242,7 @@ async fn datagrams_unsupported_by_peer() {
     let (conn, _sconn) = connect(&server, &client, addr).await;
     assert_eq!(conn.max_datagram_size(), None);
     assert_eq!(
-        conn.send_datagram(Bytes::from_static(b"x")).await,
+        conn.send_datagram(Bytes::from_static(b"x")),
         Err(SendDatagramError::UnsupportedByPeer)
     );
 }

@@ -97,7 +97,7 @@ async fn datagrams_both_ways(e: &Ends) {
     assert!(max >= 1000, "{max}");
     for i in 0..10u8 {
         let d = Bytes::from(vec![i; 100 + usize::from(i) * 50]);
-        e.ours.send_datagram(d.clone()).await.unwrap();
+        e.ours.send_datagram(d.clone()).unwrap();
         let got = within(5, e.quinn.read_datagram()).await.unwrap();
         assert_eq!(got, d);
         let back = Bytes::from(vec![i ^ 0xff; 900]);
@@ -106,7 +106,7 @@ async fn datagrams_both_ways(e: &Ends) {
     }
     // The largest we may send reaches quinn whole.
     let full = Bytes::from(vec![0xab; max]);
-    e.ours.send_datagram(full.clone()).await.unwrap();
+    e.ours.send_datagram(full.clone()).unwrap();
     assert_eq!(within(5, e.quinn.read_datagram()).await.unwrap(), full);
     assert_eq!(e.ours.stats().frame_tx.datagram, 11);
     assert_eq!(e.ours.stats().frame_rx.datagram, 10);
@@ -222,16 +222,22 @@ async fn echo_with_our_key_updates(e: &Ends) -> u64 {
     let mut got = Vec::with_capacity(data.len());
     let mut buf = vec![0u8; 64 * 1024];
     let mut next = 1 << 20;
+    let mut started = 0;
     while let Some(n) = within(20, r.read(&mut buf)).await.unwrap() {
         got.extend_from_slice(&buf[..n]);
         if got.len() >= next {
             next += 1 << 20;
-            e.ours.force_key_update();
+            // Says whether it started: not while the last is unacknowledged.
+            if e.ours.force_key_update().await {
+                started += 1;
+            }
         }
     }
     writer.await.unwrap();
     echo.await.unwrap();
     assert!(got == data, "echo differs");
+    assert!(started >= 1, "no key update started");
+    assert!(e.ours.stats().key_updates >= started);
     e.ours.stats().key_updates
 }
 

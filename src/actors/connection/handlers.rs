@@ -11,7 +11,7 @@ use crate::errors::{
     ClosedStream, ReadError, SendDatagramError, StoppedError, WriteError, Written,
 };
 use crate::messages::internal::{
-    AllHandlesDropped, Datagrams, Drive, EndpointClose, HandleParts, SetSocket,
+    AllHandlesDropped, Datagrams, Drive, EndpointClose, HandleParts, SetSocket, StartKeyUpdate,
 };
 use crate::messages::*;
 use crate::protocol::{
@@ -407,6 +407,15 @@ impl Handler<ForceKeyUpdate> for ConnectionActor {
         let started = self.conn.force_key_update();
         self.drive(ctx);
         started
+    }
+}
+
+impl Handler<StartKeyUpdate> for ConnectionActor {
+    type Result = ();
+    fn handle(&mut self, msg: StartKeyUpdate, ctx: &mut Context<Self>) {
+        let started = self.conn.force_key_update();
+        self.drive(ctx);
+        let _ = msg.0.send(started);
     }
 }
 

@@ -6,7 +6,8 @@ use super::ConnectionActor;
 use crate::messages::internal::AllHandlesDropped;
 use crate::messages::Unsubscribe;
 use crate::protocol::{
-    CongestionState, Connection as ProtoConnection, ConnectionError, ConnectionStats, HandshakeData,
+    CongestionState, Connection as ProtoConnection, ConnectionError, ConnectionStats,
+    HandshakeData, SendDatagramError,
 };
 use actix::Addr;
 use std::net::SocketAddr;
@@ -35,6 +36,8 @@ pub(crate) struct Snapshot {
     handshake_complete: bool,
     /// Largest datagram we may send.
     pub(crate) max_datagram_size: Option<usize>,
+    /// Largest datagram `send_datagram` takes now, or why none.
+    pub(crate) datagram_limit: Result<usize, SendDatagramError>,
     /// Why the connection closed.
     pub(crate) close_reason: Option<ConnectionError>,
 }
@@ -52,8 +55,15 @@ impl Snapshot {
             peer_certificates: conn.peer_certificates(),
             handshake_complete: conn.is_handshake_complete(),
             max_datagram_size: conn.max_datagram_size(),
+            datagram_limit: conn.datagram_limit(),
             close_reason: conn.error().cloned(),
         }
+    }
+
+    /// The application closed the connection: its handles see it at once.
+    pub(crate) fn closed_locally(&mut self) {
+        self.close_reason
+            .get_or_insert(ConnectionError::LocallyClosed);
     }
 
     /// Brings the snapshot up to date with `conn`; what is learned once
@@ -70,6 +80,7 @@ impl Snapshot {
             self.handshake_complete = conn.is_handshake_complete();
         }
         self.max_datagram_size = conn.max_datagram_size();
+        self.datagram_limit = conn.datagram_limit();
         if self.close_reason.is_none() {
             self.close_reason = conn.error().cloned();
         }

@@ -563,18 +563,25 @@ impl Connection {
         Some(by_mtu.min(peer.saturating_sub(3) as usize))
     }
 
-    /// Queues an unreliable datagram (RFC 9221).
-    pub fn send_datagram(&mut self, data: Bytes) -> Result<(), SendDatagramError> {
+    /// The largest datagram [`send_datagram`](Self::send_datagram) takes
+    /// now, or why it takes none.
+    pub fn datagram_limit(&self) -> Result<usize, SendDatagramError> {
         if self.is_closed() {
-            return Err(SendDatagramError::ConnectionLost);
+            let e = self.error().cloned();
+            return Err(SendDatagramError::ConnectionLost(
+                e.unwrap_or(ConnectionError::LocallyClosed),
+            ));
         }
         if self.config.datagram_receive_buffer_size.is_none() {
             return Err(SendDatagramError::Disabled);
         }
-        let max = self
-            .max_datagram_size()
-            .ok_or(SendDatagramError::UnsupportedByPeer)?;
-        if data.len() > max {
+        self.max_datagram_size()
+            .ok_or(SendDatagramError::UnsupportedByPeer)
+    }
+
+    /// Queues an unreliable datagram (RFC 9221).
+    pub fn send_datagram(&mut self, data: Bytes) -> Result<(), SendDatagramError> {
+        if data.len() > self.datagram_limit()? {
             return Err(SendDatagramError::TooLarge);
         }
         // Unreliable: the oldest go first to stay within the buffer.
@@ -865,8 +872,8 @@ pub enum ConnectError {
     Tls(String),
 }
 
-/// Why a datagram could not be queued.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+/// Why a datagram could not be queued, as quinn's.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SendDatagramError {
     /// The peer does not accept datagrams (or we have not learned it yet).
     #[error("datagrams not supported by peer")]
@@ -878,7 +885,7 @@ pub enum SendDatagramError {
     /// The datagram is larger than `max_datagram_size()`.
     #[error("datagram too large")]
     TooLarge,
-    /// The connection is closed.
+    /// The connection is closed, for this reason.
     #[error("connection lost")]
-    ConnectionLost,
+    ConnectionLost(#[source] ConnectionError),
 }

@@ -194,19 +194,62 @@ fn join<T>(h: std::thread::JoinHandle<Result<T, BoxError>>, who: &str) -> Result
 /// `--reno`: both stacks use NewReno instead of CUBIC.
 static RENO: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
+/// The settings both stacks get, so they are compared like for like.
+struct Shared {
+    mtu: u16,
+    reno: bool,
+    initial_window: u64,
+    stream_receive_window: u32,
+    receive_window: u32,
+    send_window: u64,
+    max_concurrent_streams: u32,
+    idle_timeout: Duration,
+    initial_rtt: Duration,
+    datagram_receive_buffer_size: usize,
+}
+
+impl Shared {
+    fn new(mtu: u16) -> Self {
+        Self {
+            mtu,
+            reno: RENO.load(std::sync::atomic::Ordering::Relaxed),
+            initial_window: 14720,
+            stream_receive_window: 4 << 20,
+            receive_window: 16 << 20,
+            send_window: 16 << 20,
+            max_concurrent_streams: 100,
+            idle_timeout: Duration::from_secs(30),
+            initial_rtt: Duration::from_millis(333),
+            datagram_receive_buffer_size: 1 << 20,
+        }
+    }
+}
+
 fn ours_transport(mtu: u16) -> TransportConfig {
-    let congestion = if RENO.load(std::sync::atomic::Ordering::Relaxed) {
+    let s = Shared::new(mtu);
+    let congestion = if s.reno {
         actix_quic::protocol::CongestionAlgorithm::NewReno
     } else {
         actix_quic::protocol::CongestionAlgorithm::Cubic
     };
-    TransportConfig {
-        initial_mtu: mtu,
-        // The same datagram size for both stacks: no discovery.
-        mtu_discovery: None,
-        congestion,
-        ..TransportConfig::default()
-    }
+    let mut config = TransportConfig::default();
+    // The same datagram size for both stacks: no discovery.
+    config
+        .initial_mtu(s.mtu)
+        .mtu_discovery_config(None)
+        .congestion(congestion)
+        .initial_window(s.initial_window)
+        .stream_receive_window(s.stream_receive_window.into())
+        .receive_window(s.receive_window.into())
+        .send_window(s.send_window)
+        .max_concurrent_bidi_streams(s.max_concurrent_streams.into())
+        .max_concurrent_uni_streams(s.max_concurrent_streams.into())
+        .max_idle_timeout(Some(
+            actix_quic::IdleTimeout::try_from(s.idle_timeout).expect("fits"),
+        ))
+        .initial_rtt(s.initial_rtt)
+        .datagram_receive_buffer_size(Some(s.datagram_receive_buffer_size));
+    config
 }
 
 async fn ours_serve(endpoint: actix_quic::Endpoint, report: UnboundedSender<Received>) {
@@ -242,8 +285,8 @@ async fn ours_client(
     mut received: UnboundedReceiver<Received>,
 ) -> Result<Outcome, BoxError> {
     let endpoint = actix_quic::Endpoint::client("127.0.0.1:0".parse()?)?;
-    let mut config = actix_quic::ClientConfig::new(tls.client);
-    config.transport = Arc::new(ours_transport(args.mtu));
+    let mut config = actix_quic::ClientConfig::new(tls.client)?;
+    config.transport_config(Arc::new(ours_transport(args.mtu)));
     endpoint.set_default_client_config(config);
     let total = args.size_mib * MIB;
     let chunk = payload_chunk();
@@ -299,8 +342,8 @@ fn named<T: Send + 'static>(
 fn run_ours(args: &Args, tls: &Tls) -> Result<Outcome, BoxError> {
     let (report_tx, report_rx) = unbounded_channel();
     let (ready_tx, ready_rx) = mpsc::channel();
-    let mut server_config = actix_quic::ServerConfig::with_crypto(tls.server.clone());
-    server_config.transport = Arc::new(ours_transport(args.mtu));
+    let mut server_config = actix_quic::ServerConfig::with_crypto(tls.server.clone())?;
+    server_config.transport_config(Arc::new(ours_transport(args.mtu)));
     let server = named("ours-server", move || -> Result<(), BoxError> {
         let system = actix::System::new();
         system.block_on(async move {
@@ -332,37 +375,28 @@ fn run_ours(args: &Args, tls: &Tls) -> Result<Outcome, BoxError> {
 // ---- quinn ----
 
 fn quinn_transport(mtu: u16) -> Result<quinn::TransportConfig, BoxError> {
-    let ours = ours_transport(mtu);
+    let s = Shared::new(mtu);
     // The same algorithm as ours (CUBIC by default) with the same initial window.
-    let controller: Arc<dyn quinn::congestion::ControllerFactory + Send + Sync> =
-        match ours.congestion {
-            actix_quic::protocol::CongestionAlgorithm::NewReno => {
-                let mut c = quinn::congestion::NewRenoConfig::default();
-                c.initial_window(ours.initial_window);
-                Arc::new(c)
-            }
-            actix_quic::protocol::CongestionAlgorithm::Cubic => {
-                let mut c = quinn::congestion::CubicConfig::default();
-                c.initial_window(ours.initial_window);
-                Arc::new(c)
-            }
-        };
+    let controller: Arc<dyn quinn::congestion::ControllerFactory + Send + Sync> = if s.reno {
+        let mut c = quinn::congestion::NewRenoConfig::default();
+        c.initial_window(s.initial_window);
+        Arc::new(c)
+    } else {
+        let mut c = quinn::congestion::CubicConfig::default();
+        c.initial_window(s.initial_window);
+        Arc::new(c)
+    };
     let mut t = quinn::TransportConfig::default();
-    t.initial_mtu(ours.initial_mtu)
+    t.initial_mtu(s.mtu)
         .mtu_discovery_config(None)
-        .stream_receive_window(quinn::VarInt::from_u64(ours.stream_receive_window)?)
-        .receive_window(quinn::VarInt::from_u64(ours.receive_window)?)
-        .send_window(ours.send_window)
-        .max_concurrent_bidi_streams(quinn::VarInt::from_u64(ours.max_concurrent_bidi_streams)?)
-        .max_concurrent_uni_streams(quinn::VarInt::from_u64(ours.max_concurrent_uni_streams)?)
-        .max_idle_timeout(
-            ours.max_idle_timeout
-                .map(quinn::IdleTimeout::try_from)
-                .transpose()?,
-        )
-        .keep_alive_interval(ours.keep_alive_interval)
-        .initial_rtt(ours.initial_rtt)
-        .datagram_receive_buffer_size(ours.datagram_receive_buffer_size)
+        .stream_receive_window(s.stream_receive_window.into())
+        .receive_window(s.receive_window.into())
+        .send_window(s.send_window)
+        .max_concurrent_bidi_streams(s.max_concurrent_streams.into())
+        .max_concurrent_uni_streams(s.max_concurrent_streams.into())
+        .max_idle_timeout(Some(quinn::IdleTimeout::try_from(s.idle_timeout)?))
+        .initial_rtt(s.initial_rtt)
+        .datagram_receive_buffer_size(Some(s.datagram_receive_buffer_size))
         .congestion_controller_factory(controller);
     Ok(t)
 }
@@ -521,13 +555,13 @@ fn idle_ours(args: &Args, tls: &Tls) -> Result<f64, BoxError> {
     let tls = tls.clone();
     named("ours-idle", move || {
         actix::System::new().block_on(async move {
-            let mut server_config = actix_quic::ServerConfig::with_crypto(tls.server.clone());
-            server_config.transport = Arc::new(ours_transport(args.mtu));
+            let mut server_config = actix_quic::ServerConfig::with_crypto(tls.server.clone())?;
+            server_config.transport_config(Arc::new(ours_transport(args.mtu)));
             let server = actix_quic::Endpoint::server(server_config, "127.0.0.1:0".parse()?)?;
             let addr = server.local_addr()?;
             let client = actix_quic::Endpoint::client("127.0.0.1:0".parse()?)?;
-            let mut config = actix_quic::ClientConfig::new(tls.client.clone());
-            config.transport = Arc::new(ours_transport(args.mtu));
+            let mut config = actix_quic::ClientConfig::new(tls.client.clone())?;
+            config.transport_config(Arc::new(ours_transport(args.mtu)));
             client.set_default_client_config(config);
             // One connection first, so lazy set-up is not counted.
             let warm = client.connect(addr, "localhost")?.await?;
@@ -612,7 +646,7 @@ fn main() -> Result<(), BoxError> {
     let args = parse_args().map_err(|e| {
         format!("{e}\nusage: bench [--size-mib N] [--mtu BYTES] [--handshakes N] [--idle N]")
     })?;
-    let d = TransportConfig::default();
+    let d = Shared::new(args.mtu);
     println!(
         "{} MiB on one stream, {} B UDP payloads, windows: stream {} KiB, connection {} KiB, send {} KiB; {} handshakes",
         args.size_mib,

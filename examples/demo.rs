@@ -212,13 +212,13 @@ async fn main() -> Result<(), BoxError> {
 
     let (server_tls, client_tls) = tls_configs()?;
     let any: SocketAddr = "127.0.0.1:0".parse()?;
-    let server = Endpoint::server(ServerConfig::with_crypto(Arc::new(server_tls)), any)?;
+    let server = Endpoint::server(ServerConfig::with_crypto(Arc::new(server_tls))?, any)?;
     let server_addr = server.local_addr()?;
     let (report, mut server_stats) = unbounded_channel();
     actix::spawn(serve(server.clone(), report));
 
     let client = Endpoint::client(any)?;
-    client.set_default_client_config(ClientConfig::new(Arc::new(client_tls)));
+    client.set_default_client_config(ClientConfig::new(Arc::new(client_tls))?);
 
     let started = Instant::now();
     let conn = client.connect(server_addr, "localhost")?.await?;

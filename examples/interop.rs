@@ -457,8 +457,8 @@ fn client_tls(
 
 async fn run_server(args: ServerArgs, case: Case) -> Result<(), BoxError> {
     let tls = server_tls(&args)?;
-    let mut config = ServerConfig::with_crypto(Arc::new(tls));
-    config.retry = case.retry;
+    let mut config = ServerConfig::with_crypto(Arc::new(tls))?;
+    config.retry(case.retry);
     let endpoint = Endpoint::server(config, args.listen)?;
     let www = Arc::new(args.www.canonicalize()?);
     println!(
@@ -782,10 +782,9 @@ async fn run_client(args: ClientArgs, case: Case) -> Result<(), BoxError> {
 
     let tickets = Arc::new(Tickets::new());
     let endpoint = Endpoint::client(local)?;
-    endpoint.set_default_client_config(ClientConfig {
-        version: case.version,
-        ..ClientConfig::new(Arc::new(client_tls(&args, case, tickets.clone())?))
-    });
+    let mut client_config = ClientConfig::new(Arc::new(client_tls(&args, case, tickets.clone())?))?;
+    client_config.version(case.version);
+    endpoint.set_default_client_config(client_config);
     let started = Instant::now();
     let mut summary = Summary::default();
     let mut total = 0;

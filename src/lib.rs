@@ -30,11 +30,11 @@ pub use handles::{
     SendStream, ZeroRttAccepted,
 };
 pub use protocol::{
-    ApplicationClose, ClientConfig, CongestionAlgorithm, CongestionPhase, CongestionState,
-    ConnectError, ConnectionClose, ConnectionError, ConnectionStats, Dir, EndpointConfig,
-    FrameStats, HandshakeData, MtuDiscoveryConfig, SendDatagramError, ServerConfig, Side, StreamId,
-    TokenKey, TokenStore, TransportConfig, TransportError, TransportErrorCode, VarInt,
-    VarIntBoundsExceeded, ZeroRttState, VERSION_1, VERSION_2,
+    ApplicationClose, ClientConfig, ConfigError, CongestionAlgorithm, CongestionPhase,
+    CongestionState, ConnectError, ConnectionClose, ConnectionError, ConnectionStats, Dir,
+    EndpointConfig, FrameStats, HandshakeData, IdleTimeout, MtuDiscoveryConfig, SendDatagramError,
+    ServerConfig, Side, StreamId, TokenKey, TokenStore, TransportConfig, TransportError,
+    TransportErrorCode, VarInt, VarIntBoundsExceeded, ZeroRttState, VERSION_1, VERSION_2,
 };
 /// The rustls version this crate is built against, to build its
 /// `ClientConfig` / `ServerConfig` with.

@@ -57,14 +57,14 @@ fn tls() -> &'static Tls {
 
 /// A fresh client configuration (without a token store).
 pub fn client_config() -> ClientConfig {
-    let mut c = ClientConfig::new(tls().client.clone());
-    c.token_store = None;
+    let mut c = ClientConfig::new(tls().client.clone()).unwrap();
+    c.token_store(None);
     c
 }
 
 /// A fresh server configuration.
 pub fn server_config() -> ServerConfig {
-    ServerConfig::with_crypto(tls().server.clone())
+    ServerConfig::with_crypto(tls().server.clone()).unwrap()
 }
 
 /// Splits a fuzz input into `(tag, bytes)` records: a tag byte, a

@@ -7,76 +7,266 @@ use super::packet;
 use super::token::{
     TokenKey, TokenStore, DEFAULT_RETRY_TOKEN_LIFETIME, DEFAULT_VALIDATION_TOKEN_LIFETIME,
 };
+use super::varint::{VarInt, VarIntBoundsExceeded};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Transport tuning, as in quinn's `TransportConfig`. Defaults suit a
-/// fast local network and the public internet alike.
+/// A rustls configuration QUIC cannot use, found when the QUIC
+/// configuration is built (rather than by every connection failing).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The rustls provider has no TLS 1.3 cipher suite: QUIC runs only
+    /// on TLS 1.3 (RFC 9001 §4.2).
+    #[error("the rustls provider offers no TLS 1.3 cipher suite; QUIC is TLS 1.3 only")]
+    NoTls13,
+    /// A server's `max_early_data_size` is neither 0 (no 0-RTT) nor
+    /// `u32::MAX` (0-RTT), the only values QUIC allows (RFC 9001 §4.6.1).
+    #[error("max_early_data_size is {0}; QUIC allows only 0 or u32::MAX")]
+    MaxEarlyDataSize(u32),
+    /// rustls refused to build the configuration.
+    #[error(transparent)]
+    Rustls(#[from] rustls::Error),
+}
+
+/// Checks what QUIC needs of a rustls crypto provider: TLS 1.3 cipher
+/// suites. (Initial packets use AES-128-GCM whatever the configuration
+/// offers, RFC 9001 §5.2, so a provider restricted to ChaCha20 works.)
+fn check_provider(provider: &rustls::crypto::CryptoProvider) -> Result<(), ConfigError> {
+    if !provider.cipher_suites.iter().any(|s| s.tls13().is_some()) {
+        return Err(ConfigError::NoTls13);
+    }
+    Ok(())
+}
+
+/// The crypto provider of this build (ring).
+fn default_provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// How long a silent connection lives (RFC 9000 §10.1), in milliseconds
+/// on the wire, as quinn's `IdleTimeout`: made from a [`VarInt`] of
+/// milliseconds or, fallibly, from a `Duration`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct IdleTimeout(VarInt);
+
+impl IdleTimeout {
+    pub(crate) fn duration(self) -> Duration {
+        Duration::from_millis(self.0.into_inner())
+    }
+}
+
+impl From<VarInt> for IdleTimeout {
+    fn from(ms: VarInt) -> Self {
+        Self(ms)
+    }
+}
+
+impl TryFrom<Duration> for IdleTimeout {
+    type Error = VarIntBoundsExceeded;
+    fn try_from(timeout: Duration) -> Result<Self, VarIntBoundsExceeded> {
+        Ok(Self(VarInt::try_from(timeout.as_millis())?))
+    }
+}
+
+/// Transport tuning, as quinn's `TransportConfig`: set with its methods,
+/// which take values the wire can carry. Defaults suit a fast local
+/// network and the public internet alike.
 #[derive(Debug, Clone)]
 pub struct TransportConfig {
+    pub(crate) max_idle_timeout: Option<Duration>,
+    pub(crate) stream_receive_window: u64,
+    pub(crate) receive_window: u64,
+    pub(crate) send_window: u64,
+    pub(crate) max_concurrent_bidi_streams: u64,
+    pub(crate) max_concurrent_uni_streams: u64,
+    pub(crate) keep_alive_interval: Option<Duration>,
+    pub(crate) initial_rtt: Duration,
+    pub(crate) max_ack_delay: Duration,
+    pub(crate) initial_mtu: u16,
+    pub(crate) datagram_receive_buffer_size: Option<usize>,
+    pub(crate) datagram_send_buffer_size: usize,
+    pub(crate) crypto_buffer_size: u64,
+    pub(crate) active_connection_id_limit: u64,
+    pub(crate) initial_window: u64,
+    pub(crate) congestion: CongestionAlgorithm,
+    pub(crate) pacing: bool,
+    pub(crate) mtu_discovery: Option<MtuDiscoveryConfig>,
+}
+
+impl TransportConfig {
     /// How long a connection may stay silent before it is closed
-    /// (RFC 9000 §10.1); `None` disables the local limit.
-    pub max_idle_timeout: Option<Duration>,
-    /// Bytes the peer may send on one stream beyond what was read.
-    pub stream_receive_window: u64,
-    /// Bytes the peer may send across all streams beyond what was read.
-    pub receive_window: u64,
-    /// Bytes we buffer unacknowledged across all send streams.
-    pub send_window: u64,
-    /// Bidirectional streams the peer may have open at once.
-    pub max_concurrent_bidi_streams: u64,
-    /// Unidirectional streams the peer may have open at once.
-    pub max_concurrent_uni_streams: u64,
-    /// Send a PING when nothing else was sent for this long.
-    pub keep_alive_interval: Option<Duration>,
-    /// RTT assumed before a sample exists (RFC 9002 §6.2.2).
-    pub initial_rtt: Duration,
-    /// Longest we delay an acknowledgement (RFC 9000 §13.2.1).
-    pub max_ack_delay: Duration,
-    /// UDP payload size used for every packet. 1200 is always safe
-    /// (RFC 9000 §14); larger values need a path that carries them.
-    pub initial_mtu: u16,
+    /// (RFC 9000 §10.1; the smaller of both ends' values applies);
+    /// `None` disables the local limit. 30 s by default.
+    pub fn max_idle_timeout(&mut self, value: Option<IdleTimeout>) -> &mut Self {
+        self.max_idle_timeout = value.map(IdleTimeout::duration);
+        self
+    }
+
+    /// Bytes the peer may send on one stream beyond what was read
+    /// (4 MiB by default).
+    pub fn stream_receive_window(&mut self, value: VarInt) -> &mut Self {
+        self.stream_receive_window = value.into_inner();
+        self
+    }
+
+    /// Bytes the peer may send across all streams beyond what was read
+    /// (16 MiB by default).
+    pub fn receive_window(&mut self, value: VarInt) -> &mut Self {
+        self.receive_window = value.into_inner();
+        self
+    }
+
+    /// Bytes we buffer unacknowledged across all send streams (16 MiB by
+    /// default).
+    pub fn send_window(&mut self, value: u64) -> &mut Self {
+        self.send_window = value;
+        self
+    }
+
+    /// Bidirectional streams the peer may have open at once (100 by
+    /// default; at most 2^60 is granted, RFC 9000 §4.6).
+    pub fn max_concurrent_bidi_streams(&mut self, value: VarInt) -> &mut Self {
+        self.max_concurrent_bidi_streams = value.into_inner();
+        self
+    }
+
+    /// Unidirectional streams the peer may have open at once (100 by
+    /// default).
+    pub fn max_concurrent_uni_streams(&mut self, value: VarInt) -> &mut Self {
+        self.max_concurrent_uni_streams = value.into_inner();
+        self
+    }
+
+    /// Send a PING when nothing was received for this long, as quinn's:
+    /// keeps a quiet connection (and the NAT bindings on its path) alive
+    /// when set below the idle timeout. Off by default.
+    pub fn keep_alive_interval(&mut self, value: Option<Duration>) -> &mut Self {
+        self.keep_alive_interval = value;
+        self
+    }
+
+    /// RTT assumed before a sample exists (RFC 9002 §6.2.2; 333 ms by
+    /// default).
+    pub fn initial_rtt(&mut self, value: Duration) -> &mut Self {
+        self.initial_rtt = value;
+        self
+    }
+
+    /// Longest we delay an acknowledgement (RFC 9000 §13.2.1; 25 ms by
+    /// default).
+    pub fn max_ack_delay(&mut self, value: Duration) -> &mut Self {
+        self.max_ack_delay = value;
+        self
+    }
+
+    /// UDP payload size before path MTU discovery raises it. 1200 (the
+    /// default) is always safe (RFC 9000 §14); larger values need a path
+    /// that carries them. Values below 1200 count as 1200.
+    pub fn initial_mtu(&mut self, value: u16) -> &mut Self {
+        self.initial_mtu = value;
+        self
+    }
+
+    /// Path MTU discovery (RFC 8899, RFC 9000 §14.3) above the initial
+    /// MTU; `None` keeps the initial MTU for the whole connection. On by
+    /// default.
+    pub fn mtu_discovery_config(&mut self, value: Option<MtuDiscoveryConfig>) -> &mut Self {
+        self.mtu_discovery = value;
+        self
+    }
+
     /// Bytes of received datagrams (RFC 9221) buffered until the
     /// application reads them; the oldest are dropped beyond it. It also
     /// bounds the `max_datagram_frame_size` we announce (at most 65535).
-    /// `None` disables datagrams.
-    pub datagram_receive_buffer_size: Option<usize>,
+    /// `None` disables datagrams. 1 MiB by default.
+    pub fn datagram_receive_buffer_size(&mut self, value: Option<usize>) -> &mut Self {
+        self.datagram_receive_buffer_size = value;
+        self
+    }
+
     /// Bytes of datagrams queued for sending; the oldest are dropped
-    /// beyond it (datagrams are unreliable).
-    pub datagram_send_buffer_size: usize,
+    /// beyond it (datagrams are unreliable). 1 MiB by default.
+    pub fn datagram_send_buffer_size(&mut self, value: usize) -> &mut Self {
+        self.datagram_send_buffer_size = value;
+        self
+    }
+
     /// Out-of-order CRYPTO bytes buffered per level before the peer is
-    /// closed with CRYPTO_BUFFER_EXCEEDED.
-    pub crypto_buffer_size: u64,
-    /// Most peer connection IDs we store (active_connection_id_limit).
-    pub active_connection_id_limit: u64,
-    /// Initial congestion window in bytes (RFC 9002 §7.2).
-    pub initial_window: u64,
-    /// The congestion controller (CUBIC by default).
-    pub congestion: CongestionAlgorithm,
-    /// Spread sending over the RTT (RFC 9002 §7.7).
-    pub pacing: bool,
-    /// Path MTU discovery (RFC 8899, RFC 9000 §14.3) above
-    /// `initial_mtu`; `None` keeps `initial_mtu` for the whole
-    /// connection.
-    pub mtu_discovery: Option<MtuDiscoveryConfig>,
+    /// closed with CRYPTO_BUFFER_EXCEEDED (64 KiB by default).
+    pub fn crypto_buffer_size(&mut self, value: usize) -> &mut Self {
+        self.crypto_buffer_size = value as u64;
+        self
+    }
+
+    /// Most connection IDs of the peer we store
+    /// (active_connection_id_limit, RFC 9000 §18.2; 4 by default, at
+    /// least 2).
+    pub fn active_connection_id_limit(&mut self, value: u32) -> &mut Self {
+        self.active_connection_id_limit = u64::from(value.max(2));
+        self
+    }
+
+    /// Initial congestion window in bytes (RFC 9002 §7.2; 14720 by
+    /// default).
+    pub fn initial_window(&mut self, value: u64) -> &mut Self {
+        self.initial_window = value;
+        self
+    }
+
+    /// The congestion controller: CUBIC (RFC 9438, the default) or
+    /// NewReno (RFC 9002 §7.3).
+    pub fn congestion(&mut self, value: CongestionAlgorithm) -> &mut Self {
+        self.congestion = value;
+        self
+    }
+
+    /// Spread sending over the RTT (RFC 9002 §7.7); on by default.
+    pub fn pacing(&mut self, value: bool) -> &mut Self {
+        self.pacing = value;
+        self
+    }
 }
 
 /// How the path MTU is discovered (RFC 8899 DPLPMTUD), as quinn's
 /// `MtuDiscoveryConfig`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MtuDiscoveryConfig {
+    pub(crate) upper_bound: u16,
+    pub(crate) interval: Duration,
+    pub(crate) black_hole_cooldown: Duration,
+    pub(crate) minimum_change: u16,
+}
+
+impl MtuDiscoveryConfig {
     /// The largest UDP payload size probed for (1452 by default: an
     /// Ethernet MTU of 1500 less IPv6 and UDP headers). The peer's
     /// max_udp_payload_size bounds it too.
-    pub upper_bound: u16,
+    pub fn upper_bound(&mut self, value: u16) -> &mut Self {
+        self.upper_bound = value;
+        self
+    }
+
     /// After a search ends, how long until the path is probed again
     /// (RFC 8899 §5.2; 600 s by default).
-    pub interval: Duration,
+    pub fn interval(&mut self, value: Duration) -> &mut Self {
+        self.interval = value;
+        self
+    }
+
     /// After a black hole sent the size back to 1200, how long until
     /// probing starts again (60 s by default).
-    pub black_hole_cooldown: Duration,
-    /// The search stops when the bounds are closer than this (20 bytes).
-    pub minimum_change: u16,
+    pub fn black_hole_cooldown(&mut self, value: Duration) -> &mut Self {
+        self.black_hole_cooldown = value;
+        self
+    }
+
+    /// The search stops when its bounds are closer than this (20 bytes
+    /// by default).
+    pub fn minimum_change(&mut self, value: u16) -> &mut Self {
+        self.minimum_change = value;
+        self
+    }
 }
 
 impl Default for MtuDiscoveryConfig {
@@ -115,67 +305,38 @@ impl Default for TransportConfig {
     }
 }
 
-/// Settings for accepting connections.
+/// Settings for accepting connections, as quinn's `ServerConfig`: made
+/// from a rustls configuration (checked for what QUIC needs) or from a
+/// certificate, then set with its methods.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
-    /// TLS settings (certificate, ALPN).
-    pub crypto: Arc<rustls::ServerConfig>,
-    /// Transport settings for accepted connections.
-    pub transport: Arc<TransportConfig>,
-    /// Most connections at once; further client Initials are refused
-    /// with CONNECTION_REFUSED (RFC 9000 §20.1) rather than growing memory.
-    pub max_connections: usize,
-    /// Most connection attempts at once, counting those awaiting the
-    /// application's decision (`Incoming`) and those handshaking; beyond
-    /// it new Initials are refused with CONNECTION_REFUSED before any TLS
-    /// work (RFC 9000 §20.1).
-    pub max_incoming: usize,
-    /// Most bytes of further datagrams held for one undecided attempt
-    /// (the client's 0-RTT, a retransmitted Initial) until it is
-    /// accepted; past it they are dropped and the client sends again.
-    pub incoming_buffer_size: usize,
-    /// Most bytes held for all undecided attempts together.
-    pub incoming_buffer_size_total: usize,
-    /// Validate every client address with a Retry round trip before
-    /// creating any state for it (RFC 9000 §8.1.2). Clients returning a
-    /// valid NEW_TOKEN token skip the Retry. Off by default.
-    pub retry: bool,
-    /// Send each client a NEW_TOKEN frame once the handshake completes, so
-    /// its next connection starts with a validated address (RFC 9000
-    /// §8.1.3). On by default.
-    pub send_new_token: bool,
-    /// The secret sealing Retry and NEW_TOKEN tokens; by default random,
-    /// drawn by the first endpoint that uses this configuration (clones
-    /// share it). Endpoints sharing it accept each other's tokens.
-    pub token_key: Arc<TokenKey>,
-    /// How long a Retry token is accepted (10 s by default).
-    pub retry_token_lifetime: Duration,
-    /// How long a NEW_TOKEN token is accepted (24 h by default).
-    pub validation_token_lifetime: Duration,
-    /// Follow clients that move to a new address or port (RFC 9000 §9):
-    /// NAT rebinding or a client's new socket. When false, packets from
-    /// any other address than the one the handshake used are dropped.
-    /// On by default, as in quinn.
-    pub migration: bool,
-    /// The versions we answer in, most preferred first. A client that
-    /// starts in one version and lists a more preferred one in its
-    /// version_information is answered in that one (compatible version
-    /// negotiation, RFC 9368 §2.3). By default v1 then v2: clients get
-    /// the version they start with.
-    pub preferred_versions: Vec<u32>,
+    pub(crate) crypto: Arc<rustls::ServerConfig>,
+    pub(crate) transport: Arc<TransportConfig>,
+    pub(crate) max_connections: usize,
+    pub(crate) max_incoming: usize,
+    pub(crate) incoming_buffer_size: usize,
+    pub(crate) incoming_buffer_size_total: usize,
+    pub(crate) retry: bool,
+    pub(crate) send_new_token: bool,
+    pub(crate) token_key: Arc<TokenKey>,
+    pub(crate) retry_token_lifetime: Duration,
+    pub(crate) validation_token_lifetime: Duration,
+    pub(crate) migration: bool,
+    pub(crate) preferred_versions: Vec<u32>,
 }
 
 impl ServerConfig {
-    /// Sets [`migration`](Self::migration), as quinn's
-    /// `ServerConfig::migration`.
-    pub fn migration(&mut self, value: bool) -> &mut Self {
-        self.migration = value;
-        self
-    }
-
-    /// A server configuration with default transport settings.
-    pub fn with_crypto(crypto: Arc<rustls::ServerConfig>) -> Self {
-        Self {
+    /// A server configuration on `crypto` (certificate, ALPN) with
+    /// default transport settings. Fails when QUIC cannot use it: no
+    /// TLS 1.3 cipher suite in its provider, or a `max_early_data_size`
+    /// other than 0 (0-RTT off) or `u32::MAX` (0-RTT on).
+    pub fn with_crypto(crypto: Arc<rustls::ServerConfig>) -> Result<Self, ConfigError> {
+        check_provider(crypto.crypto_provider())?;
+        match crypto.max_early_data_size {
+            0 | u32::MAX => {}
+            n => return Err(ConfigError::MaxEarlyDataSize(n)),
+        }
+        Ok(Self {
             crypto,
             transport: Arc::new(TransportConfig::default()),
             max_connections: 100_000,
@@ -189,35 +350,175 @@ impl ServerConfig {
             validation_token_lifetime: DEFAULT_VALIDATION_TOKEN_LIFETIME,
             migration: true,
             preferred_versions: packet::SUPPORTED_VERSIONS.to_vec(),
-        }
+        })
+    }
+
+    /// A server presenting `cert_chain` with `key`, as quinn's: TLS 1.3
+    /// with this build's crypto provider, 0-RTT accepted, no ALPN (build
+    /// the rustls configuration yourself for ALPN or client
+    /// certificates, and use [`with_crypto`](Self::with_crypto)).
+    pub fn with_single_cert(
+        cert_chain: Vec<rustls::pki_types::CertificateDer<'static>>,
+        key: rustls::pki_types::PrivateKeyDer<'static>,
+    ) -> Result<Self, ConfigError> {
+        let mut crypto = rustls::ServerConfig::builder_with_provider(default_provider())
+            .with_protocol_versions(&[&rustls::version::TLS13])?
+            .with_no_client_auth()
+            .with_single_cert(cert_chain, key)?;
+        crypto.max_early_data_size = u32::MAX;
+        Self::with_crypto(Arc::new(crypto))
+    }
+
+    /// Transport settings for accepted connections.
+    pub fn transport_config(&mut self, transport: Arc<TransportConfig>) -> &mut Self {
+        self.transport = transport;
+        self
+    }
+
+    /// Most connections at once; further client Initials are refused
+    /// with CONNECTION_REFUSED (RFC 9000 §20.1). 100,000 by default.
+    pub fn max_connections(&mut self, value: usize) -> &mut Self {
+        self.max_connections = value;
+        self
+    }
+
+    /// Most connection attempts at once, counting those awaiting the
+    /// application's decision (`Incoming`) and those handshaking; beyond
+    /// it new Initials are refused with CONNECTION_REFUSED before any TLS
+    /// work (RFC 9000 §20.1). 65,536 by default.
+    pub fn max_incoming(&mut self, value: usize) -> &mut Self {
+        self.max_incoming = value;
+        self
+    }
+
+    /// Most bytes of further datagrams held for one undecided attempt
+    /// (the client's 0-RTT, a retransmitted Initial) until it is
+    /// accepted; past it they are dropped and the client sends again.
+    /// 64 KiB by default.
+    pub fn incoming_buffer_size(&mut self, value: u64) -> &mut Self {
+        self.incoming_buffer_size = usize::try_from(value).unwrap_or(usize::MAX);
+        self
+    }
+
+    /// Most bytes held for all undecided attempts together (16 MiB by
+    /// default).
+    pub fn incoming_buffer_size_total(&mut self, value: u64) -> &mut Self {
+        self.incoming_buffer_size_total = usize::try_from(value).unwrap_or(usize::MAX);
+        self
+    }
+
+    /// Validate every client address with a Retry round trip before it
+    /// reaches `accept()` (RFC 9000 §8.1.2); clients returning a valid
+    /// NEW_TOKEN token skip it. Off by default; `Incoming::retry`
+    /// decides per client instead.
+    pub fn retry(&mut self, value: bool) -> &mut Self {
+        self.retry = value;
+        self
+    }
+
+    /// Send each client a NEW_TOKEN frame once the handshake completes, so
+    /// its next connection starts with a validated address (RFC 9000
+    /// §8.1.3). On by default.
+    pub fn send_new_token(&mut self, value: bool) -> &mut Self {
+        self.send_new_token = value;
+        self
+    }
+
+    /// The secret sealing Retry and NEW_TOKEN tokens; by default random,
+    /// drawn by the first endpoint that uses this configuration (clones
+    /// share it). Endpoints sharing it accept each other's tokens.
+    pub fn token_key(&mut self, value: Arc<TokenKey>) -> &mut Self {
+        self.token_key = value;
+        self
+    }
+
+    /// How long a Retry token is accepted (10 s by default).
+    pub fn retry_token_lifetime(&mut self, value: Duration) -> &mut Self {
+        self.retry_token_lifetime = value;
+        self
+    }
+
+    /// How long a NEW_TOKEN token is accepted (24 h by default).
+    pub fn validation_token_lifetime(&mut self, value: Duration) -> &mut Self {
+        self.validation_token_lifetime = value;
+        self
+    }
+
+    /// Follow clients that move to a new address or port (RFC 9000 §9):
+    /// NAT rebinding or a client's new socket. When false, packets from
+    /// any other address than the one the handshake used are dropped.
+    /// On by default, as in quinn.
+    pub fn migration(&mut self, value: bool) -> &mut Self {
+        self.migration = value;
+        self
+    }
+
+    /// The versions we answer in, most preferred first. A client that
+    /// starts in one version and lists a more preferred one in its
+    /// version_information is answered in that one (compatible version
+    /// negotiation, RFC 9368 §2.3). By default v1 then v2: clients get
+    /// the version they start with.
+    pub fn preferred_versions(&mut self, value: Vec<u32>) -> &mut Self {
+        self.preferred_versions = value;
+        self
     }
 }
 
-/// Settings for making connections.
+/// Settings for making connections, as quinn's `ClientConfig`: made from
+/// a rustls configuration (checked for what QUIC needs) or from trusted
+/// roots, then set with its methods.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
-    /// TLS settings (roots, ALPN).
-    pub crypto: Arc<rustls::ClientConfig>,
-    /// Transport settings.
-    pub transport: Arc<TransportConfig>,
-    /// Where NEW_TOKEN tokens from servers are kept and taken from for
-    /// later connections to the same server name (RFC 9000 §8.1.3);
-    /// `None` neither keeps nor sends any.
-    pub token_store: Option<Arc<TokenStore>>,
-    /// The QUIC version to connect with: [`VERSION_1`](packet::VERSION_1) (the
-    /// default) or [`VERSION_2`](packet::VERSION_2) (RFC 9369).
-    pub version: u32,
+    pub(crate) crypto: Arc<rustls::ClientConfig>,
+    pub(crate) transport: Arc<TransportConfig>,
+    pub(crate) token_store: Option<Arc<TokenStore>>,
+    pub(crate) version: u32,
 }
 
 impl ClientConfig {
-    /// A client configuration with default transport settings.
-    pub fn new(crypto: Arc<rustls::ClientConfig>) -> Self {
-        Self {
+    /// A client configuration on `crypto` (roots, ALPN) with default
+    /// transport settings. Fails when QUIC cannot use it: no TLS 1.3
+    /// cipher suite in its provider.
+    pub fn new(crypto: Arc<rustls::ClientConfig>) -> Result<Self, ConfigError> {
+        check_provider(crypto.crypto_provider())?;
+        Ok(Self {
             crypto,
             transport: Arc::new(TransportConfig::default()),
             token_store: Some(Arc::new(TokenStore::default())),
             version: packet::VERSION_1,
-        }
+        })
+    }
+
+    /// A client trusting `roots`, as quinn's: TLS 1.3 with this build's
+    /// crypto provider, no ALPN, no client certificate.
+    pub fn with_root_certificates(roots: Arc<rustls::RootCertStore>) -> Result<Self, ConfigError> {
+        let crypto = rustls::ClientConfig::builder_with_provider(default_provider())
+            .with_protocol_versions(&[&rustls::version::TLS13])?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Self::new(Arc::new(crypto))
+    }
+
+    /// Transport settings.
+    pub fn transport_config(&mut self, transport: Arc<TransportConfig>) -> &mut Self {
+        self.transport = transport;
+        self
+    }
+
+    /// Where NEW_TOKEN tokens from servers are kept and taken from for
+    /// later connections to the same server name (RFC 9000 §8.1.3);
+    /// `None` neither keeps nor sends any. Each configuration has its
+    /// own store by default; clones share it.
+    pub fn token_store(&mut self, store: Option<Arc<TokenStore>>) -> &mut Self {
+        self.token_store = store;
+        self
+    }
+
+    /// The QUIC version to connect with: [`VERSION_1`](packet::VERSION_1)
+    /// (the default) or [`VERSION_2`](packet::VERSION_2) (RFC 9369).
+    pub fn version(&mut self, version: u32) -> &mut Self {
+        self.version = version;
+        self
     }
 }
 
@@ -255,5 +556,74 @@ impl EndpointConfig {
 impl std::fmt::Debug for EndpointConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EndpointConfig").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cert() -> (
+        rustls::pki_types::CertificateDer<'static>,
+        rustls::pki_types::PrivateKeyDer<'static>,
+    ) {
+        let c = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        (
+            c.cert.der().clone(),
+            rustls::pki_types::PrivateKeyDer::Pkcs8(c.key_pair.serialize_der().into()),
+        )
+    }
+
+    #[test]
+    fn a_server_config_quic_cannot_use_is_refused_when_built() {
+        let (chain, key) = cert();
+        let mut tls = rustls::ServerConfig::builder_with_provider(default_provider())
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![chain], key)
+            .unwrap();
+        for ok in [0, u32::MAX] {
+            tls.max_early_data_size = ok;
+            assert!(ServerConfig::with_crypto(Arc::new(tls.clone())).is_ok());
+        }
+        tls.max_early_data_size = 16384;
+        let e = ServerConfig::with_crypto(Arc::new(tls)).unwrap_err();
+        assert!(matches!(e, ConfigError::MaxEarlyDataSize(16384)));
+        assert!(e.to_string().contains("only 0 or u32::MAX"), "{e}");
+    }
+
+    #[test]
+    fn quinns_constructors_build_usable_configs() {
+        let (chain, key) = cert();
+        let server = ServerConfig::with_single_cert(vec![chain.clone()], key).unwrap();
+        assert_eq!(server.crypto.max_early_data_size, u32::MAX);
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(chain).unwrap();
+        let client = ClientConfig::with_root_certificates(Arc::new(roots)).unwrap();
+        assert_eq!(client.version, packet::VERSION_1);
+        // A key that does not match fails with rustls's reason.
+        let (other, _) = cert();
+        let (_, key) = cert();
+        assert!(matches!(
+            ServerConfig::with_single_cert(vec![other], key),
+            Err(ConfigError::Rustls(_))
+        ));
+    }
+
+    #[test]
+    fn setters_take_what_the_wire_carries() {
+        let mut t = TransportConfig::default();
+        t.max_idle_timeout(Some(IdleTimeout::try_from(Duration::from_millis(1500)).unwrap()))
+            .stream_receive_window(VarInt::MAX)
+            .max_concurrent_bidi_streams(VarInt::from_u32(7))
+            .active_connection_id_limit(0);
+        assert_eq!(t.max_idle_timeout, Some(Duration::from_millis(1500)));
+        assert_eq!(t.stream_receive_window, (1 << 62) - 1);
+        assert_eq!(t.max_concurrent_bidi_streams, 7);
+        assert_eq!(t.active_connection_id_limit, 2, "at least 2");
+        assert!(IdleTimeout::try_from(Duration::from_secs(u64::MAX)).is_err());
+        t.max_idle_timeout(None);
+        assert_eq!(t.max_idle_timeout, None);
     }
 }

@@ -786,7 +786,7 @@ pub(crate) mod tests {
         .unwrap();
         Endpoint::new(
             EndpointConfig::new(),
-            Some(ServerConfig::with_crypto(Arc::new(tls))),
+            Some(ServerConfig::with_crypto(Arc::new(tls)).unwrap()),
             [1; 32],
         )
     }
@@ -854,7 +854,7 @@ pub(crate) mod tests {
         .unwrap()
         .with_root_certificates(rustls::RootCertStore::empty())
         .with_no_client_auth();
-        ClientConfig::new(Arc::new(tls))
+        ClientConfig::new(Arc::new(tls)).unwrap()
     }
 
     /// A client connection and its first datagram (an Initial).
@@ -872,7 +872,7 @@ pub(crate) mod tests {
     fn retry_server() -> Endpoint {
         let mut ep = server();
         let mut cfg = ep.server.clone().unwrap();
-        cfg.retry = true;
+        cfg.retry(true);
         ep.set_server_config(Some(cfg));
         ep
     }

@@ -55,7 +55,10 @@ mod streams;
 mod token;
 
 pub use cid::{ConnectionId, MAX_CID_LEN};
-pub use config::{ClientConfig, EndpointConfig, MtuDiscoveryConfig, ServerConfig, TransportConfig};
+pub use config::{
+    ClientConfig, ConfigError, EndpointConfig, IdleTimeout, MtuDiscoveryConfig, ServerConfig,
+    TransportConfig,
+};
 pub use congestion::{CongestionAlgorithm, CongestionPhase, CongestionState};
 pub use connection::{
     ApplicationClose, ConnectError, Connection, ConnectionClose, ConnectionError, ConnectionStats,

@@ -87,9 +87,10 @@ async fn cancelled_accept_loses_no_stream() {
 #[actix::test]
 async fn cancelled_open_takes_no_stream_id() {
     crate::common::trace();
-    let no_bidi = TransportConfig {
-        max_concurrent_bidi_streams: 0,
-        ..Default::default()
+    let no_bidi = {
+        let mut config = TransportConfig::default();
+        config.max_concurrent_bidi_streams(VarInt::from_u64(0).unwrap());
+        config
     };
     let (server, client, addr) = endpoints_with(TransportConfig::default(), no_bidi);
     let (conn, sconn) = connect(&server, &client, addr).await;
@@ -115,9 +116,10 @@ async fn cancelled_open_takes_no_stream_id() {
 #[actix::test]
 async fn cancelled_write_sends_nothing() {
     crate::common::trace();
-    let tiny = TransportConfig {
-        stream_receive_window: 4 * 1024,
-        ..Default::default()
+    let tiny = {
+        let mut config = TransportConfig::default();
+        config.stream_receive_window(VarInt::from_u64(4 * 1024).unwrap());
+        config
     };
     let (server, client, addr) = endpoints_with(TransportConfig::default(), tiny);
     let (conn, sconn) = connect(&server, &client, addr).await;

@@ -134,10 +134,12 @@ async fn dropping_every_server_handle_closes_with_code_zero() {
 #[actix::test]
 async fn operations_pending_at_close_fail_with_locally_closed() {
     crate::common::trace();
-    let server_transport = TransportConfig {
-        max_concurrent_bidi_streams: 0,
-        stream_receive_window: 4 * 1024,
-        ..Default::default()
+    let server_transport = {
+        let mut config = TransportConfig::default();
+        config
+            .max_concurrent_bidi_streams(VarInt::from_u64(0).unwrap())
+            .stream_receive_window(VarInt::from_u64(4 * 1024).unwrap());
+        config
     };
     let (server, client, addr) = endpoints_with(TransportConfig::default(), server_transport);
     let (conn, sconn) = connect(&server, &client, addr).await;

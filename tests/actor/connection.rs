@@ -156,9 +156,10 @@ async fn debug_rtt_remote_address_and_handshake_data() {
 #[actix::test]
 async fn datagrams_both_ways_and_size_limit() {
     crate::common::trace();
-    let fixed = TransportConfig {
-        mtu_discovery: None,
-        ..Default::default()
+    let fixed = {
+        let mut config = TransportConfig::default();
+        config.mtu_discovery_config(None);
+        config
     };
     let (server, client, addr) = endpoints_with(fixed.clone(), fixed);
     let (conn, sconn) = connect(&server, &client, addr).await;
@@ -234,9 +235,10 @@ async fn max_datagram_size_follows_the_path_mtu() {
 #[actix::test]
 async fn datagrams_unsupported_by_peer() {
     crate::common::trace();
-    let no_datagrams = TransportConfig {
-        datagram_receive_buffer_size: None,
-        ..Default::default()
+    let no_datagrams = {
+        let mut config = TransportConfig::default();
+        config.datagram_receive_buffer_size(None);
+        config
     };
     let (server, client, addr) = endpoints_with(TransportConfig::default(), no_datagrams);
     let (conn, _sconn) = connect(&server, &client, addr).await;
@@ -252,9 +254,10 @@ async fn datagrams_unsupported_by_peer() {
 #[actix::test]
 async fn datagrams_disabled_locally() {
     crate::common::trace();
-    let no_datagrams = TransportConfig {
-        datagram_receive_buffer_size: None,
-        ..Default::default()
+    let no_datagrams = {
+        let mut config = TransportConfig::default();
+        config.datagram_receive_buffer_size(None);
+        config
     };
     let (server, client, addr) = endpoints_with(no_datagrams, TransportConfig::default());
     let (conn, _sconn) = connect(&server, &client, addr).await;
@@ -295,9 +298,10 @@ async fn export_keying_material_matches_on_both_sides() {
 #[actix::test]
 async fn raising_the_stream_limit_unblocks_open_bi() {
     crate::common::trace();
-    let no_bidi = TransportConfig {
-        max_concurrent_bidi_streams: 0,
-        ..Default::default()
+    let no_bidi = {
+        let mut config = TransportConfig::default();
+        config.max_concurrent_bidi_streams(VarInt::from_u64(0).unwrap());
+        config
     };
     let (server, client, addr) = endpoints_with(TransportConfig::default(), no_bidi);
     let (conn, sconn) = connect(&server, &client, addr).await;

@@ -86,7 +86,7 @@ async fn connect_refuses_at_once_what_cannot_work() {
         );
     }
     let mut unknown_version = config.clone();
-    unknown_version.version = 0x0a0a_0a0a;
+    unknown_version.version(0x0a0a_0a0a);
     assert_eq!(
         client
             .connect_with(unknown_version, addr, "localhost")

@@ -16,14 +16,14 @@ async fn connect_tls(
     server_tls: rustls::ServerConfig,
 ) -> (Connection, Connection, Endpoint, Endpoint) {
     let server = Endpoint::server(
-        ServerConfig::with_crypto(Arc::new(server_tls)),
+        ServerConfig::with_crypto(Arc::new(server_tls)).unwrap(),
         "127.0.0.1:0".parse().unwrap(),
     )
     .unwrap();
     let client = Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
     let connecting = client
         .connect_with(
-            ClientConfig::new(Arc::new(client_tls)),
+            ClientConfig::new(Arc::new(client_tls)).unwrap(),
             server.local_addr().unwrap(),
             "localhost",
         )
@@ -157,9 +157,10 @@ async fn still_waiting<T>(fut: &mut tokio::task::JoinHandle<T>) -> bool {
 #[actix::test]
 async fn stream_limits_change_at_run_time() {
     crate::common::trace();
-    let limit_one = actix_quic::TransportConfig {
-        max_concurrent_bidi_streams: 1,
-        ..Default::default()
+    let limit_one = {
+        let mut config = actix_quic::TransportConfig::default();
+        config.max_concurrent_bidi_streams(VarInt::from_u64(1).unwrap());
+        config
     };
     let (server, client, addr) =
         crate::common::endpoints_with(actix_quic::TransportConfig::default(), limit_one);

@@ -4,13 +4,17 @@
 //! (`tests/pair/idle.rs`).
 
 use crate::common::{connect, endpoints_with, within};
+use actix_quic::IdleTimeout;
 use actix_quic::{ConnectionError, TransportConfig};
 use std::time::{Duration, Instant};
 
 fn idle(ms: u64) -> TransportConfig {
-    TransportConfig {
-        max_idle_timeout: Some(Duration::from_millis(ms)),
-        ..Default::default()
+    {
+        let mut config = TransportConfig::default();
+        config.max_idle_timeout(Some(
+            IdleTimeout::try_from(Duration::from_millis(ms)).unwrap(),
+        ));
+        config
     }
 }
 

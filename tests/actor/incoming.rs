@@ -7,6 +7,7 @@
 use crate::common::{configs, within};
 use actix::prelude::*;
 use actix_quic::messages::{IncomingDecision, NewIncoming};
+use actix_quic::IdleTimeout;
 use actix_quic::{
     ClientConfig, ConnectionError, Endpoint, Incoming, ServerConfig, TransportConfig,
     TransportErrorCode,
@@ -91,10 +92,13 @@ async fn ignore_leaves_the_client_unanswered() {
     crate::common::trace();
     let (server, client, addr, _) = server(|_| {});
     let (mut short, _) = configs();
-    short.transport = Arc::new(TransportConfig {
-        max_idle_timeout: Some(Duration::from_millis(300)),
-        ..TransportConfig::default()
-    });
+    short.transport_config(Arc::new({
+        let mut config = TransportConfig::default();
+        config.max_idle_timeout(Some(
+            IdleTimeout::try_from(Duration::from_millis(300)).unwrap(),
+        ));
+        config
+    }));
     let connecting = client.connect_with(short, addr, "localhost").unwrap();
     next(&server).await.ignore();
     // No answer at all: the client gives up on its own.
@@ -110,7 +114,9 @@ async fn ignore_leaves_the_client_unanswered() {
 #[actix::test]
 async fn past_max_incoming_attempts_are_refused_before_tls() {
     crate::common::trace();
-    let (server, client, addr, _) = server(|s| s.max_incoming = 3);
+    let (server, client, addr, _) = server(|s| {
+        s.max_incoming(3);
+    });
     let waiting: Vec<_> = (0..3)
         .map(|_| client.connect(addr, "localhost").unwrap())
         .collect();
@@ -203,7 +209,7 @@ async fn a_policy_actor_decides_before_accept() {
     let (server, good, addr, mut client_cfg) = server(|_| {});
     let bad = Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
     // Its own token store: no NEW_TOKEN from the good client's connection.
-    client_cfg.token_store = None;
+    client_cfg.token_store(None);
     bad.set_default_client_config(client_cfg);
     let policy = Policy {
         blocked: bad.local_addr().unwrap().port(),

@@ -6,7 +6,7 @@
 
 use crate::common::within;
 use actix_quic::VarInt;
-use actix_quic::{ClientConfig, Endpoint, ServerConfig};
+use actix_quic::{ClientConfig, Endpoint, ServerConfig, TokenStore};
 use quinn::crypto::rustls::QuicClientConfig;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -108,8 +108,8 @@ fn retry_server() -> (
     rustls::pki_types::CertificateDer<'static>,
 ) {
     let (crypto, cert) = crate::common::server_crypto(&[ALPN]);
-    let mut cfg = ServerConfig::with_crypto(Arc::new(crypto));
-    cfg.retry = true;
+    let mut cfg = ServerConfig::with_crypto(Arc::new(crypto)).unwrap();
+    cfg.retry(true);
     let ep = Endpoint::server(cfg, "127.0.0.1:0".parse().unwrap()).unwrap();
     let addr = ep.local_addr().unwrap();
     let server = ep.clone();
@@ -133,8 +133,10 @@ async fn our_client_through_retry_then_with_new_token() {
     crate::common::trace();
     let (_server, server_addr, cert) = retry_server();
     let (addr, seen) = relay(server_addr).await;
-    let cfg = ClientConfig::new(Arc::new(crate::common::client_crypto(&cert, &[ALPN])));
-    let store = cfg.token_store.clone().unwrap();
+    let mut cfg =
+        ClientConfig::new(Arc::new(crate::common::client_crypto(&cert, &[ALPN]))).unwrap();
+    let store = Arc::new(TokenStore::default());
+    cfg.token_store(Some(store.clone()));
     let client = Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
     client.set_default_client_config(cfg);
 

@@ -65,10 +65,9 @@ async fn our_client_is_reset_by_a_server_that_lost_its_state() {
         (a, conn)
     });
     let client = Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
-    client.set_default_client_config(ClientConfig::new(Arc::new(crate::common::client_crypto(
-        &cert,
-        &[ALPN],
-    ))));
+    client.set_default_client_config(
+        ClientConfig::new(Arc::new(crate::common::client_crypto(&cert, &[ALPN]))).unwrap(),
+    );
     let conn = within(10, client.connect(addr, "localhost").unwrap())
         .await
         .unwrap();

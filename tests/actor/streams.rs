@@ -216,10 +216,12 @@ async fn peer_learns_of_a_stream_only_when_it_is_used() {
 }
 
 fn small_windows() -> TransportConfig {
-    TransportConfig {
-        stream_receive_window: 64 * 1024,
-        receive_window: 128 * 1024,
-        ..Default::default()
+    {
+        let mut config = TransportConfig::default();
+        config
+            .stream_receive_window(VarInt::from_u64(64 * 1024).unwrap())
+            .receive_window(VarInt::from_u64(128 * 1024).unwrap());
+        config
     }
 }
 

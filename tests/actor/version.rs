@@ -12,7 +12,7 @@ use std::sync::Arc;
 async fn v2_between_our_endpoints() {
     crate::common::trace();
     let (mut client_cfg, server_cfg) = crate::common::configs();
-    client_cfg.version = VERSION_2;
+    client_cfg.version(VERSION_2);
     let server = Endpoint::server(server_cfg, "127.0.0.1:0".parse().unwrap()).unwrap();
     let client = Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
     client.set_default_client_config(client_cfg.clone());
@@ -37,7 +37,7 @@ async fn v2_between_our_endpoints() {
     s.export_keying_material(&mut b, b"x", b"").await.unwrap();
     assert_eq!(a, b);
     // The same server still takes v1 clients.
-    client_cfg.version = VERSION_1;
+    client_cfg.version(VERSION_1);
     let (v1, sv1) = futures::join!(
         within(
             10,
@@ -61,8 +61,9 @@ async fn v2_client_against_quinn_gets_version_mismatch() {
         quinn::ServerConfig::with_crypto(Arc::new(QuicServerConfig::try_from(crypto).unwrap()));
     let quinn = quinn::Endpoint::server(cfg, "127.0.0.1:0".parse().unwrap()).unwrap();
     let mut client_cfg =
-        actix_quic::ClientConfig::new(Arc::new(crate::common::client_crypto(&cert, &[b"test"])));
-    client_cfg.version = VERSION_2;
+        actix_quic::ClientConfig::new(Arc::new(crate::common::client_crypto(&cert, &[b"test"])))
+            .unwrap();
+    client_cfg.version(VERSION_2);
     let client = Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
     let r = within(
         10,

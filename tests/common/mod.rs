@@ -51,8 +51,8 @@ pub fn configs() -> (ClientConfig, ServerConfig) {
     let (server, cert) = server_crypto(&[b"test"]);
     let client = client_crypto(&cert, &[b"test"]);
     (
-        ClientConfig::new(Arc::new(client)),
-        ServerConfig::with_crypto(Arc::new(server)),
+        ClientConfig::new(Arc::new(client)).unwrap(),
+        ServerConfig::with_crypto(Arc::new(server)).unwrap(),
     )
 }
 
@@ -96,8 +96,8 @@ pub fn endpoints_with(
     std::net::SocketAddr,
 ) {
     let (mut client_cfg, mut server_cfg) = configs();
-    client_cfg.transport = Arc::new(client);
-    server_cfg.transport = Arc::new(server);
+    client_cfg.transport_config(Arc::new(client));
+    server_cfg.transport_config(Arc::new(server));
     let server = actix_quic::Endpoint::server(server_cfg, "127.0.0.1:0".parse().unwrap()).unwrap();
     let client = actix_quic::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
     client.set_default_client_config(client_cfg);
@@ -277,7 +277,7 @@ pub fn pair(link: Link) -> Pair {
 /// A pair whose both sides use `client` and `server` transport settings.
 pub fn pair_with(client: TransportConfig, server: TransportConfig, link: Link) -> Pair {
     let (mut c, mut s) = configs();
-    c.transport = Arc::new(client);
-    s.transport = Arc::new(server);
+    c.transport_config(Arc::new(client));
+    s.transport_config(Arc::new(server));
     Pair::new(c, s, "localhost", link)
 }

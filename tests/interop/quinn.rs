@@ -29,7 +29,7 @@ fn our_server() -> (
 ) {
     let (crypto, cert) = crate::common::server_crypto(&[ALPN]);
     let ep = Endpoint::server(
-        ServerConfig::with_crypto(Arc::new(crypto)),
+        ServerConfig::with_crypto(Arc::new(crypto)).unwrap(),
         "127.0.0.1:0".parse().unwrap(),
     )
     .unwrap();
@@ -48,10 +48,9 @@ fn quinn_client(cert: &rustls::pki_types::CertificateDer<'static>) -> quinn::End
 
 fn our_client(cert: &rustls::pki_types::CertificateDer<'static>) -> Endpoint {
     let ep = Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
-    ep.set_default_client_config(ClientConfig::new(Arc::new(crate::common::client_crypto(
-        cert,
-        &[ALPN],
-    ))));
+    ep.set_default_client_config(
+        ClientConfig::new(Arc::new(crate::common::client_crypto(cert, &[ALPN]))).unwrap(),
+    );
     ep
 }
 

@@ -64,7 +64,7 @@ fn quinn_reverse_server(tls: rustls::ServerConfig) -> (quinn::Endpoint, SocketAd
 /// handshake completes (0.5-RTT).
 fn our_reverse_server(tls: rustls::ServerConfig, early: bool) -> (Endpoint, SocketAddr) {
     let server = Endpoint::server(
-        ServerConfig::with_crypto(Arc::new(tls)),
+        ServerConfig::with_crypto(Arc::new(tls)).unwrap(),
         "127.0.0.1:0".parse().unwrap(),
     )
     .unwrap();
@@ -99,7 +99,7 @@ async fn our_client_resumes_with_0rtt_against_quinn() {
     let (server_tls, client_tls) = tls_with_early_data();
     let (_quinn, addr) = quinn_reverse_server(server_tls);
     let client = Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
-    client.set_default_client_config(ClientConfig::new(Arc::new(client_tls)));
+    client.set_default_client_config(ClientConfig::new(Arc::new(client_tls)).unwrap());
     // First connection: full handshake, no 0-RTT possible; it leaves a
     // ticket.
     let first = client.connect(addr, "localhost").unwrap();
@@ -162,7 +162,7 @@ async fn between_our_endpoints_and_rejected_when_the_server_says_no() {
     };
     let (server, addr) = our_reverse_server(server_tls, false);
     let client = Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
-    client.set_default_client_config(ClientConfig::new(Arc::new(client_tls)));
+    client.set_default_client_config(ClientConfig::new(Arc::new(client_tls)).unwrap());
     let first = within(10, client.connect(addr, "localhost").unwrap())
         .await
         .unwrap();
@@ -177,7 +177,7 @@ async fn between_our_endpoints_and_rejected_when_the_server_says_no() {
     assert!(within(10, accepted).await);
     // The server stops taking early data: the client's 0-RTT request is
     // rejected and sent again in 1-RTT, transparently.
-    server.set_server_config(Some(ServerConfig::with_crypto(Arc::new(no_early))));
+    server.set_server_config(Some(ServerConfig::with_crypto(Arc::new(no_early)).unwrap()));
     let (conn, accepted) = client
         .connect(addr, "localhost")
         .unwrap()

@@ -42,7 +42,7 @@ async fn ours_to_quinn(suites: &[rustls::SupportedCipherSuite]) -> Ends {
     let client = Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
     let connecting = client
         .connect_with(
-            ClientConfig::new(Arc::new(client_tls(&cert, suites))),
+            ClientConfig::new(Arc::new(client_tls(&cert, suites))).unwrap(),
             addr,
             "localhost",
         )
@@ -63,7 +63,7 @@ async fn ours_to_quinn(suites: &[rustls::SupportedCipherSuite]) -> Ends {
 async fn quinn_to_ours(suites: &[rustls::SupportedCipherSuite]) -> Ends {
     let (crypto, cert) = crate::common::server_crypto(&[ALPN]);
     let server = Endpoint::server(
-        ServerConfig::with_crypto(Arc::new(crypto)),
+        ServerConfig::with_crypto(Arc::new(crypto)).unwrap(),
         "127.0.0.1:0".parse().unwrap(),
     )
     .unwrap();

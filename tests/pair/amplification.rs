@@ -30,8 +30,8 @@ fn big_cert_configs() -> (ClientConfig, ServerConfig, usize) {
     server.alpn_protocols = vec![b"test".to_vec()];
     let client = crate::common::client_crypto(&cert, &[b"test"]);
     (
-        ClientConfig::new(Arc::new(client)),
-        ServerConfig::with_crypto(Arc::new(server)),
+        ClientConfig::new(Arc::new(client)).unwrap(),
+        ServerConfig::with_crypto(Arc::new(server)).unwrap(),
         len,
     )
 }

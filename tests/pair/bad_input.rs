@@ -13,6 +13,7 @@ use actix_quic::protocol::SpaceId;
 use actix_quic::protocol::TransportErrorCode as Code;
 use actix_quic::protocol::{DatagramEvent, Endpoint};
 use actix_quic::testing::{Direction, Link, Pair, SplitMix};
+use actix_quic::VarInt;
 use bytes::{Bytes, BytesMut};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -267,10 +268,12 @@ fn stream_beyond_stream_window_is_flow_control_error() {
 fn stream_beyond_connection_window_is_flow_control_error() {
     let mut p = pair_with(
         Default::default(),
-        actix_quic::protocol::TransportConfig {
-            stream_receive_window: 1 << 20,
-            receive_window: 1 << 20,
-            ..Default::default()
+        {
+            let mut config = actix_quic::protocol::TransportConfig::default();
+            config
+                .stream_receive_window(VarInt::from_u64(1 << 20).unwrap())
+                .receive_window(VarInt::from_u64(1 << 20).unwrap());
+            config
         },
         Link::default(),
     );

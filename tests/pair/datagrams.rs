@@ -16,9 +16,10 @@ use std::time::Duration;
 /// A connected pair whose server buffers `buffer` bytes of datagrams
 /// (`None`: datagrams off).
 fn server_buffering(buffer: Option<usize>) -> actix_quic::testing::Pair {
-    let server = TransportConfig {
-        datagram_receive_buffer_size: buffer,
-        ..TransportConfig::default()
+    let server = {
+        let mut config = TransportConfig::default();
+        config.datagram_receive_buffer_size(buffer);
+        config
     };
     let mut p = pair_with(TransportConfig::default(), server, Link::default());
     assert!(p.handshake_and_settle());
@@ -117,9 +118,10 @@ fn peer_limit_bounds_the_size() {
 
 #[test]
 fn disabled_on_either_side_means_none() {
-    let off = TransportConfig {
-        datagram_receive_buffer_size: None,
-        ..TransportConfig::default()
+    let off = {
+        let mut config = TransportConfig::default();
+        config.datagram_receive_buffer_size(None);
+        config
     };
     for (client, server, error) in [
         (
@@ -157,9 +159,10 @@ fn receive_overflow_drops_the_oldest_and_counts_them() {
 
 #[test]
 fn send_overflow_drops_the_oldest_and_counts_them() {
-    let client = TransportConfig {
-        datagram_send_buffer_size: 10_000,
-        ..TransportConfig::default()
+    let client = {
+        let mut config = TransportConfig::default();
+        config.datagram_send_buffer_size(10_000);
+        config
     };
     let mut p = pair_with(client, TransportConfig::default(), Link::default());
     assert!(p.handshake_and_settle());

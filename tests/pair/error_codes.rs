@@ -24,8 +24,8 @@ fn alpn_mismatch_is_crypto_error_no_application_protocol() {
     let (server_tls, cert) = crate::common::server_crypto(&[b"server-only"]);
     let client_tls = crate::common::client_crypto(&cert, &[b"client-only"]);
     let mut p = Pair::new(
-        ClientConfig::new(Arc::new(client_tls)),
-        ServerConfig::with_crypto(Arc::new(server_tls)),
+        ClientConfig::new(Arc::new(client_tls)).unwrap(),
+        ServerConfig::with_crypto(Arc::new(server_tls)).unwrap(),
         "localhost",
         Link::default(),
     );
@@ -43,8 +43,8 @@ fn untrusted_certificate_is_crypto_error_from_the_client() {
     let (_, other) = crate::common::server_crypto(&[b"test"]);
     let client_tls = crate::common::client_crypto(&other, &[b"test"]);
     let mut p = Pair::new(
-        ClientConfig::new(Arc::new(client_tls)),
-        ServerConfig::with_crypto(Arc::new(server_tls)),
+        ClientConfig::new(Arc::new(client_tls)).unwrap(),
+        ServerConfig::with_crypto(Arc::new(server_tls)).unwrap(),
         "localhost",
         Link::default(),
     );
@@ -102,9 +102,10 @@ fn stream_frame_in_an_initial_packet_is_protocol_violation() {
 fn invalid_transport_parameter_is_transport_parameter_error() {
     // A client configured with a max_ack_delay of 20 s sends 20000 ms,
     // above the 2^14 limit of RFC 9000 §18.2.
-    let client = actix_quic::protocol::TransportConfig {
-        max_ack_delay: Duration::from_secs(20),
-        ..Default::default()
+    let client = {
+        let mut config = actix_quic::protocol::TransportConfig::default();
+        config.max_ack_delay(Duration::from_secs(20));
+        config
     };
     let mut p = pair_with(client, Default::default(), Link::default());
     run_until_both_closed(&mut p);

@@ -128,10 +128,12 @@ fn writer_blocked_until_reader_reads() {
 fn connection_window_is_shared_by_streams() {
     // Stream windows of 64 KiB but a connection window of 64 KiB too: two
     // streams together cannot exceed it.
-    let server = TransportConfig {
-        stream_receive_window: WINDOW,
-        receive_window: WINDOW,
-        ..TransportConfig::default()
+    let server = {
+        let mut config = TransportConfig::default();
+        config
+            .stream_receive_window(VarInt::from_u64(WINDOW).unwrap())
+            .receive_window(VarInt::from_u64(WINDOW).unwrap());
+        config
     };
     let mut p = pair_with(TransportConfig::default(), server, Link::default());
     assert!(p.handshake());
@@ -163,10 +165,12 @@ fn connection_window_is_shared_by_streams() {
 
 #[test]
 fn third_stream_waits_for_max_streams() {
-    let server = TransportConfig {
-        max_concurrent_bidi_streams: 2,
-        max_concurrent_uni_streams: 1,
-        ..TransportConfig::default()
+    let server = {
+        let mut config = TransportConfig::default();
+        config
+            .max_concurrent_bidi_streams(VarInt::from_u64(2).unwrap())
+            .max_concurrent_uni_streams(VarInt::from_u64(1).unwrap());
+        config
     };
     let mut p = pair_with(TransportConfig::default(), server, Link::default());
     assert!(p.handshake());
@@ -240,10 +244,12 @@ fn third_stream_waits_for_max_streams() {
 fn reset_and_stopped_streams_return_credit() {
     // Streams ended by RESET_STREAM or STOP_SENDING instead of FIN count
     // as closed too (RFC 9000 §3.2, §3.3), or the peer runs out of streams.
-    let server = TransportConfig {
-        max_concurrent_bidi_streams: 1,
-        max_concurrent_uni_streams: 1,
-        ..TransportConfig::default()
+    let server = {
+        let mut config = TransportConfig::default();
+        config
+            .max_concurrent_bidi_streams(VarInt::from_u64(1).unwrap())
+            .max_concurrent_uni_streams(VarInt::from_u64(1).unwrap());
+        config
     };
     let mut p = pair_with(TransportConfig::default(), server, Link::default());
     assert!(p.handshake());
@@ -368,10 +374,12 @@ fn blocked_writer_retrying_does_not_flood_the_link() {
     // A writer that retries while blocked on the connection window (as an
     // event loop does on every wake-up) must not make each retry cost a
     // DATA_BLOCKED packet: the link stays quiet until the reader reads.
-    let server = TransportConfig {
-        stream_receive_window: 1 << 20,
-        receive_window: WINDOW,
-        ..TransportConfig::default()
+    let server = {
+        let mut config = TransportConfig::default();
+        config
+            .stream_receive_window(VarInt::from_u64(1 << 20).unwrap())
+            .receive_window(VarInt::from_u64(WINDOW).unwrap());
+        config
     };
     let mut p = pair_with(TransportConfig::default(), server, Link::default());
     assert!(p.handshake_and_settle());
@@ -403,12 +411,14 @@ fn blocked_writer_retrying_does_not_flood_the_link() {
 /// never a frame the peer must reject.
 #[test]
 fn the_largest_stream_limits_are_granted_as_two_to_the_sixty() {
-    let unlimited = TransportConfig {
-        max_concurrent_bidi_streams: u64::MAX,
-        max_concurrent_uni_streams: u64::MAX,
-        receive_window: u64::MAX,
-        stream_receive_window: u64::MAX,
-        ..TransportConfig::default()
+    let unlimited = {
+        let mut config = TransportConfig::default();
+        config
+            .max_concurrent_bidi_streams(VarInt::MAX)
+            .max_concurrent_uni_streams(VarInt::MAX)
+            .receive_window(VarInt::MAX)
+            .stream_receive_window(VarInt::MAX);
+        config
     };
     let mut p = pair_with(TransportConfig::default(), unlimited, Link::default());
     assert!(p.handshake_and_settle());

@@ -8,6 +8,7 @@ use actix_quic::protocol::ConnectionError;
 use actix_quic::protocol::Dir;
 use actix_quic::protocol::TransportConfig;
 use actix_quic::testing::Link;
+use actix_quic::IdleTimeout;
 use bytes::Bytes;
 use std::cell::Cell;
 use std::rc::Rc;
@@ -15,13 +16,17 @@ use std::time::Duration;
 
 #[test]
 fn idle_timeout_is_the_smaller_of_both() {
-    let client = TransportConfig {
-        max_idle_timeout: Some(Duration::from_secs(30)),
-        ..TransportConfig::default()
+    let client = {
+        let mut config = TransportConfig::default();
+        config.max_idle_timeout(Some(
+            IdleTimeout::try_from(Duration::from_secs(30)).unwrap(),
+        ));
+        config
     };
-    let server = TransportConfig {
-        max_idle_timeout: Some(Duration::from_secs(5)),
-        ..TransportConfig::default()
+    let server = {
+        let mut config = TransportConfig::default();
+        config.max_idle_timeout(Some(IdleTimeout::try_from(Duration::from_secs(5)).unwrap()));
+        config
     };
     let mut p = pair_with(client, server, Link::default());
     assert!(p.handshake_and_settle());
@@ -43,14 +48,17 @@ fn idle_timeout_is_the_smaller_of_both() {
 
 #[test]
 fn keep_alive_holds_idle_connection_open() {
-    let cfg = TransportConfig {
-        max_idle_timeout: Some(Duration::from_secs(3)),
-        keep_alive_interval: Some(Duration::from_secs(1)),
-        ..TransportConfig::default()
+    let cfg = {
+        let mut config = TransportConfig::default();
+        config
+            .max_idle_timeout(Some(IdleTimeout::try_from(Duration::from_secs(3)).unwrap()))
+            .keep_alive_interval(Some(Duration::from_secs(1)));
+        config
     };
-    let server = TransportConfig {
-        max_idle_timeout: Some(Duration::from_secs(3)),
-        ..TransportConfig::default()
+    let server = {
+        let mut config = TransportConfig::default();
+        config.max_idle_timeout(Some(IdleTimeout::try_from(Duration::from_secs(3)).unwrap()));
+        config
     };
     let mut p = pair_with(cfg, server, Link::default());
     assert!(p.handshake());
@@ -64,9 +72,10 @@ fn keep_alive_holds_idle_connection_open() {
 
 #[test]
 fn no_idle_timeout_when_both_disable_it() {
-    let cfg = TransportConfig {
-        max_idle_timeout: None,
-        ..TransportConfig::default()
+    let cfg = {
+        let mut config = TransportConfig::default();
+        config.max_idle_timeout(None);
+        config
     };
     let mut p = pair_with(cfg.clone(), cfg, Link::default());
     assert!(p.handshake_and_settle());
@@ -120,4 +129,32 @@ fn blackout_shorter_than_idle_timeout_is_survived() {
     );
     assert!(got == data);
     assert!(p.client.stats().lost_packets > 0);
+}
+
+/// Keep-alive as quinn's: the interval restarts with every packet
+/// received, so a client hearing from its peer sends no PING; once the
+/// peer goes quiet, a PING goes every interval.
+#[test]
+fn keep_alive_counts_from_the_last_packet_received() {
+    let client = {
+        let mut config = TransportConfig::default();
+        config.keep_alive_interval(Some(Duration::from_secs(1)));
+        config
+    };
+    let mut p = pair_with(client, TransportConfig::default(), Link::default());
+    assert!(p.handshake_and_settle());
+    let pings = |p: &mut actix_quic::testing::Pair| p.client.stats().frame_tx.ping;
+    let before = pings(&mut p);
+    // The server sends a datagram every 400 ms for 5 s.
+    for _ in 0..12 {
+        p.server()
+            .send_datagram(Bytes::from_static(b"tick"))
+            .unwrap();
+        p.advance(Duration::from_millis(400));
+    }
+    assert_eq!(pings(&mut p), before, "PINGs while hearing from the peer");
+    // Then silence: about one PING a second.
+    p.advance(Duration::from_millis(5_500));
+    let sent = pings(&mut p) - before;
+    assert!((4..=6).contains(&sent), "{sent} PINGs in 5.5 s of silence");
 }

@@ -83,7 +83,9 @@ fn expect_refused(ep: &mut Endpoint, seed: u8, port: u16) {
 
 #[test]
 fn undecided_attempts_count_toward_max_incoming_and_the_next_is_refused_statelessly() {
-    let mut ep = server(|s| s.max_incoming = 2);
+    let mut ep = server(|s| {
+        s.max_incoming(2);
+    });
     let (_, first) = client(1);
     let (_, second) = client(2);
     let a = offered(&mut ep, addr(1001), &first[0]);
@@ -158,13 +160,13 @@ fn datagrams_sent_while_the_server_decides_reach_the_connection() {
     let (server_tls, cert) = crate::common::server_crypto(&[b"test"]);
     let mut client_tls = crate::common::client_crypto(&cert, &[]);
     client_tls.alpn_protocols = alpn;
-    let client_cfg = ClientConfig::new(Arc::new(client_tls));
+    let client_cfg = ClientConfig::new(Arc::new(client_tls)).unwrap();
     let (_, datagrams) = client_with(&client_cfg, 8);
     assert!(datagrams.len() >= 2, "the ClientHello fits one datagram");
 
     let mut ep = Endpoint::new(
         EndpointConfig::new(),
-        Some(ServerConfig::with_crypto(Arc::new(server_tls))),
+        Some(ServerConfig::with_crypto(Arc::new(server_tls)).unwrap()),
         [7; 32],
     );
     let incoming = offered(&mut ep, addr(1008), &datagrams[0]);
@@ -185,7 +187,9 @@ fn datagrams_sent_while_the_server_decides_reach_the_connection() {
 
 #[test]
 fn handshakes_count_toward_max_incoming_until_they_complete() {
-    let mut ep = server(|s| s.max_incoming = 1);
+    let mut ep = server(|s| {
+        s.max_incoming(1);
+    });
     let (_, initial) = client(11);
     let incoming = offered(&mut ep, addr(1011), &initial[0]);
     let (h, _conn) = ep.accept(incoming, Instant::now(), None).unwrap();
@@ -198,7 +202,9 @@ fn handshakes_count_toward_max_incoming_until_they_complete() {
 
 #[test]
 fn connections_beyond_max_connections_are_refused() {
-    let mut ep = server(|s| s.max_connections = 2);
+    let mut ep = server(|s| {
+        s.max_connections(2);
+    });
     for seed in [21, 22] {
         let (_, initial) = client(seed);
         let incoming = offered(&mut ep, addr(2000 + u16::from(seed)), &initial[0]);

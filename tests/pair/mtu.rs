@@ -63,9 +63,10 @@ fn black_hole_falls_back_to_1200_and_the_transfer_completes() {
 
 #[test]
 fn disabled_keeps_the_initial_size() {
-    let off = TransportConfig {
-        mtu_discovery: None,
-        ..TransportConfig::default()
+    let off = {
+        let mut config = TransportConfig::default();
+        config.mtu_discovery_config(None);
+        config
     };
     let mut p = pair_with(off.clone(), off, Link::default());
     assert!(p.handshake_and_settle());

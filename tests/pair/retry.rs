@@ -5,19 +5,20 @@ use crate::util::*;
 use actix_quic::protocol::crypto;
 use actix_quic::protocol::packet;
 use actix_quic::protocol::ConnectionId;
-use actix_quic::protocol::TokenKey;
 use actix_quic::protocol::TransportErrorCode;
 use actix_quic::protocol::{ClientConfig, ServerConfig};
+use actix_quic::protocol::{TokenKey, TokenStore};
 use actix_quic::testing::{Direction, Link, Pair};
 use std::cell::Cell;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Client and server configurations; the server validates addresses
 /// with Retry when `retry` is set.
 fn configs(retry: bool) -> (ClientConfig, ServerConfig) {
     let (c, mut s) = crate::common::configs();
-    s.retry = retry;
+    s.retry(retry);
     (c, s)
 }
 
@@ -194,7 +195,9 @@ fn invalid_retry_token_closes_with_invalid_token() {
 #[test]
 fn new_token_lets_the_next_connection_skip_retry() {
     let (c, s) = configs(true);
-    let store = c.token_store.clone().expect("default store");
+    let store = Arc::new(TokenStore::default());
+    let mut c = c;
+    c.token_store(Some(store.clone()));
     let mut first = Pair::new(c.clone(), s.clone(), "localhost", Link::default());
     let first_time = handshake_time(&mut first);
     assert!(first.client.retried());
@@ -268,8 +271,9 @@ fn tokens_lift_the_amplification_limit() {
     // With a NEW_TOKEN token from an earlier connection, Retry or not
     // (RFC 9000 §8.1.3).
     for retry in [false, true] {
-        let (c, s) = configs(retry);
-        let store = c.token_store.clone().unwrap();
+        let (mut c, s) = configs(retry);
+        let store = Arc::new(TokenStore::default());
+        c.token_store(Some(store.clone()));
         let mut first = Pair::new(c.clone(), s.clone(), "localhost", Link::default());
         assert!(first.handshake_and_settle());
         assert_eq!(store.len(), 1);
@@ -284,13 +288,14 @@ fn tokens_lift_the_amplification_limit() {
 #[test]
 fn tokens_can_be_turned_off() {
     let (mut c, mut s) = configs(false);
-    s.send_new_token = false;
-    let store = c.token_store.clone().unwrap();
+    s.send_new_token(false);
+    let store = Arc::new(TokenStore::default());
+    c.token_store(Some(store.clone()));
     let mut p = Pair::new(c.clone(), s.clone(), "localhost", Link::default());
     assert!(p.handshake_and_settle());
     assert!(store.is_empty());
-    s.send_new_token = true;
-    c.token_store = None;
+    s.send_new_token(true);
+    c.token_store(None);
     let mut p = Pair::new(c, s, "localhost", Link::default());
     assert!(p.handshake_and_settle());
     assert!(store.is_empty());

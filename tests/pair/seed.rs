@@ -39,8 +39,8 @@ fn ed25519_configs() -> (ClientConfig, ServerConfig) {
         .with_no_client_auth();
     client.alpn_protocols = vec![b"seed".to_vec()];
     (
-        ClientConfig::new(Arc::new(client)),
-        ServerConfig::with_crypto(Arc::new(server)),
+        ClientConfig::new(Arc::new(client)).unwrap(),
+        ServerConfig::with_crypto(Arc::new(server)).unwrap(),
     )
 }
 

@@ -8,6 +8,7 @@ use actix_quic::protocol::TransportErrorCode;
 use actix_quic::protocol::{Connection, ConnectionError};
 use actix_quic::protocol::{ReadFailure, StreamId, WriteFailure};
 use actix_quic::testing::Pair;
+use actix_quic::VarInt;
 use bytes::Bytes;
 
 pub use crate::common::{pair, pair_with};
@@ -15,10 +16,12 @@ use std::time::Duration;
 
 /// Transport settings with small flow-control windows.
 pub fn small_windows(window: u64) -> TransportConfig {
-    TransportConfig {
-        stream_receive_window: window,
-        receive_window: window,
-        ..TransportConfig::default()
+    {
+        let mut config = TransportConfig::default();
+        config
+            .stream_receive_window(VarInt::from_u64(window).unwrap())
+            .receive_window(VarInt::from_u64(window).unwrap());
+        config
     }
 }
 

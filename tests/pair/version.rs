@@ -38,7 +38,7 @@ use std::time::Duration;
 /// A pair whose client speaks `version`; the server takes v1 and v2.
 fn pair_version(version: u32, link: Link) -> Pair {
     let (mut c, s) = crate::common::configs();
-    c.version = version;
+    c.version(version);
     Pair::new(c, s, "localhost", link)
 }
 
@@ -65,7 +65,7 @@ fn quic_v2_connection_transfers_and_updates_keys() {
 #[test]
 fn v2_long_headers_use_the_v2_type_bits_and_version() {
     let (mut c, s) = crate::common::configs();
-    c.version = packet::VERSION_2;
+    c.version(packet::VERSION_2);
     let mut p = Pair::new(c, s, "localhost", Link::default());
     // The client's first datagram: a v2 Initial (type bits 0b01).
     let mut buf = Vec::new();
@@ -90,8 +90,8 @@ fn v2_long_headers_use_the_v2_type_bits_and_version() {
 #[test]
 fn v2_with_retry_works_between_our_ends() {
     let (mut c, mut s) = crate::common::configs();
-    c.version = packet::VERSION_2;
-    s.retry = true;
+    c.version(packet::VERSION_2);
+    s.retry(true);
     let mut p = Pair::new(c, s, "localhost", Link::default());
     assert!(p.handshake_and_settle());
     assert!(p.client.retried());
@@ -109,7 +109,7 @@ type Seen = std::rc::Rc<std::cell::RefCell<Vec<(actix_quic::testing::Direction, 
 /// every long-header datagram.
 fn pair_preferring_v2() -> (Pair, Seen, actix_quic::protocol::ClientConfig) {
     let (c, mut s) = crate::common::configs();
-    s.preferred_versions = vec![packet::VERSION_2, packet::VERSION_1];
+    s.preferred_versions(vec![packet::VERSION_2, packet::VERSION_1]);
     let seen: Seen = Default::default();
     let log = seen.clone();
     let link = Link {
@@ -133,8 +133,7 @@ fn server_upgrades_a_client_that_lists_v2() {
     p.client = actix_quic::protocol::Connection::client_with_upgrade(
         packet::VERSION_1,
         Some(packet::VERSION_2),
-        c.transport,
-        c.crypto,
+        &c,
         "localhost",
         p.now,
         "127.0.0.1:4433".parse().unwrap(),

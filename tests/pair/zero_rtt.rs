@@ -14,13 +14,23 @@ use std::time::Duration;
 /// Client and server configurations allowing 0-RTT (stateful tickets,
 /// `max_early_data_size` of `u32::MAX` as RFC 9001 §4.6.1 asks).
 fn zero_rtt_configs(server_early_data: bool) -> (ClientConfig, ServerConfig) {
+    let (c, early, late) = zero_rtt_servers();
+    (c, if server_early_data { early } else { late })
+}
+
+/// A client with early data on, and two servers with the same
+/// certificate: one accepting 0-RTT, one not.
+fn zero_rtt_servers() -> (ClientConfig, ServerConfig, ServerConfig) {
     let (mut server, cert) = crate::common::server_crypto(&[b"test"]);
-    server.max_early_data_size = if server_early_data { u32::MAX } else { 0 };
+    server.max_early_data_size = u32::MAX;
+    let mut no_early = server.clone();
+    no_early.max_early_data_size = 0;
     let mut client = crate::common::client_crypto(&cert, &[b"test"]);
     client.enable_early_data = true;
     (
-        ClientConfig::new(Arc::new(client)),
-        ServerConfig::with_crypto(Arc::new(server)),
+        ClientConfig::new(Arc::new(client)).unwrap(),
+        ServerConfig::with_crypto(Arc::new(server)).unwrap(),
+        ServerConfig::with_crypto(Arc::new(no_early)).unwrap(),
     )
 }
 
@@ -84,15 +94,9 @@ fn resumed_connection_sends_its_request_in_0rtt() {
 
 #[test]
 fn rejected_0rtt_is_sent_again_in_1rtt() {
-    let (c, s) = zero_rtt_configs(true);
+    let (c, s, s_no) = zero_rtt_servers();
     first_connection(&c, &s);
     // The same client meets a server that takes no early data.
-    let (_, mut s_no) = zero_rtt_configs(false);
-    s_no.crypto = {
-        let mut tls = (*s.crypto).clone();
-        tls.max_early_data_size = 0;
-        Arc::new(tls)
-    };
     let (p, at) = request_in_first_flight(&c, &s_no, b"GET /again\r\n");
     assert_eq!(p.client.zero_rtt_state(), ZeroRttState::Rejected);
     // The request needed the handshake: more than one round trip.

@@ -14,9 +14,10 @@ pub const TEN_MBIT: u64 = 10_000_000;
 
 /// A pair whose both sides use `algorithm` for congestion control.
 pub fn pair_with_cc(link: Link, algorithm: CongestionAlgorithm) -> Pair {
-    let transport = TransportConfig {
-        congestion: algorithm,
-        ..TransportConfig::default()
+    let transport = {
+        let mut config = TransportConfig::default();
+        config.congestion(algorithm);
+        config
     };
     pair_with(transport.clone(), transport, link)
 }

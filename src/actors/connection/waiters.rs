@@ -373,13 +373,14 @@ mod tests {
             .with_root_certificates(roots)
             .with_no_client_auth();
         client.alpn_protocols = vec![b"w".to_vec()];
-        let mut server = ServerConfig::with_crypto(Arc::new(server));
-        server.transport = Arc::new(TransportConfig {
-            stream_receive_window: window,
-            ..TransportConfig::default()
+        let mut server = ServerConfig::with_crypto(Arc::new(server)).unwrap();
+        server.transport = Arc::new({
+            let mut config = TransportConfig::default();
+            config.stream_receive_window(VarInt::from_u64(window).unwrap());
+            config
         });
         let mut p = Pair::new(
-            ClientConfig::new(Arc::new(client)),
+            ClientConfig::new(Arc::new(client)).unwrap(),
             server,
             "localhost",
             Link::default(),

@@ -6,7 +6,6 @@
 
 use super::spaces::SpaceId;
 use super::{ConnectError, Connection};
-use crate::protocol::config::TransportConfig;
 use crate::protocol::crypto::{self, TAG_LEN};
 use crate::protocol::error::{TransportError, TransportErrorCode};
 use crate::protocol::packet::MIN_INITIAL_SIZE;
@@ -117,8 +116,7 @@ impl Connection {
     pub fn client_with_upgrade(
         version: u32,
         upgrade: Option<u32>,
-        config: Arc<TransportConfig>,
-        tls_config: Arc<rustls::ClientConfig>,
+        config: &crate::protocol::ClientConfig,
         server_name: &str,
         now: Instant,
         remote: SocketAddr,
@@ -128,8 +126,8 @@ impl Connection {
         let mut conn = Self::new_client(
             version,
             upgrade.unwrap_or(version),
-            config,
-            tls_config,
+            config.transport.clone(),
+            config.crypto.clone(),
             server_name,
             now,
             remote,

@@ -220,6 +220,9 @@ pub struct Connection {
     /// Control frames of the connection itself waiting to be sent.
     pending: PendingFrames,
     last_sent_eliciting: Option<Instant>,
+    /// When the keep-alive interval last started: the last packet
+    /// received, or the last keep-alive PING (quinn's meaning).
+    keep_alive_from: Option<Instant>,
     /// An ack-eliciting packet went out since the last packet arrived.
     sent_eliciting_since_recv: bool,
     /// Received packets that failed authentication (RFC 9001 §6.6).
@@ -315,6 +318,7 @@ impl Connection {
             stats: ConnectionStats::default(),
             pending: PendingFrames::default(),
             last_sent_eliciting: None,
+            keep_alive_from: None,
             sent_eliciting_since_recv: false,
             early_1rtt: Vec::new(),
             auth_failures: 0,

@@ -198,6 +198,7 @@ impl Connection {
             return None;
         }
         self.reset_idle(now);
+        self.keep_alive_from = Some(now);
         self.sent_eliciting_since_recv = false;
         let kind = if is_0rtt(&header) {
             PacketSpaceKind::ZeroRtt

@@ -96,9 +96,14 @@ impl Connection {
         for sp in &self.spaces {
             t.set(Timer::AckDelay, sp.acks.deadline());
         }
-        if let (Some(ka), Some(last)) = (self.config.keep_alive_interval, self.last_sent_eliciting)
-        {
-            t.set(Timer::KeepAlive, Some(last + ka));
+        // Keep-alive as quinn's: a PING once nothing was received for the
+        // interval, again every interval while the silence lasts.
+        if let (Some(ka), Some(from), true) = (
+            self.config.keep_alive_interval,
+            self.keep_alive_from,
+            self.handshake_complete,
+        ) {
+            t.set(Timer::KeepAlive, Some(from + ka));
         }
         t
     }
@@ -131,6 +136,7 @@ impl Connection {
         }
         if timers.is_due(Timer::KeepAlive, now) && self.one_rtt.is_some() {
             self.pending.ping = true;
+            self.keep_alive_from = Some(now);
         }
     }
 }

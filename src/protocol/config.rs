@@ -499,6 +499,21 @@ impl ClientConfig {
         Self::new(Arc::new(crypto))
     }
 
+    /// A client trusting what the operating system trusts, as quinn's
+    /// (rustls-platform-verifier): TLS 1.3 with this build's crypto
+    /// provider, no ALPN, no client certificate. Cargo feature
+    /// `platform-verifier`.
+    #[cfg(feature = "platform-verifier")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "platform-verifier")))]
+    pub fn with_platform_verifier() -> Result<Self, ConfigError> {
+        use rustls_platform_verifier::BuilderVerifierExt;
+        let crypto = rustls::ClientConfig::builder_with_provider(default_provider())
+            .with_protocol_versions(&[&rustls::version::TLS13])?
+            .with_platform_verifier()?
+            .with_no_client_auth();
+        Self::new(Arc::new(crypto))
+    }
+
     /// Transport settings.
     pub fn transport_config(&mut self, transport: Arc<TransportConfig>) -> &mut Self {
         self.transport = transport;
@@ -611,13 +626,22 @@ mod tests {
         ));
     }
 
+    #[cfg(feature = "platform-verifier")]
+    #[test]
+    fn the_platform_verifier_builds() {
+        let c = ClientConfig::with_platform_verifier().unwrap();
+        assert_eq!(c.version, packet::VERSION_1);
+    }
+
     #[test]
     fn setters_take_what_the_wire_carries() {
         let mut t = TransportConfig::default();
-        t.max_idle_timeout(Some(IdleTimeout::try_from(Duration::from_millis(1500)).unwrap()))
-            .stream_receive_window(VarInt::MAX)
-            .max_concurrent_bidi_streams(VarInt::from_u32(7))
-            .active_connection_id_limit(0);
+        t.max_idle_timeout(Some(
+            IdleTimeout::try_from(Duration::from_millis(1500)).unwrap(),
+        ))
+        .stream_receive_window(VarInt::MAX)
+        .max_concurrent_bidi_streams(VarInt::from_u32(7))
+        .active_connection_id_limit(0);
         assert_eq!(t.max_idle_timeout, Some(Duration::from_millis(1500)));
         assert_eq!(t.stream_receive_window, (1 << 62) - 1);
         assert_eq!(t.max_concurrent_bidi_streams, 7);

@@ -9,22 +9,16 @@
 //! `rebind-port` and `rebind-addr` the relay moves the client to a new
 //! port or address in mid-transfer, as a NAT rebinding would.
 //!
-//! The example binary is not built by `cargo test --test example_interop`
-//! alone: `cargo build --example interop` first (a plain `cargo test`
-//! builds it). A missing or stale binary fails the test.
 
+use crate::process::{example, run, start_until, ChildGuard};
 use std::collections::{HashSet, VecDeque};
-use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-
-/// Bound on every wait for a child process.
-const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The files in every test's `www` directory: name and size.
 fn www_files() -> Vec<(String, usize)> {
@@ -52,80 +46,6 @@ fn content(name: &str, len: usize) -> Vec<u8> {
             (x >> 24) as u8
         })
         .collect()
-}
-
-/// The sources cargo's dep-info file (`<binary>.d`, one make rule
-/// `binary: source source ...`, spaces in paths escaped) lists for the
-/// binary.
-fn dep_info_sources(dep_info: &Path) -> Vec<PathBuf> {
-    let text = std::fs::read_to_string(dep_info).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e}; cannot tell whether the example is up to date: \
-             rebuild it with `cargo build --example interop`",
-            dep_info.display()
-        )
-    });
-    let rule = text.lines().next().unwrap_or_default();
-    let (_, deps) = rule
-        .split_once(": ")
-        .unwrap_or_else(|| panic!("{}: no make rule", dep_info.display()));
-    let mut sources = Vec::new();
-    let mut current = String::new();
-    let mut chars = deps.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => current.extend(chars.next()),
-            c if c.is_whitespace() => {
-                if !current.is_empty() {
-                    sources.push(PathBuf::from(std::mem::take(&mut current)));
-                }
-            }
-            c => current.push(c),
-        }
-    }
-    if !current.is_empty() {
-        sources.push(PathBuf::from(current));
-    }
-    sources
-}
-
-/// The built example: `target/<profile>/examples/interop`, next to this
-/// test's `deps` directory. Missing, or older than a source its dep-info
-/// lists, it fails the test rather than testing something else.
-fn example() -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("the test binary lies in target/<profile>/deps");
-    let bin = profile_dir
-        .join("examples")
-        .join(format!("interop{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.is_file(),
-        "{} is missing: build it with `cargo build --example interop` \
-         (`cargo test --test example_interop` does not build examples)",
-        bin.display()
-    );
-    // A binary older than one of its sources would test other code.
-    let built = bin.metadata().unwrap().modified().unwrap();
-    let sources = dep_info_sources(&bin.with_extension("d"));
-    assert!(
-        sources.iter().any(|s| s.ends_with("examples/interop.rs")),
-        "{}.d does not list examples/interop.rs",
-        bin.display()
-    );
-    for source in sources {
-        let changed = source.metadata().and_then(|m| m.modified());
-        assert!(
-            changed.is_ok_and(|c| c <= built),
-            "{} is older than {} (or it is gone): rebuild it with \
-             `cargo build --example interop`",
-            bin.display(),
-            source.display()
-        );
-    }
-    bin
 }
 
 /// A directory of its own under the system's temporary directory with a
@@ -164,16 +84,6 @@ impl Drop for Fixture {
     }
 }
 
-/// Kills and reaps the child on drop, also when a test fails.
-struct ChildGuard(Child);
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// The example's command with no runner variables inherited.
 fn command(bin: &Path) -> Command {
     let mut cmd = Command::new(bin);
@@ -204,115 +114,18 @@ fn start_server(bin: &Path, fx: &Fixture, testcase: &str, via_env: bool) -> Serv
         .arg(fx.path("key.pem"))
         .arg("--www")
         .arg(fx.path("www"))
-        .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
     if via_env {
         cmd.env("TESTCASE", testcase);
     } else {
         cmd.arg("--testcase").arg(testcase);
     }
-    let mut child = ChildGuard(cmd.spawn().expect("start the example server"));
-    let stdout = child.0.stdout.take().expect("piped");
-    let (tx, rx) = mpsc::channel();
-    // Reads stdout until the server exits, so it never blocks on a full
-    // pipe; the address goes out through the channel.
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if let Some(addr) = line.strip_prefix("listening on ") {
-                let _ = tx.send(addr.trim().to_string());
-            }
-        }
-    });
-    let addr = match rx.recv_timeout(TIMEOUT) {
-        Ok(a) => a,
-        Err(mpsc::RecvTimeoutError::Timeout) => {
-            panic!("the server did not print `listening on ADDR` within {TIMEOUT:?}")
-        }
-        Err(mpsc::RecvTimeoutError::Disconnected) => panic!(
-            "the server closed stdout before `listening on ADDR` (exit: {:?})",
-            child.0.wait()
-        ),
-    };
+    let (child, addr) = start_until(cmd, "listening on ");
     Server {
         _child: child,
         addr: addr
             .parse()
             .unwrap_or_else(|e| panic!("server address {addr:?}: {e}")),
-    }
-}
-
-/// What a finished child said.
-struct Finished {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-impl std::fmt::Display for Finished {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}\n--- stdout\n{}--- stderr\n{}",
-            self.status, self.stdout, self.stderr
-        )
-    }
-}
-
-/// Runs `cmd` to its end, killing it and failing after [`TIMEOUT`].
-fn run(mut cmd: Command) -> Finished {
-    let mut child = ChildGuard(
-        cmd.stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start the example"),
-    );
-    let deadline = Instant::now() + TIMEOUT;
-    let (tx, rx) = mpsc::channel();
-    for (is_stdout, pipe) in [
-        (
-            true,
-            Box::new(child.0.stdout.take().unwrap()) as Box<dyn Read + Send>,
-        ),
-        (false, Box::new(child.0.stderr.take().unwrap())),
-    ] {
-        let tx = tx.clone();
-        std::thread::spawn(move || {
-            let mut pipe = pipe;
-            let mut text = String::new();
-            let _ = pipe.read_to_string(&mut text);
-            let _ = tx.send((is_stdout, text));
-        });
-    }
-    drop(tx);
-    let (mut stdout, mut stderr) = (String::new(), String::new());
-    // Both pipes reach their end when the child exits.
-    for _ in 0..2 {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok((true, text)) => stdout = text,
-            Ok((false, text)) => stderr = text,
-            Err(_) => {
-                // Killed, its pipes end: show all it wrote.
-                let _ = child.0.kill();
-                while let Ok((is_stdout, text)) = rx.recv_timeout(Duration::from_secs(5)) {
-                    if is_stdout {
-                        stdout = text;
-                    } else {
-                        stderr = text;
-                    }
-                }
-                panic!(
-                    "{cmd:?} did not finish within {TIMEOUT:?}; killed\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
-                )
-            }
-        }
-    }
-    let status = child.0.wait().expect("wait for the example");
-    Finished {
-        status,
-        stdout,
-        stderr,
     }
 }
 
@@ -627,7 +440,7 @@ fn figure(stdout: &str, label: &str) -> u64 {
 /// With `via_env`, both endpoints get the test case from `TESTCASE` and
 /// the client its URLs from `REQUESTS` instead of arguments.
 fn check_case(testcase: &str, files: &[&str], expect: Expect<'_>, via_env: bool) {
-    let bin = example();
+    let bin = example("interop");
     let fx = Fixture::new(if via_env { "env" } else { testcase });
     let server = start_server(&bin, &fx, testcase, via_env);
     // With 0-RTT expected, the server's answers are held back 25 ms: on a
@@ -884,7 +697,7 @@ fn runner_environment_variables_stand_in_for_arguments() {
 
 #[test]
 fn unsupported_test_cases_exit_with_127() {
-    let bin = example();
+    let bin = example("interop");
     let fx = Fixture::new("unsupported");
     for testcase in ["http3", "ecn", "connectionmigration", "versionnegotiation"] {
         let mut cmd = command(&bin);

@@ -41,7 +41,7 @@ fn check_provider(provider: &rustls::crypto::CryptoProvider) -> Result<(), Confi
 
 /// The crypto provider of this build (ring).
 fn default_provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    Arc::new(crate::protocol::backend::default_provider())
 }
 
 /// How long a silent connection lives (RFC 9000 §10.1), in milliseconds
@@ -542,7 +542,7 @@ impl ClientConfig {
 pub struct EndpointConfig {
     /// HMAC key deriving the stateless reset token of each CID we issue
     /// (RFC 9000 §10.3.2); random per endpoint when unset.
-    pub(crate) reset_key: Option<Arc<ring::hmac::Key>>,
+    pub(crate) reset_key: Option<Arc<crate::protocol::backend::hmac::Key>>,
 }
 
 impl EndpointConfig {
@@ -560,8 +560,8 @@ impl EndpointConfig {
     /// secret private: whoever knows it can reset our connections.
     pub fn with_reset_key(secret: &[u8]) -> Self {
         Self {
-            reset_key: Some(Arc::new(ring::hmac::Key::new(
-                ring::hmac::HMAC_SHA256,
+            reset_key: Some(Arc::new(crate::protocol::backend::hmac::Key::new(
+                crate::protocol::backend::hmac::HMAC_SHA256,
                 secret,
             ))),
         }

@@ -5,25 +5,52 @@
 use super::cid::ConnectionId;
 use super::packet::{decode_pn, LongType, VERSION_1, VERSION_2};
 use super::Side;
-use rustls::quic::{DirectionalKeys, HeaderProtectionKey, Keys, PacketKey, PacketKeySet, Secrets};
+use rustls::crypto::CryptoProvider;
+use rustls::quic::{
+    DirectionalKeys, HeaderProtectionKey, Keys, PacketKey, PacketKeySet, Secrets, Suite,
+};
+use std::sync::OnceLock;
 
 /// AEAD tag length of every QUIC v1 cipher suite.
 pub const TAG_LEN: usize = 16;
 
 #[cfg(any(test, feature = "test-hooks"))]
 /// Derives the Initial keys from the client's first destination CID
-/// (RFC 9001 §5.2).
+/// (RFC 9001 §5.2), with this build's backend.
 pub fn initial_keys(client_dcid: &ConnectionId, side: Side) -> Keys {
-    initial_keys_for(VERSION_1, client_dcid, side)
+    initial_keys_for(&default_initial_suite(), VERSION_1, client_dcid, side)
 }
 
-/// The Initial keys of `version`: its own salt and labels (RFC 9001
-/// §5.2, RFC 9369 §3.3).
-pub fn initial_keys_for(version: u32, client_dcid: &ConnectionId, side: Side) -> Keys {
-    let suite = rustls::crypto::ring::cipher_suite::TLS13_AES_128_GCM_SHA256
-        .tls13()
+/// TLS_AES_128_GCM_SHA256 of `provider` for QUIC, if it has it.
+fn aes_128_gcm(provider: &CryptoProvider) -> Option<Suite> {
+    provider
+        .cipher_suites
+        .iter()
+        .filter(|s| s.suite() == rustls::CipherSuite::TLS13_AES_128_GCM_SHA256)
+        .find_map(|s| s.tls13())
         .and_then(|s| s.quic_suite())
-        .expect("ring provides AES-128-GCM for QUIC");
+}
+
+/// This build's backend's AES-128-GCM suite.
+pub fn default_initial_suite() -> Suite {
+    static SUITE: OnceLock<Suite> = OnceLock::new();
+    *SUITE.get_or_init(|| {
+        aes_128_gcm(&super::backend::default_provider())
+            .expect("every backend provides TLS13_AES_128_GCM_SHA256 for QUIC")
+    })
+}
+
+/// The cipher suite protecting Initial packets (AES-128-GCM, RFC 9001
+/// §5.2), from the configuration's `provider`; from this build's backend
+/// when the provider lacks it (a configuration offering only ChaCha20
+/// still sends its Initials in AES-128-GCM).
+pub fn initial_suite(provider: &CryptoProvider) -> Suite {
+    aes_128_gcm(provider).unwrap_or_else(default_initial_suite)
+}
+
+/// The Initial keys of `version` (its own salt and labels, RFC 9001
+/// §5.2, RFC 9369 §3.3) with `suite`.
+pub fn initial_keys_for(suite: &Suite, version: u32, client_dcid: &ConnectionId, side: Side) -> Keys {
     suite.keys(
         client_dcid,
         rustls_side(side),
@@ -147,7 +174,7 @@ const RETRY_NONCE_V2: [u8; 12] = [
 
 /// The Retry integrity key and nonce of the version a Retry packet
 /// carries in bytes 1..5.
-fn retry_key(packet: &[u8]) -> (ring::aead::LessSafeKey, [u8; 12]) {
+fn retry_key(packet: &[u8]) -> (crate::protocol::backend::aead::LessSafeKey, [u8; 12]) {
     let version = packet.get(1..5).map_or(VERSION_1, |v| {
         u32::from_be_bytes(v.try_into().expect("4 bytes"))
     });
@@ -157,8 +184,8 @@ fn retry_key(packet: &[u8]) -> (ring::aead::LessSafeKey, [u8; 12]) {
         (&RETRY_KEY, RETRY_NONCE)
     };
     let key =
-        ring::aead::UnboundKey::new(&ring::aead::AES_128_GCM, key).expect("16-byte AES-128 key");
-    (ring::aead::LessSafeKey::new(key), nonce)
+        crate::protocol::backend::aead::UnboundKey::new(&crate::protocol::backend::aead::AES_128_GCM, key).expect("16-byte AES-128 key");
+    (crate::protocol::backend::aead::LessSafeKey::new(key), nonce)
 }
 
 /// The Retry Pseudo-Packet (RFC 9001 §5.8): the ODCID, length-prefixed,
@@ -180,8 +207,8 @@ pub fn retry_integrity_tag(orig_dcid: &[u8], retry_without_tag: &[u8]) -> [u8; T
     let (key, nonce) = retry_key(retry_without_tag);
     let tag = key
         .seal_in_place_separate_tag(
-            ring::aead::Nonce::assume_unique_for_key(nonce),
-            ring::aead::Aad::from(&aad),
+            crate::protocol::backend::aead::Nonce::assume_unique_for_key(nonce),
+            crate::protocol::backend::aead::Aad::from(&aad),
             &mut [],
         )
         .expect("empty plaintext");
@@ -202,8 +229,8 @@ pub fn retry_integrity_ok(orig_dcid: &[u8], retry: &[u8]) -> bool {
     let mut tag = tag.to_vec();
     let (key, nonce) = retry_key(packet);
     key.open_in_place(
-        ring::aead::Nonce::assume_unique_for_key(nonce),
-        ring::aead::Aad::from(&aad),
+        crate::protocol::backend::aead::Nonce::assume_unique_for_key(nonce),
+        crate::protocol::backend::aead::Aad::from(&aad),
         &mut tag,
     )
     .is_ok()
@@ -582,12 +609,12 @@ mod tests {
 
     #[test]
     fn rfc9369_a3_server_initial_v2_opens_and_seals() {
-        let keys = initial_keys_for(VERSION_2, &rfc_cid(), Side::Client);
+        let keys = initial_keys_for(&default_initial_suite(), VERSION_2, &rfc_cid(), Side::Client);
         let (header, plain, pn) = open_rfc(&hex(SERVER_PROTECTED_V2), &keys.remote);
         assert_eq!(pn, 1);
         assert_eq!(header, hex("d16b3343cf0008f067a5502a4262b50040750001"));
         assert_eq!(plain, hex(SERVER_PAYLOAD));
-        let server = initial_keys_for(VERSION_2, &rfc_cid(), Side::Server);
+        let server = initial_keys_for(&default_initial_suite(), VERSION_2, &rfc_cid(), Side::Server);
         let sealed = seal_rfc(&header, &plain, 1, &server.local);
         assert_eq!(sealed, hex(SERVER_PROTECTED_V2));
         // v1 keys do not open it.
@@ -603,13 +630,20 @@ mod tests {
         }
     }
 
+    /// The backend's TLS_CHACHA20_POLY1305_SHA256.
+    fn chacha20() -> &'static rustls::Tls13CipherSuite {
+        crate::protocol::backend::default_provider()
+            .cipher_suites
+            .iter()
+            .find(|s| s.suite() == rustls::CipherSuite::TLS13_CHACHA20_POLY1305_SHA256)
+            .and_then(|s| s.tls13())
+            .expect("the backend offers ChaCha20")
+    }
+
     /// HKDF-Expand-Label(secret, label, "", len) with the HkdfLabel bytes
     /// listed in RFC 9001 §A.1 (for "quic ku", same layout).
     fn expand_label(secret: &[u8], label: &[u8], len: usize) -> Vec<u8> {
-        let hkdf = rustls::crypto::ring::cipher_suite::TLS13_CHACHA20_POLY1305_SHA256
-            .tls13()
-            .unwrap()
-            .hkdf_provider;
+        let hkdf = chacha20().hkdf_provider;
         let expander = hkdf.expander_for_okm(&rustls::crypto::tls13::OkmBlock::new(secret));
         let full = [b"tls13 ".as_slice(), label].concat();
         let mut out = vec![0u8; len];
@@ -652,11 +686,9 @@ mod tests {
             hex("1223504755036d556342ee9361d253421a826c9ecdf3c7148684b36b714881f9")
         );
 
-        let alg = rustls::crypto::ring::cipher_suite::TLS13_CHACHA20_POLY1305_SHA256
-            .tls13()
-            .unwrap()
+        let alg = chacha20()
             .quic
-            .expect("ring's ChaCha20 suite supports QUIC");
+            .expect("the backend's ChaCha20 suite supports QUIC");
         let mk = |b: &[u8]| -> rustls::crypto::cipher::AeadKey {
             <[u8; 32]>::try_from(b).unwrap().into()
         };

@@ -110,7 +110,7 @@ impl ResetBucket {
 /// Routing state of one UDP socket.
 pub struct Endpoint {
     server: Option<ServerConfig>,
-    reset_key: Arc<ring::hmac::Key>,
+    reset_key: Arc<crate::protocol::backend::hmac::Key>,
     /// The endpoint's only source of randomness (and, seeded from it,
     /// each connection's): CIDs, tokens, Retry and reset bytes.
     rng: StdRng,
@@ -148,8 +148,8 @@ impl Endpoint {
     pub fn new(config: EndpointConfig, server: Option<ServerConfig>, seed: [u8; 32]) -> Self {
         let mut rng = StdRng::from_seed(seed);
         let reset_key = config.reset_key.unwrap_or_else(|| {
-            Arc::new(ring::hmac::Key::new(
-                ring::hmac::HMAC_SHA256,
+            Arc::new(crate::protocol::backend::hmac::Key::new(
+                crate::protocol::backend::hmac::HMAC_SHA256,
                 &rng.gen::<[u8; 32]>(),
             ))
         });
@@ -316,7 +316,8 @@ impl Endpoint {
                 // Only a packet that decrypts with the Initial keys creates
                 // state or gets an answer: junk shaped like an Initial costs
                 // one decryption.
-                let Some(payload) = initial_payload(data, &header) else {
+                let suite = crypto::initial_suite(server.crypto.crypto_provider());
+                let Some(payload) = initial_payload(&suite, data, &header) else {
                     return DatagramEvent::Drop;
                 };
                 // Endpoint limits: refuse, statelessly and before any TLS
@@ -357,12 +358,22 @@ impl Endpoint {
     ) -> Vec<u8> {
         let our_scid = ConnectionId::random(&mut self.rng, LOCAL_CID_LEN);
         initial_close(
+            &self.initial_suite(),
             version,
             dcid,
             client_scid,
             &our_scid,
             TransportErrorCode::CONNECTION_REFUSED,
         )
+    }
+
+    /// The cipher suite of Initial packets, from the server configuration.
+    fn initial_suite(&self) -> rustls::quic::Suite {
+        self.server
+            .as_ref()
+            .map_or_else(crypto::default_initial_suite, |s| {
+                crypto::initial_suite(s.crypto.crypto_provider())
+            })
     }
 
     /// A Retry for the client Initial with `dcid` and `client_scid`
@@ -439,6 +450,7 @@ impl Endpoint {
                     tracing::debug!(%remote, "invalid Retry token");
                     let our_scid = ConnectionId::random(&mut self.rng, LOCAL_CID_LEN);
                     return DatagramEvent::Respond(initial_close(
+                        &crypto::initial_suite(server.crypto.crypto_provider()),
                         header.version().unwrap_or(packet::VERSION_1),
                         &header.dcid,
                         &client_scid,
@@ -674,13 +686,14 @@ impl Endpoint {
 /// `code`, sent without creating any connection state (RFC 9000 §8.1.2,
 /// §10.2.3). Small, so it never amplifies.
 fn initial_close(
+    suite: &rustls::quic::Suite,
     version: u32,
     dcid: &ConnectionId,
     client_scid: &ConnectionId,
     our_scid: &ConnectionId,
     code: TransportErrorCode,
 ) -> Vec<u8> {
-    let keys = crypto::initial_keys_for(version, dcid, super::Side::Server);
+    let keys = crypto::initial_keys_for(suite, version, dcid, super::Side::Server);
     let mut buf = Vec::with_capacity(64);
     let pn_len = 1;
     let len_at = packet::write_long_header(
@@ -722,9 +735,13 @@ fn initial_close(
 
 /// The payload of the first packet of `data` when it is an Initial that
 /// the server's Initial keys for its DCID authenticate (RFC 9001 §5.2).
-fn initial_payload(data: &[u8], header: &PartialHeader) -> Option<Vec<u8>> {
+fn initial_payload(
+    suite: &rustls::quic::Suite,
+    data: &[u8],
+    header: &PartialHeader,
+) -> Option<Vec<u8>> {
     let version = header.version().unwrap_or(packet::VERSION_1);
-    let keys = crypto::initial_keys_for(version, &header.dcid, super::Side::Server);
+    let keys = crypto::initial_keys_for(suite, version, &header.dcid, super::Side::Server);
     let mut packet = data[..header.len].to_vec();
     let (pn_len, pn) = crypto::remove_header_protection(
         &mut packet,
@@ -777,7 +794,7 @@ pub(crate) mod tests {
             rustls::pki_types::PrivatePkcs8KeyDer::from(cert.key_pair.serialize_der()),
         );
         let tls = rustls::ServerConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
+            crate::protocol::backend::default_provider(),
         ))
         .with_protocol_versions(&[&rustls::version::TLS13])
         .unwrap()
@@ -848,7 +865,7 @@ pub(crate) mod tests {
     /// A client configuration trusting nothing (enough to start one).
     pub(crate) fn client_config() -> ClientConfig {
         let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
+            crate::protocol::backend::default_provider(),
         ))
         .with_protocol_versions(&[&rustls::version::TLS13])
         .unwrap()

@@ -42,6 +42,7 @@ hooked_modules! {
     mod varint;
 }
 
+pub(crate) mod backend;
 mod cid;
 mod config;
 mod congestion;

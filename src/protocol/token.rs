@@ -19,9 +19,9 @@
 //! connection it came from.
 
 use super::cid::{ConnectionId, MAX_CID_LEN};
+use crate::protocol::backend::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use bytes::Bytes;
 use rand::RngCore;
-use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Mutex, OnceLock};

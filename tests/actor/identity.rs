@@ -63,28 +63,26 @@ async fn client_certificate_when_the_server_asks() {
     let (server_cert, server_key) = crate::common::cert();
     let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
         Arc::new(crate::common::roots(&client_cert)),
-        crate::common::provider_with(rustls::crypto::ring::DEFAULT_CIPHER_SUITES),
+        Arc::new(crate::common::backend_provider()),
     )
     .build()
     .unwrap();
-    let mut server_tls = rustls::ServerConfig::builder_with_provider(crate::common::provider_with(
-        rustls::crypto::ring::DEFAULT_CIPHER_SUITES,
-    ))
-    .with_protocol_versions(&[&rustls::version::TLS13])
-    .unwrap()
-    .with_client_cert_verifier(verifier)
-    .with_single_cert(vec![server_cert.clone()], server_key)
-    .unwrap();
+    let mut server_tls =
+        rustls::ServerConfig::builder_with_provider(Arc::new(crate::common::backend_provider()))
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .unwrap()
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(vec![server_cert.clone()], server_key)
+            .unwrap();
     server_tls.alpn_protocols = vec![b"test".to_vec()];
     server_tls.max_early_data_size = 0;
-    let mut client_tls = rustls::ClientConfig::builder_with_provider(crate::common::provider_with(
-        rustls::crypto::ring::DEFAULT_CIPHER_SUITES,
-    ))
-    .with_protocol_versions(&[&rustls::version::TLS13])
-    .unwrap()
-    .with_root_certificates(crate::common::roots(&server_cert))
-    .with_client_auth_cert(vec![client_cert.clone()], client_key)
-    .unwrap();
+    let mut client_tls =
+        rustls::ClientConfig::builder_with_provider(Arc::new(crate::common::backend_provider()))
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .unwrap()
+            .with_root_certificates(crate::common::roots(&server_cert))
+            .with_client_auth_cert(vec![client_cert.clone()], client_key)
+            .unwrap();
     client_tls.alpn_protocols = vec![b"test".to_vec()];
     let (c, s, _se, _ce) = connect_tls(client_tls, server_tls).await;
     assert_eq!(chain(&s), Some(vec![client_cert]));

@@ -16,7 +16,25 @@ pub fn cert() -> (CertificateDer<'static>, PrivateKeyDer<'static>) {
 }
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    Arc::new(backend_provider())
+}
+
+/// The rustls provider of the crate's crypto backend (the `aws-lc-rs`
+/// feature, or ring), so the suite runs on the backend it tests.
+pub fn backend_provider() -> rustls::crypto::CryptoProvider {
+    #[cfg(feature = "aws-lc-rs")]
+    return rustls::crypto::aws_lc_rs::default_provider();
+    #[cfg(not(feature = "aws-lc-rs"))]
+    return rustls::crypto::ring::default_provider();
+}
+
+/// The backend's cipher suite `id`.
+pub fn backend_suite(id: rustls::CipherSuite) -> rustls::SupportedCipherSuite {
+    *backend_provider()
+        .cipher_suites
+        .iter()
+        .find(|s| s.suite() == id)
+        .expect("the backend offers it")
 }
 
 /// rustls server config with ALPN `alpn`.
@@ -208,13 +226,13 @@ pub fn client_and_first_datagram() -> (actix_quic::protocol::Connection, Vec<u8>
     (conn, buf)
 }
 
-/// A ring crypto provider offering only `suites`.
+/// The backend's crypto provider offering only `suites`.
 pub fn provider_with(
     suites: &[rustls::SupportedCipherSuite],
 ) -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::CryptoProvider {
         cipher_suites: suites.to_vec(),
-        ..rustls::crypto::ring::default_provider()
+        ..backend_provider()
     })
 }
 
@@ -240,19 +258,16 @@ pub fn client_crypto_with_suites(
     c
 }
 
-/// The three TLS 1.3 cipher suites QUIC uses (RFC 9001 §5.3), as ring
-/// provides them, with their IANA identifiers.
+/// The three TLS 1.3 cipher suites QUIC uses (RFC 9001 §5.3), as the
+/// backend provides them, with their IANA identifiers.
 pub fn quic_suites() -> [(rustls::SupportedCipherSuite, rustls::CipherSuite); 3] {
-    use rustls::crypto::ring::cipher_suite as s;
     use rustls::CipherSuite as Id;
     [
-        (
-            s::TLS13_CHACHA20_POLY1305_SHA256,
-            Id::TLS13_CHACHA20_POLY1305_SHA256,
-        ),
-        (s::TLS13_AES_256_GCM_SHA384, Id::TLS13_AES_256_GCM_SHA384),
-        (s::TLS13_AES_128_GCM_SHA256, Id::TLS13_AES_128_GCM_SHA256),
+        Id::TLS13_CHACHA20_POLY1305_SHA256,
+        Id::TLS13_AES_256_GCM_SHA384,
+        Id::TLS13_AES_128_GCM_SHA256,
     ]
+    .map(|id| (backend_suite(id), id))
 }
 
 /// The stream with raw ID `raw` (RFC 9000 §2.1), for tests that write

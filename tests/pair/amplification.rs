@@ -20,7 +20,7 @@ fn big_cert_configs() -> (ClientConfig, ServerConfig, usize) {
     let cert = c.cert.der().clone();
     let len = cert.len();
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(c.key_pair.serialize_der()));
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(crate::common::backend_provider());
     let mut server = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])
         .unwrap()

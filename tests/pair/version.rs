@@ -137,7 +137,6 @@ fn server_upgrades_a_client_that_lists_v2() {
         "localhost",
         p.now,
         "127.0.0.1:4433".parse().unwrap(),
-        std::sync::Arc::new(ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &[1; 32])),
         rand::SeedableRng::seed_from_u64(1),
     )
     .unwrap();

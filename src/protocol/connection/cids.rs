@@ -20,8 +20,8 @@ const MAX_PENDING_RETIRES: usize = 64;
 const MAX_ISSUED: u64 = 8;
 
 /// Computes the stateless reset token for `cid` (RFC 9000 §10.3.2).
-pub(crate) fn reset_token(key: &ring::hmac::Key, cid: &[u8]) -> [u8; 16] {
-    let tag = ring::hmac::sign(key, cid);
+pub(crate) fn reset_token(key: &crate::protocol::backend::hmac::Key, cid: &[u8]) -> [u8; 16] {
+    let tag = crate::protocol::backend::hmac::sign(key, cid);
     let mut out = [0u8; 16];
     out.copy_from_slice(&tag.as_ref()[..16]);
     out
@@ -55,7 +55,7 @@ pub(super) struct CidState {
     /// The CID we send to.
     dcid: ConnectionId,
     /// Derives the stateless reset token of each CID we issue.
-    reset_key: Arc<ring::hmac::Key>,
+    reset_key: Arc<crate::protocol::backend::hmac::Key>,
     /// The peer's reset token last announced to the endpoint.
     announced_reset_token: Option<[u8; 16]>,
     /// NEW_CONNECTION_ID frames to send, by sequence number.
@@ -69,7 +69,7 @@ impl CidState {
     pub(super) fn new(
         scid: ConnectionId,
         dcid: ConnectionId,
-        reset_key: Arc<ring::hmac::Key>,
+        reset_key: Arc<crate::protocol::backend::hmac::Key>,
     ) -> Self {
         let mut local = BTreeMap::new();
         local.insert(
@@ -358,7 +358,10 @@ mod tests {
     }
 
     fn state() -> CidState {
-        let key = Arc::new(ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &[7; 32]));
+        let key = Arc::new(crate::protocol::backend::hmac::Key::new(
+            crate::protocol::backend::hmac::HMAC_SHA256,
+            &[7; 32],
+        ));
         CidState::new(cid(0xaa), cid(0xbb), key)
     }
 

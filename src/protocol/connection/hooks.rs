@@ -112,7 +112,6 @@ impl Connection {
     /// that version too and follows a server answering in it. Its TLS
     /// connection is made for `upgrade` (rustls cannot change versions
     /// later), so it cannot finish with a server that stays in `version`.
-    #[allow(clippy::too_many_arguments)]
     pub fn client_with_upgrade(
         version: u32,
         upgrade: Option<u32>,
@@ -120,9 +119,10 @@ impl Connection {
         server_name: &str,
         now: Instant,
         remote: SocketAddr,
-        reset_key: Arc<ring::hmac::Key>,
         rng: rand::rngs::StdRng,
     ) -> Result<Self, ConnectError> {
+        use crate::protocol::backend::hmac;
+        let reset_key = Arc::new(hmac::Key::new(hmac::HMAC_SHA256, &[1; 32]));
         let mut conn = Self::new_client(
             version,
             upgrade.unwrap_or(version),
@@ -151,8 +151,10 @@ impl Connection {
         tracing::debug!(version, "server upgraded the version");
         self.version = version;
         self.hooks.upgrade_to = None;
-        self.spaces[SpaceId::Initial as usize].keys =
-            Some(crypto::initial_keys_for(version, &self.orig_dcid, Side::Client).into());
+        self.spaces[SpaceId::Initial as usize].keys = Some(
+            crypto::initial_keys_for(&self.initial_suite, version, &self.orig_dcid, Side::Client)
+                .into(),
+        );
         true
     }
 

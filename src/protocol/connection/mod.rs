@@ -239,6 +239,9 @@ pub struct Connection {
     /// The connection's only source of randomness (CIDs, path
     /// challenges, tokens), seeded by the endpoint.
     rng: StdRng,
+    /// The cipher suite of Initial packets (RFC 9001 §5.2), from the TLS
+    /// configuration's crypto provider.
+    initial_suite: rustls::quic::Suite,
     /// What the test hooks changed.
     #[cfg(feature = "test-hooks")]
     hooks: hooks::Overrides,
@@ -268,11 +271,13 @@ impl Connection {
         scid: ConnectionId,
         dcid: ConnectionId,
         orig_dcid: ConnectionId,
-        reset_key: Arc<ring::hmac::Key>,
+        reset_key: Arc<crate::protocol::backend::hmac::Key>,
         rng: StdRng,
+        initial_suite: rustls::quic::Suite,
     ) -> Self {
         let mut spaces: [PacketSpace; 3] = Default::default();
-        spaces[0].keys = Some(crypto::initial_keys_for(version, &orig_dcid, side).into());
+        spaces[0].keys =
+            Some(crypto::initial_keys_for(&initial_suite, version, &orig_dcid, side).into());
         let streams = Streams::new(
             side,
             config.max_concurrent_bidi_streams,
@@ -328,6 +333,7 @@ impl Connection {
             key_phase_first_sent: 0,
             sealed_in_phase: 0,
             rng,
+            initial_suite,
             #[cfg(feature = "test-hooks")]
             hooks: hooks::Overrides::default(),
             config,
@@ -388,7 +394,7 @@ impl Connection {
         server_name: &str,
         now: Instant,
         remote: SocketAddr,
-        reset_key: Arc<ring::hmac::Key>,
+        reset_key: Arc<crate::protocol::backend::hmac::Key>,
         rng: StdRng,
     ) -> Result<Self, ConnectError> {
         Self::new_client(
@@ -416,7 +422,7 @@ impl Connection {
         server_name: &str,
         now: Instant,
         remote: SocketAddr,
-        reset_key: Arc<ring::hmac::Key>,
+        reset_key: Arc<crate::protocol::backend::hmac::Key>,
         rng: StdRng,
     ) -> Result<Self, ConnectError> {
         let mut rng = rng;
@@ -430,6 +436,7 @@ impl Connection {
         params.encode(&mut encoded);
         let name = rustls::pki_types::ServerName::try_from(server_name.to_string())
             .map_err(|_| ConnectError::InvalidServerName(server_name.into()))?;
+        let initial_suite = crypto::initial_suite(tls_config.crypto_provider());
         let tls = rustls::quic::ClientConnection::new(
             tls_config,
             packet::rustls_version(tls_version),
@@ -449,6 +456,7 @@ impl Connection {
             dcid,
             reset_key,
             rng,
+            initial_suite,
         );
         conn.pump_tls();
         conn.init_client_0rtt();

@@ -755,7 +755,10 @@ mod tests {
             "localhost",
             Instant::now(),
             "127.0.0.1:4433".parse().unwrap(),
-            Arc::new(ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &[7; 32])),
+            Arc::new(crate::protocol::backend::hmac::Key::new(
+                crate::protocol::backend::hmac::HMAC_SHA256,
+                &[7; 32],
+            )),
             rand::SeedableRng::seed_from_u64(7),
         )
         .unwrap()

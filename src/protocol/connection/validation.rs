@@ -55,7 +55,7 @@ impl Connection {
         scid: ConnectionId,
         client_dcid: ConnectionId,
         client_scid: ConnectionId,
-        reset_key: Arc<ring::hmac::Key>,
+        reset_key: Arc<crate::protocol::backend::hmac::Key>,
         validation: ServerValidation,
         rng: rand::rngs::StdRng,
     ) -> Result<Self, ConnectError> {
@@ -81,6 +81,7 @@ impl Connection {
         params.disable_active_migration = !validation.migration;
         let mut encoded = Vec::new();
         params.encode(&mut encoded);
+        let initial_suite = crypto::initial_suite(tls_config.crypto_provider());
         let tls = rustls::quic::ServerConnection::new(
             tls_config,
             crate::protocol::packet::rustls_version(version),
@@ -99,12 +100,14 @@ impl Connection {
             orig_dcid,
             reset_key,
             rng,
+            initial_suite,
         );
         if let Some(rscid) = retry_scid {
             // RFC 9001 §5.2: Initial keys come from the DCID the client's
             // Initials carry now.
-            conn.spaces[SpaceId::Initial as usize].keys =
-                Some(crypto::initial_keys_for(version, &rscid, Side::Server).into());
+            conn.spaces[SpaceId::Initial as usize].keys = Some(
+                crypto::initial_keys_for(&initial_suite, version, &rscid, Side::Server).into(),
+            );
             conn.retry_scid = Some(rscid);
         }
         conn.path.validated = validation.address_validated;
@@ -177,7 +180,9 @@ impl Connection {
         // data goes again from offset 0, with new packet numbers (RFC 9000
         // §17.2.5.3: numbers are never reused).
         let sp = &mut self.spaces[SpaceId::Initial as usize];
-        sp.keys = Some(crypto::initial_keys_for(self.version, &scid, Side::Client).into());
+        sp.keys = Some(
+            crypto::initial_keys_for(&self.initial_suite, self.version, &scid, Side::Client).into(),
+        );
         sp.probes = 0;
         sp.crypto_sent = 0;
         sp.crypto_retransmit = Default::default();

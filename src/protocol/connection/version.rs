@@ -122,7 +122,8 @@ impl Connection {
         if original == self.version {
             return;
         }
-        let keys = crypto::initial_keys_for(original, &self.orig_dcid, self.side);
+        let keys =
+            crypto::initial_keys_for(&self.initial_suite, original, &self.orig_dcid, self.side);
         self.original_version = Some(OriginalVersion {
             version: original,
             remote: keys.remote,

@@ -17,7 +17,8 @@
 //! must name one server.
 //!
 //! As in the runner, `TESTCASE` is read when `--testcase` is absent, and
-//! `REQUESTS` (space-separated URLs) when no URL is given. `SSLKEYLOGFILE`
+//! `REQUESTS` (space-separated URLs) when no URL is given. `QLOGDIR`
+//! gets a qlog trace per connection (with `--features qlog`). `SSLKEYLOGFILE`
 //! is honoured; `RUST_LOG` sets the log filter (to stderr).
 //!
 //! Test cases (the runner's names, and those it hands the endpoints):
@@ -328,6 +329,19 @@ impl ServerCertVerifier for AcceptAnyCert {
     }
 }
 
+/// Transport settings: a qlog trace per connection in `QLOGDIR` when the
+/// runner sets it (build with `--features qlog`).
+fn transport() -> Arc<actix_quic::TransportConfig> {
+    #[allow(unused_mut)]
+    let mut t = actix_quic::TransportConfig::default();
+    #[cfg(feature = "qlog")]
+    t.qlog(
+        actix_quic::protocol::QlogDir::from_env()
+            .map(|d| Arc::new(d) as Arc<dyn actix_quic::protocol::QlogFactory>),
+    );
+    Arc::new(t)
+}
+
 fn server_tls(args: &ServerArgs) -> Result<rustls::ServerConfig, BoxError> {
     let certs = CertificateDer::pem_file_iter(&args.cert)
         .map_err(|e| format!("{}: {e}", args.cert.display()))?
@@ -458,6 +472,7 @@ fn client_tls(
 async fn run_server(args: ServerArgs, case: Case) -> Result<(), BoxError> {
     let tls = server_tls(&args)?;
     let mut config = ServerConfig::with_crypto(Arc::new(tls))?;
+    config.transport_config(transport());
     config.retry(case.retry);
     let endpoint = Endpoint::server(config, args.listen)?;
     let www = Arc::new(args.www.canonicalize()?);
@@ -783,6 +798,7 @@ async fn run_client(args: ClientArgs, case: Case) -> Result<(), BoxError> {
     let tickets = Arc::new(Tickets::new());
     let endpoint = Endpoint::client(local)?;
     let mut client_config = ClientConfig::new(Arc::new(client_tls(&args, case, tickets.clone())?))?;
+    client_config.transport_config(transport());
     client_config.version(case.version);
     endpoint.set_default_client_config(client_config);
     let started = Instant::now();

@@ -85,6 +85,12 @@ fn transport() -> Arc<TransportConfig> {
     let mut t = TransportConfig::default();
     // A copy may pause while the disk catches up: PINGs keep it open.
     t.keep_alive_interval(Some(Duration::from_secs(5)));
+    // A qlog trace per connection in QLOGDIR (with `--features qlog`).
+    #[cfg(feature = "qlog")]
+    t.qlog(
+        actix_quic::protocol::QlogDir::from_env()
+            .map(|d| Arc::new(d) as Arc<dyn actix_quic::protocol::QlogFactory>),
+    );
     Arc::new(t)
 }
 

@@ -92,6 +92,20 @@ pub struct TransportConfig {
     pub(crate) congestion: CongestionAlgorithm,
     pub(crate) pacing: bool,
     pub(crate) mtu_discovery: Option<MtuDiscoveryConfig>,
+    #[cfg(feature = "qlog")]
+    pub(crate) qlog: Option<QlogHook>,
+}
+
+/// The qlog writer factory of a configuration, shown by name only.
+#[cfg(feature = "qlog")]
+#[derive(Clone)]
+pub(crate) struct QlogHook(pub(crate) Arc<dyn super::connection::QlogFactory>);
+
+#[cfg(feature = "qlog")]
+impl std::fmt::Debug for QlogHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("QlogFactory")
+    }
 }
 
 impl TransportConfig {
@@ -226,6 +240,17 @@ impl TransportConfig {
         self.pacing = value;
         self
     }
+
+    /// Writes a qlog trace of each connection (JSON-SEQ,
+    /// draft-ietf-quic-qlog-main-schema and quic-events) where `factory`
+    /// says, for instance [`QlogDir`](crate::protocol::QlogDir); `None`
+    /// (the default) writes none. Cargo feature `qlog`.
+    #[cfg(feature = "qlog")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "qlog")))]
+    pub fn qlog(&mut self, factory: Option<Arc<dyn super::connection::QlogFactory>>) -> &mut Self {
+        self.qlog = factory.map(QlogHook);
+        self
+    }
 }
 
 /// How the path MTU is discovered (RFC 8899 DPLPMTUD), as quinn's
@@ -301,6 +326,8 @@ impl Default for TransportConfig {
             congestion: CongestionAlgorithm::Cubic,
             pacing: true,
             mtu_discovery: Some(MtuDiscoveryConfig::default()),
+            #[cfg(feature = "qlog")]
+            qlog: None,
         }
     }
 }

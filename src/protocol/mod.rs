@@ -65,6 +65,9 @@ pub use connection::{
     ApplicationClose, ConnectError, Connection, ConnectionClose, ConnectionError, ConnectionStats,
     EndpointEvent, Event, FrameStats, HandshakeData, SendDatagramError, Transmit, ZeroRttState,
 };
+#[cfg(feature = "qlog")]
+#[cfg_attr(docsrs, doc(cfg(feature = "qlog")))]
+pub use connection::{QlogDir, QlogFactory};
 pub(crate) use endpoint::check_connect;
 pub use endpoint::{ConnectionHandle, DatagramEvent, Endpoint};
 pub use error::{TransportError, TransportErrorCode};

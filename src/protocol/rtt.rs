@@ -37,7 +37,11 @@ impl RttEstimator {
         self.latest
     }
 
-    #[cfg(test)]
+    /// The RTT variation (rttvar).
+    pub(super) fn variance(&self) -> Duration {
+        self.var
+    }
+
     /// The minimum RTT seen.
     pub(super) fn min(&self) -> Duration {
         self.min

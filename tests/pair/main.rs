@@ -21,6 +21,8 @@ mod loss;
 mod migration;
 mod mtu;
 mod persistent_congestion;
+#[cfg(feature = "qlog")]
+mod qlog;
 mod retry;
 mod seed;
 mod stateless_reset;

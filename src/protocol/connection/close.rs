@@ -228,6 +228,7 @@ impl Connection {
 
     fn set_error(&mut self, error: ConnectionError) {
         if self.error.is_none() {
+            self.qlog.connection_closed(&error);
             self.error = Some(error.clone());
             self.events.push_back(Event::ConnectionLost(error));
         }

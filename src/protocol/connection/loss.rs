@@ -3,10 +3,12 @@
 //! feeds congestion control, PMTU discovery and the streams, requeues the
 //! content of lost packets, and sends probes on a PTO (RFC 9002 §6.2.4).
 
+use super::qlog::{LostBecause, Metrics};
 use super::recovery::{Acked, LossTimer, Lost, Recovery};
 use super::sent::SentFrame;
 use super::spaces::SpaceId;
 use super::Connection;
+use crate::protocol::congestion::CongestionPhase;
 use crate::protocol::error::{TransportError, TransportErrorCode};
 use crate::protocol::frame::Ack;
 use std::time::{Duration, Instant};
@@ -48,6 +50,10 @@ impl Connection {
         if packets.is_empty() {
             return Ok(());
         }
+        if self.qlog.enabled() {
+            let pns: Vec<u64> = packets.iter().map(|(pn, _)| *pn).collect();
+            self.qlog.packets_acked(now, space, &pns);
+        }
         for (pn, p) in packets {
             if space == SpaceId::Data {
                 self.mtu_on_acked(now, pn, p.size, p.mtu_probe);
@@ -71,6 +77,7 @@ impl Connection {
         if !(self.side.is_client() && !self.handshake_complete && space == SpaceId::Initial) {
             self.recovery.reset_pto_count();
         }
+        self.qlog_recovery(now);
         Ok(())
     }
 
@@ -103,6 +110,14 @@ impl Connection {
         let mut large_lost = false;
         let mut frames = Vec::new();
         for (pn, p) in packets {
+            if self.qlog.enabled() {
+                let why = if self.recovery.lost_by_reordering(space, pn) {
+                    LostBecause::Reordering
+                } else {
+                    LostBecause::Time
+                };
+                self.qlog.packet_lost(now, space, pn, why);
+            }
             // RFC 9000 §9.4: what was lost on a previous path is no
             // congestion signal for this one, nor in its flight.
             let this_path = p.epoch == self.path.epoch;
@@ -137,6 +152,33 @@ impl Connection {
         for f in frames {
             self.requeue(space, f);
         }
+        self.qlog_recovery(now);
+    }
+
+    /// qlog: metrics_updated and congestion_state_updated, when changed.
+    fn qlog_recovery(&mut self, now: Instant) {
+        if !self.qlog.enabled() {
+            return;
+        }
+        let rtt = &self.path.rtt;
+        let cc = self.path.cc.state();
+        self.qlog.metrics(
+            now,
+            Metrics {
+                smoothed_rtt: rtt.smoothed(),
+                latest_rtt: rtt.latest(),
+                min_rtt: rtt.min(),
+                rtt_variance: rtt.variance(),
+                congestion_window: cc.window,
+                bytes_in_flight: cc.in_flight,
+            },
+        );
+        let phase = match cc.phase {
+            CongestionPhase::SlowStart => "slow_start",
+            CongestionPhase::Recovery => "recovery",
+            CongestionPhase::CongestionAvoidance => "congestion_avoidance",
+        };
+        self.qlog.congestion_state(now, phase);
     }
 
     /// Puts a lost frame's content back in the send queues.

@@ -29,6 +29,7 @@ mod mtud;
 mod path;
 mod payload;
 mod pending;
+mod qlog;
 mod recovery;
 mod recv;
 mod send;
@@ -57,6 +58,9 @@ pub use close::{ApplicationClose, ConnectionClose, ConnectionError};
 use datagrams::Datagrams;
 use path::PathState;
 use pending::PendingFrames;
+use qlog::QlogSink;
+#[cfg(feature = "qlog")]
+pub use qlog::{QlogDir, QlogFactory};
 use rand::rngs::StdRng;
 use recovery::Recovery;
 use spaces::{PacketSpace, SpaceId};
@@ -242,6 +246,8 @@ pub struct Connection {
     /// The cipher suite of Initial packets (RFC 9001 §5.2), from the TLS
     /// configuration's crypto provider.
     initial_suite: rustls::quic::Suite,
+    /// Where qlog events go, if anywhere.
+    qlog: QlogSink,
     /// What the test hooks changed.
     #[cfg(feature = "test-hooks")]
     hooks: hooks::Overrides,
@@ -334,11 +340,13 @@ impl Connection {
             sealed_in_phase: 0,
             rng,
             initial_suite,
+            qlog: QlogSink::new(&config, side, &orig_dcid, now),
             #[cfg(feature = "test-hooks")]
             hooks: hooks::Overrides::default(),
             config,
         };
         conn.reset_idle(now);
+        conn.qlog.connection_started(now, remote, &scid, &dcid);
         conn
     }
 
@@ -458,6 +466,7 @@ impl Connection {
             rng,
             initial_suite,
         );
+        conn.qlog.parameters_set(now, true, &params);
         conn.pump_tls();
         conn.init_client_0rtt();
         Ok(conn)
@@ -696,16 +705,18 @@ impl Connection {
         };
         keys.rotate();
         tracing::debug!(side = ?self.side, phase = keys.phase, "initiated key update");
-        self.on_new_key_phase();
+        self.on_new_key_phase(true);
         true
     }
 
-    /// Bookkeeping when our sending keys move to a new phase, whoever
-    /// started the update.
-    pub(super) fn on_new_key_phase(&mut self) {
+    /// Bookkeeping when our sending keys move to a new phase, started by
+    /// us (`local`) or by the peer.
+    pub(super) fn on_new_key_phase(&mut self, local: bool) {
         self.key_phase_first_sent = self.spaces[SpaceId::Data as usize].next_pn;
         self.sealed_in_phase = 0;
         self.stats.key_updates += 1;
+        self.qlog
+            .key_updated(self.side, self.stats.key_updates, local);
     }
 
     /// RFC 9001 §6.6: before the current keys have protected as many

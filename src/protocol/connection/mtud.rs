@@ -143,8 +143,18 @@ impl Connection {
         buf.truncate(start);
         let header = self.write_header(SpaceId::Data, buf);
         buf.push(frame::PING as u8);
+        let padding = (start + size - TAG_LEN).saturating_sub(buf.len());
         buf.resize(start + size - TAG_LEN, 0);
         self.seal_packet(SpaceId::Data, buf, &header);
+        self.qlog.packet_sent(
+            now,
+            SpaceId::Data,
+            false,
+            header.pn,
+            size,
+            &[frame::PING as u8],
+            padding,
+        );
         let mut frames = FrameStats::default();
         frames.record(frame::PING);
         frames.record(frame::PADDING);

@@ -212,6 +212,14 @@ impl Recovery {
     /// Declares packets of `space` lost by packet or time threshold
     /// (RFC 9002 §A.10) and re-arms its loss timer. `max_ack_delay` is
     /// the peer's, for the persistent congestion duration.
+    /// True when `pn` would be lost by the packet threshold in `space`
+    /// (RFC 9002 §6.1.1), not by the time threshold (§6.1.2).
+    pub(super) fn lost_by_reordering(&self, space: SpaceId, pn: u64) -> bool {
+        self.spaces[space as usize]
+            .largest_acked
+            .is_some_and(|l| l >= pn + self.packet_threshold)
+    }
+
     pub(super) fn detect_lost(
         &mut self,
         now: Instant,

@@ -208,6 +208,11 @@ impl Connection {
         let mut ack_eliciting = false;
         let mut non_probing = false;
         let mut frames = 0u64;
+        if self.qlog.enabled() {
+            let zero_rtt = kind == PacketSpaceKind::ZeroRtt;
+            self.qlog
+                .packet_received(now, space, zero_rtt, pn, header.len, &payload);
+        }
         for frame in Frames::new(payload) {
             let frame = match frame {
                 Ok(f) => f,
@@ -420,7 +425,7 @@ impl Connection {
             keys.rotate();
             keys.phase_first_pn = Some(pn);
             // RFC 9001 §6.2: we answer in the new phase from now on.
-            self.on_new_key_phase();
+            self.on_new_key_phase(false);
             tracing::debug!(side = ?self.side, "peer initiated key update");
             return Ok(n);
         }
@@ -598,6 +603,7 @@ impl Connection {
             if let Some(raw) = self.tls.quic_transport_parameters() {
                 let params = TransportParameters::decode(raw, self.side.peer())?;
                 self.validate_peer_params(&params)?;
+                self.qlog.parameters_set(now, false, &params);
                 self.apply_peer_params(now, params);
                 self.params_from_handshake = true;
                 // ALPN and the server name are settled with the peer's

@@ -273,11 +273,20 @@ impl Connection {
             target = target.max(p.saturating_sub(TAG_LEN).min(payload_limit));
         }
         let before_padding = buf.len();
+        let plaintext = self
+            .qlog
+            .enabled()
+            .then(|| buf[payload_start..before_padding].to_vec());
         if buf.len() < target {
             buf.resize(target, 0);
         }
+        let padding = buf.len() - before_padding;
         self.seal_packet(space, buf, &header);
         let size = buf.len() - start;
+        if let Some(plaintext) = plaintext {
+            self.qlog
+                .packet_sent(now, space, zero_rtt, pn, size, &plaintext, padding);
+        }
         if buf.len() > before_padding {
             frame_count.record(frame::PADDING);
         }

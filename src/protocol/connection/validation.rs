@@ -102,6 +102,7 @@ impl Connection {
             rng,
             initial_suite,
         );
+        conn.qlog.parameters_set(now, true, &params);
         if let Some(rscid) = retry_scid {
             // RFC 9001 §5.2: Initial keys come from the DCID the client's
             // Initials carry now.

@@ -4,8 +4,10 @@
 use crate::protocol::frame::*;
 use std::time::Duration;
 
-/// Connection statistics.
+/// Connection statistics. More figures may come: as quinn's, it cannot
+/// be built outside this crate.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ConnectionStats {
     /// UDP datagrams sent.
     pub udp_tx_datagrams: u64,
@@ -61,6 +63,7 @@ macro_rules! frame_stats {
     ($($(#[$doc:meta])* $field:ident: $($ty:pat_param)|+,)*) => {
         /// Frames counted per type (RFC 9000 §12.4, RFC 9221 §4).
         #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+        #[non_exhaustive]
         pub struct FrameStats {
             $($(#[$doc])* pub $field: u64,)*
         }

@@ -563,20 +563,29 @@ fn idle_ours(args: &Args, tls: &Tls) -> Result<f64, BoxError> {
             let mut config = actix_quic::ClientConfig::new(tls.client.clone())?;
             config.transport_config(Arc::new(ours_transport(args.mtu)));
             client.set_default_client_config(config);
+            let accept = |server: actix_quic::Endpoint| async move {
+                let incoming = server.accept().await.ok_or("no connection")?;
+                Ok::<_, BoxError>(incoming.await?)
+            };
+            // The server handshakes only what it accepts (as quinn's): both
+            // at once.
+            let pair = || async {
+                let (c, s) =
+                    futures::join!(client.connect(addr, "localhost")?, accept(server.clone()));
+                Ok::<_, BoxError>((c?, s?))
+            };
             // One connection first, so lazy set-up is not counted.
-            let warm = client.connect(addr, "localhost")?.await?;
-            let warm_server = server.accept().await.ok_or("no connection")?.await?;
+            let warm = pair().await?;
             tokio::time::sleep(SETTLE).await;
             count_from_here();
-            let mut kept = Vec::with_capacity(2 * args.idle);
+            let mut kept = Vec::with_capacity(args.idle);
             for _ in 0..args.idle {
-                kept.push(client.connect(addr, "localhost")?.await?);
-                kept.push(server.accept().await.ok_or("no connection")?.await?);
+                kept.push(pair().await?);
             }
             tokio::time::sleep(SETTLE).await;
             let per = live() as f64 / args.idle as f64;
             COUNTING.store(false, std::sync::atomic::Ordering::Relaxed);
-            drop((kept, warm, warm_server));
+            drop((kept, warm));
             Ok::<_, BoxError>(per)
         })
     })

@@ -3,6 +3,7 @@
 //! build --examples` first (a plain `cargo test` builds them). A missing
 //! or stale binary fails the test.
 
+mod bench;
 mod interop;
 mod process;
 mod quic_cp;

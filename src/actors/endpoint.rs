@@ -170,6 +170,16 @@ impl EndpointActor {
             self.refuse(incoming);
             return;
         }
+        // Attempts nobody accepted before the endpoint forgot them are
+        // refused: past that, the endpoint admits new ones, and without
+        // this the queue would grow with every client of a server that
+        // does not call accept(); with it, it holds at most
+        // `max_incoming`.
+        let now = Instant::now();
+        while self.incoming.front().is_some_and(|i| i.expired(now)) {
+            let stale = self.incoming.pop_front().expect("checked");
+            self.refuse(stale);
+        }
         // An accept its caller gave up on takes nothing.
         let incoming = match next_live(&mut self.accept_waiters) {
             Some(w) => match w.send(Some(incoming)) {

@@ -62,6 +62,13 @@ impl Incoming {
     pub fn may_retry(&self) -> bool {
         self.validation.retry_orig_dcid.is_none()
     }
+
+    /// True once the endpoint has forgotten it (its place under
+    /// `max_incoming` and its held datagrams): undecided for longer than
+    /// [`INCOMING_EXPIRY`].
+    pub(crate) fn expired(&self, now: Instant) -> bool {
+        now.saturating_duration_since(self.received) >= INCOMING_EXPIRY
+    }
 }
 
 /// Why [`Endpoint::accept`](super::Endpoint::accept) made no connection,
@@ -248,6 +255,22 @@ mod tests {
         p.expire(now + INCOMING_EXPIRY);
         assert!(!p.contains(&a.dcid));
         assert_eq!(p.bytes, 0);
+    }
+
+    #[test]
+    fn an_incoming_expires_with_its_pending_entry() {
+        let now = Instant::now();
+        let a = incoming(now, 1, "10.0.0.1:1000");
+        let mut p = PendingIncoming::default();
+        p.insert(&a);
+        let later = now + INCOMING_EXPIRY;
+        assert!(!a.expired(later - Duration::from_millis(1)));
+        assert!(a.expired(later));
+        p.expire(later);
+        assert!(
+            !p.contains(&a.dcid),
+            "the endpoint forgets it at the same time"
+        );
     }
 
     #[test]

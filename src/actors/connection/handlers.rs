@@ -413,8 +413,8 @@ impl Handler<ForceKeyUpdate> for ConnectionActor {
 impl Handler<StartKeyUpdate> for ConnectionActor {
     type Result = ();
     fn handle(&mut self, msg: StartKeyUpdate, ctx: &mut Context<Self>) {
-        let started = self.conn.force_key_update();
-        self.drive(ctx);
+        // The ForceKeyUpdate message's work, answered on the handle's channel.
+        let started = Handler::<ForceKeyUpdate>::handle(self, ForceKeyUpdate, ctx);
         let _ = msg.0.send(started);
     }
 }

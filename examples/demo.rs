@@ -75,7 +75,7 @@ async fn serve(endpoint: Endpoint, report: UnboundedSender<ConnectionStats>) {
             };
             // A server can always answer before its handshake completes
             // (0.5-RTT), which serves requests that came in 0-RTT at once.
-            let conn = match connecting.into_0rtt().await {
+            let conn = match connecting.into_0rtt() {
                 Ok((c, _)) => c,
                 Err(_) => return tracing::warn!("server: connection failed"),
             };
@@ -300,8 +300,7 @@ async fn main() -> Result<(), BoxError> {
     conn.force_key_update();
     echo_through(conn.clone(), pattern.slice(..MIB)).await?;
     let mut secret = [0u8; 16];
-    conn.export_keying_material(&mut secret, b"EXPORTER-demo", b"")
-        .await?;
+    conn.export_keying_material(&mut secret, b"EXPORTER-demo", b"")?;
     let hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
     println!(
         "keys: {} key update(s); exporter EXPORTER-demo = {hex}",
@@ -321,7 +320,7 @@ async fn main() -> Result<(), BoxError> {
     // A second connection resumes the TLS session and sends its request
     // in 0-RTT, before the handshake completes.
     let started = Instant::now();
-    match client.connect(server_addr, "localhost")?.into_0rtt().await {
+    match client.connect(server_addr, "localhost")?.into_0rtt() {
         Ok((again, accepted)) => {
             let n = echo_through(again.clone(), pattern.slice(..64 * 1024)).await?;
             let answered = started.elapsed();

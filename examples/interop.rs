@@ -495,7 +495,7 @@ async fn run_server(args: ServerArgs, case: Case) -> Result<(), BoxError> {
             // For zerortt, requests that came in 0-RTT are served at once
             // (0.5-RTT); a server can always do that.
             let connecting = if early {
-                match connecting.into_0rtt().await {
+                match connecting.into_0rtt() {
                     Ok((c, _)) => Ok(c),
                     Err(connecting) => connecting.await,
                 }
@@ -849,7 +849,6 @@ async fn run_client(args: ClientArgs, case: Case) -> Result<(), BoxError> {
                 let (conn, accepted) = endpoint
                     .connect(remote, &first.host)?
                     .into_0rtt()
-                    .await
                     .map_err(|_| "0-RTT is impossible on the second connection")?;
                 println!("sending 0-RTT to {remote}");
                 let r = fetch_all(&conn, rest, &downloads, case).await;

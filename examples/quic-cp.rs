@@ -502,7 +502,7 @@ async fn connect(
 ) -> Result<(Connection, Option<ZeroRttAccepted>), BoxError> {
     let connecting = endpoint.connect(args.server, &args.server_name)?;
     if early {
-        match connecting.into_0rtt().await {
+        match connecting.into_0rtt() {
             Ok((conn, accepted)) => return Ok((conn, Some(accepted))),
             Err(connecting) => return Ok((connecting.await?, None)),
         }

@@ -4,11 +4,11 @@
 //! connection actor for every accepted one, and answers what needs no
 //! connection.
 
-use super::connection::ConnectionActor;
+use super::connection::{ConnectionActor, PendingActor};
 use super::reply::{next_live, park, Answer, Reply};
 use super::socket::{Received, RecvBatches, Socket};
 use crate::messages::internal::{
-    ConnectionEndpointEvent, Datagrams, EndpointClose, Rebind, SetSocket,
+    AcceptInto, ConnectionEndpointEvent, Datagrams, EndpointClose, Rebind, SetSocket, StartClient,
 };
 use crate::messages::{
     Accept, AcceptIncoming, CloseEndpoint, Connect, IgnoreIncoming, IncomingDecision, NewIncoming,
@@ -16,17 +16,15 @@ use crate::messages::{
     WaitIdle,
 };
 use crate::protocol::{
-    ClientConfig, ConnectError, ConnectionError, ConnectionHandle, DatagramEvent,
+    ClientConfig, ClientFactory, ConnectError, ConnectionError, ConnectionHandle, DatagramEvent,
     Endpoint as ProtoEndpoint, EndpointConfig, EndpointEvent, Incoming, RetryError, ServerConfig,
 };
 use actix::prelude::*;
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
-
-static STABLE_IDS: AtomicUsize = AtomicUsize::new(1);
 
 /// What an endpoint actor shares with its handles, so that `connect`
 /// can answer at once: the default client configuration, and whether
@@ -35,6 +33,9 @@ static STABLE_IDS: AtomicUsize = AtomicUsize::new(1);
 pub(crate) struct EndpointShared {
     default_client: Mutex<Option<ClientConfig>>,
     stopping: AtomicBool,
+    /// Makes client connections on the caller's thread; set by the
+    /// endpoint actor.
+    clients: Mutex<Option<ClientFactory>>,
 }
 
 impl EndpointShared {
@@ -51,6 +52,22 @@ impl EndpointShared {
     /// True once the endpoint was told to close.
     pub(crate) fn is_stopping(&self) -> bool {
         self.stopping.load(Ordering::Acquire)
+    }
+
+    /// A client connection, made on the caller's thread for the endpoint
+    /// actor to route (`StartClient`).
+    pub(crate) fn new_client(
+        &self,
+        config: &ClientConfig,
+        remote: SocketAddr,
+        server_name: &str,
+    ) -> Result<crate::protocol::Connection, ConnectError> {
+        self.clients
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_mut()
+            .ok_or(ConnectError::EndpointStopping)?
+            .connect(Instant::now(), config, remote, server_name)
     }
 
     /// Marks the endpoint closing: `connect` refuses from now on.
@@ -92,10 +109,12 @@ impl EndpointActor {
         server: Option<ServerConfig>,
         shared: Arc<EndpointShared>,
     ) -> Self {
+        // The sans-IO core takes no randomness of its own: its seed comes
+        // from the operating system here.
+        let mut endpoint = ProtoEndpoint::new(config, server, rand::random());
+        *shared.clients.lock().unwrap_or_else(|p| p.into_inner()) = Some(endpoint.client_factory());
         Self {
-            // The sans-IO core takes no randomness of its own: its seed comes
-            // from the operating system here.
-            endpoint: ProtoEndpoint::new(config, server, rand::random()),
+            endpoint,
             socket,
             receiving: None,
             connections: HashMap::new(),
@@ -113,17 +132,34 @@ impl EndpointActor {
         ctx: &mut Context<Self>,
         h: ConnectionHandle,
         conn: crate::protocol::Connection,
+        pending: Option<PendingActor>,
     ) -> Addr<ConnectionActor> {
-        let actor = ConnectionActor::new(
-            conn,
-            h,
-            self.socket.clone(),
-            ctx.address(),
-            STABLE_IDS.fetch_add(1, Ordering::Relaxed),
-        );
-        let addr = actor.start();
+        let actor = ConnectionActor::new(conn, h, self.socket.clone(), ctx.address());
+        let addr = match pending {
+            Some(p) => p.start(actor),
+            None => actor.start(),
+        };
         self.connections.insert(h, addr.clone());
         addr
+    }
+
+    /// Accepts `incoming` (with `config` in place of the server's), or
+    /// answers the client why not.
+    fn accept(
+        &mut self,
+        incoming: Incoming,
+        config: Option<ServerConfig>,
+    ) -> Result<(ConnectionHandle, crate::protocol::Connection), ConnectionError> {
+        let (to, from) = (incoming.remote_address(), incoming.local_ip());
+        match self.endpoint.accept(incoming, Instant::now(), config) {
+            Ok((h, conn)) => Ok((h, *conn)),
+            Err(e) => {
+                if let Some(datagram) = e.response {
+                    self.respond(to, from, &datagram);
+                }
+                Err(e.cause)
+            }
+        }
     }
 
     /// A new connection attempt: to the policy, if one is set, then to
@@ -283,7 +319,22 @@ impl Handler<Connect> for EndpointActor {
         let (h, conn) =
             self.endpoint
                 .connect(Instant::now(), &config, msg.remote, &msg.server_name)?;
-        Ok(self.start_connection(ctx, h, conn))
+        Ok(self.start_connection(ctx, h, conn, None))
+    }
+}
+
+impl Handler<StartClient> for EndpointActor {
+    type Result = ();
+    fn handle(&mut self, msg: StartClient, ctx: &mut Context<Self>) {
+        if self.closed {
+            return msg.actor.fail(ConnectionError::LocallyClosed);
+        }
+        match self.endpoint.add_client(&msg.conn) {
+            Ok(h) => {
+                self.start_connection(ctx, h, *msg.conn, Some(msg.actor));
+            }
+            Err(_) => msg.actor.fail(ConnectionError::LocallyClosed),
+        }
     }
 }
 
@@ -326,18 +377,19 @@ impl Handler<CloseEndpoint> for EndpointActor {
 impl Handler<AcceptIncoming> for EndpointActor {
     type Result = Result<Addr<ConnectionActor>, ConnectionError>;
     fn handle(&mut self, msg: AcceptIncoming, ctx: &mut Context<Self>) -> Self::Result {
-        let (to, from) = (msg.incoming.remote_address(), msg.incoming.local_ip());
-        match self
-            .endpoint
-            .accept(msg.incoming, Instant::now(), msg.config)
-        {
-            Ok((h, conn)) => Ok(self.start_connection(ctx, h, *conn)),
-            Err(e) => {
-                if let Some(datagram) = e.response {
-                    self.respond(to, from, &datagram);
-                }
-                Err(e.cause)
+        let (h, conn) = self.accept(msg.incoming, msg.config)?;
+        Ok(self.start_connection(ctx, h, conn, None))
+    }
+}
+
+impl Handler<AcceptInto> for EndpointActor {
+    type Result = ();
+    fn handle(&mut self, msg: AcceptInto, ctx: &mut Context<Self>) {
+        match self.accept(msg.incoming, msg.config) {
+            Ok((h, conn)) => {
+                self.start_connection(ctx, h, conn, Some(msg.actor));
             }
+            Err(e) => msg.actor.fail(e),
         }
     }
 }

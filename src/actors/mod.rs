@@ -8,7 +8,7 @@ mod reply;
 mod socket;
 
 pub use connection::{ConnectionActor, Subscription};
-pub(crate) use connection::{ConnectionParts, EventSink, Snapshot};
+pub(crate) use connection::{ConnectionParts, EventSink, PendingActor, Snapshot};
 pub use endpoint::EndpointActor;
 pub(crate) use endpoint::EndpointShared;
 pub(crate) use socket::{Received, Socket};

@@ -5,7 +5,7 @@ use super::connection::Connection;
 use crate::errors::ConnectionError;
 use crate::messages::{WaitConnected, WaitHandshakeData, ZeroRttStatus};
 use crate::protocol::{HandshakeData, ZeroRttState};
-use futures::future::{BoxFuture, Shared};
+use futures::future::BoxFuture;
 use futures::FutureExt;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
@@ -14,43 +14,38 @@ use std::task::{Context, Poll};
 
 /// A connection whose handshake is in progress; await it for the
 /// `Connection`, or use it at once with [`into_0rtt`](Self::into_0rtt).
+/// Dropping it abandons the connection.
 pub struct Connecting {
-    /// The handle, made as soon as the connection actor exists.
-    handle: Shared<BoxFuture<'static, Result<Connection, ConnectionError>>>,
+    /// The connection's handle, made with it.
+    conn: Connection,
     /// Waiting for the handshake, once polled.
     done: Option<BoxFuture<'static, Result<Connection, ConnectionError>>>,
     /// This side is the server.
     server: bool,
-    remote: SocketAddr,
-    local_ip: Option<IpAddr>,
+    /// A client's first flight carries 0-RTT keys.
+    early: bool,
 }
 
 impl Connecting {
-    /// `handle` starts the connection and yields its handle.
-    pub(crate) fn new(
-        handle: BoxFuture<'static, Result<Connection, ConnectionError>>,
-        server: bool,
-        remote: SocketAddr,
-        local_ip: Option<IpAddr>,
-    ) -> Self {
+    /// The handshake of `conn`; `early` when a client offers 0-RTT.
+    pub(crate) fn new(conn: Connection, server: bool, early: bool) -> Self {
         Self {
-            handle: handle.shared(),
+            conn,
             done: None,
             server,
-            remote,
-            local_ip,
+            early,
         }
     }
 
     /// The peer's UDP address.
     pub fn remote_address(&self) -> SocketAddr {
-        self.remote
+        self.conn.remote_address()
     }
 
     /// The local IP address the client reached (servers, where the
     /// platform reports it); `None` for clients.
     pub fn local_ip(&self) -> Option<IpAddr> {
-        self.local_ip
+        self.conn.local_ip()
     }
 
     /// The parameters the handshake has agreed so far (ALPN protocol,
@@ -58,11 +53,11 @@ impl Connecting {
     /// first flight, a client once the server's answer arrives. Fails
     /// when the connection does before they are known.
     pub async fn handshake_data(&self) -> Result<HandshakeData, ConnectionError> {
-        let conn = self.handle.clone().await?;
-        conn.addr()
+        self.conn
+            .addr()
             .send(WaitHandshakeData)
             .await
-            .map_err(|_| conn.lost())?
+            .map_err(|_| self.conn.lost())?
     }
 
     async fn wait_connected(conn: Connection) -> Result<Connection, ConnectionError> {
@@ -84,33 +79,22 @@ impl Connecting {
     /// 0-RTT data may be replayed by an attacker (RFC 8446 §8): send only
     /// idempotent requests in it. If the server rejects it, what was sent
     /// goes again in 1-RTT packets; [`ZeroRttAccepted`] tells which.
-    ///
-    /// Unlike quinn's, this is async: the answer comes from the connection
-    /// actor.
-    pub async fn into_0rtt(self) -> Result<(Connection, ZeroRttAccepted), Self> {
-        let Ok(conn) = self.handle.clone().await else {
-            return Err(self);
-        };
-        let state = match conn.addr().send(ZeroRttStatus).await {
-            Ok(s) => s,
-            Err(_) => return Err(self),
-        };
-        let usable = self.server || matches!(state, ZeroRttState::Offered | ZeroRttState::Accepted);
-        if !usable {
+    pub fn into_0rtt(self) -> Result<(Connection, ZeroRttAccepted), Self> {
+        if !(self.server || self.early) {
             return Err(self);
         }
-        let c = conn.clone();
+        let conn = self.conn.clone();
         let accepted = async move {
-            if Self::wait_connected(c.clone()).await.is_err() {
+            let Ok(conn) = Self::wait_connected(conn).await else {
                 return false;
-            }
+            };
             matches!(
-                c.addr().send(ZeroRttStatus).await,
+                conn.addr().send(ZeroRttStatus).await,
                 Ok(ZeroRttState::Accepted)
             )
         }
         .boxed();
-        Ok((conn, ZeroRttAccepted(accepted)))
+        Ok((self.conn, ZeroRttAccepted(accepted)))
     }
 }
 
@@ -135,8 +119,7 @@ impl Future for Connecting {
     type Output = Result<Connection, ConnectionError>;
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         if self.done.is_none() {
-            let handle = self.handle.clone();
-            self.done = Some(async move { Self::wait_connected(handle.await?).await }.boxed());
+            self.done = Some(Self::wait_connected(self.conn.clone()).boxed());
         }
         self.done.as_mut().expect("set above").poll_unpin(cx)
     }
@@ -144,6 +127,9 @@ impl Future for Connecting {
 
 impl std::fmt::Debug for Connecting {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Connecting")
+        f.debug_struct("Connecting")
+            .field("remote_address", &self.remote_address())
+            .field("server", &self.server)
+            .finish_non_exhaustive()
     }
 }

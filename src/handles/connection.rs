@@ -232,23 +232,22 @@ impl Connection {
             .await;
     }
 
-    /// RFC 8446 §7.5 exporter: both peers get the same bytes.
-    pub async fn export_keying_material(
+    /// RFC 8446 §7.5 exporter: both peers get the same `out.len()`
+    /// bytes for the same `label` and `context`. Fails before the
+    /// handshake completes, or when `out` is too long for the hash.
+    pub fn export_keying_material(
         &self,
         out: &mut [u8],
         label: &[u8],
         context: &[u8],
     ) -> Result<(), ExportKeyingMaterialError> {
-        let bytes = self
-            .ask(messages::ExportKeyingMaterial {
-                len: out.len(),
-                label: label.to_vec(),
-                context: context.to_vec(),
-            })
-            .await
-            .map_err(|_| ExportKeyingMaterialError)??;
-        out.copy_from_slice(&bytes);
-        Ok(())
+        self.parts
+            .shared
+            .tls
+            .get()
+            .ok_or(ExportKeyingMaterialError)?
+            .export_keying_material(out, label, context)
+            .map_err(|_| ExportKeyingMaterialError)
     }
 
     fn snapshot<T>(&self, f: impl FnOnce(&Snapshot) -> T) -> T {

@@ -3,17 +3,16 @@
 use super::connecting::Connecting;
 use super::connection::Connection;
 use super::incoming::Incoming;
-use crate::actors::{EndpointActor, EndpointShared, Socket};
-use crate::errors::{ConnectError, ConnectionError};
-use crate::messages::internal::Rebind;
+use crate::actors::{EndpointActor, EndpointShared, PendingActor, Socket};
+use crate::errors::ConnectError;
+use crate::messages::internal::{Rebind, StartClient};
 use crate::messages::{
-    Accept, CloseEndpoint, Connect, NewIncoming, SetDefaultClientConfig, SetIncomingPolicy,
-    SetServerConfig, WaitIdle,
+    Accept, CloseEndpoint, NewIncoming, SetDefaultClientConfig, SetIncomingPolicy, SetServerConfig,
+    WaitIdle,
 };
-use crate::protocol::{check_connect, ClientConfig, EndpointConfig, ServerConfig, VarInt};
+use crate::protocol::{ClientConfig, EndpointConfig, ServerConfig, VarInt, ZeroRttState};
 use actix::{Actor, Addr, Recipient};
 use bytes::Bytes;
-use futures::FutureExt;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -123,39 +122,20 @@ impl Endpoint {
         let config = config
             .or_else(|| self.shared.default_client())
             .ok_or(ConnectError::NoDefaultClientConfig)?;
-        check_connect(&config, remote, server_name)?;
         if remote.is_ipv6() && self.local_addr().is_ok_and(|l| l.is_ipv4()) {
             return Err(ConnectError::InvalidRemoteAddress(remote));
         }
-        let endpoint = self.addr.clone();
-        let msg = Connect {
-            config: Some(config),
-            remote,
-            server_name: server_name.to_string(),
-        };
-        let fut = async move {
-            let actor = endpoint
-                .send(msg)
-                .await
-                .map_err(|_| ConnectionError::LocallyClosed)?
-                .map_err(|e| {
-                    ConnectionError::TransportError(crate::protocol::TransportError::new(
-                        crate::protocol::TransportErrorCode::INTERNAL_ERROR,
-                        e.to_string(),
-                    ))
-                })?;
-            Connection::from_addr(actor).await
-        };
-        // Start the handshake now, as quinn does, rather than when the
-        // `Connecting` is first polled. If it is dropped, the task still
-        // ends by dropping its `Connection`, which closes the connection.
-        let task = actix::spawn(fut);
-        Ok(Connecting::new(
-            async move { task.await.unwrap_or(Err(ConnectionError::LocallyClosed)) }.boxed(),
-            false,
-            remote,
-            None,
-        ))
+        // The connection is made here, on the caller's thread, so its
+        // handle (and whether it may send 0-RTT) is known at once; the
+        // endpoint actor routes it and starts its actor.
+        let conn = self.shared.new_client(&config, remote, server_name)?;
+        let early = conn.zero_rtt_state() == ZeroRttState::Offered;
+        let (actor, parts) = PendingActor::new(remote, None, Some(&conn));
+        self.addr.do_send(StartClient {
+            conn: Box::new(conn),
+            actor,
+        });
+        Ok(Connecting::new(Connection::from_parts(parts), false, early))
     }
 
     /// The next client's connection attempt, before any TLS work: await

@@ -4,9 +4,10 @@
 
 use super::connecting::Connecting;
 use super::connection::Connection;
-use crate::actors::{EndpointActor, EndpointShared};
+use crate::actors::{EndpointActor, EndpointShared, PendingActor};
 use crate::errors::ConnectionError;
-use crate::messages::{AcceptIncoming, IgnoreIncoming, RefuseIncoming, RetryIncoming};
+use crate::messages::internal::AcceptInto;
+use crate::messages::{IgnoreIncoming, RefuseIncoming, RetryIncoming};
 use crate::protocol::{self, ServerConfig, TransportError, TransportErrorCode};
 use actix::Addr;
 use futures::future::BoxFuture;
@@ -71,22 +72,13 @@ impl Incoming {
                 "endpoint stopping",
             )));
         }
-        let endpoint = self.endpoint.clone();
-        let task = actix::spawn(async move {
-            let actor = endpoint
-                .send(AcceptIncoming { incoming, config })
-                .await
-                .map_err(|_| ConnectionError::LocallyClosed)??;
-            // Take a handle first so the connection is owned while it
-            // handshakes.
-            Connection::from_addr(actor).await
+        let (actor, parts) = PendingActor::new(remote, local_ip, None);
+        self.endpoint.do_send(AcceptInto {
+            incoming,
+            config,
+            actor,
         });
-        Ok(Connecting::new(
-            async move { task.await.unwrap_or(Err(ConnectionError::LocallyClosed)) }.boxed(),
-            true,
-            remote,
-            local_ip,
-        ))
+        Ok(Connecting::new(Connection::from_parts(parts), true, false))
     }
 
     /// Refuses the connection: the client's attempt fails with

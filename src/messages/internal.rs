@@ -1,9 +1,11 @@
 //! Messages between the actors of this crate, and from handles to the
 //! actors they keep alive: not for users.
 
-use crate::actors::{ConnectionParts, Received, Socket};
+use crate::actors::{ConnectionParts, PendingActor, Received, Socket};
 use crate::protocol::VarInt;
-use crate::protocol::{ConnectionHandle, EndpointEvent};
+use crate::protocol::{
+    Connection as ProtoConnection, ConnectionHandle, EndpointEvent, Incoming, ServerConfig,
+};
 use actix::Message;
 use bytes::Bytes;
 use std::sync::Arc;
@@ -60,3 +62,27 @@ pub(crate) struct ConnectionEndpointEvent(pub(crate) ConnectionHandle, pub(crate
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub(crate) struct Rebind(pub(crate) Arc<Socket>);
+
+/// A client connection made by the `Endpoint` handle's `connect`, for
+/// the endpoint actor to route and start as `actor`.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct StartClient {
+    /// The connection, its first flight ready.
+    pub(crate) conn: Box<ProtoConnection>,
+    /// The actor its handles already address.
+    pub(crate) actor: PendingActor,
+}
+
+/// `Incoming::accept` from the handle: accept the attempt and start its
+/// connection as `actor`, or fail `actor` with the reason.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct AcceptInto {
+    /// The attempt.
+    pub(crate) incoming: Incoming,
+    /// The configuration, if not the endpoint's.
+    pub(crate) config: Option<ServerConfig>,
+    /// The actor its handles already address.
+    pub(crate) actor: PendingActor,
+}

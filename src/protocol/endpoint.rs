@@ -107,6 +107,45 @@ impl ResetBucket {
     }
 }
 
+/// Makes client connections for an endpoint, away from it: what a
+/// client connection takes from its endpoint is the reset key and
+/// randomness.
+#[derive(Debug)]
+pub(crate) struct ClientFactory {
+    reset_key: Arc<crate::protocol::backend::hmac::Key>,
+    rng: StdRng,
+}
+
+impl ClientFactory {
+    /// A client connection to `remote` for `server_name`, its first
+    /// flight ready (and its 0-RTT keys, when a ticket allows early
+    /// data). A NEW_TOKEN token stored for `server_name` in the
+    /// configuration's token store is used (and removed from the store).
+    pub(crate) fn connect(
+        &mut self,
+        now: Instant,
+        config: &ClientConfig,
+        remote: SocketAddr,
+        server_name: &str,
+    ) -> Result<Connection, ConnectError> {
+        check_connect(config, remote, server_name)?;
+        let mut conn = Connection::client(
+            config.version,
+            config.transport.clone(),
+            config.crypto.clone(),
+            server_name,
+            now,
+            remote,
+            self.reset_key.clone(),
+            StdRng::from_seed(self.rng.gen()),
+        )?;
+        if let Some(store) = &config.token_store {
+            conn.use_token_store(store.clone(), server_name);
+        }
+        Ok(conn)
+    }
+}
+
 /// Routing state of one UDP socket.
 pub struct Endpoint {
     server: Option<ServerConfig>,
@@ -209,24 +248,38 @@ impl Endpoint {
         if self.refuse_new {
             return Err(ConnectError::EndpointStopping);
         }
-        check_connect(config, remote, server_name)?;
-        let mut conn = Connection::client(
-            config.version,
-            config.transport.clone(),
-            config.crypto.clone(),
-            server_name,
-            now,
-            remote,
-            self.reset_key.clone(),
-            self.connection_rng(),
-        )?;
-        if let Some(store) = &config.token_store {
-            conn.use_token_store(store.clone(), server_name);
+        let mut clients = ClientFactory {
+            reset_key: self.reset_key.clone(),
+            rng: StdRng::from_seed(self.rng.gen()),
+        };
+        let conn = clients.connect(now, config, remote, server_name)?;
+        let h = self.add_client(&conn)?;
+        Ok((h, conn))
+    }
+
+    /// Makes client connections away from the endpoint (the handle's
+    /// `connect`, on the caller's thread), for [`add_client`](Self::add_client)
+    /// to route; seeded from the endpoint's random source.
+    pub(crate) fn client_factory(&mut self) -> ClientFactory {
+        ClientFactory {
+            reset_key: self.reset_key.clone(),
+            rng: StdRng::from_seed(self.rng.gen()),
+        }
+    }
+
+    /// Routes datagrams for `conn`, a client connection a
+    /// [`ClientFactory`] made.
+    pub(crate) fn add_client(
+        &mut self,
+        conn: &Connection,
+    ) -> Result<ConnectionHandle, ConnectError> {
+        if self.refuse_new {
+            return Err(ConnectError::EndpointStopping);
         }
         let h = ConnectionHandle(self.next_handle);
         self.next_handle += 1;
         self.add_route(conn.initial_scid(), h);
-        Ok((h, conn))
+        Ok(h)
     }
 
     /// Decides what to do with a datagram from `remote`.

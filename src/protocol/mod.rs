@@ -68,7 +68,7 @@ pub use connection::{
 #[cfg(feature = "qlog")]
 #[cfg_attr(docsrs, doc(cfg(feature = "qlog")))]
 pub use connection::{QlogDir, QlogFactory};
-pub(crate) use endpoint::check_connect;
+pub(crate) use endpoint::ClientFactory;
 pub use endpoint::{ConnectionHandle, DatagramEvent, Endpoint};
 pub use error::{TransportError, TransportErrorCode};
 pub use incoming::{AcceptError, Incoming, RetryError};
@@ -78,6 +78,7 @@ pub use streams::{ReadFailure, SendStatus, StreamEvent, WriteFailure};
 pub use token::{TokenKey, TokenStore};
 pub use varint::{VarInt, VarIntBoundsExceeded};
 
+pub(crate) use connection::TlsSession;
 // For the simulated network's corruption accounting.
 #[cfg(feature = "testing")]
 pub(crate) use connection::LOCAL_CID_LEN;

@@ -116,10 +116,8 @@ async fn each_cipher_suite_end_to_end() {
         let mut a = [0u8; 32];
         let mut b = [0u8; 32];
         c.export_keying_material(&mut a, b"EXPORTER-x", b"")
-            .await
             .unwrap();
         s.export_keying_material(&mut b, b"EXPORTER-x", b"")
-            .await
             .unwrap();
         assert_eq!(a, b);
     }

@@ -75,7 +75,7 @@ fn our_reverse_server(tls: rustls::ServerConfig, early: bool) -> (Endpoint, Sock
             actix::spawn(async move {
                 let connecting = incoming.accept().unwrap();
                 let conn = if early {
-                    connecting.into_0rtt().await.expect("servers always can").0
+                    connecting.into_0rtt().expect("servers always can").0
                 } else {
                     match connecting.await {
                         Ok(c) => c,
@@ -103,7 +103,7 @@ async fn our_client_resumes_with_0rtt_against_quinn() {
     // First connection: full handshake, no 0-RTT possible; it leaves a
     // ticket.
     let first = client.connect(addr, "localhost").unwrap();
-    let first = match first.into_0rtt().await {
+    let first = match first.into_0rtt() {
         Ok(_) => panic!("0-RTT without a ticket"),
         Err(c) => within(10, c).await.unwrap(),
     };
@@ -114,11 +114,14 @@ async fn our_client_resumes_with_0rtt_against_quinn() {
         .connect(addr, "localhost")
         .unwrap()
         .into_0rtt()
-        .await
         .expect("ticket allows 0-RTT");
+    // Keying material exists once the handshake completes, not before.
+    let mut key = [0u8; 32];
+    assert!(conn.export_keying_material(&mut key, b"x", b"").is_err());
     let answer = ask(&conn, b"early request").await;
     assert_eq!(answer, reversed(b"early request"));
     assert!(within(10, accepted).await, "quinn accepted the 0-RTT data");
+    conn.export_keying_material(&mut key, b"x", b"").unwrap();
 }
 
 #[actix::test]
@@ -171,7 +174,6 @@ async fn between_our_endpoints_and_rejected_when_the_server_says_no() {
         .connect(addr, "localhost")
         .unwrap()
         .into_0rtt()
-        .await
         .expect("0-RTT");
     assert_eq!(ask(&conn, b"two").await, b"owt");
     assert!(within(10, accepted).await);
@@ -182,7 +184,6 @@ async fn between_our_endpoints_and_rejected_when_the_server_says_no() {
         .connect(addr, "localhost")
         .unwrap()
         .into_0rtt()
-        .await
         .expect("the client still has a ticket");
     assert_eq!(ask(&conn, b"three").await, b"eerht");
     assert!(!within(10, accepted).await, "rejected");

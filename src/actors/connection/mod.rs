@@ -17,7 +17,7 @@ mod waiters;
 
 pub(crate) use events::EventSink;
 pub use shared::Subscription;
-pub(crate) use shared::{ConnectionParts, HandleToken, Shared, Snapshot};
+pub(crate) use shared::{ConnectionParts, HandleToken, PendingActor, Shared, Snapshot};
 
 use super::endpoint::EndpointActor;
 use super::reply::prune;
@@ -29,7 +29,7 @@ use crate::protocol::{
 };
 use actix::prelude::*;
 use events::Subscribers;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 use std::time::Instant;
 use waiters::Waiters;
 
@@ -63,13 +63,9 @@ impl ConnectionActor {
         handle: ConnectionHandle,
         socket: Arc<Socket>,
         endpoint: Addr<EndpointActor>,
-        stable_id: usize,
     ) -> Self {
         let span = tracing::debug_span!("conn", side = ?conn.side(), scid = %conn.initial_scid());
-        let shared = Arc::new(Shared {
-            stable_id,
-            snapshot: Mutex::new(Snapshot::of(&conn)),
-        });
+        let shared = Shared::of(&conn);
         Self {
             conn,
             handle,
@@ -169,11 +165,7 @@ impl ConnectionActor {
     }
 
     fn update_snapshot(&mut self) {
-        self.shared
-            .snapshot
-            .lock()
-            .expect("not poisoned")
-            .update(&self.conn);
+        self.shared.snapshot().update(&self.conn);
     }
 
     /// Wakes exactly what `ev` names.

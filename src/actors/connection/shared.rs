@@ -7,12 +7,17 @@ use crate::messages::internal::AllHandlesDropped;
 use crate::messages::Unsubscribe;
 use crate::protocol::{
     CongestionState, Connection as ProtoConnection, ConnectionError, ConnectionStats,
-    HandshakeData, SendDatagramError,
+    HandshakeData, SendDatagramError, TlsSession,
 };
-use actix::Addr;
+use actix::dev::channel::{self, AddressReceiver};
+use actix::{Addr, Context};
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
+
+/// Numbers connections in this process (`Connection::stable_id`).
+static STABLE_IDS: AtomicUsize = AtomicUsize::new(1);
 
 /// What sync getters on the `Connection` handle read, refreshed by every
 /// drive of the actor.
@@ -60,6 +65,30 @@ impl Snapshot {
         }
     }
 
+    /// A connection whose actor has not started yet: its address, and
+    /// what a connection knows before its first packet.
+    fn waiting(remote: SocketAddr, local_ip: Option<std::net::IpAddr>) -> Self {
+        Self {
+            remote,
+            local_ip,
+            rtt: Duration::from_millis(333),
+            stats: ConnectionStats::default(),
+            congestion: CongestionState {
+                window: 0,
+                in_flight: 0,
+                ssthresh: u64::MAX,
+                algorithm: "",
+                phase: crate::protocol::CongestionPhase::SlowStart,
+            },
+            handshake_data: None,
+            peer_certificates: None,
+            handshake_complete: false,
+            max_datagram_size: None,
+            datagram_limit: Err(SendDatagramError::Disabled),
+            close_reason: None,
+        }
+    }
+
     /// The application closed the connection: its handles see it at once.
     pub(crate) fn closed_locally(&mut self) {
         self.close_reason
@@ -94,6 +123,104 @@ pub(crate) struct Shared {
     pub(crate) stable_id: usize,
     /// The latest snapshot.
     pub(crate) snapshot: Mutex<Snapshot>,
+    /// The connection's TLS session, for exporting keying material; set
+    /// once the actor has the connection.
+    pub(crate) tls: OnceLock<TlsSession>,
+}
+
+impl Shared {
+    /// The shared state of `conn`, which an actor drives.
+    pub(crate) fn of(conn: &ProtoConnection) -> Arc<Self> {
+        let shared = Self::new(Snapshot::of(conn));
+        let _ = shared.tls.set(conn.tls_session());
+        shared
+    }
+
+    fn new(snapshot: Snapshot) -> Arc<Self> {
+        Arc::new(Self {
+            stable_id: STABLE_IDS.fetch_add(1, Ordering::Relaxed),
+            snapshot: Mutex::new(snapshot),
+            tls: OnceLock::new(),
+        })
+    }
+
+    /// The snapshot, locked.
+    pub(crate) fn snapshot(&self) -> std::sync::MutexGuard<'_, Snapshot> {
+        self.snapshot.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The actor took `conn`: the handles read its state from now on
+    /// (keeping a close they already asked for).
+    fn adopt(&self, conn: &ProtoConnection) {
+        let _ = self.tls.set(conn.tls_session());
+        let mut snapshot = self.snapshot();
+        let closed = snapshot.close_reason.take();
+        *snapshot = Snapshot::of(conn);
+        snapshot.close_reason = closed.or(snapshot.close_reason.take());
+    }
+}
+
+/// A connection actor whose address and handle exist before it does, so
+/// that `connect` and `Incoming::accept` hand out a `Connection` at once
+/// (quinn's `Connecting::into_0rtt` is sync); the endpoint actor starts
+/// it on its own thread once it has routed the connection, or, if it
+/// cannot, drops it with the reason, which the handles then report.
+pub(crate) struct PendingActor {
+    mailbox: AddressReceiver<ConnectionActor>,
+    shared: Arc<Shared>,
+    token: Weak<HandleToken>,
+}
+
+impl std::fmt::Debug for PendingActor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingActor")
+            .field("stable_id", &self.shared.stable_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PendingActor {
+    /// An actor to be, for a connection with `remote`, and the parts of a
+    /// handle to it. `conn` is the connection when it exists already (a
+    /// client's), so the handles read its state at once.
+    pub(crate) fn new(
+        remote: SocketAddr,
+        local_ip: Option<std::net::IpAddr>,
+        conn: Option<&ProtoConnection>,
+    ) -> (Self, ConnectionParts) {
+        let (tx, mailbox) = channel::channel(16);
+        let addr = Addr::new(tx);
+        let shared = match conn {
+            Some(conn) => Shared::of(conn),
+            None => Shared::new(Snapshot::waiting(remote, local_ip)),
+        };
+        let token = Arc::new(HandleToken::new(addr.clone()));
+        let pending = Self {
+            mailbox,
+            shared: shared.clone(),
+            token: Arc::downgrade(&token),
+        };
+        let parts = ConnectionParts {
+            addr,
+            shared,
+            token,
+        };
+        (pending, parts)
+    }
+
+    /// Starts `actor` on the current thread, as the actor the handles
+    /// address.
+    pub(crate) fn start(self, mut actor: ConnectionActor) -> Addr<ConnectionActor> {
+        self.shared.adopt(&actor.conn);
+        actor.shared = self.shared;
+        actor.token = self.token;
+        Context::with_receiver(self.mailbox).run(actor)
+    }
+
+    /// The connection could not start: its handles report `error`.
+    pub(crate) fn fail(self, error: ConnectionError) {
+        self.shared.snapshot().close_reason.get_or_insert(error);
+    }
 }
 
 /// Held by every user handle of a connection; when the last is dropped the

@@ -37,6 +37,7 @@ mod sent;
 pub(super) mod spaces;
 mod stats;
 mod timers;
+mod tls;
 mod validation;
 pub(crate) mod version;
 mod zero_rtt;
@@ -69,6 +70,7 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+pub(crate) use tls::TlsSession;
 pub(super) use validation::ServerValidation;
 pub use zero_rtt::ZeroRttState;
 
@@ -166,7 +168,7 @@ pub struct Connection {
     version: u32,
     side: Side,
     config: Arc<TransportConfig>,
-    tls: rustls::quic::Connection,
+    tls: TlsSession,
     spaces: [PacketSpace; 3],
     one_rtt: Option<OneRttKeys>,
     state: State,
@@ -295,7 +297,7 @@ impl Connection {
         let mut conn = Self {
             version,
             side,
-            tls,
+            tls: TlsSession::new(tls),
             spaces,
             one_rtt: None,
             state: State::Handshake,
@@ -556,8 +558,15 @@ impl Connection {
     /// The peer's certificate chain, once known.
     pub fn peer_certificates(&self) -> Option<Vec<rustls::pki_types::CertificateDer<'static>>> {
         self.tls
+            .lock()
             .peer_certificates()
             .map(|c| c.iter().map(|c| c.clone().into_owned()).collect())
+    }
+
+    /// The TLS session, shared with the connection's handles so they
+    /// export keying material without asking the core.
+    pub(crate) fn tls_session(&self) -> TlsSession {
+        self.tls.clone()
     }
 
     /// RFC 8446 §7.5 exporter.
@@ -567,9 +576,7 @@ impl Connection {
         label: &[u8],
         context: &[u8],
     ) -> Result<(), rustls::Error> {
-        self.tls
-            .export_keying_material(out, label, Some(context))
-            .map(|_| ())
+        self.tls.export_keying_material(out, label, context)
     }
 
     /// Largest DATAGRAM payload we can send now, or `None` when the peer
@@ -792,7 +799,7 @@ impl Connection {
     fn pump_tls(&mut self) {
         loop {
             let mut out = Vec::new();
-            let change = self.tls.write_hs(&mut out);
+            let change = self.tls.lock().write_hs(&mut out);
             if !out.is_empty() {
                 self.spaces[self.write_level as usize]
                     .crypto_out
@@ -853,12 +860,10 @@ impl Connection {
 
     /// Raises a TLS failure as a CRYPTO_ERROR (RFC 9001 §4.8).
     fn tls_error(&mut self, now: Instant, e: rustls::Error) {
-        let code = self
-            .tls
-            .alert()
-            .map_or(TransportErrorCode::PROTOCOL_VIOLATION, |a| {
-                TransportErrorCode::crypto(u8::from(a))
-            });
+        let alert = self.tls.lock().alert();
+        let code = alert.map_or(TransportErrorCode::PROTOCOL_VIOLATION, |a| {
+            TransportErrorCode::crypto(u8::from(a))
+        });
         self.transport_error(now, TransportError::new(code, e.to_string()));
     }
 }

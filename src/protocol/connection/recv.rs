@@ -583,7 +583,8 @@ impl Connection {
         }
         sp.crypto_in.insert(offset, data);
         while let Some(chunk) = self.spaces[space as usize].crypto_in.read(usize::MAX) {
-            if let Err(e) = self.tls.read_hs(&chunk) {
+            let read = self.tls.lock().read_hs(&chunk);
+            if let Err(e) = read {
                 self.tls_error(now, e);
                 return Ok(());
             }
@@ -596,26 +597,29 @@ impl Connection {
         // A resuming client's TLS session reports the parameters stored with
         // the ticket until EncryptedExtensions replaces them: read the
         // peer's only once ALPN is known or the handshake finished.
-        let params_current = !self.side.is_client()
-            || self.tls.alpn_protocol().is_some()
-            || !self.tls.is_handshaking();
-        if !self.params_from_handshake && params_current {
-            if let Some(raw) = self.tls.quic_transport_parameters() {
-                let params = TransportParameters::decode(raw, self.side.peer())?;
-                self.validate_peer_params(&params)?;
-                self.qlog.parameters_set(now, false, &params);
-                self.apply_peer_params(now, params);
-                self.params_from_handshake = true;
-                // ALPN and the server name are settled with the peer's
-                // parameters: a server's from the ClientHello, a
-                // client's from EncryptedExtensions.
-                self.note_handshake_data();
-                self.events.push_back(Event::HandshakeDataReady);
-            }
+        let raw = {
+            let tls = self.tls.lock();
+            let params_current =
+                !self.side.is_client() || tls.alpn_protocol().is_some() || !tls.is_handshaking();
+            (params_current && !self.params_from_handshake)
+                .then(|| tls.quic_transport_parameters().map(<[u8]>::to_vec))
+                .flatten()
+        };
+        if let Some(raw) = raw {
+            let params = TransportParameters::decode(&raw, self.side.peer())?;
+            self.validate_peer_params(&params)?;
+            self.qlog.parameters_set(now, false, &params);
+            self.apply_peer_params(now, params);
+            self.params_from_handshake = true;
+            // ALPN and the server name are settled with the peer's
+            // parameters: a server's from the ClientHello, a
+            // client's from EncryptedExtensions.
+            self.note_handshake_data();
+            self.events.push_back(Event::HandshakeDataReady);
         }
         self.pump_tls();
         self.init_server_0rtt();
-        if !self.handshake_complete && !self.tls.is_handshaking() {
+        if !self.handshake_complete && !self.tls.lock().is_handshaking() {
             self.handshake_complete = true;
             self.state = State::Established;
             self.finish_0rtt();
@@ -637,15 +641,18 @@ impl Connection {
 
     /// Records what the handshake has agreed so far.
     fn note_handshake_data(&mut self) {
-        self.handshake_data = Some(HandshakeData {
-            protocol: self.tls.alpn_protocol().map(<[u8]>::to_vec),
-            server_name: match &self.tls {
+        let tls = self.tls.lock();
+        let data = HandshakeData {
+            protocol: tls.alpn_protocol().map(<[u8]>::to_vec),
+            server_name: match &*tls {
                 rustls::quic::Connection::Server(s) => s.server_name().map(str::to_string),
                 rustls::quic::Connection::Client(_) => None,
             },
-            cipher_suite: self.tls.negotiated_cipher_suite().map(|s| s.suite()),
-            resumed: self.tls.handshake_kind() == Some(rustls::HandshakeKind::Resumed),
-        });
+            cipher_suite: tls.negotiated_cipher_suite().map(|s| s.suite()),
+            resumed: tls.handshake_kind() == Some(rustls::HandshakeKind::Resumed),
+        };
+        drop(tls);
+        self.handshake_data = Some(data);
     }
 
     /// RFC 9000 §7.3: authenticate the connection IDs.

@@ -39,13 +39,18 @@ impl Connection {
     /// transport parameters (RFC 9000 §7.4.1), so streams and datagrams
     /// can be used at once.
     pub(super) fn init_client_0rtt(&mut self) {
-        let Some(keys) = self.tls.zero_rtt_keys() else {
+        let Some(keys) = self.tls.lock().zero_rtt_keys() else {
             return;
         };
-        let Some(raw) = self.tls.quic_transport_parameters() else {
+        let Some(raw) = self
+            .tls
+            .lock()
+            .quic_transport_parameters()
+            .map(<[u8]>::to_vec)
+        else {
             return;
         };
-        let Ok(mut p) = TransportParameters::decode(raw, self.side.peer()) else {
+        let Ok(mut p) = TransportParameters::decode(&raw, self.side.peer()) else {
             return;
         };
         // RFC 9000 §7.4.1: only the limits are remembered; CIDs, tokens
@@ -68,7 +73,8 @@ impl Connection {
         if self.side.is_client() || self.zero_rtt != ZeroRttState::None || self.handshake_complete {
             return;
         }
-        if let Some(keys) = self.tls.zero_rtt_keys() {
+        let keys = self.tls.lock().zero_rtt_keys();
+        if let Some(keys) = keys {
             self.zero_rtt_keys = Some(keys);
             self.zero_rtt = ZeroRttState::Accepted;
             tracing::debug!("accepting 0-RTT");
@@ -89,8 +95,7 @@ impl Connection {
         if self.zero_rtt != ZeroRttState::Offered {
             return;
         }
-        let accepted =
-            matches!(&self.tls, rustls::quic::Connection::Client(c) if c.is_early_data_accepted());
+        let accepted = matches!(&*self.tls.lock(), rustls::quic::Connection::Client(c) if c.is_early_data_accepted());
         if accepted {
             self.zero_rtt = ZeroRttState::Accepted;
             return;

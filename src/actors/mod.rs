@@ -8,7 +8,9 @@ mod reply;
 mod socket;
 
 pub use connection::{ConnectionActor, Subscription};
-pub(crate) use connection::{ConnectionParts, EventSink, PendingActor, Snapshot};
+pub(crate) use connection::{
+    ConnectionParts, EventSink, Outbox, OutboxError, PendingActor, Snapshot,
+};
 pub use endpoint::EndpointActor;
 pub(crate) use endpoint::EndpointShared;
 pub(crate) use socket::{Received, Socket};

@@ -3,17 +3,20 @@
 //! `AsyncWrite` / `AsyncRead` traits.
 
 use super::connection::Connection;
+use crate::actors::{Outbox, OutboxError};
 use crate::errors::{
     ClosedStream, ReadError, ReadExactError, ReadToEndError, StoppedError, WriteError, Written,
 };
+use crate::messages::internal::Flush;
 use crate::messages::{self, StreamId};
 use crate::protocol::VarInt;
 use bytes::Bytes;
 use futures::future::BoxFuture;
-use futures::{AsyncRead, AsyncWrite, FutureExt};
+use futures::FutureExt;
 use std::collections::VecDeque;
 use std::fmt;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 /// Largest read asked of the actor at once. One `ReadChunks` message
@@ -23,11 +26,18 @@ const READ_BATCH: usize = 256 * 1024;
 
 /// The sending half of a stream. Dropping it without `finish` or `reset`
 /// finishes the stream, as quinn does.
+///
+/// Writes go to the stream's outbox (up to 128 KiB) at once, with no
+/// round trip to the connection actor, which moves them into the stream
+/// as flow control allows (RFC 9000 §4.1); a write waits only while the
+/// outbox is full. Every write is cancel-safe in this sense: what a
+/// completed write reported is sent, in order, and a write dropped
+/// before it completed sent nothing.
 pub struct SendStream {
     conn: Connection,
     id: StreamId,
     done: bool,
-    pending: Option<BoxFuture<'static, Result<usize, WriteError>>>,
+    outbox: Arc<Outbox>,
 }
 
 impl SendStream {
@@ -36,7 +46,7 @@ impl SendStream {
             conn,
             id,
             done: false,
-            pending: None,
+            outbox: Outbox::new(id),
         }
     }
 
@@ -45,68 +55,116 @@ impl SendStream {
         self.id
     }
 
-    fn write_future(&self, data: Bytes) -> BoxFuture<'static, Result<usize, WriteError>> {
-        let addr = self.conn.addr().clone();
-        let conn = self.conn.clone();
-        let id = self.id;
-        async move {
-            match addr.send(messages::Write { stream: id, data }).await {
-                Ok(r) => r,
-                Err(_) => Err(WriteError::ConnectionLost(conn.lost())),
-            }
-        }
-        .boxed()
+    /// Tells the actor to drain the outbox.
+    fn flush_outbox(&self) {
+        self.conn.addr().do_send(Flush(Some(self.outbox.clone())));
     }
 
-    /// Writes some of `buf`, waiting while flow control allows nothing;
-    /// returns how many bytes were taken.
+    /// Takes up to `want` bytes, made by `take(n)`, into the outbox.
+    fn poll_take(
+        &mut self,
+        cx: &mut Context<'_>,
+        want: usize,
+        take: impl FnOnce(usize) -> Bytes,
+    ) -> Poll<Result<usize, WriteError>> {
+        if self.done {
+            return Poll::Ready(Err(WriteError::ClosedStream));
+        }
+        match std::task::ready!(self.outbox.poll_write(cx, want, take)) {
+            Ok(pushed) => {
+                if pushed.notify {
+                    self.flush_outbox();
+                }
+                Poll::Ready(Ok(pushed.taken))
+            }
+            Err(OutboxError::Write(e)) => Poll::Ready(Err(e)),
+            Err(OutboxError::Gone) => {
+                Poll::Ready(Err(WriteError::ConnectionLost(self.conn.lost())))
+            }
+        }
+    }
+
+    /// Writes some of `buf` (copied), waiting while the outbox is full;
+    /// how many bytes were taken, as quinn's `SendStream::poll_write`.
+    pub fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<Result<usize, WriteError>> {
+        self.get_mut()
+            .poll_take(cx, buf.len(), |n| Bytes::copy_from_slice(&buf[..n]))
+    }
+
+    /// Writes some of `buf`, waiting while the outbox is full; returns how
+    /// many bytes were taken. Cancel-safe.
     pub async fn write(&mut self, buf: &[u8]) -> Result<usize, WriteError> {
-        self.write_future(Bytes::copy_from_slice(buf)).await
+        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_write(cx, buf)).await
+    }
+
+    /// Takes as much of the front of `data` as fits, without copying.
+    fn poll_take_chunk(
+        &mut self,
+        cx: &mut Context<'_>,
+        data: &mut Bytes,
+    ) -> Poll<Result<usize, WriteError>> {
+        self.poll_take(cx, data.len(), |n| data.split_to(n))
     }
 
     /// Writes all of `data` without copying, as quinn's `write_chunk`.
-    /// Not cancel-safe: if dropped before it completes, some of the data
-    /// may have been written.
+    /// If dropped before it completes, a front part of `data` may have
+    /// been written (and will be sent).
     pub async fn write_chunk(&mut self, mut data: Bytes) -> Result<(), WriteError> {
         while !data.is_empty() {
-            let n = self.write_future(data.clone()).await?;
-            let _ = data.split_to(n);
+            std::future::poll_fn(|cx| self.poll_take_chunk(cx, &mut data)).await?;
         }
         Ok(())
     }
 
-    /// Writes all of `buf`. Not cancel-safe, as [`write_chunk`](Self::write_chunk).
-    pub async fn write_all(&mut self, buf: &[u8]) -> Result<(), WriteError> {
-        self.write_chunk(Bytes::copy_from_slice(buf)).await
-    }
-
-    /// Writes as much of `bufs` as flow control takes now (waiting while
-    /// it takes nothing), without copying, as quinn's `write_chunks`.
-    /// The chunks taken in full are left empty and one taken in part is
-    /// advanced past what was taken. Cancel-safe: if dropped before it
-    /// completes, nothing was written.
-    pub async fn write_chunks(&mut self, bufs: &mut [Bytes]) -> Result<Written, WriteError> {
-        let msg = messages::WriteChunks {
-            stream: self.id,
-            data: bufs.to_vec(),
-        };
-        let written = match self.conn.addr().send(msg).await {
-            Ok(r) => r?,
-            Err(_) => return Err(WriteError::ConnectionLost(self.conn.lost())),
-        };
-        let mut left = written.bytes;
-        for buf in bufs.iter_mut() {
-            let n = left.min(buf.len());
-            let _ = buf.split_to(n);
-            left -= n;
-            if left == 0 {
-                break;
-            }
+    /// Writes all of `buf`. If dropped before it completes, a front part
+    /// of `buf` may have been written, as [`write_chunk`](Self::write_chunk).
+    pub async fn write_all(&mut self, mut buf: &[u8]) -> Result<(), WriteError> {
+        while !buf.is_empty() {
+            let n = self.write(buf).await?;
+            buf = &buf[n..];
         }
-        Ok(written)
+        Ok(())
     }
 
-    /// Writes all of `bufs`, leaving them empty. Not cancel-safe, as
+    /// Writes as much of `bufs` as fits now (waiting while nothing fits),
+    /// without copying, as quinn's `write_chunks`. The chunks taken in
+    /// full are left empty and one taken in part is advanced past what
+    /// was taken. Cancel-safe: if dropped before it completes, nothing
+    /// was written.
+    pub async fn write_chunks(&mut self, bufs: &mut [Bytes]) -> Result<Written, WriteError> {
+        std::future::poll_fn(|cx| self.poll_write_chunks(cx, bufs)).await
+    }
+
+    fn poll_write_chunks(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &mut [Bytes],
+    ) -> Poll<Result<Written, WriteError>> {
+        let mut written = Written::default();
+        for buf in bufs.iter_mut() {
+            if !buf.is_empty() {
+                match self.poll_take_chunk(cx, buf) {
+                    Poll::Ready(Ok(n)) => written.bytes += n,
+                    // Nothing taken yet: wait (or fail) as one write.
+                    r if written.bytes == 0 => return r.map_ok(|_| written),
+                    // Some taken: report it; the next call waits or fails.
+                    _ => break,
+                }
+                if !buf.is_empty() {
+                    break;
+                }
+            }
+            written.chunks += 1;
+        }
+        Poll::Ready(Ok(written))
+    }
+
+    /// Writes all of `bufs`, leaving them empty. If dropped before it
+    /// completes, some of them may have been written, as
     /// [`write_chunk`](Self::write_chunk).
     pub async fn write_all_chunks(&mut self, bufs: &mut [Bytes]) -> Result<(), WriteError> {
         while bufs.iter().any(|b| !b.is_empty()) {
@@ -115,24 +173,26 @@ impl SendStream {
         Ok(())
     }
 
-    /// Marks the end of the data (FIN).
+    /// Marks the end of the data (FIN), sent after everything written.
     pub fn finish(&mut self) -> Result<(), ClosedStream> {
         if self.done {
             return Err(ClosedStream);
         }
         self.done = true;
-        self.conn
-            .addr()
-            .do_send(messages::Finish { stream: self.id });
+        if self.outbox.finish() {
+            self.flush_outbox();
+        }
         Ok(())
     }
 
-    /// Abandons the stream with `error_code` (RESET_STREAM).
+    /// Abandons the stream with `error_code` (RESET_STREAM); what was
+    /// written and not yet sent is dropped.
     pub fn reset(&mut self, error_code: VarInt) -> Result<(), ClosedStream> {
         if self.done {
             return Err(ClosedStream);
         }
         self.done = true;
+        self.outbox.discard();
         self.conn.addr().do_send(messages::Reset {
             stream: self.id,
             code: error_code,
@@ -158,9 +218,7 @@ impl SendStream {
 impl Drop for SendStream {
     fn drop(&mut self) {
         if !self.done {
-            self.conn
-                .addr()
-                .do_send(messages::Finish { stream: self.id });
+            let _ = self.finish();
         }
     }
 }
@@ -171,31 +229,45 @@ impl fmt::Debug for SendStream {
     }
 }
 
-impl AsyncWrite for SendStream {
+impl futures::AsyncWrite for SendStream {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        let this = self.get_mut();
-        if this.pending.is_none() {
-            this.pending = Some(this.write_future(Bytes::copy_from_slice(buf)));
-        }
-        let r = std::task::ready!(this.pending.as_mut().expect("set").poll_unpin(cx));
-        this.pending = None;
-        Poll::Ready(r.map_err(Into::into))
+        SendStream::poll_write(self, cx, buf).map_err(Into::into)
     }
 
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Poll::Ready(Ok(()))
     }
 
+    /// Finishes the stream.
     fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         let this = self.get_mut();
         if !this.done {
             let _ = this.finish();
         }
         Poll::Ready(Ok(()))
+    }
+}
+
+impl tokio::io::AsyncWrite for SendStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        SendStream::poll_write(self, cx, buf).map_err(Into::into)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    /// Finishes the stream.
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        futures::AsyncWrite::poll_close(self, cx)
     }
 }
 
@@ -272,29 +344,60 @@ impl RecvStream {
         }
     }
 
-    /// Reads the next chunk of at most `max` bytes without copying;
-    /// `None` at the end of the stream.
-    pub async fn read_chunk(&mut self, max: usize) -> Result<Option<Bytes>, ReadError> {
+    /// The next chunk of at most `max` bytes; `None` at the end of the
+    /// stream. A reply that arrives after its caller gave up is kept for
+    /// the next read, so every read is cancel-safe.
+    fn poll_chunk(
+        &mut self,
+        cx: &mut Context<'_>,
+        max: usize,
+    ) -> Poll<Result<Option<Bytes>, ReadError>> {
         loop {
             if let Some(b) = self.take_buffered(max.max(1)) {
-                return Ok(Some(b));
+                return Poll::Ready(Ok(Some(b)));
             }
             if self.done {
-                return Ok(None);
+                return Poll::Ready(Ok(None));
             }
-            let r = self.read_future().await;
+            if self.pending.is_none() {
+                self.pending = Some(self.read_future());
+            }
+            let r = std::task::ready!(self.pending.as_mut().expect("set").poll_unpin(cx));
+            self.pending = None;
             if !self.absorb(r)? {
-                return Ok(None);
+                return Poll::Ready(Ok(None));
             }
         }
     }
 
-    /// Reads into `buf`; `None` at the end of the stream.
+    /// Reads the next chunk of at most `max` bytes without copying;
+    /// `None` at the end of the stream. Cancel-safe.
+    pub async fn read_chunk(&mut self, max: usize) -> Result<Option<Bytes>, ReadError> {
+        std::future::poll_fn(|cx| self.poll_chunk(cx, max)).await
+    }
+
+    /// Reads into `buf`; `None` at the end of the stream. Cancel-safe.
     pub async fn read(&mut self, buf: &mut [u8]) -> Result<Option<usize>, ReadError> {
         Ok(self.read_chunk(buf.len()).await?.map(|b| {
             buf[..b.len()].copy_from_slice(&b);
             b.len()
         }))
+    }
+
+    /// Reads into the unfilled part of `buf`, as quinn's
+    /// `RecvStream::poll_read`: at the end of the stream it adds nothing.
+    pub fn poll_read(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<Result<(), ReadError>> {
+        if buf.remaining() == 0 {
+            return Poll::Ready(Ok(()));
+        }
+        if let Some(b) = std::task::ready!(self.poll_chunk(cx, buf.remaining()))? {
+            buf.put_slice(&b);
+        }
+        Poll::Ready(Ok(()))
     }
 
     /// Fills `buf` exactly.
@@ -353,31 +456,24 @@ impl fmt::Debug for RecvStream {
     }
 }
 
-impl AsyncRead for RecvStream {
+impl futures::AsyncRead for RecvStream {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<std::io::Result<usize>> {
-        let this = self.get_mut();
-        loop {
-            if let Some(b) = this.take_buffered(buf.len()) {
-                buf[..b.len()].copy_from_slice(&b);
-                return Poll::Ready(Ok(b.len()));
-            }
-            if this.done || buf.is_empty() {
-                return Poll::Ready(Ok(0));
-            }
-            if this.pending.is_none() {
-                this.pending = Some(this.read_future());
-            }
-            let r = std::task::ready!(this.pending.as_mut().expect("set").poll_unpin(cx));
-            this.pending = None;
-            match this.absorb(r) {
-                Ok(true) => continue,
-                Ok(false) => return Poll::Ready(Ok(0)),
-                Err(e) => return Poll::Ready(Err(e.into())),
-            }
-        }
+        let mut buf = tokio::io::ReadBuf::new(buf);
+        std::task::ready!(RecvStream::poll_read(self.get_mut(), cx, &mut buf))?;
+        Poll::Ready(Ok(buf.filled().len()))
+    }
+}
+
+impl tokio::io::AsyncRead for RecvStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        RecvStream::poll_read(self.get_mut(), cx, buf).map_err(Into::into)
     }
 }

@@ -1,7 +1,7 @@
 //! Messages between the actors of this crate, and from handles to the
 //! actors they keep alive: not for users.
 
-use crate::actors::{ConnectionParts, PendingActor, Received, Socket};
+use crate::actors::{ConnectionParts, Outbox, PendingActor, Received, Socket};
 use crate::protocol::VarInt;
 use crate::protocol::{
     Connection as ProtoConnection, ConnectionHandle, EndpointEvent, Incoming, ServerConfig,
@@ -85,4 +85,19 @@ pub(crate) struct AcceptInto {
     pub(crate) config: Option<ServerConfig>,
     /// The actor its handles already address.
     pub(crate) actor: PendingActor,
+}
+
+/// A `SendStream` wrote to its outbox (or finished it) while the actor
+/// did not know: drain it into the stream. If the actor is gone before
+/// handling it, the outbox learns so and its writes fail.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct Flush(pub(crate) Option<Arc<Outbox>>);
+
+impl Drop for Flush {
+    fn drop(&mut self) {
+        if let Some(outbox) = self.0.take() {
+            outbox.actor_gone();
+        }
+    }
 }

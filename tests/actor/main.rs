@@ -19,4 +19,5 @@ mod relay;
 mod retry;
 mod stateless_reset;
 mod streams;
+mod tokio_io;
 mod version;

@@ -159,6 +159,26 @@ pub async fn connected() -> (
     (server, client, c, s)
 }
 
+/// A connected pair whose server grants `window` bytes of credit per
+/// stream: (server endpoint, client endpoint, client connection, server
+/// connection).
+#[allow(dead_code)]
+pub async fn connected_with_stream_window(
+    window: u64,
+) -> (
+    actix_quic::Endpoint,
+    actix_quic::Endpoint,
+    actix_quic::Connection,
+    actix_quic::Connection,
+) {
+    let mut server_transport = actix_quic::TransportConfig::default();
+    server_transport.stream_receive_window(actix_quic::VarInt::from_u64(window).unwrap());
+    let (server, client, addr) =
+        endpoints_with(actix_quic::TransportConfig::default(), server_transport);
+    let (c, s) = connect(&server, &client, addr).await;
+    (server, client, c, s)
+}
+
 /// `len` bytes that differ per `seed` and per offset, so misplaced or
 /// mixed-up data is detected.
 pub fn pattern(seed: usize, len: usize) -> Vec<u8> {

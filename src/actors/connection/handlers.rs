@@ -11,7 +11,8 @@ use crate::errors::{
     ClosedStream, ReadError, SendDatagramError, StoppedError, WriteError, Written,
 };
 use crate::messages::internal::{
-    AllHandlesDropped, Datagrams, Drive, EndpointClose, HandleParts, SetSocket, StartKeyUpdate,
+    AllHandlesDropped, Datagrams, Drive, EndpointClose, Flush, HandleParts, SetSocket,
+    StartKeyUpdate,
 };
 use crate::messages::*;
 use crate::protocol::{
@@ -243,6 +244,16 @@ impl Handler<WriteChunks> for ConnectionActor {
             |c, id, data| write_chunks(c, id, data),
             ParkedWrite::Many,
         )
+    }
+}
+
+impl Handler<Flush> for ConnectionActor {
+    type Result = ();
+    fn handle(&mut self, mut msg: Flush, ctx: &mut Context<Self>) {
+        if let Some(outbox) = msg.0.take() {
+            self.waiters.flush(&mut self.conn, outbox);
+            self.drive(ctx);
+        }
     }
 }
 

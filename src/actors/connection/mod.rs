@@ -8,14 +8,17 @@
 //! - `events.rs`: subscribers to the connection's events.
 //! - `io.rs`: transmits to the socket, GSO batches, a full socket.
 //! - `shared.rs`: what handles share with the actor.
+//! - `outbox.rs`: what a `SendStream` wrote, waiting to enter its stream.
 
 mod events;
 mod handlers;
 mod io;
+mod outbox;
 mod shared;
 mod waiters;
 
 pub(crate) use events::EventSink;
+pub(crate) use outbox::{Outbox, OutboxError};
 pub use shared::Subscription;
 pub(crate) use shared::{ConnectionParts, HandleToken, PendingActor, Shared, Snapshot};
 

@@ -4,6 +4,7 @@
 //! `accept_*` by `Opened(dir)`, `stopped()` by `Stopped` or `Finished`.
 //! Nothing is retried on events about other streams.
 
+use super::outbox::Outbox;
 use crate::actors::reply::{next_live, prune, Reply, Waiting};
 use crate::errors::{ReadError, StoppedError, WriteError, Written};
 use crate::protocol::{
@@ -12,6 +13,7 @@ use crate::protocol::{
 };
 use bytes::Bytes;
 use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Weak};
 
 /// Where a parked read answers: one chunk (`Read`) or several (`ReadChunks`).
 pub(super) enum ReadReply {
@@ -136,6 +138,12 @@ pub(super) struct Waiters {
     pub(super) accept: [VecDeque<ParkedStream>; 2],
     pub(super) readers: HashMap<StreamId, VecDeque<ParkedRead>>,
     pub(super) writers: HashMap<StreamId, VecDeque<ParkedWrite>>,
+    /// Outboxes of `SendStream` handles with data the stream has no
+    /// credit for yet.
+    pub(super) outboxes: HashMap<StreamId, Arc<Outbox>>,
+    /// Every outbox the actor was told of, while its stream may still
+    /// fail a write (a peer's STOP_SENDING fails the next one).
+    pub(super) known_outboxes: HashMap<StreamId, Weak<Outbox>>,
     pub(super) stopped: HashMap<StreamId, Vec<ParkedStopped>>,
     pub(super) datagrams: VecDeque<Reply<Result<Bytes, ConnectionError>>>,
     pub(super) connected: Vec<Reply<Result<(), ConnectionError>>>,
@@ -252,6 +260,11 @@ impl Waiters {
     /// `Writable(id)` or `Stopped(id)`: serves the writes parked on `id`,
     /// in order, while flow control takes data (or the stream fails them).
     pub(super) fn wake_writers(&mut self, conn: &mut ProtoConnection, id: StreamId) {
+        if let Some(outbox) = self.outboxes.get(&id) {
+            if !outbox.drain(conn) {
+                self.outboxes.remove(&id);
+            }
+        }
         let Some(q) = self.writers.get_mut(&id) else {
             return;
         };
@@ -266,8 +279,14 @@ impl Waiters {
         }
     }
 
-    /// `Stopped(id)` or `Finished(id)`: answers every `stopped()` on `id`.
+    /// `Stopped(id)` or `Finished(id)`: answers every `stopped()` on `id`;
+    /// after a STOP_SENDING the stream's handle fails its next write.
     pub(super) fn wake_stopped(&mut self, id: StreamId, code: Option<VarInt>) {
+        if let Some(outbox) = self.known_outboxes.remove(&id) {
+            if let (Some(outbox), Some(code)) = (outbox.upgrade(), code) {
+                outbox.fail(WriteError::Stopped(code));
+            }
+        }
         for w in self.stopped.remove(&id).into_iter().flatten() {
             let _ = w.send(Ok(code));
         }
@@ -298,8 +317,23 @@ impl Waiters {
         }
     }
 
+    /// Drains `outbox` into its stream, keeping it while the stream has
+    /// no credit for all of it.
+    pub(super) fn flush(&mut self, conn: &mut ProtoConnection, outbox: Arc<Outbox>) {
+        self.known_outboxes
+            .entry(outbox.id())
+            .or_insert_with(|| Arc::downgrade(&outbox));
+        if outbox.drain(conn) {
+            self.outboxes.insert(outbox.id(), outbox);
+        }
+    }
+
     /// Fails every parked write of `id` (the stream was reset locally).
     pub(super) fn fail_writers(&mut self, id: StreamId, e: WriteError) {
+        self.known_outboxes.remove(&id);
+        if let Some(outbox) = self.outboxes.remove(&id) {
+            outbox.fail(e.clone());
+        }
         for w in self.writers.remove(&id).into_iter().flatten() {
             w.fail(e.clone());
         }
@@ -322,6 +356,9 @@ impl Waiters {
                 w.fail(WriteError::ConnectionLost(e.clone()));
             }
         }
+        for (_, outbox) in self.outboxes {
+            outbox.fail(WriteError::ConnectionLost(e.clone()));
+        }
         for (_, q) in self.stopped {
             for r in q {
                 let _ = r.send(Err(StoppedError::ConnectionLost(e.clone())));
@@ -343,7 +380,7 @@ impl Waiters {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::actors::reply::park;
     use crate::protocol::{ClientConfig, Dir, ServerConfig, TransportConfig};
@@ -352,7 +389,7 @@ mod tests {
 
     /// A connected pair; the server's streams get `window` bytes of
     /// credit each.
-    fn pair(window: u64) -> Pair {
+    pub(in crate::actors::connection) fn pair(window: u64) -> Pair {
         let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
         let key = rustls::pki_types::PrivateKeyDer::Pkcs8(
             rustls::pki_types::PrivatePkcs8KeyDer::from(cert.key_pair.serialize_der()),

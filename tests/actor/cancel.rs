@@ -39,6 +39,7 @@ async fn cancelled_read_loses_no_data() {
     let mut buf = [0u8; 64];
     park_then_cancel(&conn, crecv.read(&mut buf)).await;
     park_then_cancel(&conn, crecv.read_chunk(3)).await;
+    park_then_cancel(&conn, tokio::io::AsyncReadExt::read(&mut crecv, &mut buf)).await;
 
     ssend.write_all(b"bcdef").await.unwrap();
     ssend.finish().unwrap();

@@ -138,31 +138,3 @@ async fn a_cancelled_write_all_sends_only_what_was_reported() {
     assert_eq!(got.len(), expected.len(), "bytes on the peer");
     assert!(got == expected, "the peer saw other bytes than reported");
 }
-
-/// A read cancelled while it waits loses nothing, through tokio's trait.
-#[actix::test]
-async fn a_cancelled_tokio_read_loses_nothing() {
-    crate::common::trace();
-    let (_server, _client, conn, sconn) = connected().await;
-    let (mut ssend, _srecv) = sconn.open_bi().await.unwrap();
-    ssend.write_all(b"a").await.unwrap();
-    let (_csend, mut crecv) = within(5, conn.accept_bi()).await.unwrap();
-    let mut one = [0u8; 1];
-    within(5, AsyncReadExt::read_exact(&mut crecv, &mut one))
-        .await
-        .unwrap();
-    let mut buf = [0u8; 16];
-    let cancelled = tokio::time::timeout(
-        Duration::from_millis(50),
-        AsyncReadExt::read(&mut crecv, &mut buf),
-    )
-    .await;
-    assert!(cancelled.is_err());
-    ssend.write_all(b"bcd").await.unwrap();
-    ssend.finish().unwrap();
-    let mut rest = Vec::new();
-    within(5, AsyncReadExt::read_to_end(&mut crecv, &mut rest))
-        .await
-        .unwrap();
-    assert_eq!(rest, b"bcd");
-}

@@ -15,6 +15,9 @@
 mod actors;
 mod errors;
 mod handles;
+#[cfg(feature = "h3")]
+#[cfg_attr(docsrs, doc(cfg(feature = "h3")))]
+pub mod http3;
 pub mod messages;
 pub mod protocol;
 #[cfg(feature = "testing")]

@@ -61,7 +61,7 @@ impl SendStream {
     }
 
     /// Takes up to `want` bytes, made by `take(n)`, into the outbox.
-    fn poll_take(
+    pub(crate) fn poll_take(
         &mut self,
         cx: &mut Context<'_>,
         want: usize,
@@ -347,7 +347,7 @@ impl RecvStream {
     /// The next chunk of at most `max` bytes; `None` at the end of the
     /// stream. A reply that arrives after its caller gave up is kept for
     /// the next read, so every read is cancel-safe.
-    fn poll_chunk(
+    pub(crate) fn poll_chunk(
         &mut self,
         cx: &mut Context<'_>,
         max: usize,

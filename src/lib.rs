@@ -23,6 +23,9 @@ pub mod protocol;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
+#[cfg(feature = "actix-web")]
+#[cfg_attr(docsrs, doc(cfg(feature = "actix-web")))]
+pub mod web;
 
 pub use actors::{ConnectionActor, EndpointActor, Subscription};
 pub use errors::{

@@ -6,7 +6,11 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+#[path = "../examples/process.rs"]
+mod process;
+
 mod app;
 mod bad_input;
 mod client;
+mod example;
 mod requests;

@@ -25,7 +25,7 @@
 
 use actix_quic::rustls;
 use actix_quic::rustls::pki_types::pem::PemObject;
-use actix_quic::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use actix_quic::rustls::pki_types::CertificateDer;
 use actix_quic::{ClientConfig, Connection, Endpoint, RecvStream, SendStream, ServerConfig};
 use actix_quic::{TransportConfig, VarInt, ZeroRttAccepted};
 use bytes::Bytes;
@@ -38,7 +38,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+#[path = "shared/serve_args.rs"]
+mod shared;
+
+use shared::{BoxError, ServeArgs};
 
 const ALPN: &[u8] = b"quic-cp";
 /// Bytes read from the file and written to the stream at a time.
@@ -60,7 +63,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = actix::System::new().block_on(async move {
         match args.first().map(String::as_str) {
-            Some("serve") => serve(ServeArgs::parse(&args[1..])?).await,
+            Some("serve") => serve(ServeArgs::parse(&args[1..], "0.0.0.0:4433", usage())?).await,
             Some("put") => put(PutArgs::parse(&args[1..])?).await,
             _ => Err(usage().into()),
         }
@@ -76,9 +79,7 @@ fn main() -> ExitCode {
 
 /// The value after a flag.
 fn value<'a>(args: &mut impl Iterator<Item = &'a String>, flag: &str) -> Result<String, BoxError> {
-    args.next()
-        .cloned()
-        .ok_or_else(|| format!("{flag} needs a value\n{}", usage()).into())
+    shared::value(args, flag, usage())
 }
 
 fn transport() -> Arc<TransportConfig> {
@@ -96,61 +97,9 @@ fn transport() -> Arc<TransportConfig> {
 
 // ---- server ----
 
-struct ServeArgs {
-    listen: SocketAddr,
-    dir: PathBuf,
-    cert: Option<(PathBuf, PathBuf)>,
-}
-
-impl ServeArgs {
-    fn parse(args: &[String]) -> Result<Self, BoxError> {
-        let mut listen: SocketAddr = "0.0.0.0:4433".parse()?;
-        let mut dir = PathBuf::from(".");
-        let (mut cert, mut key) = (None, None);
-        let mut it = args.iter();
-        while let Some(a) = it.next() {
-            match a.as_str() {
-                "--listen" => listen = value(&mut it, a)?.parse()?,
-                "--dir" => dir = value(&mut it, a)?.into(),
-                "--cert" => cert = Some(PathBuf::from(value(&mut it, a)?)),
-                "--key" => key = Some(PathBuf::from(value(&mut it, a)?)),
-                _ => return Err(format!("unknown argument {a}\n{}", usage()).into()),
-            }
-        }
-        let cert = match (cert, key) {
-            (Some(c), Some(k)) => Some((c, k)),
-            (None, None) => None,
-            _ => return Err("--cert and --key go together".into()),
-        };
-        Ok(Self { listen, dir, cert })
-    }
-}
-
-/// The server's certificate: from PEM files, or generated and written to
-/// `DIR/quic-cp-cert.pem` for clients to trust.
-fn server_identity(
-    args: &ServeArgs,
-) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), BoxError> {
-    if let Some((cert, key)) = &args.cert {
-        let chain = CertificateDer::pem_file_iter(cert)
-            .and_then(|i| i.collect::<Result<Vec<_>, _>>())
-            .map_err(|e| format!("{}: {e}", cert.display()))?;
-        let key =
-            PrivateKeyDer::from_pem_file(key).map_err(|e| format!("{}: {e}", key.display()))?;
-        return Ok((chain, key));
-    }
-    let names = vec!["localhost".to_string(), args.listen.ip().to_string()];
-    let generated = rcgen::generate_simple_self_signed(names)?;
-    let path = args.dir.join("quic-cp-cert.pem");
-    std::fs::write(&path, generated.cert.pem())?;
-    println!("certificate: {}", path.display());
-    let key = PrivateKeyDer::Pkcs8(generated.key_pair.serialize_der().into());
-    Ok((vec![generated.cert.der().clone()], key))
-}
-
 async fn serve(args: ServeArgs) -> Result<ExitCode, BoxError> {
     tokio::fs::create_dir_all(&args.dir).await?;
-    let (chain, key) = server_identity(&args)?;
+    let (chain, key) = args.identity("quic-cp-cert.pem")?;
     let mut tls = rustls::ServerConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))

@@ -34,6 +34,10 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
+#[path = "shared/named_thread.rs"]
+mod named_thread;
+use named_thread::named;
+
 type BoxError = Box<dyn Error + Send + Sync>;
 
 const ALPN: &[u8] = b"bench";
@@ -326,17 +330,6 @@ async fn ours_client(
     out.handshakes = start.elapsed();
     let _ = tokio::time::timeout(Duration::from_secs(5), endpoint.wait_idle()).await;
     Ok(out)
-}
-
-/// A thread named `name` (so profilers can tell the stacks apart).
-fn named<T: Send + 'static>(
-    name: &str,
-    f: impl FnOnce() -> T + Send + 'static,
-) -> std::thread::JoinHandle<T> {
-    std::thread::Builder::new()
-        .name(name.into())
-        .spawn(f)
-        .expect("thread spawns")
 }
 
 fn run_ours(args: &Args, tls: &Tls) -> Result<Outcome, BoxError> {

@@ -6,5 +6,11 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+// Only `run` and `example` are used here.
+#[path = "../examples/process.rs"]
+#[allow(dead_code)]
+mod process;
+
 mod app;
+mod bench;
 mod interop;

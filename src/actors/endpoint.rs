@@ -461,3 +461,15 @@ impl Handler<SetServerConfig> for EndpointActor {
         self.endpoint.set_server_config(msg.0);
     }
 }
+
+#[cfg(feature = "test-hooks")]
+impl Handler<crate::messages::ConnectionActors> for EndpointActor {
+    type Result = actix::MessageResult<crate::messages::ConnectionActors>;
+    fn handle(
+        &mut self,
+        _: crate::messages::ConnectionActors,
+        _: &mut Context<Self>,
+    ) -> Self::Result {
+        actix::MessageResult(self.connections.values().cloned().collect())
+    }
+}

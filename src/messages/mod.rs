@@ -9,7 +9,11 @@
 
 mod connection;
 mod endpoint;
+#[cfg(feature = "test-hooks")]
+mod hooks;
 pub(crate) mod internal;
+#[cfg(feature = "test-hooks")]
+pub use hooks::{ConnectionActors, TableSizes, Tables};
 
 /// Stream IDs name the stream in stream messages.
 pub use crate::protocol::StreamId;

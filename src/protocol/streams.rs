@@ -720,6 +720,13 @@ impl Streams {
         }
     }
 
+    /// Streams with a sending part, and with a receiving part, in the
+    /// tables.
+    #[cfg(feature = "test-hooks")]
+    pub(super) fn table_sizes(&self) -> (usize, usize) {
+        (self.send.len(), self.recv.len())
+    }
+
     /// Buffers application data; returns how many bytes were taken.
     pub(super) fn write(&mut self, id: StreamId, data: &mut Bytes) -> Result<usize, WriteFailure> {
         if let Some(&code) = self.stopped_codes.get(&id) {

@@ -4,6 +4,7 @@
 use super::app::{self, Greeting, BIG};
 use super::client::{connect, request};
 use crate::common::{pattern, within};
+use actix_quic::messages::{ConnectionActors, TableSizes, Tables};
 use bytes::Bytes;
 use http::StatusCode;
 
@@ -101,7 +102,7 @@ async fn a_handler_error_is_a_500() {
 async fn requests_reset_mid_body_leave_nothing_behind() {
     crate::common::trace();
     const BATCH: usize = 50;
-    let (_server, addr, cert, live) = app::server();
+    let (server, addr, cert, live) = app::server();
     let (_client, mut send) = connect(addr, &cert).await;
     for _ in 0..5 {
         let mut streams = Vec::new();
@@ -141,6 +142,23 @@ async fn requests_reset_mid_body_leave_nothing_behind() {
     .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body, b"5");
+    // The server's connection tracks no more than HTTP/3's own streams
+    // (control and QPACK, three each way) and what its last request may
+    // still wait for (an ACK), however many requests were reset.
+    let actors = server.addr().send(ConnectionActors).await.unwrap();
+    assert_eq!(actors.len(), 1);
+    let small = |t: &Tables| t.send_streams <= 4 && t.recv_streams <= 4 && t.stream_waiters <= 8;
+    let tables = within(5, async {
+        loop {
+            let t = actors[0].send(TableSizes).await.unwrap();
+            if small(&t) {
+                return t;
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert!(small(&tables), "{tables:?}");
 }
 
 /// 200 requests at once on one connection.

@@ -496,3 +496,16 @@ impl Handler<ExportKeyingMaterial> for ConnectionActor {
         Ok(out)
     }
 }
+
+#[cfg(feature = "test-hooks")]
+impl Handler<crate::messages::TableSizes> for ConnectionActor {
+    type Result = actix::MessageResult<crate::messages::TableSizes>;
+    fn handle(&mut self, _: crate::messages::TableSizes, _: &mut Context<Self>) -> Self::Result {
+        let (send_streams, recv_streams) = self.conn.stream_tables_for_test();
+        actix::MessageResult(crate::messages::Tables {
+            send_streams,
+            recv_streams,
+            stream_waiters: self.waiters.stream_entries(),
+        })
+    }
+}

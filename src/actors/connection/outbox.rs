@@ -97,7 +97,7 @@ impl Outbox {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn failed(s: &State) -> Option<OutboxError> {
+    fn error_of(s: &State) -> Option<OutboxError> {
         if let Some(e) = &s.error {
             return Some(OutboxError::Write(e.clone()));
         }
@@ -113,7 +113,7 @@ impl Outbox {
         take: impl FnOnce(usize) -> Bytes,
     ) -> Poll<Result<Pushed, OutboxError>> {
         let mut s = self.state();
-        if let Some(e) = Self::failed(&s) {
+        if let Some(e) = Self::error_of(&s) {
             return Poll::Ready(Err(e));
         }
         let room = OUTBOX_LIMIT - s.len;
@@ -198,6 +198,12 @@ impl Outbox {
         }
         s.notified = false;
         false
+    }
+
+    /// Writes fail from now on.
+    pub(crate) fn failed(&self) -> bool {
+        let s = self.state();
+        s.error.is_some() || s.gone
     }
 
     /// Actor side: the connection failed with `e`.

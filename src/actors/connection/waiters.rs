@@ -262,6 +262,9 @@ impl Waiters {
     pub(super) fn wake_writers(&mut self, conn: &mut ProtoConnection, id: StreamId) {
         if let Some(outbox) = self.outboxes.get(&id) {
             if !outbox.drain(conn) {
+                if outbox.failed() {
+                    self.known_outboxes.remove(&id);
+                }
                 self.outboxes.remove(&id);
             }
         }
@@ -317,13 +320,36 @@ impl Waiters {
         }
     }
 
+    /// Entries of the per-stream tables.
+    #[cfg(feature = "test-hooks")]
+    pub(super) fn stream_entries(&self) -> usize {
+        self.stream_entries_now()
+    }
+
+    /// Entries of the per-stream tables.
+    #[cfg(any(test, feature = "test-hooks"))]
+    fn stream_entries_now(&self) -> usize {
+        self.readers.len()
+            + self.writers.len()
+            + self.stopped.len()
+            + self.outboxes.len()
+            + self.known_outboxes.len()
+    }
+
     /// Drains `outbox` into its stream, keeping it while the stream has
     /// no credit for all of it.
     pub(super) fn flush(&mut self, conn: &mut ProtoConnection, outbox: Arc<Outbox>) {
+        let keep = outbox.drain(conn);
+        // A stream that failed (stopped, reset, closed) has no event to
+        // come that would forget its outbox: forget it now.
+        if outbox.failed() {
+            self.known_outboxes.remove(&outbox.id());
+            return;
+        }
         self.known_outboxes
             .entry(outbox.id())
             .or_insert_with(|| Arc::downgrade(&outbox));
-        if outbox.drain(conn) {
+        if keep {
             self.outboxes.insert(outbox.id(), outbox);
         }
     }
@@ -551,5 +577,35 @@ pub(super) mod tests {
             Err(WriteFailure::Blocked),
             "no credit left: nothing taken"
         );
+    }
+
+    /// An outbox first flushed after the peer stopped its stream fails,
+    /// and nothing about it is kept (no event would come to forget it);
+    /// one on a live stream is remembered until its stream ends.
+    #[test]
+    fn outboxes_of_stopped_streams_are_not_kept() {
+        let mut p = pair(1 << 20);
+        let stopped = p.client.open(Dir::Bi).unwrap();
+        p.client
+            .write(stopped, &mut Bytes::from_static(b"x"))
+            .unwrap();
+        p.step();
+        assert!(p.server().stop(stopped, VarInt::from_u32(7)));
+        p.step();
+        let mut w = Waiters::default();
+        let late = Outbox::new(stopped);
+        let mut cx = std::task::Context::from_waker(futures::task::noop_waker_ref());
+        let _ = late.poll_write(&mut cx, 4, |_| Bytes::from_static(b"late"));
+        w.flush(&mut p.client, late.clone());
+        assert!(late.failed());
+        assert_eq!(w.stream_entries_now(), 0);
+
+        let live = p.client.open(Dir::Uni).unwrap();
+        let outbox = Outbox::new(live);
+        let _ = outbox.poll_write(&mut cx, 4, |_| Bytes::from_static(b"live"));
+        w.flush(&mut p.client, outbox);
+        assert_eq!(w.known_outboxes.len(), 1);
+        w.wake_stopped(live, None);
+        assert_eq!(w.stream_entries_now(), 0);
     }
 }

@@ -27,6 +27,12 @@ pub(super) struct Overrides {
 }
 
 impl Connection {
+    /// Streams with a sending part, and with a receiving part, that the
+    /// connection still tracks.
+    pub fn stream_tables_for_test(&self) -> (usize, usize) {
+        self.streams.table_sizes()
+    }
+
     /// **Test hook.** Protects `payload` (raw frame bytes, not checked) as
     /// one packet of `space` with this connection's current keys and next
     /// packet number, and returns it as a datagram for the peer. The

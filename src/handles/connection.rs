@@ -212,24 +212,34 @@ impl Connection {
         self.snapshot(|s| s.max_datagram_size)
     }
 
-    /// Changes how many unidirectional streams the peer may have open.
-    pub async fn set_max_concurrent_uni_streams(&self, count: VarInt) {
-        let _ = self
-            .ask(messages::SetMaxConcurrentStreams {
-                dir: Dir::Uni,
-                count,
-            })
-            .await;
+    /// Changes how many unidirectional streams the peer may have open,
+    /// as quinn's: at once for later operations on this connection (the
+    /// actor handles it before any message sent after), and the peer
+    /// learns it with the next packet (MAX_STREAMS).
+    pub fn set_max_concurrent_uni_streams(&self, count: VarInt) {
+        self.parts.addr.do_send(messages::SetMaxConcurrentStreams {
+            dir: Dir::Uni,
+            count,
+        });
     }
 
-    /// Changes how many bidirectional streams the peer may have open.
-    pub async fn set_max_concurrent_bi_streams(&self, count: VarInt) {
-        let _ = self
-            .ask(messages::SetMaxConcurrentStreams {
-                dir: Dir::Bi,
-                count,
-            })
-            .await;
+    /// Changes how many bidirectional streams the peer may have open, as
+    /// [`set_max_concurrent_uni_streams`](Self::set_max_concurrent_uni_streams).
+    pub fn set_max_concurrent_bi_streams(&self, count: VarInt) {
+        self.parts.addr.do_send(messages::SetMaxConcurrentStreams {
+            dir: Dir::Bi,
+            count,
+        });
+    }
+
+    /// Which end of the connection this is.
+    pub fn side(&self) -> crate::protocol::Side {
+        self.parts.shared.side
+    }
+
+    /// The smallest RTT sample so far (RFC 9002 §5.2).
+    pub fn min_rtt(&self) -> Duration {
+        self.snapshot(|s| s.min_rtt)
     }
 
     /// RFC 8446 §7.5 exporter: both peers get the same `out.len()`

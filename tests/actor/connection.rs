@@ -307,9 +307,7 @@ async fn raising_the_stream_limit_unblocks_open_bi() {
     conn.addr().send(Stats).await.unwrap();
     assert!(poll!(&mut open).is_pending(), "open_bi passed a limit of 0");
 
-    sconn
-        .set_max_concurrent_bi_streams(VarInt::from_u32(1))
-        .await;
+    sconn.set_max_concurrent_bi_streams(VarInt::from_u32(1));
     let (mut send, mut recv) = within(5, open).await.unwrap();
     send.write_all(b"unblocked").await.unwrap();
     send.finish().unwrap();
@@ -351,4 +349,33 @@ async fn stats_count_traffic() {
     assert!(r.udp_rx_bytes > 50_000, "{r:?}");
     let raw = conn.addr().send(Stats).await.unwrap();
     assert!(raw.packets_sent >= s.packets_sent);
+}
+
+/// `side()` says which end a handle is, from the first moment (a server's
+/// `Connecting` before its actor runs); `min_rtt()` is the smallest RTT
+/// sample: positive, and not above the smoothed RTT.
+#[actix::test]
+async fn side_and_min_rtt() {
+    crate::common::trace();
+    let (server, client, addr) = crate::common::endpoints();
+    let connecting = client.connect(addr, "localhost").unwrap();
+    let incoming = within(5, server.accept()).await.unwrap();
+    let (sconn, _) = incoming.accept().unwrap().into_0rtt().unwrap();
+    assert_eq!(sconn.side(), actix_quic::Side::Server);
+    let conn = within(5, connecting).await.unwrap();
+    assert_eq!(conn.side(), actix_quic::Side::Client);
+    let (mut send, mut recv) = conn.open_bi().await.unwrap();
+    send.write_all(b"ping").await.unwrap();
+    send.finish().unwrap();
+    let (mut ssend, mut srecv) = within(5, sconn.accept_bi()).await.unwrap();
+    assert_eq!(within(5, srecv.read_to_end(8)).await.unwrap(), b"ping");
+    ssend.write_all(b"pong").await.unwrap();
+    ssend.finish().unwrap();
+    assert_eq!(within(5, recv.read_to_end(8)).await.unwrap(), b"pong");
+    let min = conn.min_rtt();
+    assert!(
+        min > Duration::ZERO && min < Duration::from_millis(100),
+        "{min:?}"
+    );
+    assert!(min <= conn.rtt() + Duration::from_millis(1));
 }

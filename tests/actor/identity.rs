@@ -166,12 +166,12 @@ async fn stream_limits_change_at_run_time() {
     let (c2, s2) = (c.clone(), s.clone());
     let mut second = actix::spawn(async move { open_and_accept(&c2, &s2).await });
     assert!(still_waiting(&mut second).await, "opened past the limit");
-    s.set_max_concurrent_bi_streams(VarInt::from_u32(3)).await;
+    s.set_max_concurrent_bi_streams(VarInt::from_u32(3));
     let b = within(5, second).await.unwrap();
     let c3 = open_and_accept(&c, &s).await;
     // Three open, the limit lowered to one: a new stream waits until
     // all three have closed.
-    s.set_max_concurrent_bi_streams(VarInt::from_u32(1)).await;
+    s.set_max_concurrent_bi_streams(VarInt::from_u32(1));
     let (c4, s4) = (c.clone(), s.clone());
     let mut fourth = actix::spawn(async move { open_and_accept(&c4, &s4).await });
     assert!(

@@ -7,7 +7,7 @@ use crate::messages::internal::AllHandlesDropped;
 use crate::messages::Unsubscribe;
 use crate::protocol::{
     CongestionState, Connection as ProtoConnection, ConnectionError, ConnectionStats,
-    HandshakeData, SendDatagramError, TlsSession,
+    HandshakeData, SendDatagramError, Side, TlsSession,
 };
 use actix::dev::channel::{self, AddressReceiver};
 use actix::{Addr, Context};
@@ -29,6 +29,8 @@ pub(crate) struct Snapshot {
     pub(crate) local_ip: Option<std::net::IpAddr>,
     /// Smoothed RTT.
     pub(crate) rtt: Duration,
+    /// Smallest RTT sample.
+    pub(crate) min_rtt: Duration,
     /// Statistics.
     pub(crate) stats: ConnectionStats,
     /// Congestion controller state.
@@ -54,6 +56,7 @@ impl Snapshot {
             remote: conn.remote_address(),
             local_ip: conn.local_ip(),
             rtt: conn.rtt(),
+            min_rtt: conn.min_rtt(),
             stats: conn.stats(),
             congestion: conn.congestion_state(),
             handshake_data: conn.handshake_data(),
@@ -72,6 +75,7 @@ impl Snapshot {
             remote,
             local_ip,
             rtt: Duration::from_millis(333),
+            min_rtt: Duration::from_millis(333),
             stats: ConnectionStats::default(),
             congestion: CongestionState {
                 window: 0,
@@ -101,6 +105,7 @@ impl Snapshot {
         self.remote = conn.remote_address();
         self.local_ip = conn.local_ip();
         self.rtt = conn.rtt();
+        self.min_rtt = conn.min_rtt();
         self.stats = conn.stats();
         self.congestion = conn.congestion_state();
         if !self.handshake_complete {
@@ -121,6 +126,8 @@ impl Snapshot {
 pub(crate) struct Shared {
     /// A number unique to this connection in this process.
     pub(crate) stable_id: usize,
+    /// Which end of the connection this is.
+    pub(crate) side: Side,
     /// The latest snapshot.
     pub(crate) snapshot: Mutex<Snapshot>,
     /// The connection's TLS session, for exporting keying material; set
@@ -131,14 +138,15 @@ pub(crate) struct Shared {
 impl Shared {
     /// The shared state of `conn`, which an actor drives.
     pub(crate) fn of(conn: &ProtoConnection) -> Arc<Self> {
-        let shared = Self::new(Snapshot::of(conn));
+        let shared = Self::new(conn.side(), Snapshot::of(conn));
         let _ = shared.tls.set(conn.tls_session());
         shared
     }
 
-    fn new(snapshot: Snapshot) -> Arc<Self> {
+    fn new(side: Side, snapshot: Snapshot) -> Arc<Self> {
         Arc::new(Self {
             stable_id: STABLE_IDS.fetch_add(1, Ordering::Relaxed),
+            side,
             snapshot: Mutex::new(snapshot),
             tls: OnceLock::new(),
         })
@@ -192,7 +200,8 @@ impl PendingActor {
         let addr = Addr::new(tx);
         let shared = match conn {
             Some(conn) => Shared::of(conn),
-            None => Shared::new(Snapshot::waiting(remote, local_ip)),
+            // Only a server's connection starts without one.
+            None => Shared::new(Side::Server, Snapshot::waiting(remote, local_ip)),
         };
         let token = Arc::new(HandleToken::new(addr.clone()));
         let pending = Self {

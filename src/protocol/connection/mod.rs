@@ -501,6 +501,11 @@ impl Connection {
         self.path.rtt.smoothed()
     }
 
+    /// The smallest RTT sample (RFC 9002 §5.2).
+    pub fn min_rtt(&self) -> Duration {
+        self.path.rtt.min()
+    }
+
     /// True once the handshake completed.
     pub fn is_handshake_complete(&self) -> bool {
         self.handshake_complete

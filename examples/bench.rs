@@ -2,29 +2,36 @@
 //!
 //! ```text
 //! cargo run --release --example bench
-//! cargo run --release --example bench -- --size-mib 256 --mtu 1452 --handshakes 100
+//! cargo run --release --example bench -- --size-mib 256 --handshakes 100 --requests 5000
 //! ```
 //!
-//! - Throughput: `--size-mib` MiB (default 1024) on one unidirectional
-//!   stream, written in 64 KiB `Bytes` chunks (`write_chunk` on both) and drained with `read_chunk`; timed from the
-//!   first write to the last byte (FIN) read by the server.
-//! - Handshakes: `--handshakes` (default 200) sequential connections
-//!   (connect, handshake, close) on one client endpoint.
-//! - Idle memory: `--idle` (default 200) connections opened and left
+//! Every figure, for both stacks with the same settings, then the ratio
+//! actix-quic / quinn and one JSON record per figure:
+//! - bulk: `--size-mib` MiB (default 1024) on one unidirectional stream,
+//!   written in 64 KiB `Bytes` chunks (`write_chunk` on both) and drained
+//!   with `read_chunk`, timed from the first write to the last byte (FIN)
+//!   read by the server; at 1200 B and at 1452 B UDP payloads.
+//! - handshakes: `--handshakes` (default 200) sequential connections
+//!   (connect, handshake, close) on one client endpoint, and as many
+//!   again 64 at a time; rate, and each handshake's p50/p99.
+//! - request/response: `--requests` (default 20000) 32 B requests each
+//!   answered with 32 B, on a new bidirectional stream each, and
+//!   ping-pong on one stream; rate, p50 and p99.
+//! - CPU: the client's and the server's thread time (from
+//!   `/proc/self/task/*/schedstat`) per MiB of bulk and per handshake.
+//! - idle memory: `--idle` (default 200) connections opened and left
 //!   idle; the heap bytes still allocated, divided by their number (both
 //!   ends of each connection, in one process), counted by a global
 //!   allocator that counts only during this measurement.
 //!
 //! Each stack runs its server and its client on two threads, each with its
 //! own runtime (an actix `System` for actix-quic, a current-thread tokio
-//! runtime for quinn). Both use the same UDP payload size (`--mtu`, default
-//! 1200; quinn's MTU discovery is off), the same flow-control windows,
-//! initial RTT, idle timeout, congestion controller (CUBIC; `--reno` for
-//! NewReno) with the same initial window, and
-//! sockets with the same buffer sizes.
+//! runtime for quinn). Both use the same UDP payload size (quinn's MTU
+//! discovery is off, as ours), the same flow-control windows, initial RTT,
+//! idle timeout, congestion controller (CUBIC; `--reno` for NewReno) with
+//! the same initial window, and sockets with the same buffer sizes.
 
 use actix_quic::TransportConfig;
-use actix_quic::VarInt;
 use bytes::Bytes;
 use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -49,10 +56,17 @@ const TRANSFER_LIMIT: Duration = Duration::from_secs(300);
 #[derive(Clone, Copy)]
 struct Args {
     size_mib: u64,
-    mtu: u16,
     handshakes: u32,
+    requests: u32,
     idle: usize,
 }
+
+/// The UDP payload sizes bulk runs at.
+const MTUS: [u16; 2] = [1200, 1452];
+/// Handshakes at once in the concurrent run.
+const CONCURRENT: usize = 64;
+/// Request and response size.
+const MESSAGE: usize = 32;
 
 /// Counts live heap bytes while `COUNTING` is set (off during the
 /// throughput and handshake runs, where it would only add cost).
@@ -104,8 +118,8 @@ fn count_from_here() {
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
         size_mib: 1024,
-        mtu: 1200,
         handshakes: 200,
+        requests: 20_000,
         idle: 200,
     };
     let mut it = std::env::args().skip(1);
@@ -113,25 +127,74 @@ fn parse_args() -> Result<Args, String> {
         let mut value = || it.next().ok_or(format!("{a} needs a value"));
         match a.as_str() {
             "--size-mib" => args.size_mib = value()?.parse().map_err(|e| format!("{a}: {e}"))?,
-            "--mtu" => args.mtu = value()?.parse().map_err(|e| format!("{a}: {e}"))?,
             "--reno" => RENO.store(true, std::sync::atomic::Ordering::Relaxed),
             "--handshakes" => {
                 args.handshakes = value()?.parse().map_err(|e| format!("{a}: {e}"))?
             }
+            "--requests" => args.requests = value()?.parse().map_err(|e| format!("{a}: {e}"))?,
             "--idle" => args.idle = value()?.parse().map_err(|e| format!("{a}: {e}"))?,
             _ => return Err(format!("unknown argument {a}")),
         }
     }
-    if args.mtu < 1200 {
-        return Err("--mtu must be at least 1200".into());
-    }
-    if args.size_mib == 0 {
-        return Err("--size-mib must be at least 1".into());
-    }
-    if args.idle == 0 {
-        return Err("--idle must be at least 1".into());
+    if args.size_mib == 0 || args.handshakes == 0 || args.requests == 0 || args.idle == 0 {
+        return Err("every count must be at least 1".into());
     }
     Ok(args)
+}
+
+/// This thread's ID, for reading its CPU time from another thread.
+fn thread_id() -> u32 {
+    std::fs::read_link("/proc/thread-self")
+        .ok()
+        .and_then(|p| p.file_name()?.to_str()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// CPU time thread `tid` of this process has run (the first field of
+/// its schedstat, in nanoseconds).
+fn cpu(tid: u32) -> Duration {
+    std::fs::read_to_string(format!("/proc/self/task/{tid}/schedstat"))
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .map_or(Duration::ZERO, Duration::from_nanos)
+}
+
+/// CPU time of the client (this thread) and of the server thread.
+#[derive(Clone, Copy, Default)]
+struct Cpu {
+    client: Duration,
+    server: Duration,
+}
+
+impl Cpu {
+    fn now(client: u32, server: u32) -> Self {
+        Self {
+            client: cpu(client),
+            server: cpu(server),
+        }
+    }
+
+    fn since(self, start: Self) -> Self {
+        Self {
+            client: self.client.saturating_sub(start.client),
+            server: self.server.saturating_sub(start.server),
+        }
+    }
+}
+
+/// Times `f`'s CPU on both threads.
+struct CpuClock {
+    client: u32,
+    server: u32,
+}
+
+impl CpuClock {
+    fn start(&self) -> Cpu {
+        Cpu::now(self.client, self.server)
+    }
+    fn since(&self, start: Cpu) -> Cpu {
+        Cpu::now(self.client, self.server).since(start)
+    }
 }
 
 /// What the server reports when a stream has been drained.
@@ -140,12 +203,52 @@ struct Received {
     at: Instant,
 }
 
+/// One bulk transfer.
 #[derive(Default)]
-struct Outcome {
-    transfer: Duration,
+struct Bulk {
+    mtu: u16,
+    time: Duration,
     lost_packets: u64,
     sent_packets: u64,
-    handshakes: Duration,
+    cpu: Cpu,
+}
+
+/// Latencies of a run of operations, and its length.
+#[derive(Default)]
+struct Run {
+    total: Duration,
+    /// Sorted.
+    latencies: Vec<Duration>,
+    cpu: Cpu,
+}
+
+impl Run {
+    fn new(total: Duration, mut latencies: Vec<Duration>, cpu: Cpu) -> Self {
+        latencies.sort();
+        Self {
+            total,
+            latencies,
+            cpu,
+        }
+    }
+
+    fn rate(&self) -> f64 {
+        self.latencies.len() as f64 / self.total.as_secs_f64()
+    }
+
+    fn percentile(&self, p: f64) -> Duration {
+        let i = ((self.latencies.len() as f64 - 1.0) * p).round() as usize;
+        self.latencies[i]
+    }
+}
+
+#[derive(Default)]
+struct Outcome {
+    bulk: Vec<Bulk>,
+    handshakes: Run,
+    concurrent_handshakes: Run,
+    new_stream_requests: Run,
+    ping_pong: Run,
 }
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
@@ -256,28 +359,161 @@ fn ours_transport(mtu: u16) -> TransportConfig {
     config
 }
 
+/// The client's measurements, the same for both stacks (their handles
+/// have the same method names): `$packets(&conn)` gives a connection's
+/// (sent, lost) packet counts.
+macro_rules! measure_client {
+    ($name:expr, $args:ident, $endpoint:ident, $config:ident, $server:ident, $received:ident, $clock:ident, $packets:expr) => {{
+        let (args, endpoint, config, server, received, clock) = (
+            $args,
+            &$endpoint,
+            &$config,
+            $server,
+            &mut $received,
+            &$clock,
+        );
+        let total = args.size_mib * MIB;
+        let chunk = payload_chunk();
+        let mut out = Outcome::default();
+
+        for mtu in MTUS {
+            let conn = endpoint
+                .connect_with(config(mtu)?, server, "localhost")?
+                .await?;
+            let mut send = conn.open_uni().await?;
+            let cpu = clock.start();
+            let start = Instant::now();
+            let mut written = 0;
+            while written < total {
+                let n = (total - written).min(CHUNK as u64) as usize;
+                send.write_chunk(chunk.slice(..n)).await?;
+                written += n as u64;
+            }
+            send.finish()?;
+            let got = tokio::time::timeout(TRANSFER_LIMIT, received.recv())
+                .await
+                .map_err(|_| concat!($name, " transfer timed out"))?
+                .ok_or(concat!($name, " server went away"))?;
+            if got.bytes != total {
+                return Err(format!("{} server got {} of {total} bytes", $name, got.bytes).into());
+            }
+            let (sent_packets, lost_packets) = $packets(&conn);
+            out.bulk.push(Bulk {
+                mtu,
+                time: got.at.duration_since(start),
+                lost_packets,
+                sent_packets,
+                cpu: clock.since(cpu),
+            });
+            conn.close(0u32.into(), b"");
+        }
+
+        let handshake = || async {
+            let start = Instant::now();
+            let conn = endpoint.connect(server, "localhost")?.await?;
+            let took = start.elapsed();
+            conn.close(0u32.into(), b"");
+            Ok::<_, BoxError>(took)
+        };
+        let (cpu, start) = (clock.start(), Instant::now());
+        let mut latencies = Vec::new();
+        for _ in 0..args.handshakes {
+            latencies.push(handshake().await?);
+        }
+        out.handshakes = Run::new(start.elapsed(), latencies, clock.since(cpu));
+        let (cpu, start) = (clock.start(), Instant::now());
+        let mut latencies = Vec::new();
+        for _ in 0..rounds(args) {
+            let round = futures::future::join_all((0..CONCURRENT).map(|_| handshake())).await;
+            for took in round {
+                latencies.push(took?);
+            }
+        }
+        out.concurrent_handshakes = Run::new(start.elapsed(), latencies, clock.since(cpu));
+
+        let conn = endpoint.connect(server, "localhost")?.await?;
+        let request = [7u8; MESSAGE];
+        let exchange = || async {
+            let start = Instant::now();
+            let (mut send, mut recv) = conn.open_bi().await?;
+            send.write_all(&request).await?;
+            send.finish()?;
+            let answer = recv.read_to_end(2 * MESSAGE).await?;
+            if answer.len() != MESSAGE {
+                return Err::<Duration, BoxError>("short answer".into());
+            }
+            Ok(start.elapsed())
+        };
+        for _ in 0..WARMUP {
+            exchange().await?;
+        }
+        let (cpu, start) = (clock.start(), Instant::now());
+        let mut latencies = Vec::with_capacity(args.requests as usize);
+        for _ in 0..args.requests {
+            latencies.push(exchange().await?);
+        }
+        out.new_stream_requests = Run::new(start.elapsed(), latencies, clock.since(cpu));
+
+        let (mut send, mut recv) = conn.open_bi().await?;
+        let mut answer = [0u8; MESSAGE];
+        for _ in 0..WARMUP {
+            send.write_all(&request).await?;
+            recv.read_exact(&mut answer).await?;
+        }
+        let (cpu, start) = (clock.start(), Instant::now());
+        let mut latencies = Vec::with_capacity(args.requests as usize);
+        for _ in 0..args.requests {
+            let t = Instant::now();
+            send.write_all(&request).await?;
+            recv.read_exact(&mut answer).await?;
+            latencies.push(t.elapsed());
+        }
+        out.ping_pong = Run::new(start.elapsed(), latencies, clock.since(cpu));
+        send.finish()?;
+        conn.close(0u32.into(), b"");
+        let _ = tokio::time::timeout(Duration::from_secs(5), endpoint.wait_idle()).await;
+        Ok(out)
+    }};
+}
+
+/// Answers each 32 B message on a bidirectional stream with the same
+/// 32 B, until the client finishes the stream; then finishes it too.
+async fn ours_echo(mut send: actix_quic::SendStream, mut recv: actix_quic::RecvStream) {
+    let mut buf = [0u8; MESSAGE];
+    while recv.read_exact(&mut buf).await.is_ok() {
+        if send.write_all(&buf).await.is_err() {
+            return;
+        }
+    }
+    let _ = send.finish();
+}
+
 async fn ours_serve(endpoint: actix_quic::Endpoint, report: UnboundedSender<Received>) {
-    while let Some(connecting) = endpoint.accept().await {
+    while let Some(incoming) = endpoint.accept().await {
         let report = report.clone();
         actix::spawn(async move {
-            let Ok(conn) = connecting.await else { return };
-            // Handshake-only connections end here when the client closes.
-            let Ok(mut recv) = conn.accept_uni().await else {
-                return;
-            };
-            let mut bytes = 0u64;
-            loop {
-                match recv.read_chunk(CHUNK).await {
-                    Ok(Some(c)) => bytes += c.len() as u64,
-                    Ok(None) => break,
-                    Err(e) => return tracing::warn!(error = %e, "actix-quic server read"),
+            let Ok(conn) = incoming.await else { return };
+            let c = conn.clone();
+            actix::spawn(async move {
+                while let Ok((send, recv)) = c.accept_bi().await {
+                    actix::spawn(ours_echo(send, recv));
                 }
-            }
-            let _ = report.send(Received {
-                bytes,
-                at: Instant::now(),
             });
-            conn.closed().await;
+            // Handshake-only connections end here when the client closes.
+            while let Ok(mut recv) = conn.accept_uni().await {
+                let mut bytes = 0u64;
+                loop {
+                    match recv.read_chunk(CHUNK).await {
+                        Ok(Some(c)) => bytes += c.len() as u64,
+                        Ok(None) => break,
+                        Err(e) => return tracing::warn!(error = %e, "actix-quic server read"),
+                    }
+                }
+                let _ = report.send(Received {
+                    bytes,
+                    at: Instant::now(),
+                });
+            }
         });
     }
 }
@@ -287,68 +523,56 @@ async fn ours_client(
     tls: Tls,
     server: SocketAddr,
     mut received: UnboundedReceiver<Received>,
+    clock: CpuClock,
 ) -> Result<Outcome, BoxError> {
     let endpoint = actix_quic::Endpoint::client("127.0.0.1:0".parse()?)?;
-    let mut config = actix_quic::ClientConfig::new(tls.client)?;
-    config.transport_config(Arc::new(ours_transport(args.mtu)));
-    endpoint.set_default_client_config(config);
-    let total = args.size_mib * MIB;
-    let chunk = payload_chunk();
-
-    let conn = endpoint.connect(server, "localhost")?.await?;
-    let mut send = conn.open_uni().await?;
-    let start = Instant::now();
-    let mut written = 0;
-    while written < total {
-        let n = (total - written).min(CHUNK as u64) as usize;
-        send.write_chunk(chunk.slice(..n)).await?;
-        written += n as u64;
-    }
-    send.finish()?;
-    let got = tokio::time::timeout(TRANSFER_LIMIT, received.recv())
-        .await
-        .map_err(|_| "actix-quic transfer timed out")?
-        .ok_or("actix-quic server went away")?;
-    if got.bytes != total {
-        return Err(format!("actix-quic server got {} of {total} bytes", got.bytes).into());
-    }
-    let stats = conn.stats();
-    let mut out = Outcome {
-        transfer: got.at.duration_since(start),
-        lost_packets: stats.lost_packets,
-        sent_packets: stats.packets_sent,
-        ..Outcome::default()
+    let config = |mtu| -> Result<actix_quic::ClientConfig, BoxError> {
+        let mut config = actix_quic::ClientConfig::new(tls.client.clone())?;
+        config.transport_config(Arc::new(ours_transport(mtu)));
+        Ok(config)
     };
-    conn.close(VarInt::from_u32(0), b"");
-    drop((send, conn));
+    endpoint.set_default_client_config(config(MTUS[0])?);
+    measure_client!(
+        "actix-quic",
+        args,
+        endpoint,
+        config,
+        server,
+        received,
+        clock,
+        |c: &actix_quic::Connection| {
+            let s = c.stats();
+            (s.packets_sent, s.lost_packets)
+        }
+    )
+}
 
-    let start = Instant::now();
-    for _ in 0..args.handshakes {
-        let conn = endpoint.connect(server, "localhost")?.await?;
-        conn.close(VarInt::from_u32(0), b"");
-    }
-    out.handshakes = start.elapsed();
-    let _ = tokio::time::timeout(Duration::from_secs(5), endpoint.wait_idle()).await;
-    Ok(out)
+/// Requests before each measured request/response run.
+const WARMUP: u32 = 200;
+
+/// Rounds of `CONCURRENT` handshakes: about as many handshakes as the
+/// sequential run.
+fn rounds(args: &Args) -> usize {
+    (args.handshakes as usize / CONCURRENT).max(1)
 }
 
 fn run_ours(args: &Args, tls: &Tls) -> Result<Outcome, BoxError> {
     let (report_tx, report_rx) = unbounded_channel();
     let (ready_tx, ready_rx) = mpsc::channel();
     let mut server_config = actix_quic::ServerConfig::with_crypto(tls.server.clone())?;
-    server_config.transport_config(Arc::new(ours_transport(args.mtu)));
+    server_config.transport_config(Arc::new(ours_transport(MTUS[1])));
     let server = named("ours-server", move || -> Result<(), BoxError> {
         let system = actix::System::new();
         system.block_on(async move {
             let ep = actix_quic::Endpoint::server(server_config, "127.0.0.1:0".parse()?)?;
-            ready_tx.send((ep.local_addr()?, actix::System::current()))?;
+            ready_tx.send((ep.local_addr()?, actix::System::current(), thread_id()))?;
             actix::spawn(ours_serve(ep, report_tx));
             Ok::<_, BoxError>(())
         })?;
         system.run()?;
         Ok(())
     });
-    let (addr, server_system) = ready_rx
+    let (addr, server_system, server_tid) = ready_rx
         .recv()
         .map_err(|_| "actix-quic server did not start")?;
 
@@ -356,7 +580,11 @@ fn run_ours(args: &Args, tls: &Tls) -> Result<Outcome, BoxError> {
         let tls = tls.clone();
         let args = *args;
         named("ours-client", move || {
-            actix::System::new().block_on(ours_client(&args, tls, addr, report_rx))
+            let clock = CpuClock {
+                client: thread_id(),
+                server: server_tid,
+            };
+            actix::System::new().block_on(ours_client(&args, tls, addr, report_rx, clock))
         })
     };
     let out = join(client, "actix-quic client");
@@ -414,27 +642,42 @@ fn current_thread() -> Result<tokio::runtime::Runtime, BoxError> {
         .build()?)
 }
 
+/// As [`ours_echo`], with quinn's streams.
+async fn quinn_echo(mut send: quinn::SendStream, mut recv: quinn::RecvStream) {
+    let mut buf = [0u8; MESSAGE];
+    while recv.read_exact(&mut buf).await.is_ok() {
+        if send.write_all(&buf).await.is_err() {
+            return;
+        }
+    }
+    let _ = send.finish();
+}
+
 async fn quinn_serve(endpoint: quinn::Endpoint, report: UnboundedSender<Received>) {
     while let Some(incoming) = endpoint.accept().await {
         let report = report.clone();
         tokio::spawn(async move {
             let Ok(conn) = incoming.await else { return };
-            let Ok(mut recv) = conn.accept_uni().await else {
-                return;
-            };
-            let mut bytes = 0u64;
-            loop {
-                match recv.read_chunk(CHUNK, true).await {
-                    Ok(Some(c)) => bytes += c.bytes.len() as u64,
-                    Ok(None) => break,
-                    Err(e) => return tracing::warn!(error = %e, "quinn server read"),
+            let c = conn.clone();
+            tokio::spawn(async move {
+                while let Ok((send, recv)) = c.accept_bi().await {
+                    tokio::spawn(quinn_echo(send, recv));
                 }
-            }
-            let _ = report.send(Received {
-                bytes,
-                at: Instant::now(),
             });
-            conn.closed().await;
+            while let Ok(mut recv) = conn.accept_uni().await {
+                let mut bytes = 0u64;
+                loop {
+                    match recv.read_chunk(CHUNK, true).await {
+                        Ok(Some(c)) => bytes += c.bytes.len() as u64,
+                        Ok(None) => break,
+                        Err(e) => return tracing::warn!(error = %e, "quinn server read"),
+                    }
+                }
+                let _ = report.send(Received {
+                    bytes,
+                    at: Instant::now(),
+                });
+            }
         });
     }
 }
@@ -444,6 +687,7 @@ async fn quinn_client(
     tls: Tls,
     server: SocketAddr,
     mut received: UnboundedReceiver<Received>,
+    clock: CpuClock,
 ) -> Result<Outcome, BoxError> {
     let mut endpoint = quinn::Endpoint::new(
         quinn::EndpointConfig::default(),
@@ -451,47 +695,26 @@ async fn quinn_client(
         quinn_socket()?,
         Arc::new(quinn::TokioRuntime),
     )?;
-    let mut config = quinn::ClientConfig::new(Arc::new(QuicClientConfig::try_from(tls.client)?));
-    config.transport_config(Arc::new(quinn_transport(args.mtu)?));
-    endpoint.set_default_client_config(config);
-    let total = args.size_mib * MIB;
-    let chunk = payload_chunk();
-
-    let conn = endpoint.connect(server, "localhost")?.await?;
-    let mut send = conn.open_uni().await?;
-    let start = Instant::now();
-    let mut written = 0;
-    while written < total {
-        let n = (total - written).min(CHUNK as u64) as usize;
-        send.write_chunk(chunk.slice(..n)).await?;
-        written += n as u64;
-    }
-    send.finish()?;
-    let got = tokio::time::timeout(TRANSFER_LIMIT, received.recv())
-        .await
-        .map_err(|_| "quinn transfer timed out")?
-        .ok_or("quinn server went away")?;
-    if got.bytes != total {
-        return Err(format!("quinn server got {} of {total} bytes", got.bytes).into());
-    }
-    let stats = conn.stats();
-    let mut out = Outcome {
-        transfer: got.at.duration_since(start),
-        lost_packets: stats.path.lost_packets,
-        sent_packets: stats.path.sent_packets,
-        ..Outcome::default()
+    let config = |mtu| -> Result<quinn::ClientConfig, BoxError> {
+        let mut config =
+            quinn::ClientConfig::new(Arc::new(QuicClientConfig::try_from(tls.client.clone())?));
+        config.transport_config(Arc::new(quinn_transport(mtu)?));
+        Ok(config)
     };
-    conn.close(0u32.into(), b"");
-    drop((send, conn));
-
-    let start = Instant::now();
-    for _ in 0..args.handshakes {
-        let conn = endpoint.connect(server, "localhost")?.await?;
-        conn.close(0u32.into(), b"");
-    }
-    out.handshakes = start.elapsed();
-    let _ = tokio::time::timeout(Duration::from_secs(5), endpoint.wait_idle()).await;
-    Ok(out)
+    endpoint.set_default_client_config(config(MTUS[0])?);
+    measure_client!(
+        "quinn",
+        args,
+        endpoint,
+        config,
+        server,
+        received,
+        clock,
+        |c: &quinn::Connection| {
+            let s = c.stats();
+            (s.path.sent_packets, s.path.lost_packets)
+        }
+    )
 }
 
 fn run_quinn(args: &Args, tls: &Tls) -> Result<Outcome, BoxError> {
@@ -499,7 +722,7 @@ fn run_quinn(args: &Args, tls: &Tls) -> Result<Outcome, BoxError> {
     let (ready_tx, ready_rx) = mpsc::channel();
     let mut server_config =
         quinn::ServerConfig::with_crypto(Arc::new(QuicServerConfig::try_from(tls.server.clone())?));
-    server_config.transport_config(Arc::new(quinn_transport(args.mtu)?));
+    server_config.transport_config(Arc::new(quinn_transport(MTUS[1])?));
     let server = named("quinn-server", move || -> Result<(), BoxError> {
         current_thread()?.block_on(async move {
             let ep = quinn::Endpoint::new(
@@ -508,18 +731,23 @@ fn run_quinn(args: &Args, tls: &Tls) -> Result<Outcome, BoxError> {
                 quinn_socket()?,
                 Arc::new(quinn::TokioRuntime),
             )?;
-            ready_tx.send((ep.local_addr()?, ep.clone()))?;
+            ready_tx.send((ep.local_addr()?, ep.clone(), thread_id()))?;
             quinn_serve(ep, report_tx).await;
             Ok(())
         })
     });
-    let (addr, server_endpoint) = ready_rx.recv().map_err(|_| "quinn server did not start")?;
+    let (addr, server_endpoint, server_tid) =
+        ready_rx.recv().map_err(|_| "quinn server did not start")?;
 
     let client = {
         let tls = tls.clone();
         let args = *args;
         named("quinn-client", move || {
-            current_thread()?.block_on(quinn_client(&args, tls, addr, report_rx))
+            let clock = CpuClock {
+                client: thread_id(),
+                server: server_tid,
+            };
+            current_thread()?.block_on(quinn_client(&args, tls, addr, report_rx, clock))
         })
     };
     let out = join(client, "quinn client");
@@ -528,15 +756,7 @@ fn run_quinn(args: &Args, tls: &Tls) -> Result<Outcome, BoxError> {
     out
 }
 
-// ---- report ----
-
-fn mib_per_sec(args: &Args, o: &Outcome) -> f64 {
-    args.size_mib as f64 / o.transfer.as_secs_f64()
-}
-
-fn handshakes_per_sec(args: &Args, o: &Outcome) -> f64 {
-    f64::from(args.handshakes) / o.handshakes.as_secs_f64()
-}
+// ---- idle memory ----
 
 /// How long idle connections are left before counting, so the traffic
 /// after the handshake (HANDSHAKE_DONE, tickets, CIDs, ACKs) is over.
@@ -549,12 +769,12 @@ fn idle_ours(args: &Args, tls: &Tls) -> Result<f64, BoxError> {
     named("ours-idle", move || {
         actix::System::new().block_on(async move {
             let mut server_config = actix_quic::ServerConfig::with_crypto(tls.server.clone())?;
-            server_config.transport_config(Arc::new(ours_transport(args.mtu)));
+            server_config.transport_config(Arc::new(ours_transport(MTUS[0])));
             let server = actix_quic::Endpoint::server(server_config, "127.0.0.1:0".parse()?)?;
             let addr = server.local_addr()?;
             let client = actix_quic::Endpoint::client("127.0.0.1:0".parse()?)?;
             let mut config = actix_quic::ClientConfig::new(tls.client.clone())?;
-            config.transport_config(Arc::new(ours_transport(args.mtu)));
+            config.transport_config(Arc::new(ours_transport(MTUS[0])));
             client.set_default_client_config(config);
             let accept = |server: actix_quic::Endpoint| async move {
                 let incoming = server.accept().await.ok_or("no connection")?;
@@ -595,7 +815,7 @@ fn idle_quinn(args: &Args, tls: &Tls) -> Result<f64, BoxError> {
             let mut server_config = quinn::ServerConfig::with_crypto(Arc::new(
                 QuicServerConfig::try_from(tls.server.clone())?,
             ));
-            server_config.transport_config(Arc::new(quinn_transport(args.mtu)?));
+            server_config.transport_config(Arc::new(quinn_transport(MTUS[0])?));
             let server = quinn::Endpoint::new(
                 quinn::EndpointConfig::default(),
                 Some(server_config),
@@ -611,7 +831,7 @@ fn idle_quinn(args: &Args, tls: &Tls) -> Result<f64, BoxError> {
             )?;
             let mut config =
                 quinn::ClientConfig::new(Arc::new(QuicClientConfig::try_from(tls.client.clone())?));
-            config.transport_config(Arc::new(quinn_transport(args.mtu)?));
+            config.transport_config(Arc::new(quinn_transport(MTUS[0])?));
             client.set_default_client_config(config);
             let accept = |server: quinn::Endpoint| async move {
                 let incoming = server.accept().await.ok_or("no connection")?;
@@ -641,55 +861,197 @@ fn idle_quinn(args: &Args, tls: &Tls) -> Result<f64, BoxError> {
     .map_err(|_| "idle measurement panicked")?
 }
 
+// ---- report ----
+
+/// One figure of both stacks.
+struct Figure {
+    name: String,
+    unit: &'static str,
+    ours: f64,
+    quinn: f64,
+    /// A higher value is better (rates); otherwise lower is (times,
+    /// CPU, memory).
+    higher_is_better: bool,
+}
+
+fn us(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+/// Every figure of the two outcomes, and the idle memory.
+fn figures(args: &Args, ours: &Outcome, quinn: &Outcome, idle: (f64, f64)) -> Vec<Figure> {
+    let mut f = Vec::new();
+    let mut add = |name: String, unit, o: f64, q: f64, higher_is_better| {
+        f.push(Figure {
+            name,
+            unit,
+            ours: o,
+            quinn: q,
+            higher_is_better,
+        })
+    };
+    let mib = args.size_mib as f64;
+    for (o, q) in ours.bulk.iter().zip(&quinn.bulk) {
+        let m = o.mtu;
+        let rate = |b: &Bulk| mib / b.time.as_secs_f64();
+        add(
+            format!("bulk_{m}_mib_per_s"),
+            "MiB/s",
+            rate(o),
+            rate(q),
+            true,
+        );
+        let per_mib = |d: Duration| us(d) / mib;
+        add(
+            format!("bulk_{m}_client_cpu_us_per_mib"),
+            "us",
+            per_mib(o.cpu.client),
+            per_mib(q.cpu.client),
+            false,
+        );
+        add(
+            format!("bulk_{m}_server_cpu_us_per_mib"),
+            "us",
+            per_mib(o.cpu.server),
+            per_mib(q.cpu.server),
+            false,
+        );
+    }
+    let runs = [
+        ("handshakes", &ours.handshakes, &quinn.handshakes, "per_s"),
+        (
+            "concurrent_handshakes",
+            &ours.concurrent_handshakes,
+            &quinn.concurrent_handshakes,
+            "per_s",
+        ),
+        (
+            "requests_new_stream",
+            &ours.new_stream_requests,
+            &quinn.new_stream_requests,
+            "per_s",
+        ),
+        (
+            "requests_ping_pong",
+            &ours.ping_pong,
+            &quinn.ping_pong,
+            "per_s",
+        ),
+    ];
+    for (name, o, q, _) in runs {
+        add(format!("{name}_per_s"), "1/s", o.rate(), q.rate(), true);
+        add(
+            format!("{name}_p50_us"),
+            "us",
+            us(o.percentile(0.5)),
+            us(q.percentile(0.5)),
+            false,
+        );
+        add(
+            format!("{name}_p99_us"),
+            "us",
+            us(o.percentile(0.99)),
+            us(q.percentile(0.99)),
+            false,
+        );
+    }
+    for (name, o, q) in [
+        ("handshake", &ours.handshakes, &quinn.handshakes),
+        (
+            "concurrent_handshake",
+            &ours.concurrent_handshakes,
+            &quinn.concurrent_handshakes,
+        ),
+    ] {
+        let each = |d: Duration, r: &Run| us(d) / r.latencies.len() as f64;
+        add(
+            format!("{name}_client_cpu_us"),
+            "us",
+            each(o.cpu.client, o),
+            each(q.cpu.client, q),
+            false,
+        );
+        add(
+            format!("{name}_server_cpu_us"),
+            "us",
+            each(o.cpu.server, o),
+            each(q.cpu.server, q),
+            false,
+        );
+    }
+    add(
+        "idle_heap_kib_per_connection".into(),
+        "KiB",
+        idle.0 / 1024.0,
+        idle.1 / 1024.0,
+        false,
+    );
+    f
+}
+
 fn main() -> Result<(), BoxError> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .init();
     let args = parse_args().map_err(|e| {
-        format!("{e}\nusage: bench [--size-mib N] [--mtu BYTES] [--handshakes N] [--idle N]")
+        format!(
+            "{e}\nusage: bench [--size-mib N] [--handshakes N] [--requests N] [--idle N] [--reno]"
+        )
     })?;
-    let d = Shared::new(args.mtu);
+    let d = Shared::new(MTUS[0]);
     println!(
-        "{} MiB on one stream, {} B UDP payloads, windows: stream {} KiB, connection {} KiB, send {} KiB; {} handshakes",
+        "bulk: {} MiB on one stream at {:?} B UDP payloads; windows: stream {} KiB, connection {} KiB, send {} KiB; \
+         {} handshakes, then {} x {CONCURRENT} at once; {} requests of {MESSAGE} B",
         args.size_mib,
-        args.mtu,
+        MTUS,
         d.stream_receive_window / 1024,
         d.receive_window / 1024,
         d.send_window / 1024,
-        args.handshakes
+        args.handshakes,
+        rounds(&args),
+        args.requests,
     );
     let tls = tls()?;
-
     let ours = run_ours(&args, &tls)?;
-    println!(
-        "actix-quic  {:>8.1} MiB/s ({:.2} s, {} packets sent, {} lost)  {:>7.1} handshakes/s",
-        mib_per_sec(&args, &ours),
-        ours.transfer.as_secs_f64(),
-        ours.sent_packets,
-        ours.lost_packets,
-        handshakes_per_sec(&args, &ours)
-    );
     let quinn = run_quinn(&args, &tls)?;
+    for (name, o) in [("actix-quic", &ours), ("quinn", &quinn)] {
+        for b in &o.bulk {
+            println!(
+                "{name:<11} bulk at {} B: {} packets sent, {} lost",
+                b.mtu, b.sent_packets, b.lost_packets
+            );
+        }
+    }
+    let idle = (idle_ours(&args, &tls)?, idle_quinn(&args, &tls)?);
+    let figures = figures(&args, &ours, &quinn, idle);
     println!(
-        "quinn       {:>8.1} MiB/s ({:.2} s, {} packets sent, {} lost)  {:>7.1} handshakes/s",
-        mib_per_sec(&args, &quinn),
-        quinn.transfer.as_secs_f64(),
-        quinn.sent_packets,
-        quinn.lost_packets,
-        handshakes_per_sec(&args, &quinn)
+        "{:<40} {:>12} {:>12} {:>12}",
+        "figure", "actix-quic", "quinn", "actix/quinn"
     );
-    println!(
-        "actix-quic / quinn: throughput {:.2}x, handshakes {:.2}x",
-        mib_per_sec(&args, &ours) / mib_per_sec(&args, &quinn),
-        handshakes_per_sec(&args, &ours) / handshakes_per_sec(&args, &quinn)
-    );
-    let idle_ours = idle_ours(&args, &tls)?;
-    let idle_quinn = idle_quinn(&args, &tls)?;
-    println!(
-        "idle connection (both ends, heap): actix-quic {:.1} KiB, quinn {:.1} KiB; actix-quic / quinn: memory {:.2}x",
-        idle_ours / 1024.0,
-        idle_quinn / 1024.0,
-        idle_ours / idle_quinn
-    );
+    for f in &figures {
+        let better = if f.higher_is_better {
+            "higher"
+        } else {
+            "lower"
+        };
+        println!(
+            "{:<40} {:>12.2} {:>12.2} {:>11.2}x  ({better} is better)",
+            f.name,
+            f.ours,
+            f.quinn,
+            f.ours / f.quinn
+        );
+    }
+    for f in &figures {
+        println!(
+            "{{\"figure\":\"{}\",\"unit\":\"{}\",\"actix_quic\":{:.3},\"quinn\":{:.3},\"ratio\":{:.4},\"higher_is_better\":{}}}",
+            f.name,
+            f.unit,
+            f.ours,
+            f.quinn,
+            f.ours / f.quinn,
+            f.higher_is_better
+        );
+    }
     Ok(())
 }

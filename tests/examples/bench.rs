@@ -1,5 +1,6 @@
 //! The bench runs end to end on tiny sizes: every figure it prints for
-//! both stacks (a smoke test of the harness, not a measurement).
+//! both stacks, as a table and as JSON records (a smoke test of the
+//! harness, not a measurement).
 
 use crate::process::{example, run};
 use std::process::{Command, Stdio};
@@ -7,14 +8,44 @@ use std::process::{Command, Stdio};
 #[test]
 fn the_bench_runs_every_figure_for_both_stacks() {
     let mut cmd = Command::new(example("bench"));
-    cmd.args(["--size-mib", "1", "--handshakes", "3", "--idle", "3"])
-        .stdin(Stdio::null());
+    cmd.args([
+        "--size-mib",
+        "1",
+        "--handshakes",
+        "3",
+        "--requests",
+        "20",
+        "--idle",
+        "3",
+    ])
+    .stdin(Stdio::null());
     let out = run(cmd);
     assert!(out.status.success(), "{out}");
-    for figure in ["throughput", "handshakes", "memory"] {
-        assert!(
-            out.stdout.contains(&format!("{figure} ")),
-            "no {figure} ratio: {out}"
-        );
+    let mut figures = Vec::new();
+    for line in out.stdout.lines().filter(|l| l.starts_with('{')) {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert!(v["actix_quic"].as_f64().unwrap() > 0.0, "{line}");
+        assert!(v["quinn"].as_f64().unwrap() > 0.0, "{line}");
+        figures.push(v["figure"].as_str().unwrap().to_string());
+    }
+    for figure in [
+        "bulk_1200_mib_per_s",
+        "bulk_1452_mib_per_s",
+        "bulk_1200_client_cpu_us_per_mib",
+        "bulk_1200_server_cpu_us_per_mib",
+        "handshakes_per_s",
+        "handshakes_p50_us",
+        "handshakes_p99_us",
+        "concurrent_handshakes_per_s",
+        "concurrent_handshakes_p99_us",
+        "requests_new_stream_per_s",
+        "requests_new_stream_p50_us",
+        "requests_ping_pong_per_s",
+        "requests_ping_pong_p99_us",
+        "handshake_client_cpu_us",
+        "handshake_server_cpu_us",
+        "idle_heap_kib_per_connection",
+    ] {
+        assert!(figures.iter().any(|f| f == figure), "no {figure}: {out}");
     }
 }

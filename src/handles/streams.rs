@@ -8,7 +8,7 @@ use crate::errors::{
     ClosedStream, ReadError, ReadExactError, ReadToEndError, StoppedError, WriteError, Written,
 };
 use crate::messages::internal::Flush;
-use crate::messages::{self, StreamId};
+use crate::messages::{self, Chunks, StreamId};
 use crate::protocol::VarInt;
 use bytes::Bytes;
 use futures::future::BoxFuture;
@@ -277,7 +277,7 @@ pub struct RecvStream {
     conn: Connection,
     id: StreamId,
     done: bool,
-    pending: Option<BoxFuture<'static, Result<Option<Vec<Bytes>>, ReadError>>>,
+    pending: Option<BoxFuture<'static, Result<Option<Chunks>, ReadError>>>,
     buffered: VecDeque<Bytes>,
 }
 
@@ -297,7 +297,7 @@ impl RecvStream {
         self.id
     }
 
-    fn read_future(&self) -> BoxFuture<'static, Result<Option<Vec<Bytes>>, ReadError>> {
+    fn read_future(&self) -> BoxFuture<'static, Result<Option<Chunks>, ReadError>> {
         let addr = self.conn.addr().clone();
         let conn = self.conn.clone();
         let id = self.id;
@@ -324,11 +324,15 @@ impl RecvStream {
     }
 
     /// Records the outcome of a `ReadChunks`: false at the end of the stream.
-    fn absorb(&mut self, r: Result<Option<Vec<Bytes>>, ReadError>) -> Result<bool, ReadError> {
+    fn absorb(&mut self, r: Result<Option<Chunks>, ReadError>) -> Result<bool, ReadError> {
         match r {
             Ok(Some(chunks)) => {
                 self.buffered
-                    .extend(chunks.into_iter().filter(|c| !c.is_empty()));
+                    .extend(chunks.data.into_iter().filter(|c| !c.is_empty()));
+                // The end follows what is buffered: no message to learn it.
+                if chunks.fin {
+                    self.done = true;
+                }
                 Ok(true)
             }
             Ok(None) => {

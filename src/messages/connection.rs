@@ -105,12 +105,23 @@ pub struct Read {
 /// Reads every contiguous chunk available, up to `max` bytes in all,
 /// without copying; `None` at the end of the stream. Waits for data.
 #[derive(Debug, Clone, Copy, Message)]
-#[rtype(result = "Result<Option<Vec<Bytes>>, ReadError>")]
+#[rtype(result = "Result<Option<Chunks>, ReadError>")]
 pub struct ReadChunks {
     /// The stream.
     pub stream: StreamId,
     /// Most bytes to return in all.
     pub max: usize,
+}
+
+/// What [`ReadChunks`] read: contiguous chunks in order, and whether the
+/// stream ends right after them (then the stream is done: the next
+/// `ReadChunks` would answer `None`, and needs not be sent).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Chunks {
+    /// The data, in order, none of it empty.
+    pub data: Vec<Bytes>,
+    /// The stream's FIN follows the data.
+    pub fin: bool,
 }
 
 /// Asks the peer to stop sending on a stream (STOP_SENDING) and discards

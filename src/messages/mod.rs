@@ -18,7 +18,7 @@ pub use hooks::{ConnectionActors, TableSizes, Tables};
 /// Stream IDs name the stream in stream messages.
 pub use crate::protocol::StreamId;
 pub use connection::{
-    AcceptBi, AcceptUni, Close, ExportKeyingMaterial, ExportKeyingMaterialError, Finish,
+    AcceptBi, AcceptUni, Chunks, Close, ExportKeyingMaterial, ExportKeyingMaterialError, Finish,
     ForceKeyUpdate, OpenBi, OpenUni, Read, ReadChunks, ReadDatagram, Reset, SendDatagram,
     SetMaxConcurrentStreams, Stats, Stop, Stopped, Subscribe, Unsubscribe, WaitClosed,
     WaitConnected, WaitHandshakeData, Write, WriteChunks, ZeroRttStatus,

@@ -879,6 +879,17 @@ impl Streams {
             .is_some_and(|r| r.reset.is_none() && !r.stopped && r.asm.has_data())
     }
 
+    /// Everything up to the FIN of `id` was read: the next read reports
+    /// the end.
+    pub(super) fn at_end(&self, id: StreamId) -> bool {
+        self.recv.get(&id).is_some_and(|r| {
+            r.reset.is_none()
+                && !r.stopped
+                && !r.finished_read
+                && r.final_size == Some(r.asm.read_offset())
+        })
+    }
+
     fn maybe_forget_recv(&mut self, id: StreamId) {
         if let Some(rs) = self.recv.get(&id) {
             let done = rs.finished_read || (rs.stopped && (rs.final_size.is_some()));

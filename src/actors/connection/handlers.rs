@@ -353,7 +353,7 @@ impl Handler<Read> for ConnectionActor {
 }
 
 impl Handler<ReadChunks> for ConnectionActor {
-    type Result = Answer<Result<Option<Vec<Bytes>>, ReadError>>;
+    type Result = Answer<Result<Option<Chunks>, ReadError>>;
     fn handle(&mut self, msg: ReadChunks, ctx: &mut Context<Self>) -> Self::Result {
         let max = msg.max.max(1);
         self.read(ctx, msg.stream, max, ReadReply::Many, |c| {

@@ -7,6 +7,7 @@
 use super::outbox::Outbox;
 use crate::actors::reply::{next_live, prune, Reply, Waiting};
 use crate::errors::{ReadError, StoppedError, WriteError, Written};
+use crate::messages::Chunks;
 use crate::protocol::{
     Connection as ProtoConnection, ConnectionError, HandshakeData, ReadFailure, StreamId, VarInt,
     WriteFailure,
@@ -18,7 +19,7 @@ use std::sync::{Arc, Weak};
 /// Where a parked read answers: one chunk (`Read`) or several (`ReadChunks`).
 pub(super) enum ReadReply {
     One(Reply<Result<Option<Bytes>, ReadError>>),
-    Many(Reply<Result<Option<Vec<Bytes>>, ReadError>>),
+    Many(Reply<Result<Option<Chunks>, ReadError>>),
 }
 
 impl ReadReply {
@@ -157,24 +158,28 @@ pub(super) fn read_many(
     conn: &mut ProtoConnection,
     id: StreamId,
     max: usize,
-) -> Result<Option<Vec<Bytes>>, ReadFailure> {
+) -> Result<Option<Chunks>, ReadFailure> {
     let Some(first) = conn.read(id, max)? else {
         return Ok(None);
     };
     let mut total = first.len();
-    let mut out = vec![first];
-    // Only more data: the end of the stream or a reset is reported by the
-    // next read, once what was taken here has been delivered.
+    let mut data = vec![first];
+    // Only more data: a reset is reported by the next read, once what
+    // was taken here has been delivered.
     while total < max && conn.stream_has_data(id) {
         match conn.read(id, max - total) {
             Ok(Some(b)) => {
                 total += b.len();
-                out.push(b);
+                data.push(b);
             }
             _ => break,
         }
     }
-    Ok(Some(out))
+    // The end right after the data goes with it: the reader needs no
+    // second round trip to learn it (and a request/response server can
+    // send its answer and FIN in one packet).
+    let fin = conn.stream_at_end(id) && matches!(conn.read(id, 0), Ok(None));
+    Ok(Some(Chunks { data, fin }))
 }
 
 /// Tries a parked read; gives it back when nothing can be read yet.
@@ -607,5 +612,29 @@ pub(super) mod tests {
         assert_eq!(w.known_outboxes.len(), 1);
         w.wake_stopped(live, None);
         assert_eq!(w.stream_entries_now(), 0);
+    }
+
+    /// `read_many` brings the end of the stream with the data before it,
+    /// so the reader learns both in one round trip; without a FIN yet,
+    /// it says so.
+    #[test]
+    fn read_many_brings_the_fin_with_the_last_data() {
+        let mut p = pair(1 << 20);
+        let open = p.client.open(Dir::Uni).unwrap();
+        let done = p.client.open(Dir::Uni).unwrap();
+        p.client
+            .write(open, &mut Bytes::from_static(b"more"))
+            .unwrap();
+        p.client
+            .write(done, &mut Bytes::from_static(b"last"))
+            .unwrap();
+        p.client.finish(done).unwrap();
+        p.step();
+        let got = read_many(p.server(), open, 1024).unwrap().unwrap();
+        assert_eq!((got.data.concat(), got.fin), (b"more".to_vec(), false));
+        let got = read_many(p.server(), done, 1024).unwrap().unwrap();
+        assert_eq!((got.data.concat(), got.fin), (b"last".to_vec(), true));
+        // The stream is done: nothing is left of its receiving part.
+        assert!(!p.server().stream_at_end(done));
     }
 }

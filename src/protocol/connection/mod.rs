@@ -681,6 +681,12 @@ impl Connection {
         self.streams.read(id, max)
     }
 
+    /// True when everything up to the FIN of `id` was read: the next
+    /// `read` returns `Ok(None)`.
+    pub fn stream_at_end(&self, id: StreamId) -> bool {
+        self.streams.at_end(id)
+    }
+
     /// True when `read` on `id` would return data right now (not only the
     /// end of the stream or a reset).
     pub fn stream_has_data(&self, id: StreamId) -> bool {

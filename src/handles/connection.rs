@@ -5,12 +5,12 @@
 use super::streams::{RecvStream, SendStream};
 use crate::actors::{ConnectionActor, ConnectionParts, Snapshot};
 use crate::errors::{ConnectionError, SendDatagramError};
-use crate::messages::internal::{HandleParts, StartKeyUpdate};
+use crate::messages::internal::{HandleParts, OpenAt, StartKeyUpdate};
 use crate::messages::{self, ExportKeyingMaterialError};
 use crate::protocol::CongestionState;
-use crate::protocol::Dir;
 use crate::protocol::VarInt;
 use crate::protocol::{ConnectionStats, HandshakeData};
+use crate::protocol::{Dir, StreamId};
 use actix::Addr;
 use bytes::Bytes;
 use futures::future::BoxFuture;
@@ -77,7 +77,10 @@ impl Connection {
     /// is reached, then it waits. The peer learns of the stream only when
     /// data (or FIN) is first sent on it.
     pub async fn open_bi(&self) -> Result<(SendStream, RecvStream), ConnectionError> {
-        let id = self.ask(messages::OpenBi).await??;
+        let id = match self.open_now(Dir::Bi) {
+            Some(id) => id,
+            None => self.ask(messages::OpenBi).await??,
+        };
         Ok((
             SendStream::new(self.clone(), id),
             RecvStream::new(self.clone(), id),
@@ -86,8 +89,23 @@ impl Connection {
 
     /// Opens a unidirectional stream; waits while the peer's limit is reached.
     pub async fn open_uni(&self) -> Result<SendStream, ConnectionError> {
-        let id = self.ask(messages::OpenUni).await??;
+        let id = match self.open_now(Dir::Uni) {
+            Some(id) => id,
+            None => self.ask(messages::OpenUni).await??,
+        };
         Ok(SendStream::new(self.clone(), id))
+    }
+
+    /// A stream of ours opened at once, with no round trip to the actor,
+    /// when the peer's limit allows one more (as quinn's open is); the
+    /// actor learns of it before anything else this handle sends.
+    fn open_now(&self, dir: Dir) -> Option<StreamId> {
+        if self.close_reason().is_some() {
+            return None;
+        }
+        let id = self.parts.shared.take_stream(dir)?;
+        self.parts.addr.do_send(OpenAt(id));
+        Some(id)
     }
 
     /// The next bidirectional stream the peer opened, in order.

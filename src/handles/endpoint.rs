@@ -71,7 +71,9 @@ impl Endpoint {
     /// `Endpoint::rebind`: the old socket is dropped, and every connection
     /// goes on from the new address. Client connections take a fresh
     /// connection ID and tell the server at once (RFC 9000 §9.2, §9.5);
-    /// a server with migration enabled follows them.
+    /// a server with migration enabled follows them. The move happens in
+    /// the endpoint's actor and then in each connection's: what they send
+    /// before they handled it leaves from the old socket.
     pub fn rebind(&self, socket: std::net::UdpSocket) -> io::Result<()> {
         let socket = Socket::from_std(socket)?;
         *self.local.lock().expect("not poisoned") = socket.local_addr();

@@ -101,3 +101,9 @@ impl Drop for Flush {
         }
     }
 }
+
+/// A handle took stream `0` (`Connection::open_bi`/`open_uni` while the
+/// peer's limit allowed): open it, and any of ours below it.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct OpenAt(pub(crate) crate::protocol::StreamId);

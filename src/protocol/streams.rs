@@ -420,6 +420,21 @@ impl Streams {
         Some(id)
     }
 
+    /// Opens our streams of `d` up to and including `index`, as far as
+    /// the peer's limit allows (streams allocated elsewhere, in order);
+    /// true when `index` is open.
+    pub(super) fn open_at(&mut self, d: Dir, index: u64) -> bool {
+        let i = d.index();
+        while self.opened_local[i] <= index && self.open(d).is_some() {}
+        index < self.opened_local[i]
+    }
+
+    /// How many of our streams of `d` the peer allows in all (its
+    /// MAX_STREAMS).
+    pub(super) fn open_limit(&self, d: Dir) -> u64 {
+        self.max_local[d.index()]
+    }
+
     fn new_recv(&self) -> RecvState {
         RecvState {
             max_data: self.stream_window,

@@ -2,7 +2,7 @@
 //! endpoints over real UDP on 127.0.0.1: `remote_address()` follows a
 //! client that moves; with migration off the server ignores it.
 
-use crate::common::within;
+use crate::common::{rebind_settled, within};
 use actix_quic::{Connection, Endpoint};
 use std::time::Duration;
 
@@ -37,6 +37,7 @@ async fn server_follows_a_rebound_client() {
     let new = socket.local_addr().unwrap();
     ce.rebind(socket).unwrap();
     assert_eq!(ce.local_addr().unwrap(), new);
+    rebind_settled(&ce, &c).await;
     assert_eq!(within(5, message(&c, &s, b"after")).await, b"after");
     assert_eq!(within(5, message(&s, &c, b"back")).await, b"back");
     assert_eq!(s.remote_address(), new);
@@ -52,6 +53,7 @@ async fn migration_off_ignores_the_new_address() {
     assert_eq!(within(5, message(&c, &s, b"before")).await, b"before");
     ce.rebind(std::net::UdpSocket::bind("127.0.0.1:0").unwrap())
         .unwrap();
+    rebind_settled(&ce, &c).await;
     let mut st = c.open_uni().await.unwrap();
     st.write_all(b"lost").await.unwrap();
     st.finish().unwrap();

@@ -612,3 +612,42 @@ async fn stopped_reports_the_code_when_asked_late() {
         Err(WriteError::Stopped(VarInt::from_u32(42)))
     );
 }
+
+/// With credit, `open_bi`/`open_uni` answer at once, with no round trip
+/// to the actor (the first poll is ready, as quinn's open is), and the
+/// IDs they take interleave in order with those of raw `OpenBi`
+/// messages; every stream works.
+#[actix::test]
+async fn opening_with_credit_needs_no_round_trip() {
+    crate::common::trace();
+    let (_server, _client, conn, sconn) = connected().await;
+    for i in 0..6u64 {
+        if i % 2 == 0 {
+            let mut open = Box::pin(conn.open_bi());
+            let futures::task::Poll::Ready(Ok((mut send, _recv))) = futures::poll!(&mut open)
+            else {
+                panic!("open_bi waited with credit left");
+            };
+            assert_eq!(send.id().index(), i, "stream IDs in order");
+            send.write_all(&[i as u8]).await.unwrap();
+            send.finish().unwrap();
+        } else {
+            let id = conn.addr().send(OpenBi).await.unwrap().unwrap();
+            assert_eq!(id.index(), i, "stream IDs in order");
+            conn.addr()
+                .send(Finish { stream: id })
+                .await
+                .unwrap()
+                .unwrap();
+        }
+    }
+    let mut uni = Box::pin(conn.open_uni());
+    assert!(futures::poll!(&mut uni).is_ready());
+    for i in 0..6u64 {
+        let (_s, mut r) = within(5, sconn.accept_bi()).await.unwrap();
+        assert_eq!(r.id().index(), i);
+        let got = within(5, r.read_to_end(8)).await.unwrap();
+        let expected: &[u8] = if i % 2 == 0 { &[i as u8] } else { &[] };
+        assert_eq!(got, expected);
+    }
+}

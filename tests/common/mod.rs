@@ -179,6 +179,20 @@ pub async fn connected_with_stream_window(
     (server, client, c, s)
 }
 
+/// Returns once `conn` sends from the socket `endpoint.rebind` gave it:
+/// mailboxes are FIFO, so once the endpoint answered a message sent after
+/// the rebind it has handed the connection its new socket, and once the
+/// connection answered one it sends from it.
+#[allow(dead_code)]
+pub async fn rebind_settled(endpoint: &actix_quic::Endpoint, conn: &actix_quic::Connection) {
+    endpoint
+        .addr()
+        .send(actix_quic::messages::SetIncomingPolicy(None))
+        .await
+        .unwrap();
+    conn.addr().send(actix_quic::messages::Stats).await.unwrap();
+}
+
 /// `len` bytes that differ per `seed` and per offset, so misplaced or
 /// mixed-up data is detected.
 pub fn pattern(seed: usize, len: usize) -> Vec<u8> {

@@ -321,6 +321,7 @@ async fn our_client_rebinding_is_followed_by_a_quinn_server() {
     let new = socket.local_addr().unwrap();
     e._our_ep.rebind(socket).unwrap();
     assert_eq!(e._our_ep.local_addr().unwrap(), new);
+    crate::common::rebind_settled(&e._our_ep, &e.ours).await;
     echo_through_quinn(&e).await;
     assert_eq!(e.quinn.remote_address(), new);
     // A fresh CID on the new path (RFC 9000 §9.5).

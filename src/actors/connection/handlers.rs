@@ -4,14 +4,14 @@
 use super::waiters::{
     map_read, map_write, prune_stream, read_many, write_chunks, ParkedRead, ParkedWrite, ReadReply,
 };
-use super::ConnectionActor;
+use super::{open_next, ConnectionActor};
 use super::{ConnectionParts, Subscription};
 use crate::actors::reply::{park, prune, Answer, Reply};
 use crate::errors::{
     ClosedStream, ReadError, SendDatagramError, StoppedError, WriteError, Written,
 };
 use crate::messages::internal::{
-    AllHandlesDropped, Datagrams, Drive, EndpointClose, Flush, HandleParts, SetSocket,
+    AllHandlesDropped, Datagrams, Drive, EndpointClose, Flush, HandleParts, OpenAt, SetSocket,
     StartKeyUpdate,
 };
 use crate::messages::*;
@@ -134,7 +134,7 @@ impl ConnectionActor {
         }
         prune(&mut self.waiters.open[d.index()]);
         if self.waiters.open[d.index()].is_empty() {
-            if let Some(id) = self.conn.open(d) {
+            if let Some(id) = open_next(&mut self.conn, &self.shared, d) {
                 self.drive(ctx);
                 return Answer::now(Ok(id));
             }
@@ -244,6 +244,14 @@ impl Handler<WriteChunks> for ConnectionActor {
             |c, id, data| write_chunks(c, id, data),
             ParkedWrite::Many,
         )
+    }
+}
+
+impl Handler<OpenAt> for ConnectionActor {
+    type Result = ();
+    fn handle(&mut self, msg: OpenAt, _: &mut Context<Self>) {
+        // Nothing goes out until the stream is written to.
+        self.conn.open_at(msg.0);
     }
 }
 

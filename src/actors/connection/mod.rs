@@ -169,6 +169,7 @@ impl ConnectionActor {
 
     fn update_snapshot(&mut self) {
         self.shared.snapshot().update(&self.conn);
+        self.shared.publish_limits(&self.conn);
     }
 
     /// Wakes exactly what `ev` names.
@@ -194,8 +195,8 @@ impl ConnectionActor {
                 }
             }
             Event::Stream(StreamEvent::Available(d)) => {
-                let conn = &mut self.conn;
-                Waiters::wake_streams(&mut w.open[d.index()], || conn.open(d));
+                let (conn, shared) = (&mut self.conn, &self.shared);
+                Waiters::wake_streams(&mut w.open[d.index()], || open_next(conn, shared, d));
             }
             Event::Stream(StreamEvent::Readable(id)) => w.wake_readers(&mut self.conn, id),
             Event::Stream(StreamEvent::Writable(id)) => w.wake_writers(&mut self.conn, id),
@@ -236,6 +237,18 @@ impl ConnectionActor {
         self.subscribers.close(&e);
         std::mem::take(&mut self.waiters).fail_all(&e);
     }
+}
+
+/// Opens our next stream of `d`, its ID taken where handles take theirs
+/// (`Shared::take_stream`), if the peer's limit allows.
+pub(super) fn open_next(
+    conn: &mut ProtoConnection,
+    shared: &Shared,
+    d: crate::protocol::Dir,
+) -> Option<crate::protocol::StreamId> {
+    shared.publish_limits(conn);
+    let id = shared.take_stream(d)?;
+    conn.open_at(id).then_some(id)
 }
 
 impl Actor for ConnectionActor {

@@ -6,13 +6,13 @@ use super::ConnectionActor;
 use crate::messages::internal::AllHandlesDropped;
 use crate::messages::Unsubscribe;
 use crate::protocol::{
-    CongestionState, Connection as ProtoConnection, ConnectionError, ConnectionStats,
-    HandshakeData, SendDatagramError, Side, TlsSession,
+    CongestionState, Connection as ProtoConnection, ConnectionError, ConnectionStats, Dir,
+    HandshakeData, SendDatagramError, Side, StreamId, TlsSession,
 };
 use actix::dev::channel::{self, AddressReceiver};
 use actix::{Addr, Context};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
@@ -133,6 +133,18 @@ pub(crate) struct Shared {
     /// The connection's TLS session, for exporting keying material; set
     /// once the actor has the connection.
     pub(crate) tls: OnceLock<TlsSession>,
+    /// Our stream IDs, bidirectional and unidirectional: handed out here,
+    /// in order, by handles (with no round trip to the actor while the
+    /// peer's limit allows) and by the actor alike.
+    streams: [StreamCredit; 2],
+}
+
+/// The next index of our streams of one direction, and the peer's limit
+/// on them as the actor last saw it.
+#[derive(Debug, Default)]
+struct StreamCredit {
+    next: AtomicU64,
+    limit: AtomicU64,
 }
 
 impl Shared {
@@ -140,6 +152,7 @@ impl Shared {
     pub(crate) fn of(conn: &ProtoConnection) -> Arc<Self> {
         let shared = Self::new(conn.side(), Snapshot::of(conn));
         let _ = shared.tls.set(conn.tls_session());
+        shared.publish_limits(conn);
         shared
     }
 
@@ -149,7 +162,31 @@ impl Shared {
             side,
             snapshot: Mutex::new(snapshot),
             tls: OnceLock::new(),
+            streams: Default::default(),
         })
+    }
+
+    /// Takes the next index of our streams of `dir` if the peer's limit
+    /// allows one more.
+    pub(crate) fn take_stream(&self, dir: Dir) -> Option<StreamId> {
+        let credit = &self.streams[dir.index()];
+        let limit = credit.limit.load(Ordering::Acquire);
+        credit
+            .next
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < limit).then_some(n + 1)
+            })
+            .ok()
+            .map(|index| StreamId::new(self.side, dir, index))
+    }
+
+    /// The peer's stream limits as `conn` knows them now.
+    pub(super) fn publish_limits(&self, conn: &ProtoConnection) {
+        for dir in [Dir::Bi, Dir::Uni] {
+            self.streams[dir.index()]
+                .limit
+                .store(conn.open_limit(dir), Ordering::Release);
+        }
     }
 
     /// The snapshot, locked.
@@ -161,6 +198,7 @@ impl Shared {
     /// (keeping a close they already asked for).
     fn adopt(&self, conn: &ProtoConnection) {
         let _ = self.tls.set(conn.tls_session());
+        self.publish_limits(conn);
         let mut snapshot = self.snapshot();
         let closed = snapshot.close_reason.take();
         *snapshot = Snapshot::of(conn);

@@ -644,6 +644,21 @@ impl Connection {
         self.streams.open(dir)
     }
 
+    /// Opens our stream `id`, and any of ours below it not open yet, when
+    /// the peer's limit allows: for stream IDs handed out in order away
+    /// from the connection. True when `id` is open.
+    pub fn open_at(&mut self, id: StreamId) -> bool {
+        !self.is_closed()
+            && id.initiator() == self.side
+            && self.streams.open_at(id.dir(), id.index())
+    }
+
+    /// How many of our streams of `dir` the peer allows in all (its
+    /// MAX_STREAMS, RFC 9000 §4.6).
+    pub fn open_limit(&self, dir: Dir) -> u64 {
+        self.streams.open_limit(dir)
+    }
+
     /// Takes the next stream the peer opened.
     pub fn accept(&mut self, dir: Dir) -> Option<StreamId> {
         self.streams.accept(dir)

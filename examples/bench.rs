@@ -1042,14 +1042,23 @@ fn main() -> Result<(), BoxError> {
             f.ours / f.quinn
         );
     }
+    // A figure too small to measure (a CPU time of 0 on a tiny run) has
+    // no ratio: JSON says `null` rather than an invalid `inf` or `NaN`.
+    let num = |x: f64, digits: usize| {
+        if x.is_finite() {
+            format!("{x:.digits$}")
+        } else {
+            "null".to_string()
+        }
+    };
     for f in &figures {
         println!(
-            "{{\"figure\":\"{}\",\"unit\":\"{}\",\"actix_quic\":{:.3},\"quinn\":{:.3},\"ratio\":{:.4},\"higher_is_better\":{}}}",
+            "{{\"figure\":\"{}\",\"unit\":\"{}\",\"actix_quic\":{},\"quinn\":{},\"ratio\":{},\"higher_is_better\":{}}}",
             f.name,
             f.unit,
-            f.ours,
-            f.quinn,
-            f.ours / f.quinn,
+            num(f.ours, 3),
+            num(f.quinn, 3),
+            num(f.ours / f.quinn, 4),
             f.higher_is_better
         );
     }

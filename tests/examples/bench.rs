@@ -24,8 +24,14 @@ fn the_bench_runs_every_figure_for_both_stacks() {
     let mut figures = Vec::new();
     for line in out.stdout.lines().filter(|l| l.starts_with('{')) {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
-        assert!(v["actix_quic"].as_f64().unwrap() > 0.0, "{line}");
-        assert!(v["quinn"].as_f64().unwrap() > 0.0, "{line}");
+        // On a run this small a thread's CPU time may not have moved.
+        let least = if line.contains("_cpu_") {
+            0.0
+        } else {
+            f64::MIN_POSITIVE
+        };
+        assert!(v["actix_quic"].as_f64().unwrap() >= least, "{line}");
+        assert!(v["quinn"].as_f64().unwrap() >= least, "{line}");
         figures.push(v["figure"].as_str().unwrap().to_string());
     }
     for figure in [

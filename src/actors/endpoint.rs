@@ -22,7 +22,7 @@ use crate::protocol::{
 use actix::prelude::*;
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -36,6 +36,9 @@ pub(crate) struct EndpointShared {
     /// Makes client connections on the caller's thread; set by the
     /// endpoint actor.
     clients: Mutex<Option<ClientFactory>>,
+    /// Connections the endpoint actor holds (handshaking, open, closing
+    /// or draining).
+    open: AtomicUsize,
 }
 
 impl EndpointShared {
@@ -47,6 +50,11 @@ impl EndpointShared {
     /// Sets the configuration `connect` uses.
     pub(crate) fn set_default_client(&self, config: ClientConfig) {
         *self.default_client.lock().expect("not poisoned") = Some(config);
+    }
+
+    /// Connections the endpoint holds now.
+    pub(crate) fn open_connections(&self) -> usize {
+        self.open.load(Ordering::Acquire)
     }
 
     /// True once the endpoint was told to close.
@@ -140,6 +148,9 @@ impl EndpointActor {
             None => actor.start(),
         };
         self.connections.insert(h, addr.clone());
+        self.shared
+            .open
+            .store(self.connections.len(), Ordering::Release);
         addr
     }
 
@@ -301,6 +312,9 @@ impl Handler<ConnectionEndpointEvent> for EndpointActor {
         self.endpoint.handle_event(h, e);
         if drained {
             self.connections.remove(&h);
+            self.shared
+                .open
+                .store(self.connections.len(), Ordering::Release);
             self.check_idle();
         }
     }

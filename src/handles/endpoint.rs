@@ -62,6 +62,13 @@ impl Endpoint {
         &self.addr
     }
 
+    /// How many connections the endpoint holds, as quinn's: from the
+    /// moment the endpoint actor starts one (a client's `connect`, a
+    /// server's accept) until it has drained after its close.
+    pub fn open_connections(&self) -> usize {
+        self.shared.open_connections()
+    }
+
     /// The bound local address.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         Ok(*self.local.lock().expect("not poisoned"))

@@ -101,3 +101,29 @@ async fn connect_refuses_at_once_what_cannot_work() {
     );
     drop(server);
 }
+
+/// `open_connections()` counts the connections an endpoint holds, as
+/// quinn's: one per side once connected, none once they drained.
+#[actix::test]
+async fn open_connections_counts_until_drained() {
+    crate::common::trace();
+    let (server, client, addr) = endpoints();
+    assert_eq!(
+        (server.open_connections(), client.open_connections()),
+        (0, 0)
+    );
+    let (c, s) = connect(&server, &client, addr).await;
+    assert_eq!(
+        (server.open_connections(), client.open_connections()),
+        (1, 1)
+    );
+    c.close(VarInt::from_u32(0), b"done");
+    within(5, s.closed()).await;
+    drop((c, s));
+    within(10, client.wait_idle()).await;
+    within(10, server.wait_idle()).await;
+    assert_eq!(
+        (server.open_connections(), client.open_connections()),
+        (0, 0)
+    );
+}

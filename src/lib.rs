@@ -37,10 +37,11 @@ pub use handles::{
 };
 pub use protocol::{
     ApplicationClose, ClientConfig, ConfigError, CongestionAlgorithm, CongestionPhase,
-    CongestionState, ConnectError, ConnectionClose, ConnectionError, ConnectionStats, Dir,
-    EndpointConfig, FrameStats, HandshakeData, IdleTimeout, MtuDiscoveryConfig, SendDatagramError,
-    ServerConfig, Side, StreamId, TokenKey, TokenStore, TransportConfig, TransportError,
-    TransportErrorCode, VarInt, VarIntBoundsExceeded, ZeroRttState, VERSION_1, VERSION_2,
+    CongestionState, ConnectError, ConnectionClose, ConnectionError, ConnectionId, ConnectionStats,
+    Dir, EndpointConfig, FrameStats, HandshakeData, IdleTimeout, MtuDiscoveryConfig,
+    SendDatagramError, ServerConfig, Side, StreamId, TokenKey, TokenStore, TransportConfig,
+    TransportError, TransportErrorCode, VarInt, VarIntBoundsExceeded, ZeroRttState, VERSION_1,
+    VERSION_2,
 };
 /// The rustls version this crate is built against, to build its
 /// `ClientConfig` / `ServerConfig` with.

@@ -131,6 +131,12 @@ impl Incoming {
     pub fn may_retry(&self) -> bool {
         self.inner().may_retry()
     }
+
+    /// The destination connection ID of the client's first Initial,
+    /// before any Retry, as quinn's.
+    pub fn orig_dst_cid(&self) -> protocol::ConnectionId {
+        self.inner().orig_dst_cid()
+    }
 }
 
 impl Drop for Incoming {

@@ -57,6 +57,13 @@ impl Incoming {
         self.validation.address_validated
     }
 
+    /// The destination connection ID of the client's very first Initial
+    /// (before any Retry), as quinn's: what the client's connection is
+    /// known by in its transport parameters (RFC 9000 §7.3).
+    pub fn orig_dst_cid(&self) -> ConnectionId {
+        self.validation.retry_orig_dcid.unwrap_or(self.dcid)
+    }
+
     /// Whether a Retry may answer it: not when it already answers one
     /// (RFC 9000 §17.2.5.2: a client takes a single Retry).
     pub fn may_retry(&self) -> bool {

@@ -78,10 +78,13 @@ async fn retry_validates_the_address_once() {
     let connecting = client.connect(addr, "localhost").unwrap();
     let first = next(&server).await;
     assert!(first.may_retry());
+    let original = first.orig_dst_cid();
     first.retry().unwrap();
     let again = next(&server).await;
     assert!(again.remote_address_validated());
     assert!(!again.may_retry());
+    // The client's first DCID, not our Retry's.
+    assert_eq!(again.orig_dst_cid(), original);
     let again = again.retry().unwrap_err().into_incoming();
     let (c, s) = futures::join!(within(5, connecting), within(5, again));
     assert!(c.is_ok() && s.is_ok());

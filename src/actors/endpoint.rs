@@ -17,7 +17,8 @@ use crate::messages::{
 };
 use crate::protocol::{
     ClientConfig, ClientFactory, ConnectError, ConnectionError, ConnectionHandle, DatagramEvent,
-    Endpoint as ProtoEndpoint, EndpointConfig, EndpointEvent, Incoming, RetryError, ServerConfig,
+    Endpoint as ProtoEndpoint, EndpointConfig, EndpointEvent, EndpointStats, Incoming, RetryError,
+    ServerConfig,
 };
 use actix::prelude::*;
 use std::collections::{HashMap, VecDeque};
@@ -39,6 +40,8 @@ pub(crate) struct EndpointShared {
     /// Connections the endpoint actor holds (handshaking, open, closing
     /// or draining).
     open: AtomicUsize,
+    /// The protocol endpoint's statistics, as of the actor's last turn.
+    stats: Mutex<EndpointStats>,
 }
 
 impl EndpointShared {
@@ -50,6 +53,11 @@ impl EndpointShared {
     /// Sets the configuration `connect` uses.
     pub(crate) fn set_default_client(&self, config: ClientConfig) {
         *self.default_client.lock().expect("not poisoned") = Some(config);
+    }
+
+    /// What the endpoint did with connection attempts.
+    pub(crate) fn stats(&self) -> EndpointStats {
+        *self.stats.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Connections the endpoint holds now.
@@ -147,6 +155,7 @@ impl EndpointActor {
             Some(p) => p.start(actor),
             None => actor.start(),
         };
+        self.publish_stats();
         self.connections.insert(h, addr.clone());
         self.shared
             .open
@@ -168,9 +177,15 @@ impl EndpointActor {
                 if let Some(datagram) = e.response {
                     self.respond(to, from, &datagram);
                 }
+                self.publish_stats();
                 Err(e.cause)
             }
         }
+    }
+
+    /// Lets the handles see the endpoint's statistics as they are now.
+    fn publish_stats(&self) {
+        *self.shared.stats.lock().unwrap_or_else(|p| p.into_inner()) = self.endpoint.stats();
     }
 
     /// A new connection attempt: to the policy, if one is set, then to
@@ -246,6 +261,7 @@ impl EndpointActor {
         let (to, from) = (incoming.remote_address(), incoming.local_ip());
         let datagram = self.endpoint.refuse(incoming);
         self.respond(to, from, &datagram);
+        self.publish_stats();
     }
 
     fn retry(&mut self, incoming: Incoming) -> Result<(), RetryError> {
@@ -291,6 +307,8 @@ impl StreamHandler<Vec<Received>> for EndpointActor {
                 DatagramEvent::Drop => {}
             }
         }
+        // Attempts refused before any TLS work count here.
+        self.publish_stats();
         for (h, datagrams) in routed {
             if let Some(a) = self.connections.get(&h) {
                 // A full mailbox drops the batch, as a full socket would.
@@ -426,6 +444,7 @@ impl Handler<IgnoreIncoming> for EndpointActor {
     type Result = ();
     fn handle(&mut self, msg: IgnoreIncoming, _ctx: &mut Context<Self>) {
         self.endpoint.ignore(msg.0);
+        self.publish_stats();
     }
 }
 

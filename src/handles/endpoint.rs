@@ -62,6 +62,13 @@ impl Endpoint {
         &self.addr
     }
 
+    /// What the endpoint did with connection attempts (accepted, started,
+    /// refused, ignored), as quinn's; counted by the endpoint actor as it
+    /// goes.
+    pub fn stats(&self) -> crate::protocol::EndpointStats {
+        self.shared.stats()
+    }
+
     /// How many connections the endpoint holds, as quinn's: from the
     /// moment the endpoint actor starts one (a client's `connect`, a
     /// server's accept) until it has drained after its close.

@@ -146,6 +146,22 @@ impl ClientFactory {
     }
 }
 
+/// What an endpoint did with connection attempts, as quinn's
+/// `EndpointStats`.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EndpointStats {
+    /// Client attempts accepted (their handshake started).
+    pub accepted_handshakes: u64,
+    /// Connections this endpoint started as a client.
+    pub outgoing_handshakes: u64,
+    /// Client attempts refused with CONNECTION_REFUSED, by the
+    /// application or because the endpoint was full.
+    pub refused_handshakes: u64,
+    /// Client attempts the application ignored.
+    pub ignored_handshakes: u64,
+}
+
 /// Routing state of one UDP socket.
 pub struct Endpoint {
     server: Option<ServerConfig>,
@@ -169,6 +185,7 @@ pub struct Endpoint {
     handshaking: HashSet<ConnectionHandle>,
     /// Connection attempts awaiting the application's decision.
     incoming: PendingIncoming,
+    stats: EndpointStats,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -209,7 +226,13 @@ impl Endpoint {
             refuse_new: false,
             handshaking: HashSet::new(),
             incoming: PendingIncoming::default(),
+            stats: EndpointStats::default(),
         }
+    }
+
+    /// What the endpoint did with connection attempts so far.
+    pub fn stats(&self) -> EndpointStats {
+        self.stats
     }
 
     /// Replaces the server configuration (or stops accepting with `None`).
@@ -279,6 +302,7 @@ impl Endpoint {
         let h = ConnectionHandle(self.next_handle);
         self.next_handle += 1;
         self.add_route(conn.initial_scid(), h);
+        self.stats.outgoing_handshakes += 1;
         Ok(h)
     }
 
@@ -409,6 +433,7 @@ impl Endpoint {
         dcid: &ConnectionId,
         client_scid: &ConnectionId,
     ) -> Vec<u8> {
+        self.stats.refused_handshakes += 1;
         let our_scid = ConnectionId::random(&mut self.rng, LOCAL_CID_LEN);
         initial_close(
             &self.initial_suite(),
@@ -597,6 +622,7 @@ impl Endpoint {
         self.add_route(incoming.dcid, h);
         self.add_route(our_cid, h);
         self.handshaking.insert(h);
+        self.stats.accepted_handshakes += 1;
         let first = Held {
             remote: incoming.remote,
             local_ip: incoming.local_ip,
@@ -643,6 +669,7 @@ impl Endpoint {
     /// comes again (then as a new `Incoming`).
     pub fn ignore(&mut self, incoming: Incoming) {
         self.incoming.take(&incoming.dcid);
+        self.stats.ignored_handshakes += 1;
     }
 
     /// Answers a short-header datagram for an unknown CID with a stateless

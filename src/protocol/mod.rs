@@ -69,7 +69,7 @@ pub use connection::{
 #[cfg_attr(docsrs, doc(cfg(feature = "qlog")))]
 pub use connection::{QlogDir, QlogFactory};
 pub(crate) use endpoint::ClientFactory;
-pub use endpoint::{ConnectionHandle, DatagramEvent, Endpoint};
+pub use endpoint::{ConnectionHandle, DatagramEvent, Endpoint, EndpointStats};
 pub use error::{TransportError, TransportErrorCode};
 pub use incoming::{AcceptError, Incoming, RetryError};
 pub use packet::{VERSION_1, VERSION_2};

@@ -131,6 +131,8 @@ async fn past_max_incoming_attempts_are_refused_before_tls() {
         .await
         .unwrap_err();
     assert!(refused(&e), "{e:?}");
+    // Refused before any TLS work: the endpoint counts it.
+    assert_eq!(server.stats().refused_handshakes, 1);
     // Accepted in any order, every waiting client connects.
     let accepted: Vec<_> = attempts.into_iter().map(|i| i.accept().unwrap()).collect();
     for connecting in waiting {
@@ -284,4 +286,36 @@ async fn an_accept_the_endpoint_cannot_take_fails_its_connecting() {
     let refused_one = r1.err().or(r2.err()).unwrap();
     assert!(refused(&refused_one), "{refused_one:?}");
     assert!(ca.close_reason().is_none());
+}
+
+/// `Endpoint::stats()` counts what became of each attempt, as quinn's.
+#[actix::test]
+async fn endpoint_stats_count_each_decision() {
+    crate::common::trace();
+    let (server, client, addr, _) = server(|_| {});
+    let a = client.connect(addr, "localhost").unwrap();
+    next(&server).await.refuse();
+    assert!(refused(&within(5, a).await.unwrap_err()));
+    let b = client.connect(addr, "localhost").unwrap();
+    let incoming = next(&server).await;
+    let (c, s) = futures::join!(within(5, b), within(5, incoming));
+    assert!(c.is_ok() && s.is_ok());
+    let _ignored = client.connect(addr, "localhost").unwrap();
+    next(&server).await.ignore();
+    // The ignore is counted when the endpoint actor handled it.
+    server
+        .addr()
+        .send(actix_quic::messages::SetIncomingPolicy(None))
+        .await
+        .unwrap();
+    let stats = server.stats();
+    assert_eq!(
+        (
+            stats.accepted_handshakes,
+            stats.refused_handshakes,
+            stats.ignored_handshakes
+        ),
+        (1, 1, 1)
+    );
+    assert_eq!(client.stats().outgoing_handshakes, 3);
 }

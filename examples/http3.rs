@@ -36,7 +36,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use tokio::io::AsyncWriteExt;
 
-#[path = "shared/serve_args.rs"]
+#[path = "shared/cli.rs"]
 mod shared;
 
 use shared::{BoxError, ServeArgs};
@@ -48,26 +48,17 @@ fn usage() -> &'static str {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_writer(std::io::stderr)
-        .init();
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = actix::System::new().block_on(async move {
+    shared::run("http3", |args| async move {
         match args.first().map(String::as_str) {
-            Some("serve") => serve(ServeArgs::parse(&args[1..], "127.0.0.1:4433", usage())?).await,
-            Some("get") => fetch(FetchArgs::parse(&args[1..], false)?).await,
-            Some("post") => fetch(FetchArgs::parse(&args[1..], true)?).await,
-            _ => Err(usage().into()),
+            Some("serve") => {
+                serve(ServeArgs::parse(&args[1..], "127.0.0.1:4433", usage())?).await?
+            }
+            Some("get") => fetch(FetchArgs::parse(&args[1..], false)?).await?,
+            Some("post") => fetch(FetchArgs::parse(&args[1..], true)?).await?,
+            _ => return Err(usage().into()),
         }
-    });
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("http3: {e}");
-            ExitCode::FAILURE
-        }
-    }
+        Ok(ExitCode::SUCCESS)
+    })
 }
 
 /// The value after a flag.

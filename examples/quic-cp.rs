@@ -38,7 +38,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
-#[path = "shared/serve_args.rs"]
+#[path = "shared/cli.rs"]
 mod shared;
 
 use shared::{BoxError, ServeArgs};
@@ -56,25 +56,13 @@ fn usage() -> &'static str {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_writer(std::io::stderr)
-        .init();
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = actix::System::new().block_on(async move {
+    shared::run("quic-cp", |args| async move {
         match args.first().map(String::as_str) {
             Some("serve") => serve(ServeArgs::parse(&args[1..], "0.0.0.0:4433", usage())?).await,
             Some("put") => put(PutArgs::parse(&args[1..])?).await,
             _ => Err(usage().into()),
         }
-    });
-    match result {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("quic-cp: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    })
 }
 
 /// The value after a flag.

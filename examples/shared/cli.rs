@@ -1,6 +1,8 @@
-//! What the example servers (`quic-cp`, `http3`) share: their command
-//! line (`--listen`, `--dir`, `--cert`/`--key`) and their certificate,
-//! from PEM files or generated and written for clients to trust.
+//! What the command-line examples (`quic-cp`, `http3`) share: running a
+//! subcommand in an actix system with logs on stderr, the servers'
+//! options (`--listen`, `--dir`, `--cert`/`--key`), and their
+//! certificate, from PEM files or generated and written for clients to
+//! trust.
 
 use actix_quic::rustls::pki_types::pem::PemObject;
 use actix_quic::rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -8,6 +10,27 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Runs `command` on the program's arguments in an actix system, logging
+/// to stderr (`RUST_LOG`); an error is printed after `name` and exits
+/// with failure.
+pub fn run<F>(name: &str, command: impl FnOnce(Vec<String>) -> F) -> std::process::ExitCode
+where
+    F: std::future::Future<Output = Result<std::process::ExitCode, BoxError>>,
+{
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match actix::System::new().block_on(command(args)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
 
 /// The value after `flag`.
 pub fn value<'a>(

@@ -647,7 +647,7 @@ impl Connection {
     /// Opens our stream `id`, and any of ours below it not open yet, when
     /// the peer's limit allows: for stream IDs handed out in order away
     /// from the connection. True when `id` is open.
-    pub fn open_at(&mut self, id: StreamId) -> bool {
+    pub(crate) fn open_at(&mut self, id: StreamId) -> bool {
         !self.is_closed()
             && id.initiator() == self.side
             && self.streams.open_at(id.dir(), id.index())
@@ -655,7 +655,7 @@ impl Connection {
 
     /// How many of our streams of `dir` the peer allows in all (its
     /// MAX_STREAMS, RFC 9000 §4.6).
-    pub fn open_limit(&self, dir: Dir) -> u64 {
+    pub(crate) fn open_limit(&self, dir: Dir) -> u64 {
         self.streams.open_limit(dir)
     }
 
@@ -698,7 +698,7 @@ impl Connection {
 
     /// True when everything up to the FIN of `id` was read: the next
     /// `read` returns `Ok(None)`.
-    pub fn stream_at_end(&self, id: StreamId) -> bool {
+    pub(crate) fn stream_at_end(&self, id: StreamId) -> bool {
         self.streams.at_end(id)
     }
 

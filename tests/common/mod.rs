@@ -74,6 +74,31 @@ pub fn configs() -> (ClientConfig, ServerConfig) {
     )
 }
 
+/// Matching protocol-level configurations whose server certificate
+/// names "localhost" and `extra` more hosts, so that it is large (the
+/// server's first flight spans datagrams); also returns its length.
+pub fn configs_with_large_certificate(extra: usize) -> (ClientConfig, ServerConfig, usize) {
+    let names: Vec<String> = std::iter::once("localhost".to_string())
+        .chain((0..extra).map(|i| format!("host-{i:03}.large-certificate.example")))
+        .collect();
+    let c = rcgen::generate_simple_self_signed(names).unwrap();
+    let cert = c.cert.der().clone();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(c.key_pair.serialize_der()));
+    let mut server = rustls::ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.clone()], key)
+        .unwrap();
+    server.alpn_protocols = vec![b"test".to_vec()];
+    let client = client_crypto(&cert, &[b"test"]);
+    (
+        ClientConfig::new(Arc::new(client)).unwrap(),
+        ServerConfig::with_crypto(Arc::new(server)).unwrap(),
+        cert.len(),
+    )
+}
+
 /// Runs `fut` with a bound on time, failing the test when it expires.
 pub async fn within<F: std::future::IntoFuture>(secs: u64, fut: F) -> F::Output {
     tokio::time::timeout(std::time::Duration::from_secs(secs), fut.into_future())

@@ -3,38 +3,10 @@
 //! the server sends at most three times what it received, even when its
 //! first flight (a large certificate chain) needs far more.
 
-use actix_quic::protocol::{ClientConfig, ServerConfig};
 use actix_quic::testing::{Direction, Link, Pair};
-use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use std::cell::Cell;
 use std::rc::Rc;
-use std::sync::Arc;
 use std::time::Duration;
-
-/// A server and client whose certificate is about 8 KB (many names).
-fn big_cert_configs() -> (ClientConfig, ServerConfig, usize) {
-    let names: Vec<String> = std::iter::once("localhost".to_string())
-        .chain((0..260).map(|i| format!("host-{i:03}.amplification.example")))
-        .collect();
-    let c = rcgen::generate_simple_self_signed(names).unwrap();
-    let cert = c.cert.der().clone();
-    let len = cert.len();
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(c.key_pair.serialize_der()));
-    let provider = Arc::new(crate::common::backend_provider());
-    let mut server = rustls::ServerConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![cert.clone()], key)
-        .unwrap();
-    server.alpn_protocols = vec![b"test".to_vec()];
-    let client = crate::common::client_crypto(&cert, &[b"test"]);
-    (
-        ClientConfig::new(Arc::new(client)).unwrap(),
-        ServerConfig::with_crypto(Arc::new(server)).unwrap(),
-        len,
-    )
-}
 
 /// A link on which only the client's first datagram reaches the server
 /// until `open` is set, counting the bytes the server received and sent
@@ -110,7 +82,7 @@ fn server_stays_within_three_times_until_validated() {
 
 #[test]
 fn large_chain_stays_within_three_times_until_validated() {
-    let (client, server, cert_len) = big_cert_configs();
+    let (client, server, cert_len) = crate::common::configs_with_large_certificate(260);
     assert!(cert_len > 7000, "certificate is {cert_len} bytes");
     let mut one_way = OneWay::new(0);
     let link = std::mem::take(&mut one_way.link);

@@ -158,3 +158,43 @@ fn keep_alive_counts_from_the_last_packet_received() {
     let sent = pings(&mut p) - before;
     assert!((4..=6).contains(&sent), "{sent} PINGs in 5.5 s of silence");
 }
+
+/// Keep-alive starts once the handshake is complete: a server whose
+/// client's Finished never arrives sends no 1-RTT PING to a client that
+/// may have no 1-RTT keys (it probes in the Handshake space instead).
+#[test]
+fn no_keep_alive_before_the_handshake_completes() {
+    let server = {
+        let mut config = TransportConfig::default();
+        config.keep_alive_interval(Some(Duration::from_millis(200)));
+        config
+    };
+    let short_from_server = Rc::new(Cell::new(0u32));
+    let count = short_from_server.clone();
+    let link = Link {
+        drop: Some(Box::new(move |dir, d| {
+            use actix_quic::protocol::packet::LongType;
+            use actix_quic::testing::Direction;
+            let types = packet_types(d);
+            match dir {
+                // The client's Handshake packets (its Finished) are lost.
+                Direction::ToServer => types.contains(&Some(LongType::Handshake)),
+                Direction::ToClient => {
+                    if types.contains(&None) {
+                        count.set(count.get() + 1);
+                    }
+                    false
+                }
+            }
+        })),
+        ..Link::default()
+    };
+    let mut p = pair_with(TransportConfig::default(), server, link);
+    p.advance(Duration::from_secs(3));
+    assert!(!p.server().is_handshake_complete());
+    assert_eq!(
+        short_from_server.get(),
+        0,
+        "1-RTT packets before completion"
+    );
+}

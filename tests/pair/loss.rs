@@ -3,30 +3,12 @@
 //! duplication, tail loss and a temporary blackout.
 
 use crate::util::*;
-use actix_quic::protocol::packet::{HeaderKind, LongType, PartialHeader};
+use actix_quic::protocol::packet::LongType;
 use actix_quic::testing::{Direction, Link};
 use actix_quic::VarInt;
 use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
-
-/// The long-header packet types coalesced in a datagram, in order; a
-/// short-header packet shows as `None`.
-fn packet_types(d: &[u8]) -> Vec<Option<LongType>> {
-    let mut out = Vec::new();
-    let mut rest = d;
-    while !rest.is_empty() {
-        let Ok(h) = PartialHeader::parse(rest, 8) else {
-            break;
-        };
-        out.push(match h.kind {
-            HeaderKind::Long { ty, .. } => Some(ty),
-            _ => None,
-        });
-        rest = &rest[h.len.min(rest.len())..];
-    }
-    out
-}
 
 /// Transfers `size` bytes client to server over `link`; returns the
 /// datagrams the link dropped and the client's count of lost packets.

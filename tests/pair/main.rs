@@ -21,6 +21,7 @@ mod loss;
 mod migration;
 mod mtu;
 mod persistent_congestion;
+mod probes;
 #[cfg(feature = "qlog")]
 mod qlog;
 mod retry;

@@ -2,6 +2,7 @@
 //! custom transport settings, deterministic payloads and small drivers.
 #![allow(dead_code)]
 
+use actix_quic::protocol::packet::{HeaderKind, LongType, PartialHeader};
 use actix_quic::protocol::Dir;
 use actix_quic::protocol::TransportConfig;
 use actix_quic::protocol::TransportErrorCode;
@@ -139,4 +140,22 @@ pub fn assert_local_error(err: Option<&ConnectionError>, code: TransportErrorCod
         Some(ConnectionError::TransportError(e)) => assert_eq!(e.code, code, "{e}"),
         other => panic!("expected TransportError({code}), got {other:?}"),
     }
+}
+
+/// The long-header packet types coalesced in a datagram, in order; a
+/// short-header packet shows as `None`.
+pub fn packet_types(d: &[u8]) -> Vec<Option<LongType>> {
+    let mut out = Vec::new();
+    let mut rest = d;
+    while !rest.is_empty() {
+        let Ok(h) = PartialHeader::parse(rest, 8) else {
+            break;
+        };
+        out.push(match h.kind {
+            HeaderKind::Long { ty, .. } => Some(ty),
+            _ => None,
+        });
+        rest = &rest[h.len.min(rest.len())..];
+    }
+    out
 }

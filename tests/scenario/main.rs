@@ -8,5 +8,6 @@ mod common;
 
 mod goodput;
 mod handshake;
+mod quinn_sim;
 mod transfer;
 mod util;

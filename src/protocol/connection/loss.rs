@@ -279,14 +279,26 @@ impl Connection {
         if black_hole {
             self.mtu_on_lost(now, None, true);
         }
-        // RFC 9002 §6.2.4: probes carry data when there is some. Requeue
-        // the content of the oldest outstanding packets so the probes
-        // retransmit it; a bare PING goes only when nothing is waiting.
-        let frames = self.recovery.on_pto(now, space);
+        self.recovery.on_pto(now, space);
         tracing::trace!(side = ?self.side, ?space, pto_count = self.recovery.pto_count(), "PTO");
-        self.spaces[space as usize].probes = 2;
-        for f in frames {
-            self.requeue(space, f);
+        // RFC 9002 §6.2.4: two probes in the space whose timer fired, and
+        // probes in every other space with data in flight too (the peer
+        // may have keys for only one of them: a server with Initial and
+        // Handshake data out, a client with Handshake and 1-RTT). Probes
+        // carry data when there is some: the content of the oldest
+        // outstanding packets is queued again, and a probe that finds
+        // nothing queued in a handshake space takes the oldest CRYPTO
+        // again (`send.rs`), so a bare PING goes only when no CRYPTO is
+        // outstanding.
+        for s in SpaceId::ALL {
+            let anti_deadlock = s == space && !self.recovery.has_in_flight(s);
+            if !(anti_deadlock || self.recovery.has_in_flight(s)) || !self.space_has_keys(s) {
+                continue;
+            }
+            self.spaces[s as usize].probes = 2;
+            for f in self.recovery.probe_frames(s) {
+                self.requeue(s, f);
+            }
         }
         if space != SpaceId::Data
             && self.side.is_client()
@@ -297,6 +309,32 @@ impl Connection {
             let sp = &mut self.spaces[space as usize];
             let end = sp.crypto_out.len() as u64;
             sp.crypto_retransmit.insert(0..end);
+        }
+    }
+
+    /// The peer shows it lacks our handshake data (RFC 9002 §6.2.3): a
+    /// server received the client's Initial CRYPTO again, a client
+    /// received Handshake packets before it could read them. Once per
+    /// connection, the unacknowledged CRYPTO data goes again at once,
+    /// rather than a PTO later. Only once, so that an attacker repeating
+    /// packets cannot make us repeat ours.
+    pub(super) fn speed_up_handshake(&mut self) {
+        if self.handshake_sped_up || self.handshake_complete {
+            return;
+        }
+        let mut any = false;
+        for s in [SpaceId::Initial, SpaceId::Handshake] {
+            if !self.space_has_keys(s) {
+                continue;
+            }
+            for f in self.recovery.probe_frames(s) {
+                self.requeue(s, f);
+                any = true;
+            }
+        }
+        if any {
+            tracing::trace!(side = ?self.side, "handshake data sent again early");
+            self.handshake_sped_up = true;
         }
     }
 

@@ -231,6 +231,8 @@ pub struct Connection {
     keep_alive_from: Option<Instant>,
     /// An ack-eliciting packet went out since the last packet arrived.
     sent_eliciting_since_recv: bool,
+    /// The handshake was sped up once already (RFC 9002 §6.2.3).
+    handshake_sped_up: bool,
     /// Received packets that failed authentication (RFC 9001 §6.6).
     auth_failures: u64,
     /// 1-RTT packets that arrived before the server's handshake completed.
@@ -333,6 +335,7 @@ impl Connection {
             last_sent_eliciting: None,
             keep_alive_from: None,
             sent_eliciting_since_recv: false,
+            handshake_sped_up: false,
             early_1rtt: Vec::new(),
             auth_failures: 0,
             app_limited: false,

@@ -346,28 +346,49 @@ impl Recovery {
             .map(|(t, s)| LossTimer::Pto(t, s))
     }
 
-    /// A PTO fired in `space` (RFC 9002 §6.2.4): counts it, restarts the
-    /// space's timer base at `now`, and returns the frames the probes
-    /// should carry: for application data, those of the two oldest
-    /// packets outstanding; in the handshake spaces, all unacknowledged
-    /// CRYPTO data (it is small).
-    pub(super) fn on_pto(&mut self, now: Instant, space: SpaceId) -> Vec<SentFrame> {
+    /// A PTO fired in `space` (RFC 9002 §6.2.4): counts it and restarts
+    /// the space's timer base at `now`. The probes' content is
+    /// [`probe_frames`](Self::probe_frames).
+    pub(super) fn on_pto(&mut self, now: Instant, space: SpaceId) {
         self.pto_count += 1;
-        let sp = &mut self.spaces[space as usize];
-        sp.last_ack_eliciting = Some(now);
+        self.spaces[space as usize].last_ack_eliciting = Some(now);
+    }
+
+    /// What probes in `space` should carry again (RFC 9002 §6.2.4): for
+    /// application data, the frames of the two oldest packets
+    /// outstanding; in the handshake spaces, all unacknowledged CRYPTO
+    /// data (it is small).
+    pub(super) fn probe_frames(&self, space: SpaceId) -> Vec<SentFrame> {
+        let sent = self.spaces[space as usize].sent.values();
         if space == SpaceId::Data {
-            sp.sent
-                .values()
-                .take(2)
+            sent.take(2)
                 .flat_map(|p| p.frames.iter().cloned())
                 .collect()
         } else {
-            sp.sent
-                .values()
-                .flat_map(|p| p.frames.iter().cloned())
+            sent.flat_map(|p| p.frames.iter().cloned())
                 .filter(|f| matches!(f, SentFrame::Crypto { .. }))
                 .collect()
         }
+    }
+
+    /// The CRYPTO frames of the oldest outstanding packet of `space` that
+    /// carries any: what a probe takes again when nothing else waits, so
+    /// that every probe of a handshake space carries handshake data
+    /// (a PING-only probe teaches the peer nothing, and a server may
+    /// reject a first Initial without CRYPTO, RFC 9000 §17.2.2).
+    pub(super) fn oldest_crypto(&self, space: SpaceId) -> Vec<SentFrame> {
+        self.spaces[space as usize]
+            .sent
+            .values()
+            .map(|p| {
+                p.frames
+                    .iter()
+                    .filter(|f| matches!(f, SentFrame::Crypto { .. }))
+                    .cloned()
+                    .collect::<Vec<_>>()
+            })
+            .find(|f| !f.is_empty())
+            .unwrap_or_default()
     }
 
     /// True when a packet of `space` larger than `size`, not a PMTU
@@ -624,7 +645,8 @@ mod tests {
         assert_eq!(r.timer(&rtt, MAX_ACK_DELAY, false, None), None);
         let first = r.timer(&rtt, MAX_ACK_DELAY, true, None).unwrap();
         assert_eq!(first, LossTimer::Pto(t0 + 2 * MS + base, SpaceId::Data));
-        let frames = r.on_pto(first.at(), SpaceId::Data);
+        r.on_pto(first.at(), SpaceId::Data);
+        let frames = r.probe_frames(SpaceId::Data);
         assert_eq!(frames.len(), 2, "the two oldest packets' frames");
         assert_eq!(r.pto_count(), 1);
         let second = r.timer(&rtt, MAX_ACK_DELAY, true, None).unwrap();
@@ -632,6 +654,43 @@ mod tests {
         r.reset_pto_count();
         assert_eq!(r.discard(SpaceId::Data), 3 * 1200);
         assert_eq!(r.timer(&rtt, MAX_ACK_DELAY, true, None), None);
+    }
+
+    #[test]
+    fn probes_in_a_handshake_space_take_its_crypto_again() {
+        let t0 = Instant::now();
+        let mut r = Recovery::default();
+        let crypto = |offset, len| SentFrame::Crypto { offset, len };
+        // An ACK-only-like packet first (no CRYPTO), then two with CRYPTO.
+        for (pn, frames) in [
+            (0, vec![SentFrame::HandshakeDone]),
+            (1, vec![crypto(0, 1000)]),
+            (2, vec![crypto(1000, 500)]),
+        ] {
+            r.on_packet_sent(
+                SpaceId::Handshake,
+                pn,
+                SentPacket {
+                    frames,
+                    ..packet(t0)
+                },
+            );
+        }
+        let ranges = |frames: Vec<SentFrame>| -> Vec<(u64, u64)> {
+            frames
+                .iter()
+                .map(|f| match f {
+                    SentFrame::Crypto { offset, len } => (*offset, *len),
+                    f => panic!("not CRYPTO: {f:?}"),
+                })
+                .collect()
+        };
+        assert_eq!(ranges(r.oldest_crypto(SpaceId::Handshake)), [(0, 1000)]);
+        assert_eq!(
+            ranges(r.probe_frames(SpaceId::Handshake)),
+            [(0, 1000), (1000, 500)]
+        );
+        assert!(r.oldest_crypto(SpaceId::Initial).is_empty());
     }
 
     #[test]

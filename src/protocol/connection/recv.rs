@@ -177,8 +177,21 @@ impl Connection {
             if space == SpaceId::Data && self.is_stateless_reset(&packet) {
                 self.drain_now(ConnectionError::Reset);
             }
+            // A client without Handshake keys receiving Handshake packets
+            // missed the server's Initial (RFC 9002 §6.2.3).
+            if space == SpaceId::Handshake
+                && self.side.is_client()
+                && self.spaces[space as usize].keys.is_none()
+                && !self.spaces[space as usize].discarded
+            {
+                self.speed_up_handshake();
+            }
             return None;
         };
+        // RFC 9000 §17.2.2: the first packet a client sends carries
+        // CRYPTO; a server checks the first it processes.
+        let first_initial =
+            !self.side.is_client() && space == SpaceId::Initial && !self.any_packet_processed;
         self.any_packet_processed = true;
         self.stats.packets_received += 1;
         // Client: adopt the server's CID from its first Initial (RFC 9000 §7.2).
@@ -207,6 +220,7 @@ impl Connection {
         };
         let mut ack_eliciting = false;
         let mut non_probing = false;
+        let mut crypto = false;
         let mut frames = 0u64;
         if self.qlog.enabled() {
             let zero_rtt = kind == PacketSpaceKind::ZeroRtt;
@@ -232,6 +246,7 @@ impl Connection {
                 return None;
             }
             ack_eliciting |= frame.is_ack_eliciting();
+            crypto |= matches!(frame, Frame::Crypto { .. });
             non_probing |= !matches!(
                 frame,
                 Frame::Padding(_)
@@ -257,6 +272,13 @@ impl Connection {
         if frames == 0 {
             // RFC 9000 §12.4: a packet with no frames is a violation.
             self.transport_error(now, TransportError::protocol_violation("empty packet"));
+            return None;
+        }
+        if first_initial && !crypto {
+            self.transport_error(
+                now,
+                TransportError::protocol_violation("the client's first Initial carries no CRYPTO"),
+            );
             return None;
         }
         if ack_eliciting {
@@ -575,6 +597,16 @@ impl Connection {
         let limit = self.config.crypto_buffer_size;
         let sp = &mut self.spaces[space as usize];
         let end = offset + data.len() as u64;
+        if space == SpaceId::Initial
+            && !self.side.is_client()
+            && !data.is_empty()
+            && end <= sp.crypto_in.read_offset()
+        {
+            // The client sent its Initial CRYPTO again: it has not seen
+            // ours (RFC 9002 §6.2.3).
+            self.speed_up_handshake();
+        }
+        let sp = &mut self.spaces[space as usize];
         if end > sp.crypto_in.read_offset() + limit {
             return Err(TransportError::new(
                 TransportErrorCode::CRYPTO_BUFFER_EXCEEDED,

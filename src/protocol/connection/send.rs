@@ -91,7 +91,8 @@ impl Connection {
         })
     }
 
-    fn space_has_keys(&self, space: SpaceId) -> bool {
+    /// True when packets of `space` can be protected now.
+    pub(super) fn space_has_keys(&self, space: SpaceId) -> bool {
         match space {
             SpaceId::Data => self.one_rtt.is_some() || self.sending_0rtt(),
             s => self.spaces[s as usize].keys.is_some(),
@@ -225,6 +226,9 @@ impl Connection {
                 );
             }
             let cc_ok = self.congestion_allows(space);
+            let sp = &self.spaces[space as usize];
+            let probe_retakes_crypto =
+                space != SpaceId::Data && sp.probes > 0 && !sp.crypto_pending();
             if cc_ok && space == SpaceId::Data && !zero_rtt {
                 let before = buf.len();
                 self.write_control_frames(buf, payload_limit, &mut frames, &mut frame_count);
@@ -233,6 +237,13 @@ impl Connection {
                 // PATH_RESPONSE, ...): such packets count in flight, under
                 // congestion control and PTO like any other (RFC 9002 §2).
                 eliciting |= buf.len() > before;
+            }
+            if probe_retakes_crypto {
+                // RFC 9002 §6.2.4: nothing new to send, so the probe
+                // carries the oldest outstanding CRYPTO data again.
+                for f in self.recovery.oldest_crypto(space) {
+                    self.requeue(space, f);
+                }
             }
             if cc_ok {
                 self.write_crypto(space, buf, payload_limit, &mut frames, &mut frame_count);

@@ -38,10 +38,10 @@ pub use handles::{
 pub use protocol::{
     ApplicationClose, ClientConfig, ConfigError, CongestionAlgorithm, CongestionPhase,
     CongestionState, ConnectError, ConnectionClose, ConnectionError, ConnectionId, ConnectionStats,
-    Dir, EndpointConfig, FrameStats, HandshakeData, IdleTimeout, MtuDiscoveryConfig,
-    SendDatagramError, ServerConfig, Side, StreamId, TokenKey, TokenStore, TransportConfig,
-    TransportError, TransportErrorCode, VarInt, VarIntBoundsExceeded, ZeroRttState, VERSION_1,
-    VERSION_2,
+    Dir, EcnState, EcnStats, EndpointConfig, FrameStats, HandshakeData, IdleTimeout,
+    MtuDiscoveryConfig, SendDatagramError, ServerConfig, Side, StreamId, TokenKey, TokenStore,
+    TransportConfig, TransportError, TransportErrorCode, VarInt, VarIntBoundsExceeded,
+    ZeroRttState, VERSION_1, VERSION_2,
 };
 /// The rustls version this crate is built against, to build its
 /// `ClientConfig` / `ServerConfig` with.

@@ -254,7 +254,7 @@ impl EndpointActor {
     }
 
     fn respond(&self, to: SocketAddr, local_ip: Option<IpAddr>, datagram: &[u8]) {
-        let _ = self.socket.try_send(to, local_ip, datagram, None);
+        let _ = self.socket.try_send(to, local_ip, None, datagram, None);
     }
 
     fn refuse(&mut self, incoming: Incoming) {
@@ -295,14 +295,17 @@ impl StreamHandler<Vec<Received>> for EndpointActor {
         let mut routed: Vec<(ConnectionHandle, Vec<Received>)> = Vec::new();
         for r in batch {
             let addr = r.remote;
-            match self.endpoint.handle_to(now, addr, r.local_ip, &r.data) {
+            match self
+                .endpoint
+                .handle_to(now, addr, r.local_ip, r.ecn, &r.data)
+            {
                 DatagramEvent::Route(h) => match routed.iter_mut().find(|(x, _)| *x == h) {
                     Some((_, v)) => v.push(r),
                     None => routed.push((h, vec![r])),
                 },
                 DatagramEvent::NewConnection(incoming) => self.on_incoming(*incoming, ctx),
                 DatagramEvent::Respond(bytes) => {
-                    let _ = self.socket.try_send(addr, r.local_ip, &bytes, None);
+                    let _ = self.socket.try_send(addr, r.local_ip, None, &bytes, None);
                 }
                 DatagramEvent::Drop => {}
             }

@@ -1,6 +1,7 @@
 //! The UDP socket shared by an endpoint and its connections: socket2 for
 //! set-up, quinn-udp for batched I/O (GSO on send, GRO on receive).
 
+use crate::protocol::EcnCodepoint;
 use bytes::BytesMut;
 use futures::Stream;
 use std::io::{self, IoSliceMut};
@@ -27,6 +28,8 @@ pub struct Received {
     /// The local address it was sent to, where the platform reports it
     /// (IP_PKTINFO / IPV6_RECVPKTINFO on Linux).
     pub local_ip: Option<IpAddr>,
+    /// The ECN codepoint of its IP header.
+    pub ecn: Option<EcnCodepoint>,
     /// Its payload.
     pub data: BytesMut,
 }
@@ -77,19 +80,20 @@ impl Socket {
 
     /// Sends `contents` (one datagram, or several of `segment_size` with
     /// GSO) without blocking, from `src_ip` when given (the address the
-    /// peer reached on a wildcard-bound socket). Only `WouldBlock` is
-    /// returned as an error; other send errors are logged and treated as
-    /// loss, as UDP allows.
+    /// peer reached on a wildcard-bound socket), with the ECN codepoint
+    /// `ecn`. Only `WouldBlock` is returned as an error; other send
+    /// errors are logged and treated as loss, as UDP allows.
     pub(crate) fn try_send(
         &self,
         destination: SocketAddr,
         src_ip: Option<IpAddr>,
+        ecn: Option<EcnCodepoint>,
         contents: &[u8],
         segment_size: Option<usize>,
     ) -> io::Result<()> {
         let t = quinn_udp::Transmit {
             destination,
-            ecn: None,
+            ecn: ecn.and_then(|c| quinn_udp::EcnCodepoint::from_bits(c.bits())),
             contents,
             segment_size,
             src_ip,
@@ -129,6 +133,7 @@ impl Socket {
                             out.push(Received {
                                 remote: meta.addr,
                                 local_ip: meta.dst_ip,
+                                ecn: meta.ecn.and_then(|c| EcnCodepoint::from_bits(c as u8)),
                                 data: BytesMut::from(d),
                             });
                         }

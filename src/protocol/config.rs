@@ -91,6 +91,7 @@ pub struct TransportConfig {
     pub(crate) initial_window: u64,
     pub(crate) congestion: CongestionAlgorithm,
     pub(crate) pacing: bool,
+    pub(crate) ecn: bool,
     pub(crate) mtu_discovery: Option<MtuDiscoveryConfig>,
     #[cfg(feature = "qlog")]
     pub(crate) qlog: Option<QlogHook>,
@@ -241,6 +242,16 @@ impl TransportConfig {
         self
     }
 
+    /// Mark packets ECT(0) and react to congestion the path signals with
+    /// CE marks instead of losses (RFC 9000 §13.4, RFC 9002 §7.1); on by
+    /// default. Each path is validated first: a path or peer that
+    /// bleaches, drops or remarks ECN turns marking off for that path.
+    /// Received marks are reported either way.
+    pub fn ecn(&mut self, value: bool) -> &mut Self {
+        self.ecn = value;
+        self
+    }
+
     /// Writes a qlog trace of each connection (JSON-SEQ,
     /// draft-ietf-quic-qlog-main-schema and quic-events) where `factory`
     /// says, for instance [`QlogDir`](crate::protocol::QlogDir); `None`
@@ -325,6 +336,7 @@ impl Default for TransportConfig {
             initial_window: 14720,
             congestion: CongestionAlgorithm::Cubic,
             pacing: true,
+            ecn: true,
             mtu_discovery: Some(MtuDiscoveryConfig::default()),
             #[cfg(feature = "qlog")]
             qlog: None,

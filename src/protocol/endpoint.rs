@@ -11,6 +11,7 @@ use super::connection::{
     LOCAL_CID_LEN,
 };
 use super::crypto::{self, TAG_LEN};
+use super::ecn::EcnCodepoint;
 use super::error::TransportError;
 use super::error::TransportErrorCode;
 use super::frame::Frame;
@@ -308,17 +309,19 @@ impl Endpoint {
 
     /// Decides what to do with a datagram from `remote`.
     pub fn handle(&mut self, now: Instant, remote: SocketAddr, data: &[u8]) -> DatagramEvent {
-        self.handle_to(now, remote, None, data)
+        self.handle_to(now, remote, None, None, data)
     }
 
     /// As [`handle`](Self::handle), with the local IP address the
     /// datagram was sent to (from IP_PKTINFO or the like), which an
-    /// accepted connection answers from.
+    /// accepted connection answers from, and the ECN codepoint it
+    /// arrived with (kept with the datagrams of a connection attempt).
     pub fn handle_to(
         &mut self,
         now: Instant,
         remote: SocketAddr,
         local_ip: Option<IpAddr>,
+        ecn: Option<EcnCodepoint>,
         data: &[u8],
     ) -> DatagramEvent {
         let header = match PartialHeader::parse(data, LOCAL_CID_LEN) {
@@ -335,6 +338,7 @@ impl Endpoint {
                 let held = Held {
                     remote,
                     local_ip,
+                    ecn,
                     data: data.to_vec(),
                 };
                 self.incoming.hold(
@@ -407,7 +411,7 @@ impl Endpoint {
                     ));
                 }
                 self.validate(
-                    now, remote, local_ip, &server, data, &header, scid, &payload,
+                    now, remote, local_ip, ecn, &server, data, &header, scid, &payload,
                 )
             }
             _ => DatagramEvent::Drop,
@@ -490,6 +494,7 @@ impl Endpoint {
         now: Instant,
         remote: SocketAddr,
         local_ip: Option<IpAddr>,
+        ecn: Option<EcnCodepoint>,
         server: &ServerConfig,
         data: &[u8],
         header: &PartialHeader,
@@ -554,6 +559,7 @@ impl Endpoint {
             received: now,
             remote,
             local_ip,
+            ecn,
             datagram: data.to_vec(),
             dcid: header.dcid,
             client_scid,
@@ -626,10 +632,12 @@ impl Endpoint {
         let first = Held {
             remote: incoming.remote,
             local_ip: incoming.local_ip,
+            ecn: incoming.ecn,
             data: incoming.datagram,
         };
         for d in std::iter::once(first).chain(held) {
-            conn.handle_datagram_to(now, d.remote, d.local_ip, BytesMut::from(&d.data[..]));
+            let data = BytesMut::from(&d.data[..]);
+            conn.handle_datagram_to(now, d.remote, d.local_ip, d.ecn, data);
         }
         Ok((h, Box::new(conn)))
     }

@@ -8,6 +8,7 @@
 
 use super::cid::ConnectionId;
 use super::connection::{ConnectionError, ServerValidation};
+use super::ecn::EcnCodepoint;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -27,6 +28,7 @@ pub struct Incoming {
     pub(crate) received: Instant,
     pub(crate) remote: SocketAddr,
     pub(crate) local_ip: Option<IpAddr>,
+    pub(crate) ecn: Option<EcnCodepoint>,
     /// The datagram that carried the Initial.
     pub(crate) datagram: Vec<u8>,
     /// The DCID the client chose (or our Retry's SCID).
@@ -111,6 +113,7 @@ impl RetryError {
 pub(crate) struct Held {
     pub(crate) remote: SocketAddr,
     pub(crate) local_ip: Option<IpAddr>,
+    pub(crate) ecn: Option<EcnCodepoint>,
     pub(crate) data: Vec<u8>,
 }
 
@@ -209,6 +212,7 @@ mod tests {
             received: now,
             remote: remote.parse().unwrap(),
             local_ip: None,
+            ecn: None,
             datagram: vec![0; 1200],
             dcid: ConnectionId::new(&[dcid; 8]).unwrap(),
             client_scid: ConnectionId::new(&[9; 8]).unwrap(),
@@ -221,6 +225,7 @@ mod tests {
         Held {
             remote: remote.parse().unwrap(),
             local_ip: None,
+            ecn: None,
             data: vec![1; len],
         }
     }

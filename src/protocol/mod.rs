@@ -47,6 +47,7 @@ mod cid;
 mod config;
 mod congestion;
 mod connection;
+mod ecn;
 mod endpoint;
 mod error;
 mod incoming;
@@ -63,11 +64,13 @@ pub use config::{
 pub use congestion::{CongestionAlgorithm, CongestionPhase, CongestionState};
 pub use connection::{
     ApplicationClose, ConnectError, Connection, ConnectionClose, ConnectionError, ConnectionStats,
-    EndpointEvent, Event, FrameStats, HandshakeData, SendDatagramError, Transmit, ZeroRttState,
+    EcnState, EcnStats, EndpointEvent, Event, FrameStats, HandshakeData, SendDatagramError,
+    Transmit, ZeroRttState,
 };
 #[cfg(feature = "qlog")]
 #[cfg_attr(docsrs, doc(cfg(feature = "qlog")))]
 pub use connection::{QlogDir, QlogFactory};
+pub use ecn::EcnCodepoint;
 pub(crate) use endpoint::ClientFactory;
 pub use endpoint::{ConnectionHandle, DatagramEvent, Endpoint, EndpointStats};
 pub use error::{TransportError, TransportErrorCode};

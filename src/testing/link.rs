@@ -29,9 +29,15 @@
 //!    where the receiving side of the cut drops everything;
 //! 6. a fraction [`LinkConfig::duplicate`] arrives twice.
 //!
+//! ECN (RFC 3168): a datagram sent ECN-capable that finds at least
+//! [`LinkConfig::ecn_threshold`] datagrams queued is marked CE instead
+//! (an AQM marking rather than dropping; tail drop still applies), and
+//! [`LinkConfig::ecn_bleach`] clears every datagram's ECN field.
+//!
 //! Random numbers are drawn only for impairments that are switched on,
 //! so adding a knob with probability zero does not change a seeded run.
 
+use crate::protocol::EcnCodepoint;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
@@ -262,6 +268,11 @@ pub struct LinkConfig {
     pub max_datagram: usize,
     /// When the link is down: datagrams that would arrive then are lost.
     pub outages: Vec<Outage>,
+    /// Queue length from which ECN-capable datagrams are marked CE
+    /// (needs a `bandwidth`); `None` never marks.
+    pub ecn_threshold: Option<usize>,
+    /// Clear the ECN field of every datagram (a bleaching middlebox).
+    pub ecn_bleach: bool,
 }
 
 impl Default for LinkConfig {
@@ -279,6 +290,8 @@ impl Default for LinkConfig {
             corrupt: 0.0,
             max_datagram: usize::MAX,
             outages: Vec::new(),
+            ecn_threshold: None,
+            ecn_bleach: false,
         }
     }
 }
@@ -344,6 +357,8 @@ pub struct Delivery {
     /// The index of the bit flipped (`byte * 8 + bit`, bit 0 the least
     /// significant), when the link corrupted it.
     pub corrupted_bit: Option<usize>,
+    /// Its ECN codepoint on arrival.
+    pub ecn: Option<EcnCodepoint>,
 }
 
 /// What a link did, counted in datagrams.
@@ -373,6 +388,8 @@ pub struct LinkStats {
     pub reordered: u64,
     /// Most datagrams ever waiting in the queue at once.
     pub max_queue: u64,
+    /// Marked CE at the queue threshold.
+    pub ce_marked: u64,
 }
 
 impl LinkStats {
@@ -436,13 +453,15 @@ impl SimLink {
         self.waiting.iter().filter(|t| **t > now).count()
     }
 
-    /// A datagram enters the link at `now` (times must not go backwards
-    /// between calls). Returns when and how it arrives, and a second
-    /// delivery when it is duplicated, or why it is lost.
+    /// A datagram with ECN codepoint `ecn` enters the link at `now`
+    /// (times must not go backwards between calls). Returns when and how
+    /// it arrives, and a second delivery when it is duplicated, or why it
+    /// is lost.
     pub fn send(
         &mut self,
         now: Instant,
         mut data: Vec<u8>,
+        mut ecn: Option<EcnCodepoint>,
     ) -> Result<(Delivery, Option<Delivery>), DropReason> {
         self.stats.sent += 1;
         self.stats.sent_bytes += data.len() as u64;
@@ -451,6 +470,18 @@ impl SimLink {
             return Err(DropReason::TooLarge);
         }
         let departs = self.serialise(now, data.len())?;
+        if ecn.is_some()
+            && self
+                .config
+                .ecn_threshold
+                .is_some_and(|t| self.waiting.len() > t)
+        {
+            ecn = Some(EcnCodepoint::Ce);
+            self.stats.ce_marked += 1;
+        }
+        if self.config.ecn_bleach {
+            ecn = None;
+        }
         if self.lose() {
             self.stats.lost += 1;
             return Err(DropReason::Lost);
@@ -482,6 +513,7 @@ impl SimLink {
                 at,
                 data: data.clone(),
                 corrupted_bit,
+                ecn,
             })
         } else {
             None
@@ -492,6 +524,7 @@ impl SimLink {
             at,
             data,
             corrupted_bit,
+            ecn,
         };
         Ok((first, copy))
     }
@@ -581,11 +614,11 @@ mod tests {
         };
         // 1000 bytes at 8 Mbit/s: 1 ms each.
         let mut l = SimLink::new(cfg, 1, t0);
-        let (a, _) = l.send(t0, vec![0; 1000]).unwrap();
-        let (b, _) = l.send(t0, vec![0; 1000]).unwrap();
+        let (a, _) = l.send(t0, vec![0; 1000], None).unwrap();
+        let (b, _) = l.send(t0, vec![0; 1000], None).unwrap();
         assert_eq!(a.at, t0 + ms(16));
         assert_eq!(b.at, t0 + ms(17));
-        let (c, _) = l.send(t0 + ms(10), vec![0; 1000]).unwrap();
+        let (c, _) = l.send(t0 + ms(10), vec![0; 1000], None).unwrap();
         assert_eq!(c.at, t0 + ms(26));
     }
 
@@ -598,15 +631,17 @@ mod tests {
             ..LinkConfig::default()
         };
         let mut l = SimLink::new(cfg, 1, t0);
-        let fates: Vec<_> = (0..6).map(|_| l.send(t0, vec![0; 1000]).is_ok()).collect();
+        let fates: Vec<_> = (0..6)
+            .map(|_| l.send(t0, vec![0; 1000], None).is_ok())
+            .collect();
         // One on the wire, three waiting, the rest dropped.
         assert_eq!(fates, [true, true, true, true, false, false]);
         assert_eq!(l.stats().queue_full, 2);
         // After 2 ms two have left the queue.
-        assert!(l.send(t0 + ms(2), vec![0; 1000]).is_ok());
-        assert!(l.send(t0 + ms(2), vec![0; 1000]).is_ok());
+        assert!(l.send(t0 + ms(2), vec![0; 1000], None).is_ok());
+        assert!(l.send(t0 + ms(2), vec![0; 1000], None).is_ok());
         assert_eq!(
-            l.send(t0 + ms(2), vec![0; 1000]),
+            l.send(t0 + ms(2), vec![0; 1000], None),
             Err(DropReason::QueueFull)
         );
     }
@@ -621,7 +656,7 @@ mod tests {
         let mut l = SimLink::new(cfg, 7, t0);
         let mut run = 0;
         for _ in 0..10_000 {
-            if l.send(t0, vec![1]).is_err() {
+            if l.send(t0, vec![1], None).is_err() {
                 run += 1;
                 assert!(run <= 3);
             } else {
@@ -645,7 +680,7 @@ mod tests {
             t0,
         );
         for _ in 0..100_000 {
-            let _ = l.send(t0, vec![1]);
+            let _ = l.send(t0, vec![1], None);
         }
         let rate = l.stats().lost as f64 / 100_000.0;
         assert!((0.04..0.06).contains(&rate), "{rate}");
@@ -673,9 +708,9 @@ mod tests {
         );
         // Sent at 85 ms, would arrive at 95 ms: fine; at 95 ms, arrives
         // at 105 ms: lost.
-        assert!(l.send(t0 + ms(85), vec![1]).is_ok());
-        assert_eq!(l.send(t0 + ms(95), vec![1]), Err(DropReason::Outage));
-        assert!(l.send(t0 + ms(190), vec![1]).is_ok());
+        assert!(l.send(t0 + ms(85), vec![1], None).is_ok());
+        assert_eq!(l.send(t0 + ms(95), vec![1], None), Err(DropReason::Outage));
+        assert!(l.send(t0 + ms(190), vec![1], None).is_ok());
     }
 
     #[test]
@@ -692,7 +727,7 @@ mod tests {
         let run = |seed| {
             let mut l = SimLink::new(cfg.clone(), seed, t0);
             (0..200)
-                .map(|i| l.send(t0 + ms(i), vec![0xaa; 100]))
+                .map(|i| l.send(t0 + ms(i), vec![0xaa; 100], None))
                 .collect::<Vec<_>>()
         };
         let a = run(9);

@@ -36,7 +36,7 @@ use crate::protocol::PartialHeader;
 use crate::protocol::{
     ClientConfig, ConnectionHandle, DatagramEvent, Endpoint, EndpointConfig, ServerConfig,
 };
-use crate::protocol::{Connection, Event, LOCAL_CID_LEN};
+use crate::protocol::{Connection, EcnCodepoint, Event, LOCAL_CID_LEN};
 use bytes::BytesMut;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -189,7 +189,9 @@ impl std::fmt::Debug for Link {
 
 /// A datagram on the wire: arrival time, sending order, direction, bytes,
 /// and the bit the link flipped, if any.
-type InFlight = Reverse<(Instant, u64, Direction, Vec<u8>, Option<usize>)>;
+/// A datagram on the wire: arrival, sending order, direction, bytes,
+/// the bit the link flipped, and its ECN bits (0: Not-ECT).
+type InFlight = Reverse<(Instant, u64, Direction, Vec<u8>, Option<usize>, u8)>;
 
 /// Seed of the generator of the direction to the client, derived from
 /// the link's seed so the two directions draw independent numbers.
@@ -352,7 +354,7 @@ impl Pair {
 
     fn flush(&mut self) {
         while let Some(t) = self.client.poll_transmit(self.now, 16, &mut self.buf) {
-            self.enqueue(Direction::ToServer, t.size, t.segment_size);
+            self.enqueue(Direction::ToServer, t.size, t.segment_size, t.ecn);
         }
         while self.client.poll_endpoint_event().is_some() {}
         while let Some(e) = self.client.poll_event() {
@@ -370,7 +372,7 @@ impl Pair {
                     self.misdirected += 1;
                     continue;
                 }
-                self.enqueue(Direction::ToClient, t.size, t.segment_size);
+                self.enqueue(Direction::ToClient, t.size, t.segment_size, t.ecn);
             }
             let server = self.server.as_mut().expect("checked");
             while let Some(e) = server.poll_endpoint_event() {
@@ -384,17 +386,23 @@ impl Pair {
         }
     }
 
-    fn enqueue(&mut self, dir: Direction, size: usize, segment: Option<usize>) {
+    fn enqueue(
+        &mut self,
+        dir: Direction,
+        size: usize,
+        segment: Option<usize>,
+        ecn: Option<EcnCodepoint>,
+    ) {
         let buf = std::mem::take(&mut self.buf);
         let seg = segment.unwrap_or(size).max(1);
         for d in buf[..size].chunks(seg) {
-            self.send(dir, d.to_vec());
+            self.send(dir, d.to_vec(), ecn);
         }
         self.buf = buf;
     }
 
     /// Puts one datagram on the link, through the link's impairments.
-    fn send(&mut self, dir: Direction, d: Vec<u8>) {
+    fn send(&mut self, dir: Direction, d: Vec<u8>, ecn: Option<EcnCodepoint>) {
         self.datagrams[dir as usize] += 1;
         if let Some(f) = self.link.drop.as_mut() {
             if f(dir, &d) {
@@ -402,20 +410,27 @@ impl Pair {
                 return;
             }
         }
-        self.through_link(dir, d);
+        self.through_link(dir, d, ecn);
     }
 
     /// Hands `d` to the simulated link of `dir`, reading the link's
     /// current settings, and schedules what comes out.
-    fn through_link(&mut self, dir: Direction, d: Vec<u8>) {
+    fn through_link(&mut self, dir: Direction, d: Vec<u8>, ecn: Option<EcnCodepoint>) {
         let sim = &mut self.sims[dir as usize];
         self.link.write_config(dir, &mut sim.config);
-        match sim.send(self.now, d) {
+        match sim.send(self.now, d, ecn) {
             Ok((first, copy)) => {
                 for d in std::iter::once(first).chain(copy) {
                     self.seq += 1;
-                    self.in_flight
-                        .push(Reverse((d.at, self.seq, dir, d.data, d.corrupted_bit)));
+                    let bits = d.ecn.map_or(0, EcnCodepoint::bits);
+                    self.in_flight.push(Reverse((
+                        d.at,
+                        self.seq,
+                        dir,
+                        d.data,
+                        d.corrupted_bit,
+                        bits,
+                    )));
                 }
             }
             Err(_) => self.dropped[dir as usize] += 1,
@@ -424,7 +439,8 @@ impl Pair {
 
     fn push(&mut self, at: Instant, dir: Direction, d: Vec<u8>) {
         self.seq += 1;
-        self.in_flight.push(Reverse((at, self.seq, dir, d, None)));
+        self.in_flight
+            .push(Reverse((at, self.seq, dir, d, None, 0)));
     }
 
     /// What the link of `dir` did so far.
@@ -463,9 +479,15 @@ impl Pair {
     /// Delivers a datagram; for one the link corrupted, checks that the
     /// receiver authenticated no more packets than the datagram carried
     /// intact (a corrupted packet must fail packet protection).
-    fn deliver_checked(&mut self, dir: Direction, data: Vec<u8>, corrupted_bit: Option<usize>) {
+    fn deliver_checked(
+        &mut self,
+        dir: Direction,
+        data: Vec<u8>,
+        corrupted_bit: Option<usize>,
+        ecn: Option<EcnCodepoint>,
+    ) {
         let Some(bit) = corrupted_bit else {
-            self.deliver(dir, data);
+            self.deliver(dir, data, ecn);
             return;
         };
         let mut original = data.clone();
@@ -473,7 +495,7 @@ impl Pair {
         let intact = intact_packets(&original, bit / 8);
         let server = self.server_handle;
         let before = self.packets_received(dir);
-        self.deliver(dir, data);
+        self.deliver(dir, data, ecn);
         // A new server connection started from zero.
         let before = if self.server_handle == server {
             before
@@ -487,19 +509,21 @@ impl Pair {
         }
     }
 
-    fn deliver(&mut self, dir: Direction, data: Vec<u8>) {
+    fn deliver(&mut self, dir: Direction, data: Vec<u8>, ecn: Option<EcnCodepoint>) {
         match dir {
             Direction::ToServer => {
                 match self
                     .server_endpoint
-                    .handle(self.now, self.client_addr, &data)
+                    .handle_to(self.now, self.client_addr, None, ecn, &data)
                 {
                     DatagramEvent::Route(h) => {
                         if self.server_handle == Some(h) {
                             if let Some(s) = self.server.as_mut() {
-                                s.handle_datagram(
+                                s.handle_datagram_to(
                                     self.now,
                                     self.client_addr,
+                                    None,
+                                    ecn,
                                     BytesMut::from(&data[..]),
                                 );
                             }
@@ -534,21 +558,22 @@ impl Pair {
                             Err(e) => {
                                 if let Some(bytes) = e.response {
                                     self.endpoint_responses += 1;
-                                    self.through_link(Direction::ToClient, bytes);
+                                    self.through_link(Direction::ToClient, bytes, None);
                                 }
                             }
                         }
                     }
                     DatagramEvent::Respond(bytes) => {
                         self.endpoint_responses += 1;
-                        self.through_link(Direction::ToClient, bytes);
+                        self.through_link(Direction::ToClient, bytes, None);
                     }
                     DatagramEvent::Drop => {}
                 }
             }
             Direction::ToClient => {
+                let data = BytesMut::from(&data[..]);
                 self.client
-                    .handle_datagram(self.now, self.server_addr, BytesMut::from(&data[..]));
+                    .handle_datagram_to(self.now, self.server_addr, None, ecn, data);
             }
         }
     }
@@ -610,8 +635,8 @@ impl Pair {
             .peek()
             .is_some_and(|Reverse((t, ..))| *t <= self.now)
         {
-            let Reverse((_, _, dir, data, bit)) = self.in_flight.pop().expect("checked");
-            self.deliver_checked(dir, data, bit);
+            let Reverse((_, _, dir, data, bit, ecn)) = self.in_flight.pop().expect("checked");
+            self.deliver_checked(dir, data, bit, EcnCodepoint::from_bits(ecn));
         }
         if self.client.poll_timeout().is_some_and(|t| t <= self.now) {
             self.client.handle_timeout(self.now);

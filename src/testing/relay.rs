@@ -248,7 +248,9 @@ impl RelayActor {
         ctx: &mut Context<Self>,
     ) {
         let now = Instant::now();
-        let Ok((first, copy)) = self.sims[dir as usize].send(now, data) else {
+        // The relay does not see the sender's ECN field (a UDP socket
+        // here would need to read it): nothing is marked through it.
+        let Ok((first, copy)) = self.sims[dir as usize].send(now, data, None) else {
             return;
         };
         for d in std::iter::once(first).chain(copy) {

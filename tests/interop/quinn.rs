@@ -54,6 +54,18 @@ fn our_client(cert: &rustls::pki_types::CertificateDer<'static>) -> Endpoint {
     ep
 }
 
+/// ECN over loopback with quinn (RFC 9000 §13.4): quinn read our ECT(0)
+/// marks and reported them (our validation passed), and it kept marking
+/// its own packets through a 10 MiB transfer, which it does only while
+/// our ACK frames report its marks correctly (a failed validation stops
+/// its marking after the first ACK).
+fn assert_ecn_both_ways(conn: &actix_quic::Connection) {
+    let e = conn.stats().ecn;
+    assert_eq!(e.state, actix_quic::EcnState::Capable, "{e:?}");
+    assert!(e.peer_ect0 > 1000, "quinn reported {e:?}");
+    assert!(e.received_ect0 > 1000, "quinn marked {e:?}");
+}
+
 #[actix::test]
 async fn our_client_against_quinn_server() {
     crate::common::trace();
@@ -110,6 +122,7 @@ async fn our_client_against_quinn_server() {
     // Close only once the server confirmed it read all 50.
     let mut done = within(10, conn.accept_uni()).await.unwrap();
     assert_eq!(within(10, done.read_to_end(64)).await.unwrap(), b"got 50");
+    assert_ecn_both_ways(&conn);
     conn.close(VarInt::from_u32(0x42), b"bye quinn");
     let (total, reason) = within(20, srv).await.unwrap();
     assert_eq!(total, 50);
@@ -146,6 +159,7 @@ async fn quinn_client_against_our_server() {
         let mut done = conn.open_uni().await.unwrap();
         done.write_all(b"got 50").await.unwrap();
         done.finish().unwrap();
+        assert_ecn_both_ways(&conn);
         let reason = conn.closed().await;
         (total, reason)
     });

@@ -11,6 +11,7 @@ mod cids;
 mod close;
 mod datagrams;
 mod early_1rtt;
+mod ecn;
 mod error_codes;
 mod flow_control;
 mod handshake;

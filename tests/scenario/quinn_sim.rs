@@ -4,6 +4,7 @@
 //! against: the same link, the same seeds, the same 1 KB download.
 
 use crate::common::{client_crypto, server_crypto};
+use actix_quic::protocol::EcnCodepoint;
 use actix_quic::testing::{LinkConfig, SimLink};
 use bytes::BytesMut;
 use quinn_proto::crypto::rustls::{QuicClientConfig, QuicServerConfig};
@@ -23,8 +24,9 @@ const ALPN: &[u8] = b"sim";
 const TO_SERVER: usize = 0;
 const TO_CLIENT: usize = 1;
 
-/// A datagram on its way: arrival time, order of sending, direction.
-type InFlight = Reverse<(Instant, u64, usize, Vec<u8>)>;
+/// A datagram on its way: arrival time, order of sending, direction,
+/// bytes, ECN bits.
+type InFlight = Reverse<(Instant, u64, usize, Vec<u8>, u8)>;
 
 /// A quinn client and server over a simulated link.
 pub struct QuinnPair {
@@ -86,11 +88,14 @@ impl QuinnPair {
     }
 
     /// Puts a datagram on the link towards `dir`'s receiver.
-    fn send(&mut self, dir: usize, data: Vec<u8>) {
-        if let Ok((first, copy)) = self.links[dir].send(self.now, data) {
+    fn send(&mut self, dir: usize, data: Vec<u8>, ecn: Option<quinn_proto::EcnCodepoint>) {
+        let ecn = ecn.and_then(|c| EcnCodepoint::from_bits(c as u8));
+        if let Ok((first, copy)) = self.links[dir].send(self.now, data, ecn) {
             for d in std::iter::once(first).chain(copy) {
                 self.sent += 1;
-                self.queue.push(Reverse((d.at, self.sent, dir, d.data)));
+                let bits = d.ecn.map_or(0, EcnCodepoint::bits);
+                self.queue
+                    .push(Reverse((d.at, self.sent, dir, d.data, bits)));
             }
         }
     }
@@ -112,7 +117,7 @@ impl QuinnPair {
                 }
                 self.buf.clear();
                 match c.poll_transmit(now, 1, &mut self.buf) {
-                    Some(t) => out.push(self.buf[..t.size].to_vec()),
+                    Some(t) => out.push((self.buf[..t.size].to_vec(), t.ecn)),
                     None => break,
                 }
             }
@@ -124,25 +129,20 @@ impl QuinnPair {
                 }
             }
             // The server's datagrams go towards the client, and back.
-            for d in out {
-                self.send(1 - side, d);
+            for (d, ecn) in out {
+                self.send(1 - side, d, ecn);
             }
         }
     }
 
     /// Delivers a datagram to the receiver of direction `dir`.
-    fn deliver(&mut self, dir: usize, data: Vec<u8>) {
+    fn deliver(&mut self, dir: usize, data: Vec<u8>, ecn: u8) {
         let from = self.addrs[1 - dir];
         let now = self.now;
         self.buf.clear();
-        let event = self.endpoints[dir].handle(
-            now,
-            from,
-            None,
-            None,
-            BytesMut::from(&data[..]),
-            &mut self.buf,
-        );
+        let ecn = quinn_proto::EcnCodepoint::from_bits(ecn);
+        let data = BytesMut::from(&data[..]);
+        let event = self.endpoints[dir].handle(now, from, None, ecn, data, &mut self.buf);
         match event {
             Some(DatagramEvent::ConnectionEvent(_, ev)) => {
                 if let Some((_, c)) = self.conns[dir].as_mut() {
@@ -155,14 +155,14 @@ impl QuinnPair {
                     Ok(conn) => self.conns[TO_SERVER] = Some(conn),
                     Err(e) => {
                         if let Some(t) = e.response {
-                            self.send(1 - dir, buf[..t.size].to_vec());
+                            self.send(1 - dir, buf[..t.size].to_vec(), None);
                         }
                     }
                 }
             }
             Some(DatagramEvent::Response(t)) => {
                 let d = self.buf[..t.size].to_vec();
-                self.send(1 - dir, d);
+                self.send(1 - dir, d, None);
             }
             None => {}
         }
@@ -190,8 +190,8 @@ impl QuinnPair {
             .peek()
             .is_some_and(|Reverse((t, ..))| *t <= self.now)
         {
-            let Reverse((_, _, dir, data)) = self.queue.pop().unwrap();
-            self.deliver(dir, data);
+            let Reverse((_, _, dir, data, ecn)) = self.queue.pop().unwrap();
+            self.deliver(dir, data, ecn);
         }
         let now = self.now;
         for side in [TO_SERVER, TO_CLIENT] {

@@ -36,7 +36,7 @@ impl Handler<Datagrams> for ConnectionActor {
         let now = Instant::now();
         for r in msg.0 {
             self.conn
-                .handle_datagram_to(now, r.remote, r.local_ip, r.data);
+                .handle_datagram_to(now, r.remote, r.local_ip, r.ecn, r.data);
         }
         self.drive(ctx);
     }

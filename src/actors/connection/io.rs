@@ -38,10 +38,13 @@ impl ConnectionActor {
                 }
                 return;
             };
-            match self
-                .socket
-                .try_send(t.destination, t.src_ip, &self.buf[..t.size], t.segment_size)
-            {
+            match self.socket.try_send(
+                t.destination,
+                t.src_ip,
+                t.ecn,
+                &self.buf[..t.size],
+                t.segment_size,
+            ) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                     // Keep the batch and send it once the socket drains.
@@ -57,6 +60,7 @@ impl ConnectionActor {
                                 match socket.try_send(
                                     t.destination,
                                     t.src_ip,
+                                    t.ecn,
                                     &pending[..t.size],
                                     t.segment_size,
                                 ) {

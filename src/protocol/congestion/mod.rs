@@ -181,6 +181,24 @@ impl Congestion {
         self.event_lost += packets;
     }
 
+    /// The peer reported more CE marks (RFC 9002 §7.1); the newest packet
+    /// the ACK acknowledged was sent at `largest_sent`. A congestion event
+    /// unless recovery began after that packet went (§7.3.2); unlike a
+    /// loss it is never undone. Returns whether the window was reduced.
+    pub(super) fn on_ce(&mut self, largest_sent: Instant, now: Instant) -> bool {
+        if self.recovery_start.is_some_and(|s| largest_sent <= s) {
+            return false;
+        }
+        self.recovery_start = Some(now);
+        self.in_recovery = true;
+        self.congestion_events += 1;
+        self.before_event = None;
+        self.event_lost = 0;
+        self.event_spurious = 0;
+        self.controller.on_congestion_event(now, false);
+        true
+    }
+
     /// A packet declared lost in the current event was acknowledged after
     /// all (it was reordered, not lost). When every loss of the event turns
     /// out spurious, the reduction is undone (RFC 9002 §7 allows undoing a

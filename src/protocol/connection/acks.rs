@@ -3,7 +3,8 @@
 //! and the ACK frame (RFC 9000 §19.3).
 
 use super::FrameStats;
-use crate::protocol::frame::{self, Ack, Frame};
+use crate::protocol::ecn::EcnCodepoint;
+use crate::protocol::frame::{self, Ack, EcnCounts, Frame};
 use crate::protocol::range_set::RangeSet;
 use std::time::{Duration, Instant};
 
@@ -27,6 +28,9 @@ pub(super) struct AckState {
     unacked_eliciting: u32,
     /// When a delayed ACK is due.
     deadline: Option<Instant>,
+    /// ECN counts of the packets received (RFC 9000 §13.4.1), once any
+    /// arrived marked: from then on every ACK carries them.
+    ecn: Option<EcnCounts>,
 }
 
 impl AckState {
@@ -41,6 +45,20 @@ impl AckState {
             self.largest = Some((pn, now));
         }
         true
+    }
+
+    /// Packet just recorded (not a duplicate) arrived with `codepoint`
+    /// (RFC 9000 §13.4.1: counted once per QUIC packet processed).
+    pub(super) fn on_ecn(&mut self, codepoint: Option<EcnCodepoint>) {
+        let Some(c) = codepoint else {
+            return;
+        };
+        let counts = self.ecn.get_or_insert_with(EcnCounts::default);
+        match c {
+            EcnCodepoint::Ect0 => counts.ect0 += 1,
+            EcnCodepoint::Ect1 => counts.ect1 += 1,
+            EcnCodepoint::Ce => counts.ce += 1,
+        }
     }
 
     /// The largest packet number received.
@@ -123,7 +141,7 @@ impl AckState {
             largest,
             delay: if with_delay { delay } else { 0 },
             ranges: self.ranges(),
-            ecn: None,
+            ecn: self.ecn,
         });
         if ack.encoded_len() > limit.saturating_sub(buf.len()) {
             return;

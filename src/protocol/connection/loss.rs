@@ -3,9 +3,10 @@
 //! feeds congestion control, PMTU discovery and the streams, requeues the
 //! content of lost packets, and sends probes on a PTO (RFC 9002 §6.2.4).
 
+use super::ecn::EcnVerdict;
 use super::qlog::{LostBecause, Metrics};
 use super::recovery::{Acked, LossTimer, Lost, Recovery};
-use super::sent::SentFrame;
+use super::sent::{SentFrame, SentPacket};
 use super::spaces::SpaceId;
 use super::Connection;
 use crate::protocol::congestion::CongestionPhase;
@@ -39,9 +40,16 @@ impl Connection {
         } else if self.handshake_confirmed {
             delay = delay.min(self.peer_max_ack_delay());
         }
-        let Acked { packets, spurious } =
-            self.recovery
-                .on_ack_received(now, space, ack, delay, &mut self.path.rtt);
+        let Acked {
+            packets,
+            spurious,
+            new_largest,
+        } = self
+            .recovery
+            .on_ack_received(now, space, ack, delay, &mut self.path.rtt);
+        if new_largest {
+            self.on_ecn_feedback(now, space, &packets, ack);
+        }
         // An ACK for packets declared lost: undo the window cut when every
         // loss of the event was only reordering.
         for _ in 0..spurious {
@@ -79,6 +87,36 @@ impl Connection {
         }
         self.qlog_recovery(now);
         Ok(())
+    }
+
+    /// Validates the ECN counts of an ACK that raised the largest
+    /// acknowledged (RFC 9000 §13.4.2.1) against the marked packets it
+    /// newly acknowledges; a CE increase is a congestion event, dated by
+    /// the newest of those packets (RFC 9002 §7.1, §B.7).
+    fn on_ecn_feedback(
+        &mut self,
+        now: Instant,
+        space: SpaceId,
+        packets: &[(u64, SentPacket)],
+        ack: &Ack,
+    ) {
+        let marked = packets.iter().filter(|(_, p)| p.ecn).count() as u64;
+        let testing = packets.iter().filter(|(_, p)| p.ecn_testing).count() as u64;
+        let verdict = self.ecn.on_ack(space as usize, marked, testing, ack.ecn);
+        if verdict != EcnVerdict::Congestion {
+            return;
+        }
+        let newest = packets
+            .iter()
+            .filter(|(_, p)| p.epoch == self.path.epoch)
+            .map(|(_, p)| p.time)
+            .max();
+        if let Some(sent) = newest {
+            if self.path.cc.on_ce(sent, now) {
+                self.stats.ecn.ce_events += 1;
+                tracing::trace!(side = ?self.side, "ECN-CE: congestion");
+            }
+        }
     }
 
     fn on_frame_acked(&mut self, f: SentFrame) {
@@ -121,6 +159,10 @@ impl Connection {
             // RFC 9000 §9.4: what was lost on a previous path is no
             // congestion signal for this one, nor in its flight.
             let this_path = p.epoch == self.path.epoch;
+            // A lost PMTU probe says nothing about ECN either.
+            if p.ecn && this_path && !p.mtu_probe {
+                self.ecn.on_marked_lost(p.ecn_testing);
+            }
             if p.mtu_probe {
                 lost_probe = Some(pn);
                 self.stats.lost_mtu_probes += 1;

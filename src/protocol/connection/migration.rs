@@ -64,6 +64,8 @@ impl Connection {
         // (NAT rebinding keeps the same network path). §9.3, §8.1: until
         // validated, at most three times what arrived on the new path.
         let (previous, previous_validated) = self.path.move_to(&self.config, remote, datagram_len);
+        // RFC 9000 §13.4.2: ECN is validated again on the new path.
+        self.ecn.on_new_path();
         tracing::debug!(side = ?self.side, from = %previous, to = %remote, "peer migrated");
         self.stats.migrations += 1;
         if previous.ip() != remote.ip() {

@@ -21,6 +21,7 @@ mod acks;
 mod cids;
 mod close;
 mod datagrams;
+pub(super) mod ecn;
 #[cfg(feature = "test-hooks")]
 mod hooks;
 mod loss;
@@ -57,6 +58,7 @@ pub(crate) use cids::reset_token;
 use cids::CidState;
 pub use close::{ApplicationClose, ConnectionClose, ConnectionError};
 use datagrams::Datagrams;
+pub use ecn::EcnState;
 use path::PathState;
 use pending::PendingFrames;
 use qlog::QlogSink;
@@ -65,7 +67,7 @@ pub use qlog::{QlogDir, QlogFactory};
 use rand::rngs::StdRng;
 use recovery::Recovery;
 use spaces::{PacketSpace, SpaceId};
-pub use stats::{ConnectionStats, FrameStats};
+pub use stats::{ConnectionStats, EcnStats, FrameStats};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -127,6 +129,8 @@ pub struct Transmit {
     /// The local address to send from, when the socket is bound to a
     /// wildcard address: the one the peer reached (server only).
     pub src_ip: Option<std::net::IpAddr>,
+    /// The ECN codepoint to send the datagrams with (RFC 9000 §13.4).
+    pub ecn: Option<super::ecn::EcnCodepoint>,
     /// Total bytes in the buffer.
     pub size: usize,
     /// When several datagrams were written: the size of each but the last
@@ -233,10 +237,15 @@ pub struct Connection {
     sent_eliciting_since_recv: bool,
     /// The handshake was sped up once already (RFC 9002 §6.2.3).
     handshake_sped_up: bool,
+    /// ECN marking and validation of the current path.
+    ecn: ecn::Ecn,
+    /// The ECN codepoint of the transmit being built, and whether it is
+    /// in the testing period.
+    tx_ecn: Option<(super::ecn::EcnCodepoint, bool)>,
     /// Received packets that failed authentication (RFC 9001 §6.6).
     auth_failures: u64,
     /// 1-RTT packets that arrived before the server's handshake completed.
-    early_1rtt: Vec<bytes::BytesMut>,
+    early_1rtt: Vec<(bytes::BytesMut, Option<super::ecn::EcnCodepoint>)>,
     app_limited: bool,
     any_packet_processed: bool,
     handshake_data: Option<HandshakeData>,
@@ -336,6 +345,8 @@ impl Connection {
             keep_alive_from: None,
             sent_eliciting_since_recv: false,
             handshake_sped_up: false,
+            ecn: ecn::Ecn::new(config.ecn),
+            tx_ecn: None,
             early_1rtt: Vec::new(),
             auth_failures: 0,
             app_limited: false,
@@ -549,6 +560,10 @@ impl Connection {
         s.cwnd = self.path.cc.window();
         s.congestion_events = self.path.cc.congestion_events;
         s.mtu = self.path.mtu as u16;
+        s.ecn.state = self.ecn.state();
+        let peer = self.ecn.peer_counts();
+        s.ecn.peer_ect0 = peer.ect0;
+        s.ecn.peer_ce = peer.ce;
         s
     }
 

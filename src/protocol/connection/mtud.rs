@@ -169,6 +169,8 @@ impl Connection {
                 frames: Vec::new(),
                 zero_rtt: false,
                 mtu_probe: true,
+                ecn: false,
+                ecn_testing: false,
                 epoch: self.path.epoch,
             },
         );

@@ -56,6 +56,9 @@ pub(super) struct Acked {
     /// Packets we had declared lost that the ACK covers: the path
     /// reordered them (RFC 9002 §6.1); each undoes a loss.
     pub(super) spurious: u64,
+    /// The ACK raised the largest acknowledged packet number: it was
+    /// sent after every ACK processed before (RFC 9000 §13.4.2.1).
+    pub(super) new_largest: bool,
 }
 
 /// Packets declared lost at once.
@@ -168,6 +171,7 @@ impl Recovery {
         rtt: &mut RttEstimator,
     ) -> Acked {
         let sp = &mut self.spaces[space as usize];
+        let new_largest = sp.largest_acked.is_none_or(|l| ack.largest > l);
         sp.largest_acked = Some(sp.largest_acked.map_or(ack.largest, |l| l.max(ack.largest)));
         // RFC 9002 §6.1.1, §6.1.2: an ACK for a packet we declared lost
         // shows the path reorders. Raise the reordering thresholds past the
@@ -206,7 +210,11 @@ impl Recovery {
             rtt.update(ack_delay, now.saturating_duration_since(p.time));
             self.first_rtt_sample.get_or_insert(now);
         }
-        Acked { packets, spurious }
+        Acked {
+            packets,
+            spurious,
+            new_largest,
+        }
     }
 
     /// Declares packets of `space` lost by packet or time threshold
@@ -457,6 +465,8 @@ mod tests {
             frames: vec![SentFrame::HandshakeDone],
             zero_rtt: false,
             mtu_probe: false,
+            ecn: false,
+            ecn_testing: false,
             epoch: 0,
         }
     }

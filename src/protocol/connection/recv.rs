@@ -6,6 +6,7 @@ use super::spaces::SpaceId;
 use super::{Connection, EndpointEvent, Event, HandshakeData, State, LOCAL_CID_LEN};
 use crate::protocol::cid::ConnectionId;
 use crate::protocol::crypto;
+use crate::protocol::ecn::EcnCodepoint;
 use crate::protocol::error::{TransportError, TransportErrorCode};
 use crate::protocol::frame::{Frame, Frames, PacketSpaceKind};
 use crate::protocol::packet::{HeaderKind, LongType, PartialHeader};
@@ -33,17 +34,20 @@ impl Connection {
     /// Handles one UDP datagram from `remote` (possibly several coalesced
     /// packets, RFC 9000 §12.2).
     pub fn handle_datagram(&mut self, now: Instant, remote: SocketAddr, data: BytesMut) {
-        self.handle_datagram_to(now, remote, None, data);
+        self.handle_datagram_to(now, remote, None, None, data);
     }
 
     /// As [`handle_datagram`](Self::handle_datagram), with the local IP
     /// address the datagram was sent to (from IP_PKTINFO or the like):
-    /// a server answers from the address its client reached.
+    /// a server answers from the address its client reached; and the
+    /// ECN codepoint of its IP header, which ACK frames report (RFC 9000
+    /// §13.4.1).
     pub fn handle_datagram_to(
         &mut self,
         now: Instant,
         remote: SocketAddr,
         local_ip: Option<std::net::IpAddr>,
+        ecn: Option<EcnCodepoint>,
         mut data: BytesMut,
     ) {
         if self.state == State::Drained || !self.accept_from(remote) {
@@ -74,12 +78,12 @@ impl Connection {
                 && !self.handshake_complete
             {
                 if self.early_1rtt.len() < MAX_EARLY_1RTT {
-                    self.early_1rtt.push(packet);
+                    self.early_1rtt.push((packet, ecn));
                 }
                 continue;
             }
             let authenticated = self.stats.packets_received;
-            if let Some((pn, non_probing)) = self.handle_packet(now, header, packet) {
+            if let Some((pn, non_probing)) = self.handle_packet(now, header, ecn, packet) {
                 self.on_packet_from(now, remote, pn, non_probing, datagram_len);
             }
             // A server answers from the address an authenticated packet
@@ -96,9 +100,9 @@ impl Connection {
             }
         }
         if self.handshake_complete && !self.early_1rtt.is_empty() {
-            for packet in std::mem::take(&mut self.early_1rtt) {
+            for (packet, ecn) in std::mem::take(&mut self.early_1rtt) {
                 if let Ok(header) = PartialHeader::parse(&packet, LOCAL_CID_LEN) {
-                    let _ = self.handle_packet(now, header, packet);
+                    let _ = self.handle_packet(now, header, ecn, packet);
                 }
                 if self.is_closed() {
                     return;
@@ -126,6 +130,7 @@ impl Connection {
         &mut self,
         now: Instant,
         header: PartialHeader,
+        ecn: Option<EcnCodepoint>,
         mut packet: BytesMut,
     ) -> Option<(u64, bool)> {
         let space = match &header.kind {
@@ -210,6 +215,13 @@ impl Connection {
         if !self.spaces[space as usize].acks.on_packet_received(pn, now) {
             return None;
         }
+        self.spaces[space as usize].acks.on_ecn(ecn);
+        match ecn {
+            Some(EcnCodepoint::Ect0) => self.stats.ecn.received_ect0 += 1,
+            Some(EcnCodepoint::Ect1) => self.stats.ecn.received_ect1 += 1,
+            Some(EcnCodepoint::Ce) => self.stats.ecn.received_ce += 1,
+            None => {}
+        }
         self.reset_idle(now);
         self.keep_alive_from = Some(now);
         self.sent_eliciting_since_recv = false;
@@ -282,19 +294,21 @@ impl Connection {
             return None;
         }
         if ack_eliciting {
-            self.schedule_ack(now, space, pn);
+            // RFC 9000 §13.2.1: a CE mark is acknowledged at once, so the
+            // sender reacts to the congestion within a round trip.
+            self.schedule_ack(now, space, pn, ecn == Some(EcnCodepoint::Ce));
         }
         (space == SpaceId::Data).then_some((pn, non_probing))
     }
 
     /// Decides when to acknowledge (RFC 9000 §13.2.1, §13.2.2): packets
     /// of the Initial and Handshake spaces at once.
-    fn schedule_ack(&mut self, now: Instant, space: SpaceId, pn: u64) {
+    fn schedule_ack(&mut self, now: Instant, space: SpaceId, pn: u64, congested: bool) {
         let max_ack_delay = self.config.max_ack_delay;
         self.spaces[space as usize].acks.on_ack_eliciting(
             now,
             pn,
-            space != SpaceId::Data,
+            space != SpaceId::Data || congested,
             max_ack_delay,
         );
     }

@@ -42,12 +42,16 @@ impl Connection {
         if matches!(self.state, State::Draining | State::Drained) {
             return None;
         }
+        // One codepoint for the whole batch (RFC 9000 §13.4.2).
+        let ecn = self.ecn.codepoint();
+        self.tx_ecn = ecn.map(|c| (c, self.ecn.testing()));
         if let Some(size) = self.write_mtu_probe(now, buf, 0) {
             self.stats.udp_tx_datagrams += 1;
             self.stats.udp_tx_bytes += size as u64;
             return Some(Transmit {
                 destination: self.path.remote,
                 src_ip: self.path.local_ip,
+                ecn,
                 size,
                 segment_size: None,
             });
@@ -86,6 +90,7 @@ impl Connection {
         Some(Transmit {
             destination: self.path.remote,
             src_ip: self.path.local_ip,
+            ecn,
             size: buf.len(),
             segment_size: (count > 1).then_some(segment),
         })
@@ -314,6 +319,8 @@ impl Connection {
                     frames,
                     zero_rtt,
                     mtu_probe: false,
+                    ecn: false,
+                    ecn_testing: false,
                     epoch: self.path.epoch,
                 },
             );
@@ -338,6 +345,9 @@ impl Connection {
     /// (and against the 1-RTT keys' confidentiality limit).
     pub(super) fn count_sent(&mut self, space: SpaceId, frames: FrameStats) {
         self.stats.packets_sent += 1;
+        let marked = self.tx_ecn.is_some();
+        self.ecn.on_sent(space as usize, marked);
+        self.stats.ecn.sent_ect0 += u64::from(marked);
         if space == SpaceId::Data {
             self.sealed_in_phase += 1;
         }
@@ -346,7 +356,9 @@ impl Connection {
     }
 
     /// Tracks an ack-eliciting packet for loss recovery, in flight.
-    pub(super) fn track_sent(&mut self, space: SpaceId, pn: u64, packet: SentPacket) {
+    pub(super) fn track_sent(&mut self, space: SpaceId, pn: u64, mut packet: SentPacket) {
+        packet.ecn = self.tx_ecn.is_some();
+        packet.ecn_testing = self.tx_ecn.is_some_and(|(_, testing)| testing);
         self.path.cc.on_sent(u64::from(packet.size));
         self.recovery.on_packet_sent(space, pn, packet);
     }

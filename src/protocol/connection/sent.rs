@@ -55,6 +55,10 @@ pub(crate) struct SentPacket {
     pub zero_rtt: bool,
     /// A PMTU probe (RFC 8899): its loss is no congestion signal.
     pub mtu_probe: bool,
+    /// Sent marked ECT(0), and whether in the ECN testing period
+    /// (RFC 9000 §13.4.2); set when it is tracked.
+    pub ecn: bool,
+    pub ecn_testing: bool,
     /// The path epoch it was sent under ([`PathState::epoch`](super::path::PathState)):
     /// only packets of the current one count for congestion control.
     pub epoch: u32,

@@ -1,6 +1,7 @@
 //! Connection statistics: UDP and packet counters, frames per type, and
 //! the path figures a user wants to see.
 
+use super::ecn::EcnState;
 use crate::protocol::frame::*;
 use std::time::Duration;
 
@@ -55,6 +56,48 @@ pub struct ConnectionStats {
     pub cwnd: u64,
     /// Datagram size in use.
     pub mtu: u16,
+    /// ECN (RFC 9000 §13.4): marks sent, received and reported.
+    pub ecn: EcnStats,
+}
+
+/// ECN figures of a connection (RFC 9000 §13.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EcnStats {
+    /// Where validation of the current path stands.
+    pub state: EcnState,
+    /// QUIC packets we sent marked ECT(0).
+    pub sent_ect0: u64,
+    /// QUIC packets received marked ECT(0), ECT(1) and CE: what our ACK
+    /// frames report, summed over the packet number spaces.
+    pub received_ect0: u64,
+    /// See `received_ect0`.
+    pub received_ect1: u64,
+    /// See `received_ect0`.
+    pub received_ce: u64,
+    /// The peer's ECT(0) and CE counts of our packets, as its ACK frames
+    /// last reported them (validated), summed over the spaces.
+    pub peer_ect0: u64,
+    /// See `peer_ect0`.
+    pub peer_ce: u64,
+    /// Congestion events signalled by CE marks (also counted in
+    /// `congestion_events`).
+    pub ce_events: u64,
+}
+
+impl Default for EcnStats {
+    fn default() -> Self {
+        Self {
+            state: EcnState::Disabled,
+            sent_ect0: 0,
+            received_ect0: 0,
+            received_ect1: 0,
+            received_ce: 0,
+            peer_ect0: 0,
+            peer_ce: 0,
+            ce_events: 0,
+        }
+    }
 }
 
 /// Declares [`FrameStats`] from one list of counters, each with the frame

@@ -356,6 +356,7 @@ pub struct ServerConfig {
     pub(crate) incoming_buffer_size: usize,
     pub(crate) incoming_buffer_size_total: usize,
     pub(crate) retry: bool,
+    pub(crate) retry_above: Option<u32>,
     pub(crate) send_new_token: bool,
     pub(crate) token_key: Arc<TokenKey>,
     pub(crate) retry_token_lifetime: Duration,
@@ -383,6 +384,7 @@ impl ServerConfig {
             incoming_buffer_size: 64 * 1024,
             incoming_buffer_size_total: 16 << 20,
             retry: false,
+            retry_above: Some(10_000),
             send_new_token: true,
             token_key: Arc::new(TokenKey::default()),
             retry_token_lifetime: DEFAULT_RETRY_TOKEN_LIFETIME,
@@ -452,6 +454,21 @@ impl ServerConfig {
     /// decides per client instead.
     pub fn retry(&mut self, value: bool) -> &mut Self {
         self.retry = value;
+        self
+    }
+
+    /// Switch Retry on by itself while more than `rate` connection
+    /// attempts a second arrive (as a server under an Initial flood
+    /// does): past that rate, clients that have not proved their address
+    /// get a Retry, which costs the server no state, and only those that
+    /// answer it (spoofed sources cannot) reach `accept()`. Retry is also
+    /// on whenever unvalidated attempts (undecided or handshaking) hold
+    /// half of [`max_incoming`](Self::max_incoming), so the other half
+    /// stays for clients that proved their address. 10,000 a second by
+    /// default; `None` never switches Retry on by itself (attempts past
+    /// `max_incoming` are then refused).
+    pub fn retry_above(&mut self, rate: Option<u32>) -> &mut Self {
+        self.retry_above = rate;
         self
     }
 

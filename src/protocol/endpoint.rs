@@ -27,7 +27,7 @@ use rand::{Rng, RngCore, SeedableRng};
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Identifies a connection within one endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -161,6 +161,9 @@ pub struct EndpointStats {
     pub refused_handshakes: u64,
     /// Client attempts the application ignored.
     pub ignored_handshakes: u64,
+    /// Client attempts answered with a Retry by the endpoint itself
+    /// (`ServerConfig::retry`, or switched on under load).
+    pub retried_handshakes: u64,
 }
 
 /// Routing state of one UDP socket.
@@ -184,6 +187,12 @@ pub struct Endpoint {
     refuse_new: bool,
     /// Server connections whose handshake has not completed.
     handshaking: HashSet<ConnectionHandle>,
+    /// Those of `handshaking` whose client had not proved its address
+    /// when accepted.
+    unvalidated_handshakes: HashSet<ConnectionHandle>,
+    /// Connection attempts counted in the current one-second window,
+    /// and when it began (`ServerConfig::retry_above`).
+    attempts: (Option<Instant>, u64),
     /// Connection attempts awaiting the application's decision.
     incoming: PendingIncoming,
     stats: EndpointStats,
@@ -226,6 +235,8 @@ impl Endpoint {
             next_handle: 0,
             refuse_new: false,
             handshaking: HashSet::new(),
+            unvalidated_handshakes: HashSet::new(),
+            attempts: (None, 0),
             incoming: PendingIncoming::default(),
             stats: EndpointStats::default(),
         }
@@ -418,6 +429,24 @@ impl Endpoint {
         }
     }
 
+    /// Counts an attempt; true when Retry should switch on by itself
+    /// (unless `retry_above` is `None`): past `retry_above` attempts in
+    /// the current second, or while unvalidated attempts hold half of
+    /// `max_incoming`.
+    fn under_load(&mut self, now: Instant, server: &ServerConfig) -> bool {
+        let Some(limit) = server.retry_above else {
+            return false;
+        };
+        let (start, count) = &mut self.attempts;
+        if start.is_none_or(|s| now.saturating_duration_since(s) >= Duration::from_secs(1)) {
+            *start = Some(now);
+            *count = 0;
+        }
+        *count += 1;
+        let unvalidated = self.incoming.unvalidated() + self.unvalidated_handshakes.len();
+        *count > u64::from(limit) || 2 * unvalidated >= server.max_incoming
+    }
+
     /// True when no further connection attempt fits: the endpoint is
     /// closing, or `max_connections` or `max_incoming` is reached.
     fn incoming_full(&mut self, now: Instant, server: &ServerConfig) -> bool {
@@ -545,7 +574,9 @@ impl Endpoint {
                 Err(TokenError::Unusable) => {}
             }
         }
-        if server.retry && !validation.address_validated {
+        let busy = self.under_load(now, server);
+        if (server.retry || busy) && !validation.address_validated {
+            self.stats.retried_handshakes += 1;
             return DatagramEvent::Respond(self.retry_packet(
                 now,
                 server,
@@ -628,6 +659,9 @@ impl Endpoint {
         self.add_route(incoming.dcid, h);
         self.add_route(our_cid, h);
         self.handshaking.insert(h);
+        if !incoming.validation.address_validated {
+            self.unvalidated_handshakes.insert(h);
+        }
         self.stats.accepted_handshakes += 1;
         let first = Held {
             remote: incoming.remote,
@@ -737,6 +771,7 @@ impl Endpoint {
             }
             EndpointEvent::Established => {
                 self.handshaking.remove(&h);
+                self.unvalidated_handshakes.remove(&h);
             }
             EndpointEvent::Drained => self.forget(h),
         }
@@ -766,6 +801,7 @@ impl Endpoint {
         }
         self.forget_reset_token(h);
         self.handshaking.remove(&h);
+        self.unvalidated_handshakes.remove(&h);
     }
 }
 

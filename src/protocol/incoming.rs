@@ -121,6 +121,8 @@ pub(crate) struct Held {
 struct Pending {
     received: Instant,
     remote: SocketAddr,
+    /// The client proved its address (a Retry or NEW_TOKEN token).
+    validated: bool,
     held: Vec<Held>,
     bytes: usize,
 }
@@ -132,12 +134,20 @@ struct Pending {
 pub(crate) struct PendingIncoming {
     by_dcid: HashMap<ConnectionId, Pending>,
     bytes: usize,
+    /// Attempts whose client has not proved its address.
+    unvalidated: usize,
 }
 
 impl PendingIncoming {
     /// Attempts awaiting a decision.
     pub(crate) fn len(&self) -> usize {
         self.by_dcid.len()
+    }
+
+    /// Attempts awaiting a decision whose client address is not
+    /// validated.
+    pub(crate) fn unvalidated(&self) -> usize {
+        self.unvalidated
     }
 
     /// True when `dcid` names an undecided attempt.
@@ -147,15 +157,21 @@ impl PendingIncoming {
 
     /// Records an attempt surfaced as an `Incoming`.
     pub(crate) fn insert(&mut self, incoming: &Incoming) {
-        self.by_dcid.insert(
+        let validated = incoming.validation.address_validated;
+        let old = self.by_dcid.insert(
             incoming.dcid,
             Pending {
                 received: incoming.received,
                 remote: incoming.remote,
+                validated,
                 held: Vec::new(),
                 bytes: 0,
             },
         );
+        self.unvalidated += usize::from(!validated);
+        if let Some(old) = old {
+            self.forgot(&old);
+        }
     }
 
     /// Holds a further datagram of the attempt for `dcid`, if it comes
@@ -185,21 +201,29 @@ impl PendingIncoming {
         let Some(p) = self.by_dcid.remove(dcid) else {
             return Vec::new();
         };
-        self.bytes -= p.bytes;
+        self.forgot(&p);
         p.held
+    }
+
+    /// An attempt left: its bytes and its count go.
+    fn forgot(&mut self, p: &Pending) {
+        self.bytes -= p.bytes;
+        self.unvalidated -= usize::from(!p.validated);
     }
 
     /// Forgets attempts undecided for longer than [`INCOMING_EXPIRY`].
     pub(crate) fn expire(&mut self, now: Instant) {
-        let mut freed = 0;
+        let (mut freed, mut unvalidated) = (0, 0);
         self.by_dcid.retain(|_, p| {
             let keep = now.saturating_duration_since(p.received) < INCOMING_EXPIRY;
             if !keep {
                 freed += p.bytes;
+                unvalidated += usize::from(!p.validated);
             }
             keep
         });
         self.bytes -= freed;
+        self.unvalidated -= unvalidated;
     }
 }
 

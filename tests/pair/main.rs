@@ -13,6 +13,7 @@ mod datagrams;
 mod early_1rtt;
 mod ecn;
 mod error_codes;
+mod flood;
 mod flow_control;
 mod handshake;
 mod idle;

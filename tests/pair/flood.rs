@@ -6,9 +6,7 @@
 //! more than three times what came from it (RFC 9000 §8.1), and a real
 //! client, which answers the Retry, still connects.
 
-use actix_quic::protocol::{
-    ClientConfig, Connection, DatagramEvent, Endpoint, EndpointConfig, ServerConfig,
-};
+use actix_quic::protocol::{ClientConfig, Connection, DatagramEvent, Endpoint, EndpointConfig};
 use bytes::BytesMut;
 use std::collections::HashMap;
 use std::net::SocketAddr;

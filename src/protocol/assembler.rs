@@ -136,6 +136,12 @@ impl Assembler {
         }
     }
 
+    /// Chunks held beyond a gap: each costs a map entry and a buffer
+    /// whatever its size, the cost a fragmenting peer drives up.
+    pub fn ahead_chunks(&self) -> usize {
+        self.ahead.len()
+    }
+
     #[cfg(any(test, feature = "test-hooks"))]
     /// Number of separate chunks held.
     pub fn chunk_count(&self) -> usize {

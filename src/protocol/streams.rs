@@ -14,6 +14,17 @@ use std::collections::{HashMap, HashSet, VecDeque};
 /// Most STOP_SENDING codes remembered for forgotten send halves.
 const MAX_REMEMBERED_STOPS: usize = 1024;
 
+/// Chunks beyond gaps a connection may hold in all, at least and at most;
+/// in between, one per 256 bytes of the connection's receive window (a
+/// peer whose packets are lost or reordered leaves about one gap per
+/// packet, some 1200 bytes).
+const MIN_FRAGMENTS: u64 = 4096;
+const MAX_FRAGMENTS: u64 = 1 << 16;
+
+/// A stream's chunks beyond gaps are counted against the connection's
+/// bound only once it holds more than this many.
+const FRAGMENT_SCAN_FROM: usize = 16;
+
 /// A RESET_STREAM frame (RFC 9000 §19.4): the stream, our error code and
 /// the final size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -255,6 +266,9 @@ pub(super) struct Streams {
     /// Our MAX_DATA.
     local_max_data: u64,
     local_window: u64,
+    /// Most chunks held beyond gaps, all streams together (RFC 9000
+    /// §21.7).
+    max_fragments: usize,
     /// Sum of highest received offsets.
     received: u64,
     /// Bytes consumed by the application (plus discarded).
@@ -314,6 +328,7 @@ impl Streams {
             unacked: 0,
             local_max_data: receive_window,
             local_window: receive_window,
+            max_fragments: (receive_window / 256).clamp(MIN_FRAGMENTS, MAX_FRAGMENTS) as usize,
             received: 0,
             consumed: 0,
             peer_stream_bidi_local: 0,
@@ -594,9 +609,25 @@ impl Streams {
             self.maybe_forget_recv(id);
             return Ok(());
         }
+        let ahead = rs.asm.ahead_chunks();
         rs.asm.insert(offset, data);
+        let grew = rs.asm.ahead_chunks() > ahead.max(FRAGMENT_SCAN_FROM);
         if !was && rs.readable() {
             self.events.push_back(StreamEvent::Readable(id));
+        }
+        // RFC 9000 §21.7: the data held beyond gaps is bounded by flow
+        // control, but its tracking is not: a peer sending one byte in
+        // every other position costs a map entry and a buffer per byte.
+        // Past a bound on fragments across all streams, the connection
+        // closes. Counted only when a stream grows past a few, so an
+        // ordinary reordering costs nothing.
+        if grew {
+            let fragments: usize = self.recv.values().map(|r| r.asm.ahead_chunks()).sum();
+            if fragments > self.max_fragments {
+                return Err(TransportError::protocol_violation(
+                    "stream data too fragmented",
+                ));
+            }
         }
         Ok(())
     }

@@ -5,6 +5,11 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+/// Counts the heap bytes each test's thread holds (`pinning.rs`).
+#[global_allocator]
+static ALLOC: alloc_count::Counting = alloc_count::Counting;
+
+mod alloc_count;
 mod amplification;
 mod bad_input;
 mod cids;
@@ -23,6 +28,7 @@ mod loss;
 mod migration;
 mod mtu;
 mod persistent_congestion;
+mod pinning;
 mod probes;
 #[cfg(feature = "qlog")]
 mod qlog;

@@ -16,6 +16,9 @@ use bytes::{Bytes, BytesMut};
 use std::net::SocketAddr;
 use std::time::Instant;
 
+/// Most CRYPTO chunks held beyond gaps in one packet number space.
+const MAX_CRYPTO_FRAGMENTS: usize = 256;
+
 /// Why a packet's payload could not be opened.
 enum OpenFailure {
     /// No keys for its space (yet, or any more).
@@ -628,6 +631,14 @@ impl Connection {
             ));
         }
         sp.crypto_in.insert(offset, data);
+        // RFC 9000 §21.7: a handshake needs a few CRYPTO frames, not
+        // thousands of fragments (each costs tracking whatever its size).
+        if sp.crypto_in.ahead_chunks() > MAX_CRYPTO_FRAGMENTS {
+            return Err(TransportError::new(
+                TransportErrorCode::CRYPTO_BUFFER_EXCEEDED,
+                "CRYPTO data too fragmented",
+            ));
+        }
         while let Some(chunk) = self.spaces[space as usize].crypto_in.read(usize::MAX) {
             let read = self.tls.lock().read_hs(&chunk);
             if let Err(e) = read {

@@ -5,5 +5,6 @@
 
 mod bench;
 mod interop;
+mod load;
 mod process;
 mod quic_cp;

@@ -27,6 +27,9 @@ pub mod testing;
 #[cfg_attr(docsrs, doc(cfg(feature = "actix-web")))]
 pub mod web;
 
+/// Test hook: faults injected into an endpoint's socket.
+#[cfg(feature = "test-hooks")]
+pub use actors::SocketFaults;
 pub use actors::{ConnectionActor, EndpointActor, Subscription};
 pub use errors::{
     ClosedStream, ReadError, ReadExactError, ReadToEndError, StoppedError, WriteError, Written,

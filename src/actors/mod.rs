@@ -13,4 +13,6 @@ pub(crate) use connection::{
 };
 pub use endpoint::EndpointActor;
 pub(crate) use endpoint::EndpointShared;
+#[cfg(feature = "test-hooks")]
+pub use socket::SocketFaults;
 pub(crate) use socket::{Received, Socket};

@@ -40,6 +40,36 @@ pub(crate) struct Socket {
     io: tokio::net::UdpSocket,
     state: quinn_udp::UdpSocketState,
     local: SocketAddr,
+    #[cfg(feature = "test-hooks")]
+    faults: Arc<SocketFaults>,
+}
+
+/// **Test hook.** Faults to inject into an endpoint's socket: each
+/// counter is how many of the next operations fail that way.
+#[cfg(feature = "test-hooks")]
+#[derive(Debug, Default)]
+pub struct SocketFaults {
+    /// Sends failing with ENOBUFS (the kernel's buffers are full).
+    pub enobufs: std::sync::atomic::AtomicU32,
+    /// Sends failing with EAGAIN although the socket is writable.
+    pub eagain: std::sync::atomic::AtomicU32,
+    /// Receives failing with ECONNREFUSED (an ICMP port unreachable
+    /// reported on the socket).
+    pub refused: std::sync::atomic::AtomicU32,
+    /// Received batches whose last datagram loses its last 100 bytes (a
+    /// GRO batch cut short).
+    pub truncated: std::sync::atomic::AtomicU32,
+}
+
+#[cfg(feature = "test-hooks")]
+impl SocketFaults {
+    /// Takes one fault from `counter`; true when there was one.
+    fn take(counter: &std::sync::atomic::AtomicU32) -> bool {
+        use std::sync::atomic::Ordering;
+        counter
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+            .is_ok()
+    }
 }
 
 impl Socket {
@@ -65,7 +95,19 @@ impl Socket {
         let state = quinn_udp::UdpSocketState::new((&std).into())?;
         let io = tokio::net::UdpSocket::from_std(std)?;
         let local = io.local_addr()?;
-        Ok(Arc::new(Self { io, state, local }))
+        Ok(Arc::new(Self {
+            io,
+            state,
+            local,
+            #[cfg(feature = "test-hooks")]
+            faults: Arc::default(),
+        }))
+    }
+
+    /// **Test hook.** The faults to inject into this socket.
+    #[cfg(feature = "test-hooks")]
+    pub(crate) fn faults(&self) -> Arc<SocketFaults> {
+        self.faults.clone()
     }
 
     /// The bound address.
@@ -91,6 +133,15 @@ impl Socket {
         contents: &[u8],
         segment_size: Option<usize>,
     ) -> io::Result<()> {
+        #[cfg(feature = "test-hooks")]
+        {
+            if SocketFaults::take(&self.faults.enobufs) {
+                return Err(io::Error::other("no buffer space available (injected)"));
+            }
+            if SocketFaults::take(&self.faults.eagain) {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+        }
         let t = quinn_udp::Transmit {
             destination,
             ecn: ecn.and_then(|c| quinn_udp::EcnCodepoint::from_bits(c.bits())),
@@ -119,9 +170,20 @@ impl Socket {
             let mut iovs: Vec<IoSliceMut<'_>> =
                 scratch.iter_mut().map(|b| IoSliceMut::new(b)).collect();
             let res = self.io.try_io(Interest::READABLE, || {
+                #[cfg(feature = "test-hooks")]
+                if SocketFaults::take(&self.faults.refused) {
+                    return Err(io::ErrorKind::ConnectionRefused.into());
+                }
                 self.state.recv((&self.io).into(), &mut iovs, &mut metas)
             });
             drop(iovs);
+            #[cfg(feature = "test-hooks")]
+            if let Ok(n @ 1..) = res {
+                if SocketFaults::take(&self.faults.truncated) {
+                    let last = &mut metas[n - 1];
+                    last.len = last.len.saturating_sub(100);
+                }
+            }
             match res {
                 Ok(n) => {
                     let mut out = Vec::with_capacity(n);

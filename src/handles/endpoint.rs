@@ -24,6 +24,9 @@ pub struct Endpoint {
     addr: Addr<EndpointActor>,
     local: Arc<Mutex<SocketAddr>>,
     shared: Arc<EndpointShared>,
+    /// The faults injected into the first socket (test hook).
+    #[cfg(feature = "test-hooks")]
+    faults: Arc<crate::actors::SocketFaults>,
 }
 
 impl Endpoint {
@@ -48,13 +51,24 @@ impl Endpoint {
     ) -> io::Result<Self> {
         let socket = Socket::bind(addr)?;
         let local = socket.local_addr();
+        #[cfg(feature = "test-hooks")]
+        let faults = socket.faults();
         let shared = Arc::new(EndpointShared::default());
         let addr = EndpointActor::new(socket, config, server, shared.clone()).start();
         Ok(Self {
             addr,
             local: Arc::new(Mutex::new(local)),
             shared,
+            #[cfg(feature = "test-hooks")]
+            faults,
         })
+    }
+
+    /// **Test hook.** Faults to inject into the endpoint's socket (the one
+    /// it was created with): failed sends and receives, truncated batches.
+    #[cfg(feature = "test-hooks")]
+    pub fn socket_faults_for_test(&self) -> &crate::actors::SocketFaults {
+        &self.faults
     }
 
     /// The endpoint actor's address.

@@ -17,6 +17,7 @@ mod incoming;
 mod migration;
 mod relay;
 mod retry;
+mod socket_faults;
 mod stateless_reset;
 mod streams;
 mod tokio_io;

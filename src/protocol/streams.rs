@@ -925,6 +925,17 @@ impl Streams {
             .is_some_and(|r| r.reset.is_none() && !r.stopped && r.asm.has_data())
     }
 
+    /// A read of `id` would answer now (data, the end, a reset, or that
+    /// the stream is gone) rather than wait.
+    pub(super) fn read_ready(&self, id: StreamId) -> bool {
+        self.recv.get(&id).is_none_or(|r| r.stopped || r.readable())
+    }
+
+    /// A stream the peer opened in `d` waits to be accepted.
+    pub(super) fn has_incoming(&self, d: Dir) -> bool {
+        !self.incoming[d.index()].is_empty()
+    }
+
     /// Everything up to the FIN of `id` was read: the next read reports
     /// the end.
     pub(super) fn at_end(&self, id: StreamId) -> bool {

@@ -66,6 +66,12 @@ impl Subscribers {
             .map(|s| s.sink.as_ref())
     }
 
+    /// True when incoming streams go to a subscriber.
+    #[cfg(debug_assertions)]
+    pub(super) fn takes_streams(&self) -> bool {
+        self.newest(true).is_some()
+    }
+
     /// Tells every subscriber the connection closed, and forgets them.
     pub(super) fn close(&mut self, error: &ConnectionError) {
         for s in self.list.drain(..) {

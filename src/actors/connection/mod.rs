@@ -134,6 +134,12 @@ impl ConnectionActor {
         self.flush(ctx, now);
         self.arm_timer(ctx);
         self.update_snapshot();
+        #[cfg(debug_assertions)]
+        {
+            let subscribed = self.subscribers.takes_streams();
+            self.waiters
+                .assert_no_missed_wake_up(&self.conn, &self.shared, subscribed);
+        }
     }
 
     /// Keeps exactly one timer armed no later than the connection's

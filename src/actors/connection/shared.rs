@@ -166,6 +166,12 @@ impl Shared {
         })
     }
 
+    /// True when the peer's limit, as `conn` knows it, allows another of
+    /// our streams of `dir` than those handed out.
+    pub(super) fn stream_credit_left(&self, conn: &ProtoConnection, dir: Dir) -> bool {
+        self.streams[dir.index()].next.load(Ordering::Acquire) < conn.open_limit(dir)
+    }
+
     /// Takes the next index of our streams of `dir` if the peer's limit
     /// allows one more.
     pub(crate) fn take_stream(&self, dir: Dir) -> Option<StreamId> {

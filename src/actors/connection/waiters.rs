@@ -318,6 +318,43 @@ impl Waiters {
         }
     }
 
+    /// Checks, once a drive has handled every event, that no parked read,
+    /// open or accept could be answered now: each would be a lost
+    /// wake-up (a state change without the event that names it), and the
+    /// caller waits forever. Debug builds only (tests); `streams` says
+    /// whether accepted streams go to a subscriber instead.
+    #[cfg(debug_assertions)]
+    pub(super) fn assert_no_missed_wake_up(
+        &mut self,
+        conn: &ProtoConnection,
+        shared: &super::Shared,
+        subscribed: bool,
+    ) {
+        if conn.error().is_some() {
+            return;
+        }
+        for (id, q) in &mut self.readers {
+            prune(q);
+            assert!(
+                q.is_empty() || !conn.read_ready(*id),
+                "lost wake-up: a read parked on {id:?}, which can be read"
+            );
+        }
+        for dir in [crate::protocol::Dir::Bi, crate::protocol::Dir::Uni] {
+            let i = dir.index();
+            prune(&mut self.open[i]);
+            assert!(
+                self.open[i].is_empty() || !shared.stream_credit_left(conn, dir),
+                "lost wake-up: an open_{dir:?} parked with stream credit left"
+            );
+            prune(&mut self.accept[i]);
+            assert!(
+                self.accept[i].is_empty() || subscribed || !conn.has_incoming(dir),
+                "lost wake-up: an accept_{dir:?} parked with a stream waiting"
+            );
+        }
+    }
+
     /// Fails every parked read of `id` (the stream was stopped locally).
     pub(super) fn fail_readers(&mut self, id: StreamId, e: ReadError) {
         for r in self.readers.remove(&id).into_iter().flatten() {

@@ -720,6 +720,17 @@ impl Connection {
         self.streams.at_end(id)
     }
 
+    /// True when `read` on `id` would answer now instead of reporting
+    /// `Blocked` (data, the end, a reset, or that the stream is gone).
+    pub(crate) fn read_ready(&self, id: StreamId) -> bool {
+        self.streams.read_ready(id)
+    }
+
+    /// True when `accept(dir)` would return a stream now.
+    pub(crate) fn has_incoming(&self, dir: Dir) -> bool {
+        self.streams.has_incoming(dir)
+    }
+
     /// True when `read` on `id` would return data right now (not only the
     /// end of the stream or a reset).
     pub fn stream_has_data(&self, id: StreamId) -> bool {

@@ -15,6 +15,14 @@
 //! percentiles, the server's resident memory per connection (asked of
 //! the server over QUIC), and the connections lost. It exits with
 //! failure if any request failed or any connection was lost.
+//!
+//! `--flood SECONDS` measures an Initial flood instead: a thread sends
+//! authentic client Initials (20,000 distinct ones, each its own
+//! connection ID) from 64 source ports as fast as it can, while a real
+//! client connects every 50 ms. It prints the flood rate, what the
+//! server answered (Retry switches on by itself past its rate), the
+//! bytes that came back to the flooding ports against those they sent,
+//! the real clients' handshake times, and the server's memory.
 
 #[path = "shared/cli.rs"]
 #[allow(dead_code)]
@@ -34,7 +42,9 @@ use std::time::{Duration, Instant};
 
 const ALPN: &[u8] = b"load";
 const REQUEST: usize = 32;
-const USAGE: &str = "usage: load [--connections N] [--seconds S] [--interval-ms MS]\n       load serve --cert CERT.der --key KEY.der";
+const USAGE: &str = "usage: load [--connections N] [--seconds S] [--interval-ms MS] [--flood S]\n       load serve --cert CERT.der --key KEY.der";
+/// Distinct Initials (connection IDs) the flood sends, over and over.
+const FLOOD_INITIALS: u32 = 20_000;
 /// Handshakes in flight at once while connecting.
 const CONNECTING: usize = 64;
 
@@ -82,17 +92,29 @@ async fn serve(args: &[String]) -> Result<ExitCode, BoxError> {
     let open = Rc::new(RefCell::new(0usize));
     while let Some(incoming) = endpoint.accept().await {
         let open = open.clone();
+        let endpoint_stats = endpoint.clone();
         actix::spawn(async move {
             let Ok(conn) = incoming.await else { return };
             *open.borrow_mut() += 1;
             while let Ok((mut send, mut recv)) = conn.accept_bi().await {
                 let open = open.clone();
+                let endpoint_stats = endpoint_stats.clone();
                 actix::spawn(async move {
                     let Ok(req) = recv.read_to_end(1024).await else {
                         return;
                     };
                     let answer = if req == b"rss?" {
                         format!("{} {}", rss_kib(), open.borrow()).into_bytes()
+                    } else if req == b"stats?" {
+                        let s = endpoint_stats.stats();
+                        format!(
+                            "{} {} {} {}",
+                            rss_kib(),
+                            s.accepted_handshakes,
+                            s.retried_handshakes,
+                            s.refused_handshakes
+                        )
+                        .into_bytes()
                     } else {
                         vec![0xa5; REQUEST]
                     };
@@ -122,6 +144,7 @@ struct Options {
     connections: usize,
     seconds: u64,
     interval: Duration,
+    flood: Option<u64>,
 }
 
 fn options(args: &[String]) -> Result<Options, BoxError> {
@@ -129,12 +152,14 @@ fn options(args: &[String]) -> Result<Options, BoxError> {
         connections: 10_000,
         seconds: 30,
         interval: Duration::from_secs(1),
+        flood: None,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--connections" => o.connections = cli::value(&mut it, a, USAGE)?.parse()?,
             "--seconds" => o.seconds = cli::value(&mut it, a, USAGE)?.parse()?,
+            "--flood" => o.flood = Some(cli::value(&mut it, a, USAGE)?.parse()?),
             "--interval-ms" => {
                 o.interval = Duration::from_millis(cli::value(&mut it, a, USAGE)?.parse()?)
             }
@@ -223,6 +248,9 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 async fn drive(args: &[String]) -> Result<ExitCode, BoxError> {
     let o = options(args)?;
     let (_server, addr, config) = start_server()?;
+    if let Some(seconds) = o.flood {
+        return flood(addr, config, Duration::from_secs(seconds)).await;
+    }
     let endpoint = Endpoint::client("127.0.0.1:0".parse()?)?;
     endpoint.set_default_client_config(config);
     // A probe connection first: the server's memory with one connection.
@@ -321,4 +349,141 @@ async fn drive(args: &[String]) -> Result<ExitCode, BoxError> {
             ExitCode::FAILURE
         },
     )
+}
+
+/// What the flooding thread did.
+#[derive(Default)]
+struct Flooded {
+    sent: u64,
+    sent_bytes: u64,
+    answers: u64,
+    answer_bytes: u64,
+}
+
+/// Sends `initials` round-robin from `ports` sockets to `addr` until
+/// `until`, counting what comes back.
+fn flood_thread(initials: Vec<Vec<u8>>, addr: SocketAddr, until: Instant) -> Flooded {
+    let sockets: Vec<std::net::UdpSocket> = (0..64)
+        .map(|_| {
+            let s = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+            s.set_nonblocking(true).expect("nonblocking");
+            s
+        })
+        .collect();
+    let mut f = Flooded::default();
+    let mut buf = [0u8; 2048];
+    let mut i = 0usize;
+    while Instant::now() < until {
+        for _ in 0..256 {
+            let d = &initials[i % initials.len()];
+            if sockets[i % sockets.len()].send_to(d, addr).is_ok() {
+                f.sent += 1;
+                f.sent_bytes += d.len() as u64;
+            }
+            i += 1;
+        }
+        for s in &sockets {
+            while let Ok((n, _)) = s.recv_from(&mut buf) {
+                f.answers += 1;
+                f.answer_bytes += n as u64;
+            }
+        }
+    }
+    f
+}
+
+/// The server's memory and what its endpoint did with attempts.
+async fn server_stats(conn: &Connection) -> Result<Vec<u64>, BoxError> {
+    let (_, answer) = request(conn, b"stats?").await?;
+    String::from_utf8(answer)?
+        .split_whitespace()
+        .map(|v| v.parse().map_err(Into::into))
+        .collect()
+}
+
+/// The Initial flood: see the module documentation.
+async fn flood(addr: SocketAddr, config: ClientConfig, d: Duration) -> Result<ExitCode, BoxError> {
+    let endpoint = Endpoint::client("127.0.0.1:0".parse()?)?;
+    endpoint.set_default_client_config(config.clone());
+    let probe = endpoint.connect(addr, "localhost")?.await?;
+    let before = server_stats(&probe).await?;
+    // Authentic Initials, each from its own client connection.
+    let now = Instant::now();
+    let mut initials = Vec::new();
+    for i in 0..FLOOD_INITIALS {
+        let mut seed = [0u8; 32];
+        seed[..4].copy_from_slice(&i.to_le_bytes());
+        let mut client = actix_quic::protocol::Endpoint::new(
+            actix_quic::protocol::EndpointConfig::new(),
+            None,
+            seed,
+        );
+        let (_, mut conn) = client.connect(now, &config, addr, "localhost")?;
+        let mut buf = Vec::new();
+        let t = conn.poll_transmit(now, 1, &mut buf).ok_or("no Initial")?;
+        buf.truncate(t.size);
+        initials.push(buf);
+    }
+    let until = Instant::now() + d;
+    let flooder = std::thread::Builder::new()
+        .name("flood".into())
+        .spawn(move || flood_thread(initials, addr, until))?;
+    // Real clients meanwhile, one every 50 ms.
+    let mut handshakes = Vec::new();
+    let mut failed = 0;
+    while Instant::now() < until {
+        let t0 = Instant::now();
+        match tokio::time::timeout(
+            Duration::from_secs(10),
+            endpoint.connect(addr, "localhost")?,
+        )
+        .await
+        {
+            Ok(Ok(c)) => {
+                handshakes.push(t0.elapsed());
+                c.close(0u32.into(), b"");
+            }
+            Ok(Err(e)) => {
+                failed += 1;
+                println!("real client: {e}");
+            }
+            Err(_) => {
+                failed += 1;
+                println!("real client: no handshake in 10 s");
+            }
+        }
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    let during = server_stats(&probe).await?;
+    let f = flooder.join().map_err(|_| "flood thread panicked")?;
+    handshakes.sort();
+    println!(
+        "flood: {} Initials in {d:?} ({:.0}/s) from 64 ports; {} answers, {} bytes back for {} sent ({:.3}x)",
+        f.sent,
+        f.sent as f64 / d.as_secs_f64(),
+        f.answers,
+        f.answer_bytes,
+        f.sent_bytes,
+        f.answer_bytes as f64 / f.sent_bytes.max(1) as f64
+    );
+    println!(
+        "server: {} accepted, {} retried, {} refused; resident {} KiB before, {} KiB during",
+        during[1] - before[1],
+        during[2] - before[2],
+        during[3] - before[3],
+        before[0],
+        during[0]
+    );
+    println!(
+        "real clients: {} connected, {failed} failed; handshake p50 {:?} max {:?}",
+        handshakes.len(),
+        percentile(&handshakes, 0.5),
+        handshakes.last().copied().unwrap_or_default()
+    );
+    probe.close(0u32.into(), b"done");
+    Ok(if failed == 0 && !handshakes.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

@@ -462,10 +462,14 @@ impl ServerConfig {
     /// does): past that rate, clients that have not proved their address
     /// get a Retry, which costs the server no state, and only those that
     /// answer it (spoofed sources cannot) reach `accept()`. Retry is also
-    /// on whenever unvalidated attempts (undecided or handshaking) hold
-    /// half of [`max_incoming`](Self::max_incoming), so the other half
-    /// stays for clients that proved their address. 10,000 a second by
-    /// default; `None` never switches Retry on by itself (attempts past
+    /// on whenever unvalidated attempts in progress (undecided or
+    /// handshaking) number 1,024 or hold half of
+    /// [`max_incoming`](Self::max_incoming): real clients finish their
+    /// handshakes in a round trip or two, while attempts from spoofed
+    /// addresses never do and pile up; the rest of `max_incoming` stays
+    /// for clients that proved their address. Under load a tokenless
+    /// Initial gets its Retry without being decrypted. 10,000 a second
+    /// by default; `None` never switches Retry on by itself (attempts past
     /// `max_incoming` are then refused).
     pub fn retry_above(&mut self, rate: Option<u32>) -> &mut Self {
         self.retry_above = rate;

@@ -166,6 +166,10 @@ pub struct EndpointStats {
     pub retried_handshakes: u64,
 }
 
+/// Unvalidated connection attempts in progress past which Retry switches
+/// on by itself (see `ServerConfig::retry_above`).
+pub(crate) const MAX_UNVALIDATED_IN_PROGRESS: usize = 1024;
+
 /// Routing state of one UDP socket.
 pub struct Endpoint {
     server: Option<ServerConfig>,
@@ -405,6 +409,25 @@ impl Endpoint {
                 if data.len() < MIN_INITIAL_SIZE || header.dcid.len() < 8 {
                     return DatagramEvent::Drop;
                 }
+                // Under a flood (see `under_load`), an Initial without a
+                // token gets a Retry at once, without deriving its keys
+                // or decrypting it: the Retry is much smaller than the
+                // datagram (no amplification), and what is saved lets the
+                // endpoint drain its socket faster than a flood fills it,
+                // so real clients' packets get through (RFC 9000 §8.1.2
+                // allows a Retry in answer to any Initial).
+                let busy = self.under_load(now, &server);
+                if busy && header.token.is_empty() {
+                    self.stats.retried_handshakes += 1;
+                    return DatagramEvent::Respond(self.retry_packet(
+                        now,
+                        &server,
+                        remote,
+                        header.version().unwrap_or(packet::VERSION_1),
+                        &header.dcid,
+                        &scid,
+                    ));
+                }
                 // Only a packet that decrypts with the Initial keys creates
                 // state or gets an answer: junk shaped like an Initial costs
                 // one decryption.
@@ -422,7 +445,7 @@ impl Endpoint {
                     ));
                 }
                 self.validate(
-                    now, remote, local_ip, ecn, &server, data, &header, scid, &payload,
+                    now, remote, local_ip, ecn, &server, data, &header, scid, &payload, busy,
                 )
             }
             _ => DatagramEvent::Drop,
@@ -431,8 +454,12 @@ impl Endpoint {
 
     /// Counts an attempt; true when Retry should switch on by itself
     /// (unless `retry_above` is `None`): past `retry_above` attempts in
-    /// the current second, or while unvalidated attempts hold half of
-    /// `max_incoming`.
+    /// the current second, or while unvalidated attempts (undecided or
+    /// handshaking) hold half of `max_incoming` or number
+    /// [`MAX_UNVALIDATED_IN_PROGRESS`]. Real clients finish their
+    /// handshakes within a round trip or two; attempts from spoofed
+    /// addresses never do and pile up, so their number tells a flood
+    /// apart from a busy server.
     fn under_load(&mut self, now: Instant, server: &ServerConfig) -> bool {
         let Some(limit) = server.retry_above else {
             return false;
@@ -444,7 +471,9 @@ impl Endpoint {
         }
         *count += 1;
         let unvalidated = self.incoming.unvalidated() + self.unvalidated_handshakes.len();
-        *count > u64::from(limit) || 2 * unvalidated >= server.max_incoming
+        *count > u64::from(limit)
+            || 2 * unvalidated >= server.max_incoming
+            || unvalidated >= MAX_UNVALIDATED_IN_PROGRESS
     }
 
     /// True when no further connection attempt fits: the endpoint is
@@ -529,6 +558,7 @@ impl Endpoint {
         header: &PartialHeader,
         client_scid: ConnectionId,
         payload: &[u8],
+        busy: bool,
     ) -> DatagramEvent {
         let version = header.version().unwrap_or(packet::VERSION_1);
         // RFC 9368 §2.3: answer in a version both prefer, if compatible.
@@ -574,7 +604,6 @@ impl Endpoint {
                 Err(TokenError::Unusable) => {}
             }
         }
-        let busy = self.under_load(now, server);
         if (server.retry || busy) && !validation.address_validated {
             self.stats.retried_handshakes += 1;
             return DatagramEvent::Respond(self.retry_packet(

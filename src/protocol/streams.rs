@@ -927,11 +927,13 @@ impl Streams {
 
     /// A read of `id` would answer now (data, the end, a reset, or that
     /// the stream is gone) rather than wait.
+    #[cfg(debug_assertions)]
     pub(super) fn read_ready(&self, id: StreamId) -> bool {
         self.recv.get(&id).is_none_or(|r| r.stopped || r.readable())
     }
 
     /// A stream the peer opened in `d` waits to be accepted.
+    #[cfg(debug_assertions)]
     pub(super) fn has_incoming(&self, d: Dir) -> bool {
         !self.incoming[d.index()].is_empty()
     }

@@ -202,3 +202,21 @@ fn unvalidated_attempts_take_at_most_half_of_max_incoming() {
     real_client_connects(&mut ep, &client_config, now);
     ledger.assert_within_three_times();
 }
+
+#[test]
+fn unvalidated_attempts_in_progress_are_capped_whatever_the_rate() {
+    // Attempts from spoofed addresses never finish their handshakes:
+    // past 1,024 of them in progress, Retry, at any rate.
+    let (client_config, mut server_config) = crate::common::configs();
+    server_config.retry_above(Some(u32::MAX));
+    let mut ep = Endpoint::new(EndpointConfig::new(), Some(server_config), [11; 32]);
+    let now = Instant::now();
+    let mut ledger = Ledger::default();
+    for i in 0..1200 {
+        let (_, initial) = client(&client_config, 90_000 + i as u64, now);
+        ledger.flood(&mut ep, now, spoofed(i), &initial);
+    }
+    assert_eq!(ledger.accepted.len(), 1024);
+    assert_eq!(ledger.retries, 1200 - 1024);
+    real_client_connects(&mut ep, &client_config, now);
+}

@@ -168,6 +168,7 @@ impl Shared {
 
     /// True when the peer's limit, as `conn` knows it, allows another of
     /// our streams of `dir` than those handed out.
+    #[cfg(debug_assertions)]
     pub(super) fn stream_credit_left(&self, conn: &ProtoConnection, dir: Dir) -> bool {
         self.streams[dir.index()].next.load(Ordering::Acquire) < conn.open_limit(dir)
     }

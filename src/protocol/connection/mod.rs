@@ -722,11 +722,13 @@ impl Connection {
 
     /// True when `read` on `id` would answer now instead of reporting
     /// `Blocked` (data, the end, a reset, or that the stream is gone).
+    #[cfg(debug_assertions)]
     pub(crate) fn read_ready(&self, id: StreamId) -> bool {
         self.streams.read_ready(id)
     }
 
     /// True when `accept(dir)` would return a stream now.
+    #[cfg(debug_assertions)]
     pub(crate) fn has_incoming(&self, dir: Dir) -> bool {
         self.streams.has_incoming(dir)
     }

@@ -9,7 +9,8 @@ use super::stream_id::{Dir, StreamId, MAX_STREAM_COUNT};
 use super::varint::{self, VarInt};
 use super::Side;
 use bytes::Bytes;
-use std::collections::{HashMap, HashSet, VecDeque};
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::collections::VecDeque;
 
 /// Most STOP_SENDING codes remembered for forgotten send halves.
 const MAX_REMEMBERED_STOPS: usize = 1024;
@@ -194,7 +195,7 @@ pub(super) struct PendingControl {
     /// MAX_DATA needs sending.
     pub max_data: bool,
     /// Streams whose MAX_STREAM_DATA needs sending.
-    pub max_stream_data: HashSet<StreamId>,
+    pub max_stream_data: FxHashSet<StreamId>,
     /// MAX_STREAMS per direction needs sending.
     pub max_streams: [bool; 2],
     /// RESET_STREAM frames to send (id, code, final size).
@@ -242,8 +243,8 @@ pub enum StreamEvent {
 #[derive(Debug)]
 pub(super) struct Streams {
     side: Side,
-    send: HashMap<StreamId, SendState>,
-    recv: HashMap<StreamId, RecvState>,
+    send: FxHashMap<StreamId, SendState>,
+    recv: FxHashMap<StreamId, RecvState>,
     /// Streams opened locally per direction.
     opened_local: [u64; 2],
     /// Peer's MAX_STREAMS per direction.
@@ -279,13 +280,13 @@ pub(super) struct Streams {
     peer_stream_uni: u64,
     stream_window: u64,
     sendable: VecDeque<StreamId>,
-    in_sendable: HashSet<StreamId>,
+    in_sendable: FxHashSet<StreamId>,
     /// Control frames waiting to be sent.
     pub pending: PendingControl,
     events: VecDeque<StreamEvent>,
     conn_blocked_writers: bool,
     /// STOP_SENDING codes of send halves already forgotten.
-    stopped_codes: HashMap<StreamId, u64>,
+    stopped_codes: FxHashMap<StreamId, u64>,
     stopped_order: VecDeque<StreamId>,
     /// The MAX_DATA at which we last queued DATA_BLOCKED.
     data_blocked_reported: Option<u64>,
@@ -313,8 +314,8 @@ impl Streams {
         );
         Self {
             side,
-            send: HashMap::new(),
-            recv: HashMap::new(),
+            send: FxHashMap::default(),
+            recv: FxHashMap::default(),
             opened_local: [0; 2],
             max_local: [0; 2],
             opened_remote: [0; 2],
@@ -336,11 +337,11 @@ impl Streams {
             peer_stream_uni: 0,
             stream_window,
             sendable: VecDeque::new(),
-            in_sendable: HashSet::new(),
+            in_sendable: FxHashSet::default(),
             pending: PendingControl::default(),
             events: VecDeque::new(),
             conn_blocked_writers: false,
-            stopped_codes: HashMap::new(),
+            stopped_codes: FxHashMap::default(),
             stopped_order: VecDeque::new(),
             data_blocked_reported: None,
         }

@@ -13,7 +13,8 @@ use crate::protocol::{
     WriteFailure,
 };
 use bytes::Bytes;
-use std::collections::{HashMap, VecDeque};
+use rustc_hash::FxHashMap;
+use std::collections::VecDeque;
 use std::sync::{Arc, Weak};
 
 /// Where a parked read answers: one chunk (`Read`) or several (`ReadChunks`).
@@ -137,15 +138,15 @@ pub(super) type ParkedStopped = Reply<Result<Option<VarInt>, StoppedError>>;
 pub(super) struct Waiters {
     pub(super) open: [VecDeque<ParkedStream>; 2],
     pub(super) accept: [VecDeque<ParkedStream>; 2],
-    pub(super) readers: HashMap<StreamId, VecDeque<ParkedRead>>,
-    pub(super) writers: HashMap<StreamId, VecDeque<ParkedWrite>>,
+    pub(super) readers: FxHashMap<StreamId, VecDeque<ParkedRead>>,
+    pub(super) writers: FxHashMap<StreamId, VecDeque<ParkedWrite>>,
     /// Outboxes of `SendStream` handles with data the stream has no
     /// credit for yet.
-    pub(super) outboxes: HashMap<StreamId, Arc<Outbox>>,
+    pub(super) outboxes: FxHashMap<StreamId, Arc<Outbox>>,
     /// Every outbox the actor was told of, while its stream may still
     /// fail a write (a peer's STOP_SENDING fails the next one).
-    pub(super) known_outboxes: HashMap<StreamId, Weak<Outbox>>,
-    pub(super) stopped: HashMap<StreamId, Vec<ParkedStopped>>,
+    pub(super) known_outboxes: FxHashMap<StreamId, Weak<Outbox>>,
+    pub(super) stopped: FxHashMap<StreamId, Vec<ParkedStopped>>,
     pub(super) datagrams: VecDeque<Reply<Result<Bytes, ConnectionError>>>,
     pub(super) connected: Vec<Reply<Result<(), ConnectionError>>>,
     pub(super) handshake_data: Vec<Reply<Result<HandshakeData, ConnectionError>>>,
@@ -230,7 +231,7 @@ pub(super) fn map_write<T>(r: Result<T, WriteFailure>) -> Result<T, WriteError> 
 /// Drops the front of a stream's queue whose callers stopped waiting,
 /// forgetting the queue once empty; true when a live waiter is left.
 pub(super) fn prune_stream<W: Waiting>(
-    map: &mut HashMap<StreamId, VecDeque<W>>,
+    map: &mut FxHashMap<StreamId, VecDeque<W>>,
     id: StreamId,
 ) -> bool {
     let Some(q) = map.get_mut(&id) else {

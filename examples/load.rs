@@ -66,8 +66,8 @@ fn transport() -> Arc<TransportConfig> {
     Arc::new(t)
 }
 
-/// The server: answers each request with 32 bytes, and `rss?` with its
-/// resident memory and connection count.
+/// The server: answers each request with 32 bytes, and `stats?` with its
+/// resident memory, connection count and its endpoint's attempt counts.
 async fn serve(args: &[String]) -> Result<ExitCode, BoxError> {
     let mut it = args.iter();
     let (mut cert, mut key) = (None, None);
@@ -103,13 +103,12 @@ async fn serve(args: &[String]) -> Result<ExitCode, BoxError> {
                     let Ok(req) = recv.read_to_end(1024).await else {
                         return;
                     };
-                    let answer = if req == b"rss?" {
-                        format!("{} {}", rss_kib(), open.borrow()).into_bytes()
-                    } else if req == b"stats?" {
+                    let answer = if req == b"stats?" {
                         let s = endpoint_stats.stats();
                         format!(
-                            "{} {} {} {}",
+                            "{} {} {} {} {}",
                             rss_kib(),
+                            open.borrow(),
                             s.accepted_handshakes,
                             s.retried_handshakes,
                             s.refused_handshakes
@@ -228,16 +227,6 @@ async fn request(conn: &Connection, body: &[u8]) -> Result<(Duration, Vec<u8>), 
     Ok((t0.elapsed(), answer))
 }
 
-/// The server's resident memory (KiB) and open connections.
-async fn server_memory(conn: &Connection) -> Result<(u64, usize), BoxError> {
-    let (_, answer) = request(conn, b"rss?").await?;
-    let text = String::from_utf8(answer)?;
-    let mut parts = text.split_whitespace();
-    let rss = parts.next().ok_or("no rss")?.parse()?;
-    let open = parts.next().ok_or("no count")?.parse()?;
-    Ok((rss, open))
-}
-
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -255,7 +244,7 @@ async fn drive(args: &[String]) -> Result<ExitCode, BoxError> {
     endpoint.set_default_client_config(config);
     // A probe connection first: the server's memory with one connection.
     let probe = endpoint.connect(addr, "localhost")?.await?;
-    let (rss_before, _) = server_memory(&probe).await?;
+    let rss_before = server_stats(&probe).await?.rss_kib;
 
     let t0 = Instant::now();
     let mut conns: Vec<Connection> = Vec::with_capacity(o.connections);
@@ -312,7 +301,8 @@ async fn drive(args: &[String]) -> Result<ExitCode, BoxError> {
     }
     // Halfway through, the server's memory under load.
     actix_rt::time::sleep(Duration::from_secs(o.seconds) / 2).await;
-    let (rss_loaded, open) = server_memory(&probe).await?;
+    let loaded = server_stats(&probe).await?;
+    let (rss_loaded, open) = (loaded.rss_kib, loaded.open as usize);
     for t in tasks {
         let _ = t.await;
     }
@@ -392,13 +382,35 @@ fn flood_thread(initials: Vec<Vec<u8>>, addr: SocketAddr, until: Instant) -> Flo
     f
 }
 
-/// The server's memory and what its endpoint did with attempts.
-async fn server_stats(conn: &Connection) -> Result<Vec<u64>, BoxError> {
+/// What the server reports of itself.
+struct ServerStats {
+    /// Resident memory, KiB.
+    rss_kib: u64,
+    /// Connections open.
+    open: u64,
+    /// Its endpoint's accepted, retried and refused attempts.
+    accepted: u64,
+    retried: u64,
+    refused: u64,
+}
+
+/// Asks the server (over `conn`) for its figures.
+async fn server_stats(conn: &Connection) -> Result<ServerStats, BoxError> {
     let (_, answer) = request(conn, b"stats?").await?;
-    String::from_utf8(answer)?
+    let v: Vec<u64> = String::from_utf8(answer)?
         .split_whitespace()
-        .map(|v| v.parse().map_err(Into::into))
-        .collect()
+        .map(str::parse)
+        .collect::<Result<_, _>>()?;
+    let [rss_kib, open, accepted, retried, refused] = v[..] else {
+        return Err(format!("the server said {v:?}").into());
+    };
+    Ok(ServerStats {
+        rss_kib,
+        open,
+        accepted,
+        retried,
+        refused,
+    })
 }
 
 /// The Initial flood: see the module documentation.
@@ -468,11 +480,11 @@ async fn flood(addr: SocketAddr, config: ClientConfig, d: Duration) -> Result<Ex
     );
     println!(
         "server: {} accepted, {} retried, {} refused; resident {} KiB before, {} KiB during",
-        during[1] - before[1],
-        during[2] - before[2],
-        during[3] - before[3],
-        before[0],
-        during[0]
+        during.accepted - before.accepted,
+        during.retried - before.retried,
+        during.refused - before.refused,
+        before.rss_kib,
+        during.rss_kib
     );
     println!(
         "real clients: {} connected, {failed} failed; handshake p50 {:?} max {:?}",

@@ -8,17 +8,8 @@ use crate::util::*;
 use actix_quic::protocol::frame::Frame;
 use actix_quic::protocol::{Dir, SpaceId, TransportConfig, TransportErrorCode};
 use actix_quic::testing::{Direction, Link, Pair};
-use actix_quic::VarInt;
 use bytes::Bytes;
 use std::time::Duration;
-
-/// A window of `window` bytes per stream and for the connection.
-fn windows(window: u32) -> TransportConfig {
-    let mut c = TransportConfig::default();
-    c.stream_receive_window(VarInt::from_u32(window))
-        .receive_window(VarInt::from_u32(window));
-    c
-}
 
 /// The client sends `frame(offset)` (one byte) at every other offset from
 /// `from` to `to`, about a thousand bytes of frames per packet of
@@ -52,7 +43,11 @@ fn send_fragments(
 #[test]
 fn gaps_that_never_fill_pin_no_more_than_the_window() {
     const WINDOW: u32 = 256 * 1024;
-    let mut p = pair_with(windows(WINDOW), windows(WINDOW), Link::default());
+    let mut p = pair_with(
+        small_windows(u64::from(WINDOW)),
+        small_windows(u64::from(WINDOW)),
+        Link::default(),
+    );
     assert!(p.handshake_and_settle());
     let id = p.client.open(Dir::Uni).unwrap();
     let before = live();
@@ -81,7 +76,7 @@ fn a_peer_that_never_reads_pins_no_more_than_the_send_window() {
     const SEND_WINDOW: u64 = 2 * 1024 * 1024;
     let mut server = TransportConfig::default();
     server.send_window(SEND_WINDOW);
-    let mut p = pair_with(windows(64 * 1024), server, Link::default());
+    let mut p = pair_with(small_windows(64 * 1024), server, Link::default());
     assert!(p.handshake_and_settle());
     for _ in 0..100 {
         let id = p.client.open(Dir::Bi).unwrap();

@@ -40,9 +40,10 @@ pub use handles::{
 };
 pub use protocol::{
     ApplicationClose, ClientConfig, ConfigError, CongestionAlgorithm, CongestionPhase,
-    CongestionState, ConnectError, ConnectionClose, ConnectionError, ConnectionId, ConnectionStats,
-    Dir, EcnState, EcnStats, EndpointConfig, FrameStats, HandshakeData, IdleTimeout,
-    MtuDiscoveryConfig, SendDatagramError, ServerConfig, Side, StreamId, TokenKey, TokenStore,
+    CongestionState, ConnectError, ConnectionClose, ConnectionError, ConnectionId,
+    ConnectionIdGenerator, ConnectionStats, Dir, EcnState, EcnStats, EndpointConfig, FrameStats,
+    HandshakeData, IdleTimeout, MtuDiscoveryConfig, QuicLbCids, QuicLbConfig, QuicLbError,
+    RandomCids, SendDatagramError, ServerConfig, ServerId, Side, StreamId, TokenKey, TokenStore,
     TransportConfig, TransportError, TransportErrorCode, VarInt, VarIntBoundsExceeded,
     ZeroRttState, VERSION_1, VERSION_2,
 };

@@ -8,7 +8,8 @@ use super::connection::{ConnectionActor, PendingActor};
 use super::reply::{next_live, park, Answer, Reply};
 use super::socket::{Received, RecvBatches, Socket};
 use crate::messages::internal::{
-    AcceptInto, ConnectionEndpointEvent, Datagrams, EndpointClose, Rebind, SetSocket, StartClient,
+    AcceptInto, ConnectionEndpointEvent, Datagrams, EndpointClose, ForwardedDatagrams,
+    OfferIncoming, Rebind, SetSocket, StartClient,
 };
 use crate::messages::{
     Accept, AcceptIncoming, CloseEndpoint, Connect, IgnoreIncoming, IncomingDecision, NewIncoming,
@@ -24,27 +25,45 @@ use actix::prelude::*;
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
-/// What an endpoint actor shares with its handles, so that `connect`
-/// can answer at once: the default client configuration, and whether
-/// the endpoint is closing.
-#[derive(Debug, Default)]
+/// What an endpoint's actors (one per worker) share with its handles,
+/// so that `connect` can answer at once: the default client
+/// configuration, and whether the endpoint is closing.
+#[derive(Debug)]
 pub(crate) struct EndpointShared {
     default_client: Mutex<Option<ClientConfig>>,
     stopping: AtomicBool,
     /// Makes client connections on the caller's thread; set by the
     /// endpoint actor.
     clients: Mutex<Option<ClientFactory>>,
-    /// Connections the endpoint actor holds (handshaking, open, closing
+    /// Connections each worker's actor holds (handshaking, open, closing
     /// or draining).
-    open: AtomicUsize,
-    /// The protocol endpoint's statistics, as of the actor's last turn.
-    stats: Mutex<EndpointStats>,
+    open: Box<[AtomicUsize]>,
+    /// Each worker's protocol endpoint statistics, as of the actor's last
+    /// turn.
+    stats: Mutex<Vec<EndpointStats>>,
+}
+
+impl Default for EndpointShared {
+    fn default() -> Self {
+        Self::new(1)
+    }
 }
 
 impl EndpointShared {
+    /// The shared state of an endpoint of `workers` workers.
+    pub(crate) fn new(workers: usize) -> Self {
+        Self {
+            default_client: Mutex::new(None),
+            stopping: AtomicBool::new(false),
+            clients: Mutex::new(None),
+            open: (0..workers).map(|_| AtomicUsize::new(0)).collect(),
+            stats: Mutex::new(vec![EndpointStats::default(); workers]),
+        }
+    }
+
     /// The configuration `connect` uses when given none.
     pub(crate) fn default_client(&self) -> Option<ClientConfig> {
         self.default_client.lock().expect("not poisoned").clone()
@@ -57,12 +76,26 @@ impl EndpointShared {
 
     /// What the endpoint did with connection attempts.
     pub(crate) fn stats(&self) -> EndpointStats {
-        *self.stats.lock().unwrap_or_else(|p| p.into_inner())
+        let per_worker = self.stats.lock().unwrap_or_else(|p| p.into_inner());
+        let mut total = EndpointStats::default();
+        for s in per_worker.iter() {
+            total.add(s);
+        }
+        total
     }
 
-    /// Connections the endpoint holds now.
+    /// Connections each worker holds now.
+    #[cfg(feature = "test-hooks")]
+    pub(crate) fn open_per_worker(&self) -> Vec<usize> {
+        self.open
+            .iter()
+            .map(|o| o.load(Ordering::Acquire))
+            .collect()
+    }
+
+    /// Connections the endpoint holds now, in all its workers.
     pub(crate) fn open_connections(&self) -> usize {
-        self.open.load(Ordering::Acquire)
+        self.open.iter().map(|o| o.load(Ordering::Acquire)).sum()
     }
 
     /// True once the endpoint was told to close.
@@ -114,6 +147,11 @@ pub struct EndpointActor {
     idle_waiters: Vec<Reply<()>>,
     shared: Arc<EndpointShared>,
     closed: bool,
+    /// This actor's index among the workers of its endpoint; the first
+    /// (0) also holds the `accept()` queue and makes client connections.
+    worker: usize,
+    /// Every worker's actor, by index, once all have started.
+    workers: Arc<OnceLock<Vec<Addr<EndpointActor>>>>,
 }
 
 impl EndpointActor {
@@ -124,11 +162,16 @@ impl EndpointActor {
         config: EndpointConfig,
         server: Option<ServerConfig>,
         shared: Arc<EndpointShared>,
+        worker: usize,
+        workers: Arc<OnceLock<Vec<Addr<EndpointActor>>>>,
     ) -> Self {
         // The sans-IO core takes no randomness of its own: its seed comes
         // from the operating system here.
         let mut endpoint = ProtoEndpoint::new(config, server, rand::random());
-        *shared.clients.lock().unwrap_or_else(|p| p.into_inner()) = Some(endpoint.client_factory());
+        if worker == 0 {
+            *shared.clients.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some(endpoint.client_factory());
+        }
         Self {
             endpoint,
             socket,
@@ -140,7 +183,39 @@ impl EndpointActor {
             idle_waiters: Vec::new(),
             shared,
             closed: false,
+            worker,
+            workers,
         }
+    }
+
+    /// Worker `i`'s actor, once all have started.
+    fn worker_actor(&self, i: usize) -> Option<&Addr<EndpointActor>> {
+        self.workers.get().and_then(|w| w.get(i))
+    }
+
+    /// The actor of the other worker holding `incoming`, if another does.
+    fn owner_elsewhere(&self, incoming: &Incoming) -> Option<Addr<EndpointActor>> {
+        if incoming.worker() == self.worker {
+            return None;
+        }
+        self.worker_actor(incoming.worker()).cloned()
+    }
+
+    /// The other workers' actors (none for a worker but the first, which
+    /// passes on what the handles tell it).
+    fn others(&self) -> impl Iterator<Item = &Addr<EndpointActor>> {
+        let first = self.worker == 0;
+        self.workers
+            .get()
+            .into_iter()
+            .flatten()
+            .skip(1)
+            .filter(move |_| first)
+    }
+
+    /// Publishes how many connections this worker holds.
+    fn publish_open(&self) {
+        self.shared.open[self.worker].store(self.connections.len(), Ordering::Release);
     }
 
     fn start_connection(
@@ -157,9 +232,7 @@ impl EndpointActor {
         };
         self.publish_stats();
         self.connections.insert(h, addr.clone());
-        self.shared
-            .open
-            .store(self.connections.len(), Ordering::Release);
+        self.publish_open();
         addr
     }
 
@@ -185,7 +258,8 @@ impl EndpointActor {
 
     /// Lets the handles see the endpoint's statistics as they are now.
     fn publish_stats(&self) {
-        *self.shared.stats.lock().unwrap_or_else(|p| p.into_inner()) = self.endpoint.stats();
+        self.shared.stats.lock().unwrap_or_else(|p| p.into_inner())[self.worker] =
+            self.endpoint.stats();
     }
 
     /// A new connection attempt: to the policy, if one is set, then to
@@ -226,8 +300,16 @@ impl EndpointActor {
         }
     }
 
-    /// Hands an attempt to a waiting `accept()`, or keeps it for the next.
+    /// Hands an attempt to a waiting `accept()`, or keeps it for the next
+    /// (in the first worker, which holds the queue for all).
     fn offer(&mut self, incoming: Incoming) {
+        if self.worker != 0 && !self.closed {
+            match self.worker_actor(0) {
+                Some(first) => first.do_send(OfferIncoming(incoming)),
+                None => self.refuse(incoming),
+            }
+            return;
+        }
         if self.closed {
             self.refuse(incoming);
             return;
@@ -258,6 +340,10 @@ impl EndpointActor {
     }
 
     fn refuse(&mut self, incoming: Incoming) {
+        if let Some(owner) = self.owner_elsewhere(&incoming) {
+            owner.do_send(RefuseIncoming(incoming));
+            return;
+        }
         let (to, from) = (incoming.remote_address(), incoming.local_ip());
         let datagram = self.endpoint.refuse(incoming);
         self.respond(to, from, &datagram);
@@ -276,6 +362,11 @@ impl EndpointActor {
             for w in self.idle_waiters.drain(..) {
                 let _ = w.send(());
             }
+            // A closed endpoint's other workers have nothing left to do:
+            // their threads end.
+            if self.closed && self.worker != 0 {
+                Arbiter::current().stop();
+            }
         }
     }
 }
@@ -288,17 +379,24 @@ impl Actor for EndpointActor {
     }
 }
 
-impl StreamHandler<Vec<Received>> for EndpointActor {
-    fn handle(&mut self, batch: Vec<Received>, ctx: &mut Context<Self>) {
+impl EndpointActor {
+    /// Routes a batch of datagrams, from the socket or (`forwarded`)
+    /// passed on by another worker.
+    fn on_datagrams(&mut self, batch: Vec<Received>, forwarded: bool, ctx: &mut Context<Self>) {
         let now = Instant::now();
         // One message per connection per batch.
         let mut routed: Vec<(ConnectionHandle, Vec<Received>)> = Vec::new();
+        let mut elsewhere: Vec<(usize, Vec<Received>)> = Vec::new();
         for r in batch {
             let addr = r.remote;
-            match self
-                .endpoint
-                .handle_to(now, addr, r.local_ip, r.ecn, &r.data)
-            {
+            let event = if forwarded {
+                self.endpoint
+                    .handle_forwarded(now, addr, r.local_ip, r.ecn, &r.data)
+            } else {
+                self.endpoint
+                    .handle_to(now, addr, r.local_ip, r.ecn, &r.data)
+            };
+            match event {
                 DatagramEvent::Route(h) => match routed.iter_mut().find(|(x, _)| *x == h) {
                     Some((_, v)) => v.push(r),
                     None => routed.push((h, vec![r])),
@@ -307,6 +405,10 @@ impl StreamHandler<Vec<Received>> for EndpointActor {
                 DatagramEvent::Respond(bytes) => {
                     let _ = self.socket.try_send(addr, r.local_ip, None, &bytes, None);
                 }
+                DatagramEvent::Forward(w) => match elsewhere.iter_mut().find(|(x, _)| *x == w) {
+                    Some((_, v)) => v.push(r),
+                    None => elsewhere.push((w, vec![r])),
+                },
                 DatagramEvent::Drop => {}
             }
         }
@@ -318,10 +420,35 @@ impl StreamHandler<Vec<Received>> for EndpointActor {
                 let _ = a.try_send(Datagrams(datagrams));
             }
         }
+        for (w, datagrams) in elsewhere {
+            if let Some(a) = self.worker_actor(w) {
+                let _ = a.try_send(ForwardedDatagrams(datagrams));
+            }
+        }
+    }
+}
+
+impl StreamHandler<Vec<Received>> for EndpointActor {
+    fn handle(&mut self, batch: Vec<Received>, ctx: &mut Context<Self>) {
+        self.on_datagrams(batch, false, ctx);
     }
 
     fn finished(&mut self, _ctx: &mut Context<Self>) {
         tracing::debug!("socket stream ended");
+    }
+}
+
+impl Handler<ForwardedDatagrams> for EndpointActor {
+    type Result = ();
+    fn handle(&mut self, msg: ForwardedDatagrams, ctx: &mut Context<Self>) {
+        self.on_datagrams(msg.0, true, ctx);
+    }
+}
+
+impl Handler<OfferIncoming> for EndpointActor {
+    type Result = ();
+    fn handle(&mut self, msg: OfferIncoming, _ctx: &mut Context<Self>) {
+        self.offer(msg.0);
     }
 }
 
@@ -333,9 +460,7 @@ impl Handler<ConnectionEndpointEvent> for EndpointActor {
         self.endpoint.handle_event(h, e);
         if drained {
             self.connections.remove(&h);
-            self.shared
-                .open
-                .store(self.connections.len(), Ordering::Release);
+            self.publish_open();
             self.check_idle();
         }
     }
@@ -391,6 +516,9 @@ impl Handler<Accept> for EndpointActor {
 impl Handler<CloseEndpoint> for EndpointActor {
     type Result = ();
     fn handle(&mut self, msg: CloseEndpoint, _ctx: &mut Context<Self>) {
+        for other in self.others() {
+            other.do_send(msg.clone());
+        }
         self.closed = true;
         self.shared.stop();
         self.endpoint.reject_new_connections();
@@ -406,20 +534,34 @@ impl Handler<CloseEndpoint> for EndpointActor {
         for incoming in std::mem::take(&mut self.incoming) {
             self.refuse(incoming);
         }
+        self.check_idle();
     }
 }
 
 impl Handler<AcceptIncoming> for EndpointActor {
-    type Result = Result<Addr<ConnectionActor>, ConnectionError>;
+    type Result = ResponseFuture<Result<Addr<ConnectionActor>, ConnectionError>>;
     fn handle(&mut self, msg: AcceptIncoming, ctx: &mut Context<Self>) -> Self::Result {
-        let (h, conn) = self.accept(msg.incoming, msg.config)?;
-        Ok(self.start_connection(ctx, h, conn, None))
+        if let Some(owner) = self.owner_elsewhere(&msg.incoming) {
+            return Box::pin(async move {
+                owner
+                    .send(msg)
+                    .await
+                    .unwrap_or(Err(ConnectionError::LocallyClosed))
+            });
+        }
+        let started = self
+            .accept(msg.incoming, msg.config)
+            .map(|(h, conn)| self.start_connection(ctx, h, conn, None));
+        Box::pin(async move { started })
     }
 }
 
 impl Handler<AcceptInto> for EndpointActor {
     type Result = ();
     fn handle(&mut self, msg: AcceptInto, ctx: &mut Context<Self>) {
+        if let Some(owner) = self.owner_elsewhere(&msg.incoming) {
+            return owner.do_send(msg);
+        }
         match self.accept(msg.incoming, msg.config) {
             Ok((h, conn)) => {
                 self.start_connection(ctx, h, conn, Some(msg.actor));
@@ -437,24 +579,41 @@ impl Handler<RefuseIncoming> for EndpointActor {
 }
 
 impl Handler<RetryIncoming> for EndpointActor {
-    type Result = Result<(), RetryError>;
+    type Result = ResponseFuture<Result<(), RetryError>>;
     fn handle(&mut self, msg: RetryIncoming, _ctx: &mut Context<Self>) -> Self::Result {
-        self.retry(msg.0)
+        if let Some(owner) = self.owner_elsewhere(&msg.0) {
+            // A worker that is gone took the attempt with it.
+            return Box::pin(async move { owner.send(msg).await.unwrap_or(Ok(())) });
+        }
+        let done = self.retry(msg.0);
+        Box::pin(async move { done })
     }
 }
 
 impl Handler<IgnoreIncoming> for EndpointActor {
     type Result = ();
     fn handle(&mut self, msg: IgnoreIncoming, _ctx: &mut Context<Self>) {
+        if let Some(owner) = self.owner_elsewhere(&msg.0) {
+            return owner.do_send(msg);
+        }
         self.endpoint.ignore(msg.0);
         self.publish_stats();
     }
 }
 
 impl Handler<SetIncomingPolicy> for EndpointActor {
-    type Result = ();
-    fn handle(&mut self, msg: SetIncomingPolicy, _ctx: &mut Context<Self>) {
+    /// Answered once every worker has the policy (and has handled what
+    /// this worker passed it before).
+    type Result = ResponseFuture<()>;
+    fn handle(&mut self, msg: SetIncomingPolicy, _ctx: &mut Context<Self>) -> Self::Result {
+        let others: Vec<_> = self
+            .others()
+            .map(|o| o.send(SetIncomingPolicy(msg.0.clone())))
+            .collect();
         self.policy = msg.0;
+        Box::pin(async move {
+            futures::future::join_all(others).await;
+        })
     }
 }
 
@@ -494,6 +653,9 @@ impl Handler<SetDefaultClientConfig> for EndpointActor {
 impl Handler<SetServerConfig> for EndpointActor {
     type Result = ();
     fn handle(&mut self, msg: SetServerConfig, _ctx: &mut Context<Self>) {
+        for other in self.others() {
+            other.do_send(SetServerConfig(msg.0.clone()));
+        }
         self.endpoint.set_server_config(msg.0);
     }
 }

@@ -6,6 +6,7 @@ mod connection;
 mod endpoint;
 mod reply;
 mod socket;
+mod workers;
 
 pub use connection::{ConnectionActor, Subscription};
 pub(crate) use connection::{
@@ -16,3 +17,4 @@ pub(crate) use endpoint::EndpointShared;
 #[cfg(feature = "test-hooks")]
 pub use socket::SocketFaults;
 pub(crate) use socket::{Received, Socket};
+pub(crate) use workers::start_endpoint;

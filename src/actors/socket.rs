@@ -73,21 +73,47 @@ impl SocketFaults {
 }
 
 impl Socket {
-    /// Binds a socket on `addr` with large buffers; must run inside a
-    /// tokio (actix) runtime.
-    pub(crate) fn bind(addr: SocketAddr) -> io::Result<Arc<Self>> {
+    /// A socket bound on `addr`, dual-stack when IPv6; with `reuse_port`
+    /// (`SO_REUSEPORT`, Unix only), one of several on the same address
+    /// among which the kernel spreads senders by address.
+    pub(crate) fn bind_std(addr: SocketAddr, reuse_port: bool) -> io::Result<std::net::UdpSocket> {
         let domain = socket2::Domain::for_address(addr);
         let s = socket2::Socket::new(domain, socket2::Type::DGRAM, Some(socket2::Protocol::UDP))?;
         if addr.is_ipv6() {
             let _ = s.set_only_v6(false);
         }
+        #[cfg(all(unix, not(any(target_os = "solaris", target_os = "illumos"))))]
+        if reuse_port {
+            s.set_reuse_port(true)?;
+        }
+        #[cfg(not(all(unix, not(any(target_os = "solaris", target_os = "illumos")))))]
+        if reuse_port {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "SO_REUSEPORT is not available here",
+            ));
+        }
         s.bind(&addr.into())?;
-        Self::from_std(s.into())
+        Ok(s.into())
     }
 
     /// Takes over a bound socket (as `Endpoint::rebind` does), with large
     /// buffers; must run inside a tokio (actix) runtime.
     pub(crate) fn from_std(std: std::net::UdpSocket) -> io::Result<Arc<Self>> {
+        Self::from_std_with(
+            std,
+            #[cfg(feature = "test-hooks")]
+            Arc::default(),
+        )
+    }
+
+    /// As [`from_std`](Self::from_std); under the `test-hooks` feature,
+    /// with the faults to inject (which the workers of one endpoint
+    /// share).
+    pub(crate) fn from_std_with(
+        std: std::net::UdpSocket,
+        #[cfg(feature = "test-hooks")] faults: Arc<SocketFaults>,
+    ) -> io::Result<Arc<Self>> {
         let s = socket2::SockRef::from(&std);
         let _ = s.set_recv_buffer_size(SOCKET_BUFFER);
         let _ = s.set_send_buffer_size(SOCKET_BUFFER);
@@ -100,14 +126,8 @@ impl Socket {
             state,
             local,
             #[cfg(feature = "test-hooks")]
-            faults: Arc::default(),
+            faults,
         }))
-    }
-
-    /// **Test hook.** The faults to inject into this socket.
-    #[cfg(feature = "test-hooks")]
-    pub(crate) fn faults(&self) -> Arc<SocketFaults> {
-        self.faults.clone()
     }
 
     /// The bound address.

@@ -3,7 +3,7 @@
 use super::connecting::Connecting;
 use super::connection::Connection;
 use super::incoming::Incoming;
-use crate::actors::{EndpointActor, EndpointShared, PendingActor, Socket};
+use crate::actors::{start_endpoint, EndpointActor, EndpointShared, PendingActor, Socket};
 use crate::errors::ConnectError;
 use crate::messages::internal::{Rebind, StartClient};
 use crate::messages::{
@@ -11,7 +11,7 @@ use crate::messages::{
     WaitIdle,
 };
 use crate::protocol::{ClientConfig, EndpointConfig, ServerConfig, VarInt, ZeroRttState};
-use actix::{Actor, Addr, Recipient};
+use actix::{Addr, Recipient};
 use bytes::Bytes;
 use std::io;
 use std::net::SocketAddr;
@@ -21,7 +21,10 @@ use std::sync::{Arc, Mutex};
 /// created inside a running actix system.
 #[derive(Clone, Debug)]
 pub struct Endpoint {
+    /// The first worker's actor.
     addr: Addr<EndpointActor>,
+    /// Every worker's actor, the first one first.
+    workers: Arc<Vec<Addr<EndpointActor>>>,
     local: Arc<Mutex<SocketAddr>>,
     shared: Arc<EndpointShared>,
     /// The faults injected into the first socket (test hook).
@@ -49,18 +52,14 @@ impl Endpoint {
         server: Option<ServerConfig>,
         addr: SocketAddr,
     ) -> io::Result<Self> {
-        let socket = Socket::bind(addr)?;
-        let local = socket.local_addr();
-        #[cfg(feature = "test-hooks")]
-        let faults = socket.faults();
-        let shared = Arc::new(EndpointShared::default());
-        let addr = EndpointActor::new(socket, config, server, shared.clone()).start();
+        let started = start_endpoint(config, server, addr)?;
         Ok(Self {
-            addr,
-            local: Arc::new(Mutex::new(local)),
-            shared,
+            addr: started.workers[0].clone(),
+            workers: started.workers,
+            local: Arc::new(Mutex::new(started.local)),
+            shared: started.shared,
             #[cfg(feature = "test-hooks")]
-            faults,
+            faults: started.faults,
         })
     }
 
@@ -71,7 +70,20 @@ impl Endpoint {
         &self.faults
     }
 
-    /// The endpoint actor's address.
+    /// **Test hook.** The connections each worker holds.
+    #[cfg(feature = "test-hooks")]
+    pub fn open_connections_per_worker_for_test(&self) -> Vec<usize> {
+        self.shared.open_per_worker()
+    }
+
+    /// How many workers (threads with a socket each) the endpoint runs;
+    /// see [`EndpointConfig::workers`].
+    pub fn workers(&self) -> usize {
+        self.workers.len()
+    }
+
+    /// The endpoint actor's address (the first worker's, which passes
+    /// on to the others what concerns them).
     pub fn addr(&self) -> &Addr<EndpointActor> {
         &self.addr
     }
@@ -103,6 +115,12 @@ impl Endpoint {
     /// the endpoint's actor and then in each connection's: what they send
     /// before they handled it leaves from the old socket.
     pub fn rebind(&self, socket: std::net::UdpSocket) -> io::Result<()> {
+        if self.workers.len() > 1 {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "a server endpoint of several workers cannot move to one socket",
+            ));
+        }
         let socket = Socket::from_std(socket)?;
         *self.local.lock().expect("not poisoned") = socket.local_addr();
         self.addr.do_send(Rebind(socket));
@@ -202,8 +220,9 @@ impl Endpoint {
         });
     }
 
-    /// Waits until every connection is gone (closed and drained).
+    /// Waits until every connection is gone (closed and drained), in
+    /// every worker.
     pub async fn wait_idle(&self) {
-        let _ = self.addr.send(WaitIdle).await;
+        futures::future::join_all(self.workers.iter().map(|w| w.send(WaitIdle))).await;
     }
 }

@@ -107,3 +107,16 @@ impl Drop for Flush {
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub(crate) struct OpenAt(pub(crate) crate::protocol::StreamId);
+
+/// Datagrams another worker of the same server endpoint received for
+/// this worker's connections (their clients moved to an address the
+/// kernel hashes to that worker).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct ForwardedDatagrams(pub(crate) Vec<Received>);
+
+/// A connection attempt another worker holds, for the first worker's
+/// `accept()` queue (it was accepted by the policy, if any).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct OfferIncoming(pub(crate) Incoming);

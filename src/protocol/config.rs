@@ -2,6 +2,7 @@
 //! connection, what a server accepts with, what a client connects with,
 //! and the settings of an endpoint as a whole.
 
+use super::cid_generator::ConnectionIdGenerator;
 use super::congestion::CongestionAlgorithm;
 use super::packet;
 use super::token::{
@@ -602,7 +603,14 @@ impl ClientConfig {
 pub struct EndpointConfig {
     /// HMAC key deriving the stateless reset token of each CID we issue
     /// (RFC 9000 §10.3.2); random per endpoint when unset.
-    pub(crate) reset_key: Option<Arc<crate::protocol::backend::hmac::Key>>,
+    pub(crate) reset_key: Option<crate::protocol::backend::hmac::Key>,
+    /// Makes the CIDs the endpoint issues; random 8-byte IDs when unset.
+    pub(crate) cid_generator: Option<Arc<dyn ConnectionIdGenerator>>,
+    /// Worker threads of a server endpoint; the available parallelism
+    /// when unset.
+    pub(crate) workers: Option<usize>,
+    /// Set on each worker's copy: its place among the others.
+    pub(crate) worker_role: Option<crate::protocol::WorkerRole>,
 }
 
 impl EndpointConfig {
@@ -620,11 +628,38 @@ impl EndpointConfig {
     /// secret private: whoever knows it can reset our connections.
     pub fn with_reset_key(secret: &[u8]) -> Self {
         Self {
-            reset_key: Some(Arc::new(crate::protocol::backend::hmac::Key::new(
+            reset_key: Some(crate::protocol::backend::hmac::Key::new(
                 crate::protocol::backend::hmac::HMAC_SHA256,
                 secret,
-            ))),
+            )),
+            cid_generator: None,
+            workers: None,
+            worker_role: None,
         }
+    }
+
+    /// How many worker threads a server endpoint runs, each with its own
+    /// socket on the same address (`SO_REUSEPORT`; the kernel spreads
+    /// clients over them by address) and its own connections: a server
+    /// uses that many cores. By default the machine's available
+    /// parallelism; at most 256. One worker where `SO_REUSEPORT` is
+    /// missing (not Linux or a BSD), for client-only endpoints, and with
+    /// a [`cid_generator`](Self::cid_generator) whose IDs cannot name a
+    /// worker ([`ConnectionIdGenerator::for_worker`]).
+    pub fn workers(mut self, workers: usize) -> Self {
+        self.workers = Some(workers.clamp(1, crate::protocol::MAX_WORKERS));
+        self
+    }
+
+    /// Issues the connection IDs of `generator` instead of random 8-byte
+    /// ones: [`QuicLbCids`](crate::protocol::QuicLbCids) for servers
+    /// behind a load balancer that routes by connection ID. Servers of
+    /// one fleet share the generator's configuration, each with its own
+    /// server ID, and the same reset key ([`with_reset_key`](Self::with_reset_key)),
+    /// so that any of them can reset a connection another has lost.
+    pub fn cid_generator(mut self, generator: Arc<dyn ConnectionIdGenerator>) -> Self {
+        self.cid_generator = Some(generator);
+        self
     }
 }
 

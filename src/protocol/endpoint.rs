@@ -4,11 +4,11 @@
 //! and stateless resets (§10.3).
 
 use super::cid::ConnectionId;
+use super::cid_generator::{CidIssuer, RandomCids};
 use super::config::{ClientConfig, EndpointConfig, ServerConfig};
 use super::connection::version;
 use super::connection::{
-    reset_token, ConnectError, Connection, ConnectionError, EndpointEvent, ServerValidation,
-    LOCAL_CID_LEN,
+    ConnectError, Connection, ConnectionError, EndpointEvent, ServerValidation,
 };
 use super::crypto::{self, TAG_LEN};
 use super::ecn::EcnCodepoint;
@@ -44,6 +44,10 @@ pub enum DatagramEvent {
     NewConnection(Box<Incoming>),
     /// Send these bytes back to the sender, nothing else.
     Respond(Vec<u8>),
+    /// It belongs to a connection of another worker of this server
+    /// endpoint (the one its destination connection ID names): pass it
+    /// there, to [`handle_forwarded`](Endpoint::handle_forwarded).
+    Forward(usize),
     /// Ignore it.
     Drop,
 }
@@ -113,7 +117,7 @@ impl ResetBucket {
 /// randomness.
 #[derive(Debug)]
 pub(crate) struct ClientFactory {
-    reset_key: Arc<crate::protocol::backend::hmac::Key>,
+    ids: Arc<CidIssuer>,
     rng: StdRng,
 }
 
@@ -137,7 +141,7 @@ impl ClientFactory {
             server_name,
             now,
             remote,
-            self.reset_key.clone(),
+            self.ids.clone(),
             StdRng::from_seed(self.rng.gen()),
         )?;
         if let Some(store) = &config.token_store {
@@ -164,6 +168,10 @@ pub struct EndpointStats {
     /// Client attempts answered with a Retry by the endpoint itself
     /// (`ServerConfig::retry`, or switched on under load).
     pub retried_handshakes: u64,
+    /// Datagrams passed on to the worker holding their connection, whose
+    /// client moved to an address the kernel hashes to another worker
+    /// (see [`EndpointConfig::workers`]).
+    pub forwarded_datagrams: u64,
 }
 
 /// Unvalidated connection attempts in progress past which Retry switches
@@ -173,7 +181,9 @@ pub(crate) const MAX_UNVALIDATED_IN_PROGRESS: usize = 1024;
 /// Routing state of one UDP socket.
 pub struct Endpoint {
     server: Option<ServerConfig>,
-    reset_key: Arc<crate::protocol::backend::hmac::Key>,
+    ids: Arc<CidIssuer>,
+    /// Set when this is one worker of a multi-worker server endpoint.
+    worker: Option<crate::protocol::WorkerRole>,
     /// The endpoint's only source of randomness (and, seeded from it,
     /// each connection's): CIDs, tokens, Retry and reset bytes.
     rng: StdRng,
@@ -202,6 +212,18 @@ pub struct Endpoint {
     stats: EndpointStats,
 }
 
+impl EndpointStats {
+    /// Adds `other`'s counts (another worker's) to these.
+    pub(crate) fn add(&mut self, other: &EndpointStats) {
+        self.accepted_handshakes += other.accepted_handshakes;
+        self.outgoing_handshakes += other.outgoing_handshakes;
+        self.refused_handshakes += other.refused_handshakes;
+        self.ignored_handshakes += other.ignored_handshakes;
+        self.retried_handshakes += other.retried_handshakes;
+        self.forwarded_datagrams += other.forwarded_datagrams;
+    }
+}
+
 impl std::fmt::Debug for Endpoint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Endpoint")
@@ -218,17 +240,23 @@ impl Endpoint {
     pub fn new(config: EndpointConfig, server: Option<ServerConfig>, seed: [u8; 32]) -> Self {
         let mut rng = StdRng::from_seed(seed);
         let reset_key = config.reset_key.unwrap_or_else(|| {
-            Arc::new(crate::protocol::backend::hmac::Key::new(
+            crate::protocol::backend::hmac::Key::new(
                 crate::protocol::backend::hmac::HMAC_SHA256,
                 &rng.gen::<[u8; 32]>(),
-            ))
+            )
         });
+        let generator = config
+            .cid_generator
+            .unwrap_or_else(|| Arc::new(RandomCids::default()));
+        let ids = Arc::new(CidIssuer::new(generator, reset_key));
+        let worker = config.worker_role;
         if let Some(s) = &server {
             s.token_key.init(&mut rng);
         }
         Self {
             server,
-            reset_key,
+            ids,
+            worker,
             rng,
             routes: HashMap::new(),
             cids_of: HashMap::new(),
@@ -288,7 +316,7 @@ impl Endpoint {
             return Err(ConnectError::EndpointStopping);
         }
         let mut clients = ClientFactory {
-            reset_key: self.reset_key.clone(),
+            ids: self.ids.clone(),
             rng: StdRng::from_seed(self.rng.gen()),
         };
         let conn = clients.connect(now, config, remote, server_name)?;
@@ -301,7 +329,7 @@ impl Endpoint {
     /// to route; seeded from the endpoint's random source.
     pub(crate) fn client_factory(&mut self) -> ClientFactory {
         ClientFactory {
-            reset_key: self.reset_key.clone(),
+            ids: self.ids.clone(),
             rng: StdRng::from_seed(self.rng.gen()),
         }
     }
@@ -327,6 +355,65 @@ impl Endpoint {
         self.handle_to(now, remote, None, None, data)
     }
 
+    /// As [`handle_to`](Self::handle_to), for a datagram another worker
+    /// passed on ([`DatagramEvent::Forward`]): never passed on again.
+    pub(crate) fn handle_forwarded(
+        &mut self,
+        now: Instant,
+        remote: SocketAddr,
+        local_ip: Option<IpAddr>,
+        ecn: Option<EcnCodepoint>,
+        data: &[u8],
+    ) -> DatagramEvent {
+        self.handle_counted(now, remote, local_ip, ecn, data, false)
+    }
+
+    /// Handles a datagram; tells the other workers, if any, when what we
+    /// count may have changed.
+    fn handle_counted(
+        &mut self,
+        now: Instant,
+        remote: SocketAddr,
+        local_ip: Option<IpAddr>,
+        ecn: Option<EcnCodepoint>,
+        data: &[u8],
+        may_forward: bool,
+    ) -> DatagramEvent {
+        let event = self.handle_inner(now, remote, local_ip, ecn, data, may_forward);
+        if !matches!(event, DatagramEvent::Route(_) | DatagramEvent::Forward(_)) {
+            self.publish_counts();
+        }
+        event
+    }
+
+    /// Tells the other workers how many connections and attempts we hold.
+    fn publish_counts(&self) {
+        if let Some(w) = &self.worker {
+            let attempts = self.handshaking.len() + self.incoming.len();
+            w.counts.publish(w.index, self.cids_of.len(), attempts);
+        }
+    }
+
+    /// Our connections and those of the other workers.
+    fn connections_total(&self) -> usize {
+        self.cids_of.len()
+            + self
+                .worker
+                .as_ref()
+                .map_or(0, |w| w.counts.connections_elsewhere(w.index))
+    }
+
+    /// Our attempts in progress (undecided or handshaking) and those of
+    /// the other workers.
+    fn attempts_total(&self) -> usize {
+        self.handshaking.len()
+            + self.incoming.len()
+            + self
+                .worker
+                .as_ref()
+                .map_or(0, |w| w.counts.attempts_elsewhere(w.index))
+    }
+
     /// As [`handle`](Self::handle), with the local IP address the
     /// datagram was sent to (from IP_PKTINFO or the like), which an
     /// accepted connection answers from, and the ECN codepoint it
@@ -339,7 +426,19 @@ impl Endpoint {
         ecn: Option<EcnCodepoint>,
         data: &[u8],
     ) -> DatagramEvent {
-        let header = match PartialHeader::parse(data, LOCAL_CID_LEN) {
+        self.handle_counted(now, remote, local_ip, ecn, data, true)
+    }
+
+    fn handle_inner(
+        &mut self,
+        now: Instant,
+        remote: SocketAddr,
+        local_ip: Option<IpAddr>,
+        ecn: Option<EcnCodepoint>,
+        data: &[u8],
+        may_forward: bool,
+    ) -> DatagramEvent {
+        let header = match PartialHeader::parse(data, self.ids.cid_len()) {
             Ok(h) => h,
             Err(_) => return DatagramEvent::Drop,
         };
@@ -364,6 +463,17 @@ impl Endpoint {
                 );
             }
             return DatagramEvent::Drop;
+        }
+        // A connection of another worker: its client moved to an address
+        // the kernel hashes to us.
+        if let Some(w) = self
+            .worker
+            .as_ref()
+            .filter(|_| may_forward)
+            .and_then(|w| w.owner_elsewhere(&header.dcid))
+        {
+            self.stats.forwarded_datagrams += 1;
+            return DatagramEvent::Forward(usize::from(w));
         }
         // RFC 9000 §10.3.1: a datagram we cannot route may be a stateless
         // reset for one of our connections. The map's keyed hash stands in
@@ -479,12 +589,12 @@ impl Endpoint {
     /// True when no further connection attempt fits: the endpoint is
     /// closing, or `max_connections` or `max_incoming` is reached.
     fn incoming_full(&mut self, now: Instant, server: &ServerConfig) -> bool {
-        if self.handshaking.len() + self.incoming.len() >= server.max_incoming {
+        if self.attempts_total() >= server.max_incoming {
             self.incoming.expire(now);
         }
         self.refuse_new
-            || self.cids_of.len() >= server.max_connections
-            || self.handshaking.len() + self.incoming.len() >= server.max_incoming
+            || self.connections_total() >= server.max_connections
+            || self.attempts_total() >= server.max_incoming
     }
 
     /// An Initial closing the attempt of the client Initial with `dcid`
@@ -496,7 +606,7 @@ impl Endpoint {
         client_scid: &ConnectionId,
     ) -> Vec<u8> {
         self.stats.refused_handshakes += 1;
-        let our_scid = ConnectionId::random(&mut self.rng, LOCAL_CID_LEN);
+        let our_scid = self.ids.new_cid(&mut self.rng);
         initial_close(
             &self.initial_suite(),
             version,
@@ -530,7 +640,7 @@ impl Endpoint {
         // RFC 9000 §17.2.5.1: a CID of our choice, never the client's
         // DCID; one Retry per datagram.
         let retry_scid = loop {
-            let c = ConnectionId::random(&mut self.rng, LOCAL_CID_LEN);
+            let c = self.ids.new_cid(&mut self.rng);
             if c != *dcid {
                 break c;
             }
@@ -590,7 +700,7 @@ impl Endpoint {
                     // RFC 9000 §8.1.2: the client takes no second Retry;
                     // close at once, keeping no state.
                     tracing::debug!(%remote, "invalid Retry token");
-                    let our_scid = ConnectionId::random(&mut self.rng, LOCAL_CID_LEN);
+                    let our_scid = self.ids.new_cid(&mut self.rng);
                     return DatagramEvent::Respond(initial_close(
                         &crypto::initial_suite(server.crypto.crypto_provider()),
                         header.version().unwrap_or(packet::VERSION_1),
@@ -625,6 +735,7 @@ impl Endpoint {
             client_scid,
             version,
             validation,
+            worker: self.worker.as_ref().map_or(0, |w| w.index),
         };
         self.incoming.insert(&incoming);
         DatagramEvent::NewConnection(Box::new(incoming))
@@ -654,13 +765,13 @@ impl Endpoint {
                 response: Some(self.refuse(incoming)),
             });
         };
-        if self.refuse_new || self.cids_of.len() >= server.max_connections {
+        if self.refuse_new || self.connections_total() >= server.max_connections {
             return Err(AcceptError {
                 cause: refused(TransportErrorCode::CONNECTION_REFUSED, "endpoint full"),
                 response: Some(self.refuse(incoming)),
             });
         }
-        let our_cid = ConnectionId::random(&mut self.rng, LOCAL_CID_LEN);
+        let our_cid = self.ids.new_cid(&mut self.rng);
         let rng = self.connection_rng();
         let mut conn = match Connection::server_validated(
             server.transport.clone(),
@@ -670,7 +781,7 @@ impl Endpoint {
             our_cid,
             incoming.dcid,
             incoming.client_scid,
-            self.reset_key.clone(),
+            self.ids.clone(),
             incoming.validation.clone(),
             rng,
         ) {
@@ -702,6 +813,7 @@ impl Endpoint {
             let data = BytesMut::from(&d.data[..]);
             conn.handle_datagram_to(now, d.remote, d.local_ip, d.ecn, data);
         }
+        self.publish_counts();
         Ok((h, Box::new(conn)))
     }
 
@@ -710,6 +822,7 @@ impl Endpoint {
     /// §20.1). Nothing is kept.
     pub fn refuse(&mut self, incoming: Incoming) -> Vec<u8> {
         self.incoming.take(&incoming.dcid);
+        self.publish_counts();
         self.refusal(incoming.version, &incoming.dcid, &incoming.client_scid)
     }
 
@@ -725,6 +838,7 @@ impl Endpoint {
             return Err(RetryError::new(incoming));
         };
         self.incoming.take(&incoming.dcid);
+        self.publish_counts();
         Ok(self.retry_packet(
             now,
             &server,
@@ -740,6 +854,7 @@ impl Endpoint {
     /// comes again (then as a new `Incoming`).
     pub fn ignore(&mut self, incoming: Incoming) {
         self.incoming.take(&incoming.dcid);
+        self.publish_counts();
         self.stats.ignored_handshakes += 1;
     }
 
@@ -772,7 +887,7 @@ impl Endpoint {
         }
         // RFC 9000 §10.3.2: the token is the HMAC of the CID the packet was
         // sent to, as the connection computed it when issuing that CID.
-        let token = reset_token(&self.reset_key, dcid);
+        let token = self.ids.reset_token(dcid);
         tracing::debug!(cid = %dcid, "sending stateless reset");
         DatagramEvent::Respond(packet::stateless_reset(
             STATELESS_RESET_LEN,
@@ -801,6 +916,7 @@ impl Endpoint {
             EndpointEvent::Established => {
                 self.handshaking.remove(&h);
                 self.unvalidated_handshakes.remove(&h);
+                self.publish_counts();
             }
             EndpointEvent::Drained => self.forget(h),
         }
@@ -831,6 +947,7 @@ impl Endpoint {
         self.forget_reset_token(h);
         self.handshaking.remove(&h);
         self.unvalidated_handshakes.remove(&h);
+        self.publish_counts();
     }
 }
 
@@ -1058,7 +1175,8 @@ pub(crate) mod tests {
             panic!("expected a Retry");
         };
         assert_eq!(ep.connection_count(), 0, "no state before validation");
-        let h = PartialHeader::parse(&retry, LOCAL_CID_LEN).unwrap();
+        let h =
+            PartialHeader::parse(&retry, crate::protocol::cid_generator::DEFAULT_CID_LEN).unwrap();
         let HeaderKind::Long {
             ty: LongType::Retry,
             scid,
@@ -1077,7 +1195,8 @@ pub(crate) mod tests {
         let mut buf = Vec::new();
         let t = client.poll_transmit(now, 1, &mut buf).unwrap();
         buf.truncate(t.size);
-        let h2 = PartialHeader::parse(&buf, LOCAL_CID_LEN).unwrap();
+        let h2 =
+            PartialHeader::parse(&buf, crate::protocol::cid_generator::DEFAULT_CID_LEN).unwrap();
         assert_eq!(h2.dcid, scid);
         assert_eq!(&buf[h2.token.clone()], client.initial_token());
         // From another port the token is refused: INVALID_TOKEN, no state.
@@ -1085,7 +1204,8 @@ pub(crate) mod tests {
         let DatagramEvent::Respond(close) = ep.handle(now, other, &buf) else {
             panic!("expected an INVALID_TOKEN close");
         };
-        let hc = PartialHeader::parse(&close, LOCAL_CID_LEN).unwrap();
+        let hc =
+            PartialHeader::parse(&close, crate::protocol::cid_generator::DEFAULT_CID_LEN).unwrap();
         assert!(matches!(
             hc.kind,
             HeaderKind::Long {
@@ -1120,7 +1240,7 @@ pub(crate) mod tests {
         let mut ep = server();
         let addr = "127.0.0.1:9".parse().unwrap();
         let now = Instant::now();
-        let cid = ConnectionId::new(&[5; LOCAL_CID_LEN]).unwrap();
+        let cid = ConnectionId::new(&[5; crate::protocol::cid_generator::DEFAULT_CID_LEN]).unwrap();
         let datagram = |len: usize| {
             let mut d = vec![0x41];
             d.extend_from_slice(&cid);
@@ -1135,7 +1255,7 @@ pub(crate) mod tests {
                 DatagramEvent::Drop
             ));
         }
-        let expected = reset_token(&ep.reset_key, &cid);
+        let expected = ep.ids.reset_token(&cid);
         for len in [43, 1200] {
             let DatagramEvent::Respond(r) = ep.handle(now, addr, &datagram(len)) else {
                 panic!("expected a stateless reset");

@@ -37,9 +37,16 @@ pub struct Incoming {
     /// The version of the client's Initial.
     pub(crate) version: u32,
     pub(crate) validation: ServerValidation,
+    /// The worker of the server endpoint that holds the attempt.
+    pub(crate) worker: u8,
 }
 
 impl Incoming {
+    /// The worker of the server endpoint that holds the attempt.
+    pub(crate) fn worker(&self) -> usize {
+        usize::from(self.worker)
+    }
+
     /// The client's UDP address.
     pub fn remote_address(&self) -> SocketAddr {
         self.remote
@@ -242,6 +249,7 @@ mod tests {
             client_scid: ConnectionId::new(&[9; 8]).unwrap(),
             version: super::super::packet::VERSION_1,
             validation: ServerValidation::default(),
+            worker: 0,
         }
     }
 

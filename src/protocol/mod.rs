@@ -44,6 +44,7 @@ hooked_modules! {
 
 pub(crate) mod backend;
 mod cid;
+mod cid_generator;
 mod config;
 mod congestion;
 mod connection;
@@ -51,12 +52,16 @@ mod ecn;
 mod endpoint;
 mod error;
 mod incoming;
+mod quic_lb;
 mod rtt;
 mod stream_id;
 mod streams;
 mod token;
+mod workers;
 
 pub use cid::{ConnectionId, MAX_CID_LEN};
+pub(crate) use cid_generator::CidIssuer;
+pub use cid_generator::{ConnectionIdGenerator, RandomCids};
 pub use config::{
     ClientConfig, ConfigError, EndpointConfig, IdleTimeout, MtuDiscoveryConfig, ServerConfig,
     TransportConfig,
@@ -76,15 +81,17 @@ pub use endpoint::{ConnectionHandle, DatagramEvent, Endpoint, EndpointStats};
 pub use error::{TransportError, TransportErrorCode};
 pub use incoming::{AcceptError, Incoming, RetryError};
 pub use packet::{VERSION_1, VERSION_2};
+pub use quic_lb::{QuicLbCids, QuicLbConfig, QuicLbError, ServerId};
 pub use stream_id::{Dir, StreamId};
 pub use streams::{ReadFailure, SendStatus, StreamEvent, WriteFailure};
 pub use token::{TokenKey, TokenStore};
 pub use varint::{VarInt, VarIntBoundsExceeded};
+pub(crate) use workers::{SharedCounts, WorkerRole, MAX_WORKERS};
 
 pub(crate) use connection::TlsSession;
 // For the simulated network's corruption accounting.
 #[cfg(feature = "testing")]
-pub(crate) use connection::LOCAL_CID_LEN;
+pub(crate) use cid_generator::DEFAULT_CID_LEN;
 #[cfg(feature = "testing")]
 pub(crate) use packet::PartialHeader;
 

@@ -36,7 +36,7 @@ use crate::protocol::PartialHeader;
 use crate::protocol::{
     ClientConfig, ConnectionHandle, DatagramEvent, Endpoint, EndpointConfig, ServerConfig,
 };
-use crate::protocol::{Connection, EcnCodepoint, Event, LOCAL_CID_LEN};
+use crate::protocol::{Connection, EcnCodepoint, Event, DEFAULT_CID_LEN};
 use bytes::BytesMut;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -341,9 +341,23 @@ impl Pair {
         &mut self.server_endpoint
     }
 
+    /// The virtual clock's time.
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
     /// Datagrams on the wire right now.
     pub fn in_flight(&self) -> usize {
         self.in_flight.len()
+    }
+
+    /// Loses every datagram on the wire in `dir` (for instance towards an
+    /// address the client has just left, whose socket is closed); returns
+    /// how many.
+    pub fn lose_in_flight(&mut self, dir: Direction) -> usize {
+        let before = self.in_flight.len();
+        self.in_flight.retain(|std::cmp::Reverse(d)| d.2 != dir);
+        before - self.in_flight.len()
     }
 
     /// Puts everything both sides want to send on the wire and collects
@@ -567,7 +581,8 @@ impl Pair {
                         self.endpoint_responses += 1;
                         self.through_link(Direction::ToClient, bytes, None);
                     }
-                    DatagramEvent::Drop => {}
+                    // The pair's endpoint is one worker: nothing to pass on.
+                    DatagramEvent::Forward(_) | DatagramEvent::Drop => {}
                 }
             }
             Direction::ToClient => {
@@ -702,7 +717,7 @@ fn intact_packets(datagram: &[u8], byte: usize) -> u64 {
     let mut intact = 0;
     let mut at = 0;
     while at < datagram.len() {
-        let Ok(h) = PartialHeader::parse(&datagram[at..], LOCAL_CID_LEN) else {
+        let Ok(h) = PartialHeader::parse(&datagram[at..], DEFAULT_CID_LEN) else {
             break;
         };
         let end = at + h.len.clamp(1, datagram.len() - at);

@@ -126,7 +126,7 @@ fn real_client_connects(ep: &mut Endpoint, config: &ClientConfig, now: Instant) 
                     assert_eq!(*sh, h);
                     s.handle_datagram(now, me, BytesMut::from(&d[..]));
                 }
-                DatagramEvent::Drop => {}
+                DatagramEvent::Forward(_) | DatagramEvent::Drop => {}
             }
         }
         if let Some((_, s)) = server.as_mut() {

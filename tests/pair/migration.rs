@@ -303,3 +303,70 @@ fn a_new_path_is_validated_without_waiting_for_the_old_flight() {
     let took = p.now - moved_at;
     assert!(took < rtt * 4, "validated after {took:?} (RTT {rtt:?})");
 }
+
+/// A client that knows it moved (a new socket, `Endpoint::rebind`)
+/// announces its new address with one small PING, and then has nothing
+/// to send until the server answers. Meanwhile, what the server sent to
+/// the old socket is lost, and its congestion window is full of it.
+/// Three times that PING is all the server may send to the unvalidated
+/// address (RFC 9000 §8.1); its first packet there must still be the
+/// PATH_CHALLENGE, or neither side ever sends again. Before the fix, a
+/// new port kept the old flight counted against the new path, the
+/// challenge waited for congestion control, and the datagram was padded
+/// to the budget around an ACK alone: the transfer stalled.
+#[test]
+fn a_client_that_moves_with_one_small_ping_is_validated() {
+    for (i, new) in ["127.0.0.1:40001", "127.0.0.2:50000"].iter().enumerate() {
+        // Flow control credit far beyond the congestion window, so that
+        // the window is what holds the server back.
+        let mut client = actix_quic::TransportConfig::default();
+        client
+            .stream_receive_window(actix_quic::VarInt::from_u32(32 << 20))
+            .receive_window(actix_quic::VarInt::from_u32(64 << 20));
+        let server = actix_quic::TransportConfig::default();
+        let mut p = crate::common::pair_with(client, server, Link::default());
+        assert!(p.handshake_and_settle());
+        let id = p.client.open(Dir::Bi).unwrap();
+        p.client.write(id, &mut Bytes::from_static(b"GET")).unwrap();
+        p.client.finish(id).unwrap();
+        let len = 16 << 20;
+        let data = pattern(11, 0, len);
+        let (mut sent, mut got) = (0, Vec::new());
+        let mut accepted = false;
+        // Phases: 0 downloading, 1 the old socket is gone (30 ms, under
+        // a PTO: what the server sends is lost while the client's last
+        // ACKs still reach it), 2 moved.
+        let (mut phase, mut gone_at) = (0, None);
+        let mut window_full = false;
+        let ok = p.run_until(Duration::from_secs(30), |p| {
+            accepted = accepted || p.server().accept(Dir::Bi).is_some();
+            if accepted && sent < len && write_some(p.server(), id, &data, &mut sent) {
+                p.server().finish(id).unwrap();
+            }
+            if phase == 1 {
+                p.lose_in_flight(Direction::ToClient);
+                if p.now() >= gone_at.unwrap() + Duration::from_millis(30) {
+                    let cc = p.server().congestion_state();
+                    window_full = cc.in_flight + 1500 > cc.window;
+                    p.set_client_addr(addr(new));
+                    assert!(p.client.local_address_changed());
+                    phase = 2;
+                }
+                return false;
+            }
+            let end = read_all(&mut p.client, id, &mut got);
+            if phase == 0 && got.len() >= len / 4 {
+                phase = 1;
+                gone_at = Some(p.now());
+            }
+            end == ReadEnd::Finished
+        });
+        assert!(window_full, "case {i}: a full window was lost");
+        assert!(ok, "case {i}: the transfer stalled after the move");
+        assert!(got == data);
+        let s = p.server().stats();
+        assert_eq!(p.server().remote_address(), addr(new));
+        assert_eq!(s.migrations, 1);
+        assert_eq!(p.client.stats().frame_rx.path_challenge, 1, "case {i}");
+    }
+}

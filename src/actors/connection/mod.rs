@@ -127,7 +127,16 @@ impl ConnectionActor {
                 return;
             }
         }
+        // The snapshot is fresh before a waiter wakes: a handle on another
+        // thread (a worker's connection, a task elsewhere) reads it as
+        // soon as its wait completes, e.g. `close_reason()` after
+        // `closed()`.
+        let mut fresh = false;
         while let Some(ev) = self.conn.poll_event() {
+            if !fresh {
+                self.update_snapshot();
+                fresh = true;
+            }
             self.on_event(ev, ctx);
         }
         // Completing waiters may have queued more to send.

@@ -5,7 +5,6 @@
 
 use super::payload::Payload;
 use super::sent::SentFrame;
-use super::LOCAL_CID_LEN;
 use crate::protocol::cid::ConnectionId;
 use crate::protocol::error::{TransportError, TransportErrorCode};
 use crate::protocol::frame::Frame;
@@ -54,8 +53,8 @@ pub(super) struct CidState {
     retire_prior_to: u64,
     /// The CID we send to.
     dcid: ConnectionId,
-    /// Derives the stateless reset token of each CID we issue.
-    reset_key: Arc<crate::protocol::backend::hmac::Key>,
+    /// Makes each CID we issue and derives its stateless reset token.
+    ids: Arc<crate::protocol::CidIssuer>,
     /// The peer's reset token last announced to the endpoint.
     announced_reset_token: Option<[u8; 16]>,
     /// NEW_CONNECTION_ID frames to send, by sequence number.
@@ -69,14 +68,14 @@ impl CidState {
     pub(super) fn new(
         scid: ConnectionId,
         dcid: ConnectionId,
-        reset_key: Arc<crate::protocol::backend::hmac::Key>,
+        ids: Arc<crate::protocol::CidIssuer>,
     ) -> Self {
         let mut local = BTreeMap::new();
         local.insert(
             0,
             LocalCid {
                 cid: scid,
-                reset_token: reset_token(&reset_key, &scid),
+                reset_token: ids.reset_token(&scid),
             },
         );
         let mut remote = BTreeMap::new();
@@ -94,11 +93,17 @@ impl CidState {
             remote_seq: 0,
             retire_prior_to: 0,
             dcid,
-            reset_key,
+            ids,
             announced_reset_token: None,
             new_frames: Vec::new(),
             retire_frames: Vec::new(),
         }
+    }
+
+    /// The length of the CIDs we issue, which short headers sent to us
+    /// carry.
+    pub(super) fn local_cid_len(&self) -> usize {
+        self.ids.cid_len()
     }
 
     /// The CID we send to.
@@ -109,7 +114,7 @@ impl CidState {
     #[cfg(test)]
     /// The stateless reset token of our CID `cid`, derived from the key.
     pub(super) fn reset_token_for(&self, cid: &ConnectionId) -> [u8; 16] {
-        reset_token(&self.reset_key, cid)
+        self.ids.reset_token(cid)
     }
 
     /// Client: the server chose its CID (its first Initial, RFC 9000
@@ -143,14 +148,14 @@ impl CidState {
     pub(super) fn issue(&mut self, limit: u64, rng: &mut impl rand::RngCore) -> Vec<ConnectionId> {
         let mut issued = Vec::new();
         while (self.local.len() as u64) < limit.min(MAX_ISSUED) {
-            let cid = ConnectionId::random(rng, LOCAL_CID_LEN);
+            let cid = self.ids.new_cid(rng);
             let seq = self.next_local_seq;
             self.next_local_seq += 1;
             self.local.insert(
                 seq,
                 LocalCid {
                     cid,
-                    reset_token: reset_token(&self.reset_key, &cid),
+                    reset_token: self.ids.reset_token(&cid),
                 },
             );
             self.new_frames.push(seq);
@@ -358,11 +363,8 @@ mod tests {
     }
 
     fn state() -> CidState {
-        let key = Arc::new(crate::protocol::backend::hmac::Key::new(
-            crate::protocol::backend::hmac::HMAC_SHA256,
-            &[7; 32],
-        ));
-        CidState::new(cid(0xaa), cid(0xbb), key)
+        let ids = Arc::new(crate::protocol::CidIssuer::random_with_key(&[7; 32]));
+        CidState::new(cid(0xaa), cid(0xbb), ids)
     }
 
     #[test]

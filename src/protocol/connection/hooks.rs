@@ -127,8 +127,7 @@ impl Connection {
         remote: SocketAddr,
         rng: rand::rngs::StdRng,
     ) -> Result<Self, ConnectError> {
-        use crate::protocol::backend::hmac;
-        let reset_key = Arc::new(hmac::Key::new(hmac::HMAC_SHA256, &[1; 32]));
+        let ids = Arc::new(crate::protocol::CidIssuer::random_with_key(&[1; 32]));
         let mut conn = Self::new_client(
             version,
             upgrade.unwrap_or(version),
@@ -137,7 +136,7 @@ impl Connection {
             server_name,
             now,
             remote,
-            reset_key,
+            ids,
             rng,
         )?;
         conn.hooks.upgrade_to = upgrade.filter(|&u| u != version);

@@ -76,9 +76,6 @@ pub(crate) use tls::TlsSession;
 pub(super) use validation::ServerValidation;
 pub use zero_rtt::ZeroRttState;
 
-/// Length of the connection IDs this implementation issues.
-pub(crate) const LOCAL_CID_LEN: usize = 8;
-
 use super::varint::{self, VarInt};
 use acks::ACK_DELAY_EXPONENT;
 
@@ -290,7 +287,7 @@ impl Connection {
         scid: ConnectionId,
         dcid: ConnectionId,
         orig_dcid: ConnectionId,
-        reset_key: Arc<crate::protocol::backend::hmac::Key>,
+        ids: Arc<crate::protocol::CidIssuer>,
         rng: StdRng,
         initial_suite: rustls::quic::Suite,
     ) -> Self {
@@ -315,7 +312,7 @@ impl Connection {
             handshake_complete: false,
             handshake_confirmed: false,
             write_level: SpaceId::Initial,
-            cids: CidState::new(scid, dcid, reset_key),
+            cids: CidState::new(scid, dcid, ids),
             orig_dcid,
             initial_scid: scid,
             got_server_scid: false,
@@ -418,7 +415,7 @@ impl Connection {
         server_name: &str,
         now: Instant,
         remote: SocketAddr,
-        reset_key: Arc<crate::protocol::backend::hmac::Key>,
+        ids: Arc<crate::protocol::CidIssuer>,
         rng: StdRng,
     ) -> Result<Self, ConnectError> {
         Self::new_client(
@@ -429,7 +426,7 @@ impl Connection {
             server_name,
             now,
             remote,
-            reset_key,
+            ids,
             rng,
         )
     }
@@ -446,11 +443,11 @@ impl Connection {
         server_name: &str,
         now: Instant,
         remote: SocketAddr,
-        reset_key: Arc<crate::protocol::backend::hmac::Key>,
+        ids: Arc<crate::protocol::CidIssuer>,
         rng: StdRng,
     ) -> Result<Self, ConnectError> {
         let mut rng = rng;
-        let scid = ConnectionId::random(&mut rng, LOCAL_CID_LEN);
+        let scid = ids.new_cid(&mut rng);
         let dcid = ConnectionId::random(&mut rng, 16);
         let available: Vec<u32> = std::iter::once(version)
             .chain((tls_version != version).then_some(tls_version))
@@ -478,7 +475,7 @@ impl Connection {
             scid,
             dcid,
             dcid,
-            reset_key,
+            ids,
             rng,
             initial_suite,
         );

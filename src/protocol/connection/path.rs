@@ -121,10 +121,12 @@ impl PathState {
     /// The peer moved to `remote` (RFC 9000 §9): the new address is not
     /// validated, and `first` is the datagram received from it. A new IP
     /// address is a new path: congestion control and RTT estimation start
-    /// afresh (§9.4), with nothing in flight (what went to the old
-    /// address is the old controller's, and gone with it); a new port
-    /// only (NAT rebinding) keeps them. Returns the previous address and
-    /// whether it was validated.
+    /// afresh (§9.4); a new port only (NAT rebinding) keeps the window
+    /// and the RTT estimate. Either way nothing is in flight on the new
+    /// path: what went to the old address must not count against it
+    /// (§9.4), or a full window sent to an address the peer left would
+    /// hold back the path validation itself. Returns the previous address
+    /// and whether it was validated.
     pub(super) fn move_to(
         &mut self,
         config: &TransportConfig,
@@ -137,6 +139,9 @@ impl PathState {
             self.epoch = self.epoch.wrapping_add(1);
             self.rtt = RttEstimator::new(config.initial_rtt);
             self.pacer = Pacer::new();
+        } else {
+            self.cc.in_flight = 0;
+            self.epoch = self.epoch.wrapping_add(1);
         }
         let previous_validated = std::mem::replace(&mut self.validated, false);
         self.amp_received = first as u64;
@@ -181,13 +186,17 @@ mod tests {
         );
         let (prev, validated) = p.move_to(&config, addr("10.0.0.1:444"), 100);
         assert_eq!((prev, validated), (addr("10.0.0.1:443"), true));
-        assert_eq!((p.cc.in_flight, p.epoch), (5000, 0), "same path, new port");
+        assert_eq!(
+            (p.cc.in_flight, p.epoch),
+            (0, 1),
+            "a new port: what is in flight stays with the old address"
+        );
         assert_eq!(p.rtt.smoothed(), std::time::Duration::from_millis(80));
         assert_eq!(p.send_budget(), Some(300), "three times the 100 bytes");
         p.move_to(&config, addr("10.9.9.9:444"), 1200);
         assert_eq!(p.rtt.smoothed(), config.initial_rtt);
         assert_eq!(p.cc.in_flight, 0, "the old path's bytes stay with it");
-        assert_eq!(p.epoch, 1);
+        assert_eq!(p.epoch, 2);
         assert_eq!(p.send_budget(), Some(1200));
     }
 }

@@ -50,10 +50,11 @@ impl PendingFrames {
         }
     }
 
-    /// Writes what fits: HANDSHAKE_DONE, NEW_TOKEN, PATH_CHALLENGE, then
-    /// PATH_RESPONSEs (never retransmitted: a new challenge gets a new
-    /// response).
+    /// Writes what fits: the path frames first (see
+    /// [`write_path_frames`](Self::write_path_frames)), then
+    /// HANDSHAKE_DONE and NEW_TOKEN.
     pub(super) fn write(&mut self, p: &mut Payload<'_>) {
+        self.write_path_frames(p);
         if self.handshake_done && p.has_control_room() {
             self.handshake_done = !p.put(&Frame::HandshakeDone, Some(SentFrame::HandshakeDone));
         }
@@ -65,19 +66,28 @@ impl PendingFrames {
                 self.new_token = Some(token);
             }
         }
-        if p.has_control_room() {
-            if let Some(data) = self.path_challenge.take() {
-                p.put(
-                    &Frame::PathChallenge(data),
-                    Some(SentFrame::PathChallenge(data)),
-                );
+    }
+
+    /// Writes the PATH_CHALLENGE, then the PATH_RESPONSEs (never
+    /// retransmitted: a new challenge gets a new response), as far as
+    /// they fit. They go first, and also when congestion control holds
+    /// everything else back (RFC 9000 §9.4 allows probes that
+    /// exception): on a path still limited to three times what arrived
+    /// (§8.1), the first packet must be the one the peer answers.
+    pub(super) fn write_path_frames(&mut self, p: &mut Payload<'_>) {
+        if let Some(data) = self.path_challenge {
+            if p.put(
+                &Frame::PathChallenge(data),
+                Some(SentFrame::PathChallenge(data)),
+            ) {
+                self.path_challenge = None;
             }
         }
-        while p.has_control_room() {
-            let Some(data) = self.path_responses.pop_front() else {
+        while let Some(&data) = self.path_responses.front() {
+            if !p.put(&Frame::PathResponse(data), None) {
                 break;
-            };
-            p.put(&Frame::PathResponse(data), None);
+            }
+            self.path_responses.pop_front();
         }
     }
 }
@@ -124,13 +134,30 @@ mod tests {
         assert_eq!(
             types,
             [
+                frame::PATH_RESPONSE,
                 frame::HANDSHAKE_DONE,
-                frame::NEW_TOKEN,
-                frame::PATH_RESPONSE
-            ]
+                frame::NEW_TOKEN
+            ],
+            "path frames first"
         );
         assert_eq!(frames.len(), 2, "PATH_RESPONSE is never retransmitted");
         assert!(!p.wants_send());
+    }
+
+    /// A PATH_CHALLENGE that does not fit stays for the next packet.
+    #[test]
+    fn a_challenge_that_does_not_fit_waits() {
+        let mut p = PendingFrames {
+            path_challenge: Some([2; 8]),
+            ..PendingFrames::default()
+        };
+        let (buf, _) = write(&mut p, 5);
+        assert!(buf.is_empty());
+        assert!(p.path_probe());
+        let (buf, frames) = write(&mut p, 9);
+        assert_eq!(buf.len(), 9);
+        assert_eq!(frames.len(), 1);
+        assert!(!p.path_probe());
     }
 
     #[test]

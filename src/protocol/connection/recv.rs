@@ -3,7 +3,7 @@
 
 use super::close::{ApplicationClose, ConnectionClose, ConnectionError};
 use super::spaces::SpaceId;
-use super::{Connection, EndpointEvent, Event, HandshakeData, State, LOCAL_CID_LEN};
+use super::{Connection, EndpointEvent, Event, HandshakeData, State};
 use crate::protocol::cid::ConnectionId;
 use crate::protocol::crypto;
 use crate::protocol::ecn::EcnCodepoint;
@@ -62,7 +62,7 @@ impl Connection {
         self.path.on_datagram_received(data.len());
         let mut first = true;
         while !data.is_empty() {
-            let header = match PartialHeader::parse(&data, LOCAL_CID_LEN) {
+            let header = match PartialHeader::parse(&data, self.cids.local_cid_len()) {
                 Ok(h) => h,
                 Err(_) => return,
             };
@@ -104,7 +104,7 @@ impl Connection {
         }
         if self.handshake_complete && !self.early_1rtt.is_empty() {
             for (packet, ecn) in std::mem::take(&mut self.early_1rtt) {
-                if let Ok(header) = PartialHeader::parse(&packet, LOCAL_CID_LEN) {
+                if let Ok(header) = PartialHeader::parse(&packet, self.cids.local_cid_len()) {
                     let _ = self.handle_packet(now, header, ecn, packet);
                 }
                 if self.is_closed() {
@@ -825,10 +825,7 @@ mod tests {
             "localhost",
             Instant::now(),
             "127.0.0.1:4433".parse().unwrap(),
-            Arc::new(crate::protocol::backend::hmac::Key::new(
-                crate::protocol::backend::hmac::HMAC_SHA256,
-                &[7; 32],
-            )),
+            Arc::new(crate::protocol::CidIssuer::random_with_key(&[7; 32])),
             rand::SeedableRng::seed_from_u64(7),
         )
         .unwrap()

@@ -60,12 +60,14 @@ impl Connection {
         let mut segment = 0;
         while count < max_datagrams.max(1) {
             let start = buf.len();
+            // Before the budget check, so that a pacing deadline that has
+            // passed never stays armed while the budget holds us back.
+            self.path.update_pacing(now, self.config.pacing);
             // RFC 9000 §8.1: three times what we received, until the
             // peer's address is validated.
             let Some(max_size) = self.path.send_budget() else {
                 break;
             };
-            self.path.update_pacing(now, self.config.pacing);
             self.check_confidentiality_limit();
             if !self.build_datagram(now, buf, start, max_size) {
                 break;
@@ -126,6 +128,9 @@ impl Connection {
             return false;
         }
         if sp.acks.is_due(now) || sp.probes > 0 {
+            return true;
+        }
+        if space == SpaceId::Data && self.pending.path_probe() {
             return true;
         }
         if !self.congestion_allows(space) {
@@ -234,9 +239,13 @@ impl Connection {
             let sp = &self.spaces[space as usize];
             let probe_retakes_crypto =
                 space != SpaceId::Data && sp.probes > 0 && !sp.crypto_pending();
-            if cc_ok && space == SpaceId::Data && !zero_rtt {
+            if space == SpaceId::Data && !zero_rtt {
                 let before = buf.len();
-                self.write_control_frames(buf, payload_limit, &mut frames, &mut frame_count);
+                if cc_ok {
+                    self.write_control_frames(buf, payload_limit, &mut frames, &mut frame_count);
+                } else {
+                    self.write_path_frames(buf, payload_limit, &mut frames, &mut frame_count);
+                }
                 // Every control frame is ack-eliciting (RFC 9000 §13.2),
                 // also those never retransmitted (DATA_BLOCKED,
                 // PATH_RESPONSE, ...): such packets count in flight, under
@@ -499,6 +508,23 @@ impl Connection {
         self.pending.write(&mut p);
         self.write_stream_control(&mut p);
         self.cids.write(&mut p);
+    }
+
+    /// Writes only the path validation frames, which congestion control
+    /// does not hold back (see `PendingFrames::write_path_frames`).
+    fn write_path_frames(
+        &mut self,
+        buf: &mut Vec<u8>,
+        limit: usize,
+        frames: &mut Vec<SentFrame>,
+        count: &mut FrameStats,
+    ) {
+        self.pending.write_path_frames(&mut Payload {
+            buf,
+            limit,
+            frames,
+            count,
+        });
     }
 
     /// Writes the streams' control frames: flow control credit, resets,

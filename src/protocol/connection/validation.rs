@@ -55,11 +55,11 @@ impl Connection {
         scid: ConnectionId,
         client_dcid: ConnectionId,
         client_scid: ConnectionId,
-        reset_key: Arc<crate::protocol::backend::hmac::Key>,
+        ids: Arc<crate::protocol::CidIssuer>,
         validation: ServerValidation,
         rng: rand::rngs::StdRng,
     ) -> Result<Self, ConnectError> {
-        let token = super::cids::reset_token(&reset_key, &scid);
+        let token = ids.reset_token(&scid);
         // RFC 9000 §7.3: after a Retry, original_destination_connection_id
         // is the DCID of the client's first Initial and
         // retry_source_connection_id the Retry's SCID, which the client
@@ -98,7 +98,7 @@ impl Connection {
             scid,
             client_scid,
             orig_dcid,
-            reset_key,
+            ids,
             rng,
             initial_suite,
         );

@@ -24,6 +24,13 @@
 //!   ends of each connection, in one process), counted by a global
 //!   allocator that counts only during this measurement.
 //!
+//! - `--workers N`: instead of the above, actix-quic's server with 1 and
+//!   with N workers in the same run (`EndpointConfig::workers`): 64
+//!   concurrent handshakes and 8 concurrent bulk uploads (`--size-mib`
+//!   in all) from two client threads; aggregate rates, and the server's
+//!   CPU time (every thread of the process but the clients') per
+//!   handshake and per MiB.
+//!
 //! Each stack runs its server and its client on two threads, each with its
 //! own runtime (an actix `System` for actix-quic, a current-thread tokio
 //! runtime for quinn). Both use the same UDP payload size (quinn's MTU
@@ -43,6 +50,8 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 #[path = "shared/named_thread.rs"]
 mod named_thread;
+#[path = "shared/bench_workers.rs"]
+mod workers;
 use named_thread::named;
 
 type BoxError = Box<dyn Error + Send + Sync>;
@@ -59,6 +68,8 @@ struct Args {
     handshakes: u32,
     requests: u32,
     idle: usize,
+    /// `--workers N`: only the multi-worker comparison, 1 against N.
+    workers: Option<usize>,
 }
 
 /// The UDP payload sizes bulk runs at.
@@ -121,6 +132,7 @@ fn parse_args() -> Result<Args, String> {
         handshakes: 200,
         requests: 20_000,
         idle: 200,
+        workers: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -133,6 +145,9 @@ fn parse_args() -> Result<Args, String> {
             }
             "--requests" => args.requests = value()?.parse().map_err(|e| format!("{a}: {e}"))?,
             "--idle" => args.idle = value()?.parse().map_err(|e| format!("{a}: {e}"))?,
+            "--workers" => {
+                args.workers = Some(value()?.parse().map_err(|e| format!("{a}: {e}"))?)
+            }
             _ => return Err(format!("unknown argument {a}")),
         }
     }
@@ -564,7 +579,7 @@ fn run_ours(args: &Args, tls: &Tls) -> Result<Outcome, BoxError> {
     let server = named("ours-server", move || -> Result<(), BoxError> {
         let system = actix::System::new();
         system.block_on(async move {
-            let ep = actix_quic::Endpoint::server(server_config, "127.0.0.1:0".parse()?)?;
+            let ep = one_worker_server(server_config)?;
             ready_tx.send((ep.local_addr()?, actix::System::current(), thread_id()))?;
             actix::spawn(ours_serve(ep, report_tx));
             Ok::<_, BoxError>(())
@@ -591,6 +606,18 @@ fn run_ours(args: &Args, tls: &Tls) -> Result<Outcome, BoxError> {
     server_system.stop();
     join(server, "actix-quic server")?;
     out
+}
+
+/// A server endpoint of one worker: the comparison with quinn is of one
+/// core each (`--workers N` measures more).
+fn one_worker_server(
+    config: actix_quic::ServerConfig,
+) -> Result<actix_quic::Endpoint, BoxError> {
+    Ok(actix_quic::Endpoint::new(
+        actix_quic::EndpointConfig::new().workers(1),
+        Some(config),
+        "127.0.0.1:0".parse()?,
+    )?)
 }
 
 // ---- quinn ----
@@ -770,7 +797,7 @@ fn idle_ours(args: &Args, tls: &Tls) -> Result<f64, BoxError> {
         actix::System::new().block_on(async move {
             let mut server_config = actix_quic::ServerConfig::with_crypto(tls.server.clone())?;
             server_config.transport_config(Arc::new(ours_transport(MTUS[0])));
-            let server = actix_quic::Endpoint::server(server_config, "127.0.0.1:0".parse()?)?;
+            let server = one_worker_server(server_config)?;
             let addr = server.local_addr()?;
             let client = actix_quic::Endpoint::client("127.0.0.1:0".parse()?)?;
             let mut config = actix_quic::ClientConfig::new(tls.client.clone())?;
@@ -995,9 +1022,12 @@ fn main() -> Result<(), BoxError> {
         .init();
     let args = parse_args().map_err(|e| {
         format!(
-            "{e}\nusage: bench [--size-mib N] [--handshakes N] [--requests N] [--idle N] [--reno]"
+            "{e}\nusage: bench [--size-mib N] [--handshakes N] [--requests N] [--idle N] [--reno] [--workers N]"
         )
     })?;
+    if let Some(n) = args.workers {
+        return workers::compare(&args, &tls()?, n);
+    }
     let d = Shared::new(MTUS[0]);
     println!(
         "bulk: {} MiB on one stream at {:?} B UDP payloads; windows: stream {} KiB, connection {} KiB, send {} KiB; \

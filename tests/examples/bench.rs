@@ -55,3 +55,35 @@ fn the_bench_runs_every_figure_for_both_stacks() {
         assert!(figures.iter().any(|f| f == figure), "no {figure}: {out}");
     }
 }
+
+/// `--workers 2`: the server with 1 and with 2 workers, every figure
+/// for both, 64 handshakes from 64 ports and 8 uploads.
+#[test]
+fn the_bench_compares_one_worker_with_two() {
+    let mut cmd = Command::new(example("bench"));
+    cmd.args(["--workers", "2", "--size-mib", "8", "--handshakes", "64"])
+        .stdin(Stdio::null());
+    let out = run(cmd);
+    assert!(out.status.success(), "{out}");
+    let mut figures = Vec::new();
+    for line in out.stdout.lines().filter(|l| l.starts_with('{')) {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(v["workers"].as_u64(), Some(2), "{line}");
+        let least = if line.contains("_cpu_") {
+            0.0
+        } else {
+            f64::MIN_POSITIVE
+        };
+        assert!(v["one"].as_f64().unwrap() >= least, "{line}");
+        assert!(v["many"].as_f64().unwrap() >= least, "{line}");
+        figures.push(v["figure"].as_str().unwrap().to_string());
+    }
+    for figure in [
+        "workers_concurrent_handshakes_per_s",
+        "workers_handshake_server_cpu_us",
+        "workers_bulk_8_connections_mib_per_s",
+        "workers_bulk_server_cpu_us_per_mib",
+    ] {
+        assert!(figures.iter().any(|f| f == figure), "no {figure}: {out}");
+    }
+}

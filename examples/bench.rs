@@ -145,9 +145,7 @@ fn parse_args() -> Result<Args, String> {
             }
             "--requests" => args.requests = value()?.parse().map_err(|e| format!("{a}: {e}"))?,
             "--idle" => args.idle = value()?.parse().map_err(|e| format!("{a}: {e}"))?,
-            "--workers" => {
-                args.workers = Some(value()?.parse().map_err(|e| format!("{a}: {e}"))?)
-            }
+            "--workers" => args.workers = Some(value()?.parse().map_err(|e| format!("{a}: {e}"))?),
             _ => return Err(format!("unknown argument {a}")),
         }
     }
@@ -610,9 +608,7 @@ fn run_ours(args: &Args, tls: &Tls) -> Result<Outcome, BoxError> {
 
 /// A server endpoint of one worker: the comparison with quinn is of one
 /// core each (`--workers N` measures more).
-fn one_worker_server(
-    config: actix_quic::ServerConfig,
-) -> Result<actix_quic::Endpoint, BoxError> {
+fn one_worker_server(config: actix_quic::ServerConfig) -> Result<actix_quic::Endpoint, BoxError> {
     Ok(actix_quic::Endpoint::new(
         actix_quic::EndpointConfig::new().workers(1),
         Some(config),

@@ -4,7 +4,10 @@
 //! of its own, so the kernel spreads them over the workers) and 8
 //! concurrent bulk uploads, from two client threads. Prints aggregate
 //! rates, and the server's CPU time (every thread of the process but the
-//! clients') per handshake and per MiB, with the ratio N / 1.
+//! clients') per handshake and per MiB, with the ratio N / 1. Then the
+//! price of a hop between threads: one connection's upload to a server
+//! of two workers with its datagrams arriving at the worker holding it,
+//! and arriving at the other one, which passes them on.
 
 use super::{
     named, ours_serve, ours_transport, payload_chunk, rounds, thread_id, Args, BoxError, Received,
@@ -107,30 +110,96 @@ fn client_endpoints(
         .collect()
 }
 
-fn measure(args: &Args, tls: &Tls, workers: usize) -> Result<Measured, BoxError> {
-    let (report_tx, mut report_rx) = unbounded_channel::<Received>();
-    let (ready_tx, ready_rx) = mpsc::channel();
-    let mut server_config = actix_quic::ServerConfig::with_crypto(tls.server.clone())?;
-    server_config.transport_config(Arc::new(ours_transport(MTUS[1])));
-    let server = named("ours-server", move || -> Result<(), BoxError> {
-        let system = actix::System::new();
-        system.block_on(async move {
-            let ep = actix_quic::Endpoint::new(
-                actix_quic::EndpointConfig::new().workers(workers),
-                Some(server_config),
-                "127.0.0.1:0".parse()?,
-            )?;
-            ready_tx.send((ep.local_addr()?, actix::System::current(), ep.workers()))?;
-            actix::spawn(ours_serve(ep, report_tx));
-            Ok::<_, BoxError>(())
-        })?;
-        system.run()?;
-        Ok(())
-    });
-    let (addr, server_system, running) = ready_rx.recv().map_err(|_| "server did not start")?;
-    if running != workers {
-        return Err(format!("asked for {workers} workers, the endpoint runs {running}").into());
+/// A running server of `workers` workers on its own thread.
+struct Server {
+    addr: std::net::SocketAddr,
+    endpoint: actix_quic::Endpoint,
+    system: actix::System,
+    thread: std::thread::JoinHandle<Result<(), BoxError>>,
+    reports: tokio::sync::mpsc::UnboundedReceiver<Received>,
+}
+
+impl Server {
+    fn start(tls: &Tls, workers: usize) -> Result<Self, BoxError> {
+        let (report_tx, reports) = unbounded_channel::<Received>();
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let mut server_config = actix_quic::ServerConfig::with_crypto(tls.server.clone())?;
+        server_config.transport_config(Arc::new(ours_transport(MTUS[1])));
+        let thread = named("ours-server", move || -> Result<(), BoxError> {
+            let system = actix::System::new();
+            system.block_on(async move {
+                let ep = actix_quic::Endpoint::new(
+                    actix_quic::EndpointConfig::new().workers(workers),
+                    Some(server_config),
+                    "127.0.0.1:0".parse()?,
+                )?;
+                ready_tx.send((ep.clone(), actix::System::current()))?;
+                actix::spawn(ours_serve(ep, report_tx));
+                Ok::<_, BoxError>(())
+            })?;
+            system.run()?;
+            Ok(())
+        });
+        let (endpoint, system) = ready_rx.recv().map_err(|_| "server did not start")?;
+        if endpoint.workers() != workers {
+            return Err(format!(
+                "asked for {workers} workers, the endpoint runs {}",
+                endpoint.workers()
+            )
+            .into());
+        }
+        Ok(Self {
+            addr: endpoint.local_addr()?,
+            endpoint,
+            system,
+            thread,
+            reports,
+        })
     }
+
+    /// Waits for the server's report of `n` drained uploads; their bytes
+    /// and when the last was drained.
+    fn drained(&mut self, n: usize) -> Result<(u64, Instant), BoxError> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()?;
+        let (mut bytes, mut last) = (0, None::<Instant>);
+        for _ in 0..n {
+            let r = rt
+                .block_on(async { tokio::time::timeout(TRANSFER_LIMIT, self.reports.recv()).await })
+                .map_err(|_| "an upload was not reported")?
+                .ok_or("the server went away")?;
+            bytes += r.bytes;
+            last = Some(last.map_or(r.at, |l| l.max(r.at)));
+        }
+        Ok((bytes, last.unwrap_or_else(Instant::now)))
+    }
+
+    fn stop(self) -> Result<(), BoxError> {
+        self.system.stop();
+        super::join(self.thread, "server")
+    }
+}
+
+/// Uploads `len` bytes on a new stream of `conn` and waits until the
+/// server acknowledged all of it.
+async fn upload(conn: &actix_quic::Connection, len: u64) -> Result<(), BoxError> {
+    let chunk = payload_chunk();
+    let mut send = conn.open_uni().await?;
+    let mut written = 0;
+    while written < len {
+        let n = (len - written).min(CHUNK as u64) as usize;
+        send.write_chunk(chunk.slice(..n)).await?;
+        written += n as u64;
+    }
+    send.finish()?;
+    send.stopped().await?;
+    Ok(())
+}
+
+fn measure(args: &Args, tls: &Tls, workers: usize) -> Result<Measured, BoxError> {
+    let mut server = Server::start(tls, workers)?;
+    let addr = server.addr;
 
     // 64 handshakes at a time, each from its own port.
     let rounds = rounds(args);
@@ -171,22 +240,7 @@ fn measure(args: &Args, tls: &Tls, workers: usize) -> Result<Measured, BoxError>
             for e in &endpoints {
                 conns.push(e.connect(addr, "localhost")?.await?);
             }
-            let chunk = payload_chunk();
-            let uploads = conns.iter().map(|conn| {
-                let chunk = chunk.clone();
-                async move {
-                    let mut send = conn.open_uni().await?;
-                    let mut written = 0;
-                    while written < each {
-                        let n = (each - written).min(CHUNK as u64) as usize;
-                        send.write_chunk(chunk.slice(..n)).await?;
-                        written += n as u64;
-                    }
-                    send.finish()?;
-                    send.stopped().await?;
-                    Ok::<_, BoxError>(())
-                }
-            });
+            let uploads = conns.iter().map(|conn| upload(conn, each));
             for r in futures::future::join_all(uploads).await {
                 r?;
             }
@@ -194,19 +248,7 @@ fn measure(args: &Args, tls: &Tls, workers: usize) -> Result<Measured, BoxError>
         })
     })?;
     // The server reports each stream it drained; the last one ends the run.
-    let reports = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()?;
-    let mut last = start;
-    let mut got = 0;
-    for _ in 0..BULK_CONNECTIONS {
-        let r = reports
-            .block_on(async { tokio::time::timeout(TRANSFER_LIMIT, report_rx.recv()).await })
-            .map_err(|_| "an upload was not reported")?
-            .ok_or("the server went away")?;
-        got += r.bytes;
-        last = last.max(r.at);
-    }
+    let (got, last) = server.drained(BULK_CONNECTIONS)?;
     if got != each * BULK_CONNECTIONS as u64 {
         return Err(format!("the server got {got} bytes").into());
     }
@@ -214,8 +256,7 @@ fn measure(args: &Args, tls: &Tls, workers: usize) -> Result<Measured, BoxError>
     if bulk_time > TRANSFER_LIMIT {
         return Err("the uploads took too long".into());
     }
-    server_system.stop();
-    super::join(server, "server")?;
+    server.stop()?;
     Ok(Measured {
         handshakes,
         handshake_time,
@@ -226,11 +267,69 @@ fn measure(args: &Args, tls: &Tls, workers: usize) -> Result<Measured, BoxError>
     })
 }
 
+/// One connection's upload to a server of two workers when its
+/// datagrams reach the worker holding it, and when the kernel hands them
+/// to the other worker, which passes them on: the second pays one
+/// mailbox hop between threads per datagram batch, which is what a
+/// design with one socket and connections spread over threads would pay
+/// on every batch.
+struct Hop {
+    mib: f64,
+    direct: (Duration, Duration),
+    passed: (Duration, Duration),
+}
+
+fn measure_hop(args: &Args, tls: &Tls) -> Result<Hop, BoxError> {
+    let server = Server::start(tls, 2)?;
+    let (addr, endpoint) = (server.addr, server.endpoint.clone());
+    let len = (args.size_mib * MIB / 4).max(CHUNK as u64);
+    let config = client_config(tls)?;
+    let timed = named("ours-client-hop", move || {
+        actix::System::new().block_on(async move {
+            let client = actix_quic::Endpoint::client("127.0.0.1:0".parse()?)?;
+            client.set_default_client_config(config);
+            let conn = client.connect(addr, "localhost")?.await?;
+            let mut out = Vec::new();
+            for passed in [false, true] {
+                // Moves to new ports until the connection's datagrams are
+                // passed between workers (or not, as wanted).
+                let mut moves = 0;
+                loop {
+                    let before = endpoint.stats().forwarded_datagrams;
+                    upload(&conn, 256 * 1024).await?;
+                    if (endpoint.stats().forwarded_datagrams > before) == passed {
+                        break;
+                    }
+                    moves += 1;
+                    if moves > 40 {
+                        return Err::<_, BoxError>("40 new ports, all on one worker".into());
+                    }
+                    client.rebind(std::net::UdpSocket::bind("127.0.0.1:0")?)?;
+                }
+                let me = [thread_id()];
+                let (cpu, start) = (cpu_except(&me), Instant::now());
+                upload(&conn, len).await?;
+                out.push((start.elapsed(), cpu_except(&me).saturating_sub(cpu)));
+            }
+            conn.close(0u32.into(), b"");
+            Ok(out)
+        })
+    });
+    let out = super::join(timed, "client")?;
+    server.stop()?;
+    Ok(Hop {
+        mib: len as f64 / MIB as f64,
+        direct: out[0],
+        passed: out[1],
+    })
+}
+
 /// Measures 1 and `n` workers and prints both, the ratio, and one JSON
 /// record per figure.
 pub(super) fn compare(args: &Args, tls: &Tls, n: usize) -> Result<(), BoxError> {
     let one = measure(args, tls, 1)?;
     let many = measure(args, tls, n)?;
+    let hop = measure_hop(args, tls)?;
     let us = |d: Duration| d.as_secs_f64() * 1e6;
     let figures = |m: &Measured| {
         [
@@ -298,6 +397,37 @@ pub(super) fn compare(args: &Args, tls: &Tls, n: usize) -> Result<(), BoxError> 
             "{{\"figure\":\"workers_{name}\",\"workers\":{n},\"one\":{a:.3},\"many\":{b:.3},\"ratio\":{:.4},\"higher_is_better\":{}}}",
             b / a,
             higher.map_or("null".to_string(), |h| h.to_string())
+        );
+    }
+    let rate = |t: (Duration, Duration)| hop.mib / t.0.as_secs_f64();
+    let cpu = |t: (Duration, Duration)| us(t.1) / hop.mib;
+    println!(
+        "one connection, {:.0} MiB, 2 workers: datagrams at the worker holding it / passed on by the other",
+        hop.mib
+    );
+    for (name, a, b, higher) in [
+        (
+            "hop_bulk_mib_per_s",
+            rate(hop.direct),
+            rate(hop.passed),
+            true,
+        ),
+        (
+            "hop_server_cpu_us_per_mib",
+            cpu(hop.direct),
+            cpu(hop.passed),
+            false,
+        ),
+    ] {
+        let note = if higher {
+            "higher is better"
+        } else {
+            "lower is better"
+        };
+        println!("{name:<32} {a:>12.2} {b:>12.2} {:>9.2}x  ({note})", b / a);
+        println!(
+            "{{\"figure\":\"workers_{name}\",\"workers\":2,\"direct\":{a:.3},\"passed\":{b:.3},\"ratio\":{:.4},\"higher_is_better\":{higher}}}",
+            b / a
         );
     }
     Ok(())

@@ -193,11 +193,13 @@ impl Endpoint {
     /// takes no attempt.
     pub async fn accept(&self) -> Option<Incoming> {
         let incoming = self.addr.send(Accept).await.ok()??;
-        Some(Incoming::new(
-            incoming,
-            self.addr.clone(),
-            self.shared.clone(),
-        ))
+        // Decisions go straight to the worker holding the attempt.
+        let owner = self
+            .workers
+            .get(incoming.worker())
+            .unwrap_or(&self.addr)
+            .clone();
+        Some(Incoming::new(incoming, owner, self.shared.clone()))
     }
 
     /// Sets (or with `None`, removes) the actor that decides on every new

@@ -166,3 +166,119 @@ async fn tokens_of_one_worker_are_taken_by_the_others() {
     assert!(clients.len() >= 2);
     assert_eq!(server.stats().retried_handshakes, 1);
 }
+
+/// A server of two workers that lost its state (another endpoint with
+/// the same reset key and the same QUIC-LB IDs stands in for it, behind
+/// the same relay) resets the client's connection: the worker the kernel
+/// hands the client's packet to reads which worker the ID names and
+/// passes it on, and that one, knowing no such ID, answers with the
+/// stateless reset that the shared key derives (RFC 9000 §10.3).
+#[actix::test]
+async fn a_server_of_two_workers_that_lost_its_state_resets_the_client() {
+    crate::common::trace();
+    let (client_cfg, server_cfg) = crate::common::configs();
+    let lb = actix_quic::QuicLbConfig::new(0, 1, 6, Some([3; 16])).unwrap();
+    let server = || {
+        let ids = actix_quic::QuicLbCids::new(lb.clone(), &[1]).unwrap();
+        Endpoint::new(
+            EndpointConfig::with_reset_key(&[0x42; 32])
+                .cid_generator(Arc::new(ids))
+                .workers(2),
+            Some(server_cfg.clone()),
+            "127.0.0.1:0".parse().unwrap(),
+        )
+        .unwrap()
+    };
+    let (a, b) = (server(), server());
+    let (addr, _seen, target) = crate::retry::switchable_relay(a.local_addr().unwrap()).await;
+    let accepting = a.clone();
+    actix::spawn(async move {
+        let conn = accepting.accept().await.unwrap().await.unwrap();
+        let mut r = conn.accept_uni().await.unwrap();
+        let _ = r.read_to_end(64).await;
+        // Keep the connection, silently.
+        std::future::pending::<()>().await;
+    });
+    let (_ep, conn) = client(&client_cfg, addr).await;
+    let mut s = conn.open_uni().await.unwrap();
+    s.write_all(b"hello").await.unwrap();
+    s.finish().unwrap();
+    within(10, s.stopped()).await.unwrap();
+
+    *target.lock().unwrap() = b.local_addr().unwrap();
+    let mut s = conn.open_uni().await.unwrap();
+    s.write_all(&[7u8; 1000]).await.unwrap();
+    assert_eq!(
+        within(10, conn.closed()).await,
+        actix_quic::ConnectionError::Reset
+    );
+    assert_eq!(b.stats().accepted_handshakes, 0);
+}
+
+/// Tells of every attempt a policy sees, and lets it wait for `accept()`.
+struct Seen(tokio::sync::mpsc::UnboundedSender<()>);
+
+impl actix::Actor for Seen {
+    type Context = actix::Context<Self>;
+}
+
+impl actix::Handler<actix_quic::messages::NewIncoming> for Seen {
+    type Result = actix_quic::messages::IncomingDecision;
+    fn handle(
+        &mut self,
+        _: actix_quic::messages::NewIncoming,
+        _: &mut actix::Context<Self>,
+    ) -> Self::Result {
+        let _ = self.0.send(());
+        actix_quic::messages::IncomingDecision::Accept
+    }
+}
+
+/// `max_incoming` counts the attempts of every worker: with room for 3
+/// and nobody calling `accept()`, of 6 clients from 6 ports (one after
+/// the other, each refused or seen waiting before the next) 3 wait and 3
+/// are refused; the 3 that waited are then accepted, whichever worker
+/// holds them.
+#[actix::test]
+async fn max_incoming_holds_across_workers() {
+    use actix::Actor;
+    crate::common::trace();
+    let (client_cfg, mut server_cfg) = crate::common::configs();
+    server_cfg.max_incoming(3);
+    let server = Endpoint::new(
+        EndpointConfig::new().workers(2),
+        Some(server_cfg),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .unwrap();
+    let (seen_tx, mut seen) = tokio::sync::mpsc::unbounded_channel();
+    server.set_incoming_policy(Some(Seen(seen_tx).start().recipient()));
+    let addr = server.local_addr().unwrap();
+    let mut waiting = Vec::new();
+    let mut refused = 0;
+    for _ in 0..6 {
+        let ep = Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
+        ep.set_default_client_config(client_cfg.clone());
+        let mut connecting = Box::pin(std::future::IntoFuture::into_future(
+            ep.connect(addr, "localhost").unwrap(),
+        ));
+        tokio::select! {
+            r = &mut connecting => {
+                assert!(r.is_err(), "nobody accepted yet");
+                refused += 1;
+            }
+            _ = seen.recv() => waiting.push((ep, connecting)),
+        }
+    }
+    assert_eq!((waiting.len(), refused), (3, 3));
+    assert_eq!(server.stats().refused_handshakes, 3);
+    for _ in 0..3 {
+        let incoming = within(10, server.accept()).await.unwrap();
+        actix::spawn(async move {
+            let _ = incoming.await;
+        });
+    }
+    for (_ep, connecting) in waiting {
+        within(10, connecting).await.unwrap();
+    }
+}

@@ -21,10 +21,10 @@ use super::packet::{
 };
 use super::token::{Token, TokenError};
 use super::varint;
+use super::{KeyedMap, KeyedSet};
 use bytes::BytesMut;
 use rand::rngs::StdRng;
 use rand::{Rng, RngCore, SeedableRng};
-use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -187,23 +187,23 @@ pub struct Endpoint {
     /// The endpoint's only source of randomness (and, seeded from it,
     /// each connection's): CIDs, tokens, Retry and reset bytes.
     rng: StdRng,
-    routes: HashMap<ConnectionId, ConnectionHandle>,
-    cids_of: HashMap<ConnectionHandle, Vec<ConnectionId>>,
+    routes: KeyedMap<ConnectionId, ConnectionHandle>,
+    cids_of: KeyedMap<ConnectionHandle, Vec<ConnectionId>>,
     /// The peer's stateless reset token of each connection, with the
     /// address it applies to (RFC 9000 §10.3.1): a reset carries a random
     /// DCID, so it is routed by its last 16 bytes instead.
-    reset_routes: HashMap<(SocketAddr, [u8; 16]), ConnectionHandle>,
-    reset_token_of: HashMap<ConnectionHandle, (SocketAddr, [u8; 16])>,
+    reset_routes: KeyedMap<(SocketAddr, [u8; 16]), ConnectionHandle>,
+    reset_token_of: KeyedMap<ConnectionHandle, (SocketAddr, [u8; 16])>,
     resets: ResetBucket,
     /// Per source address, within `resets`.
-    resets_by_source: HashMap<std::net::IpAddr, ResetBucket>,
+    resets_by_source: KeyedMap<std::net::IpAddr, ResetBucket>,
     next_handle: usize,
     refuse_new: bool,
     /// Server connections whose handshake has not completed.
-    handshaking: HashSet<ConnectionHandle>,
+    handshaking: KeyedSet<ConnectionHandle>,
     /// Those of `handshaking` whose client had not proved its address
     /// when accepted.
-    unvalidated_handshakes: HashSet<ConnectionHandle>,
+    unvalidated_handshakes: KeyedSet<ConnectionHandle>,
     /// Connection attempts counted in the current one-second window,
     /// and when it began (`ServerConfig::retry_above`).
     attempts: (Option<Instant>, u64),
@@ -239,6 +239,11 @@ impl Endpoint {
     /// from `seed`: the same seed, inputs and clock make the same run.
     pub fn new(config: EndpointConfig, server: Option<ServerConfig>, seed: [u8; 32]) -> Self {
         let mut rng = StdRng::from_seed(seed);
+        // The maps' hash key comes from the seed too (not from the random
+        // stream, so that a seed makes the same run as before).
+        let mut key = [0u8; 8];
+        key.copy_from_slice(&seed[24..]);
+        let hasher = foldhash::fast::FixedState::with_seed(u64::from_le_bytes(key));
         let reset_key = config.reset_key.unwrap_or_else(|| {
             crate::protocol::backend::hmac::Key::new(
                 crate::protocol::backend::hmac::HMAC_SHA256,
@@ -258,18 +263,18 @@ impl Endpoint {
             ids,
             worker,
             rng,
-            routes: HashMap::new(),
-            cids_of: HashMap::new(),
-            reset_routes: HashMap::new(),
-            reset_token_of: HashMap::new(),
+            routes: KeyedMap::with_hasher(hasher.clone()),
+            cids_of: KeyedMap::with_hasher(hasher.clone()),
+            reset_routes: KeyedMap::with_hasher(hasher.clone()),
+            reset_token_of: KeyedMap::with_hasher(hasher.clone()),
             resets: ResetBucket::new(RESET_BURST, RESET_RATE),
-            resets_by_source: HashMap::new(),
+            resets_by_source: KeyedMap::with_hasher(hasher.clone()),
             next_handle: 0,
             refuse_new: false,
-            handshaking: HashSet::new(),
-            unvalidated_handshakes: HashSet::new(),
+            handshaking: KeyedSet::with_hasher(hasher.clone()),
+            unvalidated_handshakes: KeyedSet::with_hasher(hasher.clone()),
             attempts: (None, 0),
-            incoming: PendingIncoming::default(),
+            incoming: PendingIncoming::new(hasher),
             stats: EndpointStats::default(),
         }
     }

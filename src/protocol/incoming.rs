@@ -9,7 +9,7 @@
 use super::cid::ConnectionId;
 use super::connection::{ConnectionError, ServerValidation};
 use super::ecn::EcnCodepoint;
-use std::collections::HashMap;
+use super::KeyedMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -139,13 +139,23 @@ struct Pending {
 /// bytes each and `total` bytes in all.
 #[derive(Debug, Default)]
 pub(crate) struct PendingIncoming {
-    by_dcid: HashMap<ConnectionId, Pending>,
+    by_dcid: KeyedMap<ConnectionId, Pending>,
     bytes: usize,
     /// Attempts whose client has not proved its address.
     unvalidated: usize,
 }
 
 impl PendingIncoming {
+    /// No attempts yet; the map of DCIDs (which clients choose) hashes
+    /// with `hasher`, keyed from the endpoint's seed.
+    pub(crate) fn new(hasher: foldhash::fast::FixedState) -> Self {
+        Self {
+            by_dcid: KeyedMap::with_hasher(hasher),
+            bytes: 0,
+            unvalidated: 0,
+        }
+    }
+
     /// Attempts awaiting a decision.
     pub(crate) fn len(&self) -> usize {
         self.by_dcid.len()

@@ -99,6 +99,13 @@ pub(crate) use packet::PartialHeader;
 #[cfg(feature = "test-hooks")]
 pub use connection::spaces::SpaceId;
 
+/// A hash map whose hasher is keyed by a secret the caller chooses (from
+/// an endpoint's seed), for keys a peer can choose.
+pub(crate) type KeyedMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
+
+/// The set of [`KeyedMap`].
+pub(crate) type KeyedSet<K> = std::collections::HashSet<K, foldhash::fast::FixedState>;
+
 /// Which end of a connection this is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Side {

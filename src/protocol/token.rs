@@ -22,7 +22,7 @@ use super::cid::{ConnectionId, MAX_CID_LEN};
 use crate::protocol::backend::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use bytes::Bytes;
 use rand::RngCore;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -84,7 +84,9 @@ pub struct TokenKey {
 
 #[derive(Default)]
 struct UsedTokens {
-    expiry: HashMap<[u8; NONCE_LEN], Instant>,
+    /// Keyed by nonces that decrypted (ours), so a fixed hasher does:
+    /// no ambient randomness.
+    expiry: super::KeyedMap<[u8; NONCE_LEN], Instant>,
 }
 
 impl std::fmt::Debug for TokenKey {

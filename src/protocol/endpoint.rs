@@ -45,8 +45,10 @@ pub enum DatagramEvent {
     /// Send these bytes back to the sender, nothing else.
     Respond(Vec<u8>),
     /// It belongs to a connection of another worker of this server
-    /// endpoint (the one its destination connection ID names): pass it
-    /// there, to [`handle_forwarded`](Endpoint::handle_forwarded).
+    /// endpoint (the one its destination connection ID names), which
+    /// takes it. Only the workers of a multi-worker `Endpoint` (see
+    /// [`EndpointConfig::workers`]) see this; a core driven by hand is
+    /// one worker and never does.
     Forward(usize),
     /// Ignore it.
     Drop,

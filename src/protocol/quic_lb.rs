@@ -605,6 +605,32 @@ mod tests {
         }
     }
 
+    /// Whatever a peer puts in a destination CID, decoding answers
+    /// without panicking, at every configuration shape.
+    #[test]
+    fn decoding_any_bytes_never_panics() {
+        use rand::Rng;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(17);
+        for sid_len in [1, 3, 8, MAX_SERVER_ID_LEN] {
+            for nonce_len in [MIN_NONCE_LEN, MAX_PLAINTEXT - sid_len] {
+                for key in [None, Some([9u8; 16])] {
+                    let c = QuicLbConfig::new(0, sid_len, nonce_len, key).unwrap();
+                    let g = QuicLbCids::new(c.clone(), &vec![1; sid_len]).unwrap();
+                    for _ in 0..200 {
+                        let len = rng.gen_range(0..=MAX_CID_LEN);
+                        let mut cid = vec![0u8; len];
+                        rng.fill(&mut cid[..]);
+                        if let Some(first) = cid.first_mut() {
+                            *first &= 0x1f; // config 0, so most reach the cipher
+                        }
+                        let _ = c.decode(&cid);
+                        let _ = g.worker_of(&cid);
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn the_nonce_prefix_names_the_worker() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(4);

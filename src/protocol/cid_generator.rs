@@ -88,6 +88,8 @@ pub(crate) const DEFAULT_CID_LEN: usize = 8;
 /// (RFC 9000 §10.3.2).
 pub(crate) struct CidIssuer {
     generator: Arc<dyn ConnectionIdGenerator>,
+    /// The generator's (fixed) ID length, read for every packet parsed.
+    cid_len: usize,
     reset_key: crate::protocol::backend::hmac::Key,
 }
 
@@ -99,6 +101,7 @@ impl CidIssuer {
         reset_key: crate::protocol::backend::hmac::Key,
     ) -> Self {
         Self {
+            cid_len: generator.cid_len(),
             generator,
             reset_key,
         }
@@ -121,7 +124,7 @@ impl CidIssuer {
 
     /// The length of the IDs we issue, for parsing short headers.
     pub(crate) fn cid_len(&self) -> usize {
-        self.generator.cid_len()
+        self.cid_len
     }
 
     /// The stateless reset token of our ID `cid`.

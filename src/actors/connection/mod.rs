@@ -127,15 +127,13 @@ impl ConnectionActor {
                 return;
             }
         }
-        // The snapshot is fresh before a waiter of a change of state
-        // wakes: a handle on another thread (a worker's connection, a task
-        // elsewhere) reads it as soon as its wait completes, e.g.
-        // `close_reason()` after `closed()`. Stream and datagram waiters
-        // get what they wait for in their answer (the hot path: one
-        // snapshot update per drive, below).
+        // The snapshot is fresh before any waiter wakes: a handle on
+        // another thread (a worker's connection, a task elsewhere) reads
+        // it as soon as its wait completes, e.g. `close_reason()` after
+        // `closed()`, or `stats()` after a read.
         let mut fresh = false;
         while let Some(ev) = self.conn.poll_event() {
-            if !fresh && !matches!(ev, Event::Stream(_) | Event::DatagramReceived) {
+            if !fresh {
                 self.update_snapshot();
                 fresh = true;
             }

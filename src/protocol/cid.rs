@@ -55,12 +55,17 @@ impl std::ops::Deref for ConnectionId {
     }
 }
 
+/// Writes `bytes` as lowercase hex, as IDs are shown.
+pub(crate) fn write_hex(f: &mut fmt::Formatter<'_>, bytes: &[u8]) -> fmt::Result {
+    for b in bytes {
+        write!(f, "{b:02x}")?;
+    }
+    Ok(())
+}
+
 impl fmt::Debug for ConnectionId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for b in self.iter() {
-            write!(f, "{b:02x}")?;
-        }
-        Ok(())
+        write_hex(f, self)
     }
 }
 

@@ -372,21 +372,13 @@ impl Endpoint {
         ecn: Option<EcnCodepoint>,
         data: &[u8],
     ) -> DatagramEvent {
-        self.handle_counted(now, remote, local_ip, ecn, data, false)
+        let event = self.handle_inner(now, remote, local_ip, ecn, data, false);
+        self.counted(event)
     }
 
-    /// Handles a datagram; tells the other workers, if any, when what we
-    /// count may have changed.
-    fn handle_counted(
-        &mut self,
-        now: Instant,
-        remote: SocketAddr,
-        local_ip: Option<IpAddr>,
-        ecn: Option<EcnCodepoint>,
-        data: &[u8],
-        may_forward: bool,
-    ) -> DatagramEvent {
-        let event = self.handle_inner(now, remote, local_ip, ecn, data, may_forward);
+    /// Passes `event` on, first telling the other workers, if any, what we
+    /// count when it may have changed (not for a routed datagram).
+    fn counted(&self, event: DatagramEvent) -> DatagramEvent {
         if !matches!(event, DatagramEvent::Route(_) | DatagramEvent::Forward(_)) {
             self.publish_counts();
         }
@@ -433,7 +425,8 @@ impl Endpoint {
         ecn: Option<EcnCodepoint>,
         data: &[u8],
     ) -> DatagramEvent {
-        self.handle_counted(now, remote, local_ip, ecn, data, true)
+        let event = self.handle_inner(now, remote, local_ip, ecn, data, true);
+        self.counted(event)
     }
 
     fn handle_inner(

@@ -105,10 +105,7 @@ impl std::ops::Deref for ServerId {
 
 impl fmt::Debug for ServerId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for b in self.iter() {
-            write!(f, "{b:02x}")?;
-        }
-        Ok(())
+        super::cid::write_hex(f, self)
     }
 }
 
@@ -177,16 +174,6 @@ impl QuicLbConfig {
         self
     }
 
-    /// The configuration's ID (its config rotation bits).
-    pub fn config_id(&self) -> u8 {
-        self.config_id
-    }
-
-    /// The length of the server IDs.
-    pub fn server_id_len(&self) -> usize {
-        self.server_id_len
-    }
-
     /// The length of every connection ID of this configuration.
     pub fn cid_len(&self) -> usize {
         1 + self.server_id_len + self.nonce_len
@@ -199,7 +186,12 @@ impl QuicLbConfig {
     /// The connection ID carrying `server_id` and `nonce`; `random_bits`
     /// fill the first octet's low five bits when it does not carry the
     /// length. `None` when either has the wrong length.
-    pub fn encode(&self, server_id: &[u8], nonce: &[u8], random_bits: u8) -> Option<ConnectionId> {
+    pub(crate) fn encode(
+        &self,
+        server_id: &[u8],
+        nonce: &[u8],
+        random_bits: u8,
+    ) -> Option<ConnectionId> {
         if server_id.len() != self.server_id_len || nonce.len() != self.nonce_len {
             return None;
         }
@@ -394,16 +386,6 @@ impl QuicLbCids {
     pub(crate) fn for_workers_only(key: [u8; 16]) -> Self {
         let config = QuicLbConfig::new(0, 1, 6, Some(key)).expect("valid lengths");
         Self::new(config, &[0]).expect("one-byte server ID")
-    }
-
-    /// The configuration.
-    pub fn config(&self) -> &QuicLbConfig {
-        &self.config
-    }
-
-    /// The server ID every ID carries.
-    pub fn server_id(&self) -> &[u8] {
-        &self.server_id
     }
 
     /// The same IDs with `prefix` as the first nonce byte (the draft's

@@ -70,6 +70,22 @@ impl Ledger {
         }
     }
 
+    /// `n` flood Initials of clients seeded from `first_seed` on, each
+    /// from a spoofed address of its own.
+    fn flood_n(
+        &mut self,
+        ep: &mut Endpoint,
+        config: &ClientConfig,
+        now: Instant,
+        first_seed: u64,
+        n: usize,
+    ) {
+        for i in 0..n {
+            let (_, initial) = client(config, first_seed + i as u64, now);
+            self.flood(ep, now, spoofed(i), &initial);
+        }
+    }
+
     /// Runs the accepted flood connections' timers for `d` (their peers
     /// never answer), counting every byte they send.
     fn run_timers(&mut self, mut now: Instant, d: Duration) {
@@ -193,10 +209,7 @@ fn unvalidated_attempts_take_at_most_half_of_max_incoming() {
     let mut ep = Endpoint::new(EndpointConfig::new(), Some(server_config), [9; 32]);
     let now = Instant::now();
     let mut ledger = Ledger::default();
-    for i in 0..200 {
-        let (_, initial) = client(&client_config, 5000 + i as u64, now);
-        ledger.flood(&mut ep, now, spoofed(i), &initial);
-    }
+    ledger.flood_n(&mut ep, &client_config, now, 5000, 200);
     assert_eq!(ledger.accepted.len(), 20);
     assert_eq!(ledger.retries, 180);
     real_client_connects(&mut ep, &client_config, now);
@@ -212,10 +225,7 @@ fn unvalidated_attempts_in_progress_are_capped_whatever_the_rate() {
     let mut ep = Endpoint::new(EndpointConfig::new(), Some(server_config), [11; 32]);
     let now = Instant::now();
     let mut ledger = Ledger::default();
-    for i in 0..1200 {
-        let (_, initial) = client(&client_config, 90_000 + i as u64, now);
-        ledger.flood(&mut ep, now, spoofed(i), &initial);
-    }
+    ledger.flood_n(&mut ep, &client_config, now, 90_000, 1200);
     assert_eq!(ledger.accepted.len(), 1024);
     assert_eq!(ledger.retries, 1200 - 1024);
     real_client_connects(&mut ep, &client_config, now);

@@ -662,12 +662,20 @@ impl Handler<SetServerConfig> for EndpointActor {
 
 #[cfg(feature = "test-hooks")]
 impl Handler<crate::messages::ConnectionActors> for EndpointActor {
-    type Result = actix::MessageResult<crate::messages::ConnectionActors>;
+    type Result = ResponseFuture<Vec<Addr<ConnectionActor>>>;
     fn handle(
         &mut self,
-        _: crate::messages::ConnectionActors,
+        msg: crate::messages::ConnectionActors,
         _: &mut Context<Self>,
     ) -> Self::Result {
-        actix::MessageResult(self.connections.values().cloned().collect())
+        let mine: Vec<_> = self.connections.values().cloned().collect();
+        let others: Vec<_> = self.others().map(|o| o.send(msg)).collect();
+        Box::pin(async move {
+            let mut all = mine;
+            for theirs in futures::future::join_all(others).await {
+                all.extend(theirs.unwrap_or_default());
+            }
+            all
+        })
     }
 }

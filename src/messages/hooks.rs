@@ -4,7 +4,8 @@
 use crate::actors::ConnectionActor;
 use actix::{Addr, Message};
 
-/// Asks an endpoint actor for its connection actors.
+/// Asks an endpoint actor for its connection actors (the first
+/// worker's answer holds every worker's).
 #[derive(Debug, Clone, Copy, Message)]
 #[rtype(result = "Vec<Addr<ConnectionActor>>")]
 pub struct ConnectionActors;

@@ -38,6 +38,10 @@ impl ConnectionActor {
                 }
                 return;
             };
+            // What a peer can see (this batch) is in the handles'
+            // snapshot before it leaves: a handle on another thread reads
+            // `stats()` as soon as the peer has it.
+            self.update_snapshot();
             match self.socket.try_send(
                 t.destination,
                 t.src_ip,

@@ -182,7 +182,7 @@ impl ConnectionActor {
         }
     }
 
-    fn update_snapshot(&mut self) {
+    pub(super) fn update_snapshot(&mut self) {
         self.shared.snapshot().update(&self.conn);
         self.shared.publish_limits(&self.conn);
     }

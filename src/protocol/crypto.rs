@@ -286,21 +286,25 @@ pub struct OneRttKeys {
     pub remote_hp: Box<dyn HeaderProtectionKey>,
     /// Current packet keys.
     pub current: PacketKeySet,
-    /// Keys of the next phase, ready for a peer-initiated update.
-    pub next: PacketKeySet,
+    /// Opening key of the next phase, made in advance so that a
+    /// peer-initiated update shows no timing signal (RFC 9001 §6.3,
+    /// §9.5). Its sealing key is made only when the phase starts: an
+    /// idle connection holds one sealing key, not two.
+    pub next_remote: Box<dyn PacketKey>,
     /// Remote key of the previous phase, for reordered packets.
     pub prev_remote: Option<Box<dyn PacketKey>>,
     /// The current key phase bit.
     pub phase: bool,
     /// Lowest packet number received in the current phase.
     pub phase_first_pn: Option<u64>,
+    /// The secrets of the next phase (not yet advanced past it).
     secrets: Secrets,
 }
 
 impl OneRttKeys {
     /// Builds the phase-0 keys from what rustls handed over at 1-RTT.
-    pub fn new(keys: Keys, mut secrets: Secrets) -> Self {
-        let next = secrets.next_packet_keys();
+    pub fn new(keys: Keys, secrets: Secrets) -> Self {
+        let next_remote = secrets.clone().next_packet_keys().remote;
         Self {
             local_hp: keys.local.header,
             remote_hp: keys.remote.header,
@@ -308,7 +312,7 @@ impl OneRttKeys {
                 local: keys.local.packet,
                 remote: keys.remote.packet,
             },
-            next,
+            next_remote,
             prev_remote: None,
             phase: false,
             phase_first_pn: None,
@@ -318,8 +322,10 @@ impl OneRttKeys {
 
     /// Moves to the next key phase (RFC 9001 §6.1, §6.2).
     pub fn rotate(&mut self) {
-        let next = self.secrets.next_packet_keys();
-        let old = std::mem::replace(&mut self.current, std::mem::replace(&mut self.next, next));
+        let local = self.secrets.next_packet_keys().local;
+        let after = self.secrets.clone().next_packet_keys().remote;
+        let remote = std::mem::replace(&mut self.next_remote, after);
+        let old = std::mem::replace(&mut self.current, PacketKeySet { local, remote });
         self.prev_remote = Some(old.remote);
         self.phase = !self.phase;
         self.phase_first_pn = None;

@@ -8,7 +8,6 @@ use super::sent::SentFrame;
 use crate::protocol::cid::ConnectionId;
 use crate::protocol::error::{TransportError, TransportErrorCode};
 use crate::protocol::frame::Frame;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Most RETIRE_CONNECTION_ID frames owed at once when the peer retires
@@ -43,10 +42,10 @@ struct RemoteCid {
 /// Both sets of connection IDs of one connection.
 pub(super) struct CidState {
     /// Ours, by sequence number.
-    local: BTreeMap<u64, LocalCid>,
+    local: SeqMap<LocalCid>,
     next_local_seq: u64,
     /// The peer's, by sequence number.
-    remote: BTreeMap<u64, RemoteCid>,
+    remote: SeqMap<RemoteCid>,
     /// Sequence number of the CID we send to.
     remote_seq: u64,
     /// The peer's largest Retire Prior To.
@@ -70,7 +69,7 @@ impl CidState {
         dcid: ConnectionId,
         ids: Arc<crate::protocol::CidIssuer>,
     ) -> Self {
-        let mut local = BTreeMap::new();
+        let mut local = SeqMap::default();
         local.insert(
             0,
             LocalCid {
@@ -78,7 +77,7 @@ impl CidState {
                 reset_token: ids.reset_token(&scid),
             },
         );
-        let mut remote = BTreeMap::new();
+        let mut remote = SeqMap::default();
         remote.insert(
             0,
             RemoteCid {
@@ -140,7 +139,7 @@ impl CidState {
 
     /// True when `cid` is one we issued.
     pub(super) fn is_local(&self, cid: &ConnectionId) -> bool {
-        self.local.values().any(|c| c.cid == *cid)
+        self.local.0.iter().any(|(_, c)| c.cid == *cid)
     }
 
     /// Issues CIDs up to the peer's `limit` (RFC 9000 §5.1.1), from
@@ -201,19 +200,13 @@ impl CidState {
         );
         if retire_prior_to > self.retire_prior_to {
             self.retire_prior_to = retire_prior_to;
-            let old: Vec<u64> = self
-                .remote
-                .range(..retire_prior_to)
-                .map(|(&s, _)| s)
-                .collect();
-            for s in old {
-                self.remote.remove(&s);
+            for s in self.remote.remove_below(retire_prior_to) {
                 if self.retire_frames.len() < MAX_PENDING_RETIRES {
                     self.retire_frames.push(s);
                 }
             }
             if self.remote_seq < retire_prior_to {
-                if let Some((&s, c)) = self.remote.iter().next() {
+                if let Some((s, c)) = self.remote.first_from(0) {
                     self.remote_seq = s;
                     self.dcid = c.cid;
                 }
@@ -249,7 +242,7 @@ impl CidState {
         if self.dcid.is_empty() {
             return false;
         }
-        let Some((&seq, next)) = self.remote.range(self.remote_seq + 1..).next() else {
+        let Some((seq, next)) = self.remote.first_from(self.remote_seq + 1) else {
             return false;
         };
         let next = next.cid;
@@ -333,6 +326,63 @@ impl CidState {
                 Some(SentFrame::RetireCid(seq)),
             );
         }
+    }
+}
+
+/// A few entries by sequence number, in order: the CIDs of one side are
+/// bounded (`MAX_ISSUED`, the peer's limit), so a sorted vector costs
+/// less memory than a tree and no more time.
+struct SeqMap<V>(Vec<(u64, V)>);
+
+impl<V> Default for SeqMap<V> {
+    fn default() -> Self {
+        Self(Vec::new())
+    }
+}
+
+impl<V> SeqMap<V> {
+    fn position(&self, seq: u64) -> Result<usize, usize> {
+        self.0.binary_search_by_key(&seq, |(s, _)| *s)
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn contains_key(&self, seq: &u64) -> bool {
+        self.position(*seq).is_ok()
+    }
+
+    fn get(&self, seq: &u64) -> Option<&V> {
+        self.position(*seq).ok().map(|i| &self.0[i].1)
+    }
+
+    fn get_mut(&mut self, seq: &u64) -> Option<&mut V> {
+        self.position(*seq).ok().map(|i| &mut self.0[i].1)
+    }
+
+    /// Inserts or replaces the entry of `seq`.
+    fn insert(&mut self, seq: u64, value: V) {
+        match self.position(seq) {
+            Ok(i) => self.0[i].1 = value,
+            Err(i) => self.0.insert(i, (seq, value)),
+        }
+    }
+
+    fn remove(&mut self, seq: &u64) -> Option<V> {
+        self.position(*seq).ok().map(|i| self.0.remove(i).1)
+    }
+
+    /// Removes every entry below `seq`, returning their sequence numbers.
+    fn remove_below(&mut self, seq: u64) -> Vec<u64> {
+        let end = self.position(seq).unwrap_or_else(|i| i);
+        self.0.drain(..end).map(|(s, _)| s).collect()
+    }
+
+    /// The first entry at or after `seq`.
+    fn first_from(&self, seq: u64) -> Option<(u64, &V)> {
+        let i = self.position(seq).unwrap_or_else(|i| i);
+        self.0.get(i).map(|(s, v)| (*s, v))
     }
 }
 

@@ -76,7 +76,7 @@ impl Connection {
         self.rotate_cid();
         self.announce_reset_token();
         let mut data = [0u8; 8];
-        self.rng.fill_bytes(&mut data);
+        self.rng.with(|rng| rng.fill_bytes(&mut data));
         self.pending.path_challenge = Some(data);
         self.path.validation = Some(PathValidation {
             data,

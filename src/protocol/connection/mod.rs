@@ -33,6 +33,7 @@ mod pending;
 mod qlog;
 mod recovery;
 mod recv;
+mod rng;
 mod send;
 mod sent;
 pub(super) mod spaces;
@@ -252,7 +253,7 @@ pub struct Connection {
     sealed_in_phase: u64,
     /// The connection's only source of randomness (CIDs, path
     /// challenges, tokens), seeded by the endpoint.
-    rng: StdRng,
+    rng: rng::SeedRng,
     /// The cipher suite of Initial packets (RFC 9001 §5.2), from the TLS
     /// configuration's crypto provider.
     initial_suite: rustls::quic::Suite,
@@ -351,7 +352,7 @@ impl Connection {
             handshake_data: None,
             key_phase_first_sent: 0,
             sealed_in_phase: 0,
-            rng,
+            rng: rng::SeedRng::new(rng),
             initial_suite,
             qlog: QlogSink::new(&config, side, &orig_dcid, now),
             #[cfg(feature = "test-hooks")]
@@ -893,7 +894,7 @@ impl Connection {
             .peer_params
             .as_ref()
             .map_or(2, |p| p.active_connection_id_limit);
-        for cid in self.cids.issue(limit, &mut self.rng) {
+        for cid in self.rng.with(|rng| self.cids.issue(limit, rng)) {
             self.endpoint_events.push_back(EndpointEvent::NewCid(cid));
         }
     }

@@ -5,11 +5,11 @@
 //! connection (`loss.rs`) feeds what it reports to congestion control,
 //! PMTU discovery and the retransmission queues.
 
-use super::sent::{LostPacket, SentFrame, SentPacket};
+use super::sent::{LostPacket, SentFrame, SentPacket, SentPackets};
 use super::spaces::SpaceId;
 use crate::protocol::frame::Ack;
 use crate::protocol::rtt::{RttEstimator, GRANULARITY};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 /// Initial packet reordering threshold (RFC 9002 §6.1.1, kPacketThreshold).
@@ -36,7 +36,7 @@ const PERSISTENT_CONGESTION_THRESHOLD: u32 = 3;
 #[derive(Debug, Default)]
 struct SpaceRecovery {
     /// Ack-eliciting packets awaiting acknowledgement.
-    sent: BTreeMap<u64, SentPacket>,
+    sent: SentPackets,
     /// Largest packet number the peer acknowledged.
     largest_acked: Option<u64>,
     /// Time of the last ack-eliciting packet sent (the PTO's base).
@@ -196,12 +196,7 @@ impl Recovery {
         self.time_threshold_eighths = eighths;
         let mut packets: Vec<(u64, SentPacket)> = Vec::new();
         for r in &ack.ranges {
-            let pns: Vec<u64> = sp.sent.range(r.clone()).map(|(&pn, _)| pn).collect();
-            for pn in pns {
-                if let Some(p) = sp.sent.remove(&pn) {
-                    packets.push((pn, p));
-                }
-            }
+            sp.sent.remove_range(r.clone(), &mut packets);
         }
         // RTT sample when the largest acknowledged is newly acknowledged
         // (RFC 9002 §5.1); ack-only packets are never tracked, so every
@@ -247,7 +242,7 @@ impl Recovery {
         let loss_delay = (rtt * self.time_threshold_eighths / 8).max(GRANULARITY);
         let lost_send_time = now.checked_sub(loss_delay);
         let mut lost = Vec::new();
-        for (&pn, p) in sp.sent.range(..largest_acked) {
+        for (pn, p) in sp.sent.below(largest_acked) {
             if lost_send_time.is_some_and(|t| p.time <= t)
                 || largest_acked >= pn + self.packet_threshold
             {
@@ -265,7 +260,7 @@ impl Recovery {
         let mut run: Option<(u64, Instant)> = None;
         let mut out = Lost::default();
         for pn in lost {
-            let p = sp.sent.remove(&pn).expect("listed");
+            let p = sp.sent.remove(pn).expect("listed");
             if !p.mtu_probe {
                 // RFC 8899 §3: a lost probe says nothing about congestion
                 // nor about reordering.
@@ -367,7 +362,7 @@ impl Recovery {
     /// outstanding; in the handshake spaces, all unacknowledged CRYPTO
     /// data (it is small).
     pub(super) fn probe_frames(&self, space: SpaceId) -> Vec<SentFrame> {
-        let sent = self.spaces[space as usize].sent.values();
+        let sent = self.spaces[space as usize].sent.iter().map(|(_, p)| p);
         if space == SpaceId::Data {
             sent.take(2)
                 .flat_map(|p| p.frames.iter().cloned())
@@ -387,8 +382,8 @@ impl Recovery {
     pub(super) fn oldest_crypto(&self, space: SpaceId) -> Vec<SentFrame> {
         self.spaces[space as usize]
             .sent
-            .values()
-            .map(|p| {
+            .iter()
+            .map(|(_, p)| {
                 p.frames
                     .iter()
                     .filter(|f| matches!(f, SentFrame::Crypto { .. }))
@@ -404,8 +399,8 @@ impl Recovery {
     pub(super) fn has_outstanding_larger_than(&self, space: SpaceId, size: u16) -> bool {
         self.spaces[space as usize]
             .sent
-            .values()
-            .any(|p| !p.mtu_probe && p.size > size)
+            .iter()
+            .any(|(_, p)| !p.mtu_probe && p.size > size)
     }
 
     /// Forgets everything sent in `space` (its keys are discarded, RFC
@@ -415,16 +410,16 @@ impl Recovery {
         let sp = std::mem::take(&mut self.spaces[space as usize]);
         self.pto_count = 0;
         sp.sent
-            .values()
-            .filter(|p| p.in_flight)
-            .map(|p| u64::from(p.size))
+            .iter()
+            .filter(|(_, p)| p.in_flight)
+            .map(|(_, p)| u64::from(p.size))
             .sum()
     }
 
     /// Forgets every packet of every space: the connection closed.
     pub(super) fn clear(&mut self) {
         for sp in &mut self.spaces {
-            sp.sent.clear();
+            sp.sent = SentPackets::default();
             sp.loss_time = None;
         }
     }
@@ -432,14 +427,10 @@ impl Recovery {
     /// Takes out the 0-RTT packets in flight (the server rejected 0-RTT).
     pub(super) fn take_zero_rtt(&mut self) -> Vec<SentPacket> {
         let sp = &mut self.spaces[SpaceId::Data as usize];
-        let pns: Vec<u64> = sp
-            .sent
-            .iter()
-            .filter(|(_, p)| p.zero_rtt)
-            .map(|(&pn, _)| pn)
-            .collect();
-        pns.into_iter()
-            .filter_map(|pn| sp.sent.remove(&pn))
+        sp.sent
+            .remove_where(|_, p| p.zero_rtt)
+            .into_iter()
+            .map(|(_, p)| p)
             .collect()
     }
 

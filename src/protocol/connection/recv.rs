@@ -460,7 +460,7 @@ impl Connection {
         // failed open leaves the buffer unspecified, and the old keys get
         // a second look below.
         let copy = keys.prev_remote.is_some().then(|| packet.to_vec());
-        if let Some(n) = crypto::open_payload(packet, header_len, pn, keys.next.remote.as_ref()) {
+        if let Some(n) = crypto::open_payload(packet, header_len, pn, keys.next_remote.as_ref()) {
             keys.rotate();
             keys.phase_first_pn = Some(pn);
             // RFC 9001 §6.2: we answer in the new phase from now on.

@@ -75,3 +75,162 @@ pub(crate) struct LostPacket {
     /// When it was sent.
     pub sent: Instant,
 }
+
+/// The ack-eliciting packets of one packet number space awaiting
+/// acknowledgement, oldest first.
+///
+/// Packet numbers only grow (RFC 9000 §12.3), so packets enter at the
+/// back of a ring buffer and ACKs, which mostly cover the oldest ones,
+/// take them from the front: no tree to rebalance per packet. A packet
+/// taken from the middle leaves an empty slot until the slots before it
+/// are gone too. The buffer is freed whenever nothing is outstanding, so
+/// an idle connection keeps none.
+#[derive(Debug, Default)]
+pub(super) struct SentPackets {
+    slots: std::collections::VecDeque<(u64, Option<SentPacket>)>,
+    /// Slots holding a packet.
+    live: usize,
+}
+
+impl SentPackets {
+    /// True when no packet is outstanding.
+    pub(super) fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    /// Remembers packet `pn`, newer than every packet remembered.
+    pub(super) fn insert(&mut self, pn: u64, packet: SentPacket) {
+        debug_assert!(self.slots.back().is_none_or(|(last, _)| *last < pn));
+        self.slots.push_back((pn, Some(packet)));
+        self.live += 1;
+    }
+
+    /// The index of the first slot at or after `pn`.
+    fn index_of(&self, pn: u64) -> usize {
+        self.slots.partition_point(|(p, _)| *p < pn)
+    }
+
+    /// Takes packet `pn` out.
+    pub(super) fn remove(&mut self, pn: u64) -> Option<SentPacket> {
+        let i = self.index_of(pn);
+        let taken = match self.slots.get_mut(i) {
+            Some((p, slot)) if *p == pn => slot.take(),
+            _ => None,
+        };
+        if taken.is_some() {
+            self.live -= 1;
+            self.trim();
+        }
+        taken
+    }
+
+    /// Takes out every packet in `range`, appending them to `out` by
+    /// packet number.
+    pub(super) fn remove_range(
+        &mut self,
+        range: std::ops::RangeInclusive<u64>,
+        out: &mut Vec<(u64, SentPacket)>,
+    ) {
+        let start = self.index_of(*range.start());
+        for (pn, slot) in self.slots.range_mut(start..) {
+            if *pn > *range.end() {
+                break;
+            }
+            if let Some(p) = slot.take() {
+                self.live -= 1;
+                out.push((*pn, p));
+            }
+        }
+        self.trim();
+    }
+
+    /// Takes out every packet `pick` chooses, by packet number.
+    pub(super) fn remove_where(
+        &mut self,
+        mut pick: impl FnMut(u64, &SentPacket) -> bool,
+    ) -> Vec<(u64, SentPacket)> {
+        let mut out = Vec::new();
+        for (pn, slot) in &mut self.slots {
+            if slot.as_ref().is_some_and(|p| pick(*pn, p)) {
+                out.extend(slot.take().map(|p| (*pn, p)));
+                self.live -= 1;
+            }
+        }
+        self.trim();
+        out
+    }
+
+    /// The outstanding packets, oldest first.
+    pub(super) fn iter(&self) -> impl Iterator<Item = (u64, &SentPacket)> {
+        self.slots
+            .iter()
+            .filter_map(|(pn, slot)| slot.as_ref().map(|p| (*pn, p)))
+    }
+
+    /// The outstanding packets below `pn`, oldest first.
+    pub(super) fn below(&self, pn: u64) -> impl Iterator<Item = (u64, &SentPacket)> {
+        self.iter().take_while(move |(p, _)| *p < pn)
+    }
+
+    /// Drops the empty slots at both ends; frees the buffer when nothing
+    /// is left.
+    fn trim(&mut self) {
+        if self.live == 0 {
+            self.slots = Default::default();
+            return;
+        }
+        while self.slots.front().is_some_and(|(_, s)| s.is_none()) {
+            self.slots.pop_front();
+        }
+        while self.slots.back().is_some_and(|(_, s)| s.is_none()) {
+            self.slots.pop_back();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn packet(size: u16) -> SentPacket {
+        SentPacket {
+            time: Instant::now(),
+            size,
+            in_flight: true,
+            frames: Vec::new(),
+            zero_rtt: size % 2 == 1,
+            mtu_probe: false,
+            ecn: false,
+            ecn_testing: false,
+            epoch: 0,
+        }
+    }
+
+    fn pns(s: &SentPackets) -> Vec<u64> {
+        s.iter().map(|(pn, _)| pn).collect()
+    }
+
+    #[test]
+    fn packets_leave_from_anywhere_and_the_buffer_is_freed_when_empty() {
+        let mut s = SentPackets::default();
+        for pn in [1, 2, 4, 5, 7, 8, 9] {
+            s.insert(pn, packet(pn as u16));
+        }
+        let mut out = Vec::new();
+        s.remove_range(4..=7, &mut out);
+        assert_eq!(out.iter().map(|(pn, _)| *pn).collect::<Vec<_>>(), [4, 5, 7]);
+        assert_eq!(pns(&s), [1, 2, 8, 9]);
+        assert_eq!(s.below(9).map(|(pn, _)| pn).collect::<Vec<_>>(), [1, 2, 8]);
+        assert!(s.remove(3).is_none() && s.remove(4).is_none());
+        assert_eq!(s.remove(1).map(|p| p.size), Some(1));
+        assert_eq!(s.slots.front().map(|(pn, _)| *pn), Some(2), "front trimmed");
+        let zero_rtt = s.remove_where(|_, p| p.zero_rtt);
+        assert_eq!(zero_rtt.iter().map(|(pn, _)| *pn).collect::<Vec<_>>(), [9]);
+        assert_eq!(s.slots.back().map(|(pn, _)| *pn), Some(8), "back trimmed");
+        s.remove_range(0..=100, &mut out);
+        assert!(s.is_empty());
+        assert_eq!(s.slots.capacity(), 0, "nothing outstanding, nothing held");
+        s.insert(20, packet(2));
+        assert_eq!(pns(&s), [20]);
+    }
+}

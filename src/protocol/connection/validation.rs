@@ -204,7 +204,8 @@ impl Connection {
     /// (RFC 9000 §8.1.3), bound to the client's address.
     pub(super) fn queue_new_token(&mut self, now: Instant) {
         if let Some(key) = &self.token_key {
-            let token = key.seal_validation(&mut self.rng, now, self.path.remote);
+            let remote = self.path.remote;
+            let token = self.rng.with(|rng| key.seal_validation(rng, now, remote));
             self.pending.new_token = Some(Bytes::from(token));
         }
     }

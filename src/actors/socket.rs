@@ -187,8 +187,11 @@ impl Socket {
         loop {
             std::task::ready!(self.io.poll_recv_ready(cx))?;
             let mut metas = [quinn_udp::RecvMeta::default(); RECV_BUFFERS];
-            let mut iovs: Vec<IoSliceMut<'_>> =
-                scratch.iter_mut().map(|b| IoSliceMut::new(b)).collect();
+            // On the stack: a receive that finds nothing allocates nothing.
+            let mut buffers = scratch.iter_mut();
+            let mut iovs: [IoSliceMut<'_>; RECV_BUFFERS] = std::array::from_fn(|_| {
+                IoSliceMut::new(buffers.next().map_or(&mut [][..], |b| &mut b[..]))
+            });
             let res = self.io.try_io(Interest::READABLE, || {
                 #[cfg(feature = "test-hooks")]
                 if SocketFaults::take(&self.faults.refused) {
@@ -196,7 +199,6 @@ impl Socket {
                 }
                 self.state.recv((&self.io).into(), &mut iovs, &mut metas)
             });
-            drop(iovs);
             #[cfg(feature = "test-hooks")]
             if let Ok(n @ 1..) = res {
                 if SocketFaults::take(&self.faults.truncated) {

@@ -316,28 +316,62 @@ impl Ack {
     /// First ACK Range and Gap / ACK Range Length pairs (§19.3.1). Arithmetic
     /// saturates so that a malformed `Ack` cannot panic the encoder.
     fn encode_body<S: Sink>(&self, s: &mut S) {
-        s.put_varint(self.largest);
-        s.put_varint(self.delay);
-        s.put_varint(self.ranges.len().saturating_sub(1) as u64);
-        let (first, mut prev_smallest) = match self.ranges.first() {
-            Some(r) => (self.largest.saturating_sub(*r.start()), *r.start()),
-            None => (0, self.largest),
-        };
-        s.put_varint(first);
-        for r in self.ranges.iter().skip(1) {
-            // largest = previous_smallest - gap - 2 (§19.3.1)
-            let gap = prev_smallest.saturating_sub(*r.end()).saturating_sub(2);
-            let len = r.end().saturating_sub(*r.start());
-            s.put_varint(gap);
-            s.put_varint(len);
-            prev_smallest = *r.start();
-        }
-        // RFC 9000 §19.3.2
-        if let Some(ecn) = &self.ecn {
-            s.put_varint(ecn.ect0);
-            s.put_varint(ecn.ect1);
-            s.put_varint(ecn.ce);
-        }
+        ack_body(
+            s,
+            self.largest,
+            self.delay,
+            self.ranges.len(),
+            self.ranges.iter().cloned(),
+            self.ecn.as_ref(),
+        );
+    }
+}
+
+/// Appends an ACK frame (RFC 9000 §19.3) of `count` ranges, highest
+/// first, without building an [`Ack`]: the ranges come straight from
+/// where they are tracked.
+pub(crate) fn encode_ack(
+    buf: &mut Vec<u8>,
+    largest: u64,
+    delay: u64,
+    count: usize,
+    ranges: impl Iterator<Item = RangeInclusive<u64>>,
+    ecn: Option<&EcnCounts>,
+) {
+    buf.put_varint(if ecn.is_some() { ACK_ECN } else { ACK });
+    ack_body(buf, largest, delay, count, ranges, ecn);
+}
+
+/// An ACK frame's fields after its type.
+fn ack_body<S: Sink>(
+    s: &mut S,
+    largest: u64,
+    delay: u64,
+    count: usize,
+    mut ranges: impl Iterator<Item = RangeInclusive<u64>>,
+    ecn: Option<&EcnCounts>,
+) {
+    s.put_varint(largest);
+    s.put_varint(delay);
+    s.put_varint(count.saturating_sub(1) as u64);
+    let (first, mut prev_smallest) = match ranges.next() {
+        Some(r) => (largest.saturating_sub(*r.start()), *r.start()),
+        None => (0, largest),
+    };
+    s.put_varint(first);
+    for r in ranges {
+        // largest = previous_smallest - gap - 2 (§19.3.1)
+        let gap = prev_smallest.saturating_sub(*r.end()).saturating_sub(2);
+        let len = r.end().saturating_sub(*r.start());
+        s.put_varint(gap);
+        s.put_varint(len);
+        prev_smallest = *r.start();
+    }
+    // RFC 9000 §19.3.2
+    if let Some(ecn) = ecn {
+        s.put_varint(ecn.ect0);
+        s.put_varint(ecn.ect1);
+        s.put_varint(ecn.ce);
     }
 }
 

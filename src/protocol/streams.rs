@@ -1026,10 +1026,10 @@ impl Streams {
         &mut self,
         buf: &mut Vec<u8>,
         max_len: usize,
-        sent: &mut Vec<StreamChunk>,
-    ) {
+        sent: &mut impl FnMut(StreamChunk),
+    ) -> u64 {
         let mut rounds = self.sendable.len();
-        let mut popped = Vec::new();
+        let mut written = 0;
         while rounds > 0 {
             let space = max_len.saturating_sub(buf.len());
             if space < 16 {
@@ -1041,14 +1041,14 @@ impl Streams {
             let Some(ss) = self.send.get_mut(&id) else {
                 self.sendable.pop_front();
                 self.in_sendable.remove(&id);
-                popped.push(id);
+                self.maybe_forget_send(id);
                 rounds -= 1;
                 continue;
             };
             if !ss.has_pending() {
                 self.sendable.pop_front();
                 self.in_sendable.remove(&id);
-                popped.push(id);
+                self.maybe_forget_send(id);
                 rounds -= 1;
                 continue;
             }
@@ -1071,7 +1071,7 @@ impl Streams {
                 // FIN already sent and nothing else: clean up.
                 self.sendable.pop_front();
                 self.in_sendable.remove(&id);
-                popped.push(id);
+                self.maybe_forget_send(id);
                 rounds -= 1;
                 continue;
             }
@@ -1085,16 +1085,17 @@ impl Streams {
             if fin {
                 ss.fin_sent = true;
             }
-            sent.push(StreamChunk {
+            sent(StreamChunk {
                 id,
                 offset,
                 len: len as u64,
                 fin,
             });
+            written += 1;
             if !ss.has_pending() {
                 self.sendable.pop_front();
                 self.in_sendable.remove(&id);
-                popped.push(id);
+                self.maybe_forget_send(id);
                 rounds -= 1;
             } else if len > 0 && buf.len() + 16 < max_len {
                 // Round-robin: give the next stream a turn.
@@ -1102,11 +1103,7 @@ impl Streams {
                 rounds -= 1;
             }
         }
-        // A stream whose last frame was acknowledged while it was still
-        // queued (a spurious retransmission) is over now.
-        for id in popped {
-            self.maybe_forget_send(id);
-        }
+        written
     }
 
     /// A STREAM frame we sent was acknowledged.
@@ -1309,7 +1306,7 @@ mod tests {
         s.finish(id).unwrap();
         let mut buf = Vec::new();
         let mut sent = Vec::new();
-        s.write_stream_frames(&mut buf, 1200, &mut sent);
+        s.write_stream_frames(&mut buf, 1200, &mut |c| sent.push(c));
         let chunk = StreamChunk {
             id,
             offset: 0,
@@ -1326,7 +1323,7 @@ mod tests {
         assert_eq!(s.poll_event(), Some(StreamEvent::Finished(id)));
         buf.clear();
         sent.clear();
-        s.write_stream_frames(&mut buf, 1200, &mut sent);
+        s.write_stream_frames(&mut buf, 1200, &mut |c| sent.push(c));
         assert!(sent.is_empty(), "sent {sent:?}");
         assert_eq!(s.tracked(), 0);
         // A duplicate acknowledgement reports nothing more.

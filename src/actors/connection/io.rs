@@ -5,6 +5,7 @@
 use super::ConnectionActor;
 use crate::messages::internal::Drive;
 use actix::prelude::*;
+use std::cell::RefCell;
 use std::time::Instant;
 
 /// Most transmits per drive before yielding to the mailbox.
@@ -12,6 +13,13 @@ const MAX_TRANSMITS_PER_DRIVE: usize = 32;
 
 /// Most UDP payload bytes in one GSO send.
 const MAX_GSO_BYTES: usize = 65_000;
+
+thread_local! {
+    /// The buffer transmits are built in, one per thread for all the
+    /// connection actors it runs (they flush one at a time): no
+    /// connection holds a send buffer, and no packet allocates one.
+    static SEND_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
 
 impl ConnectionActor {
     /// Sends what the connection has, in batches of equal-sized
@@ -21,6 +29,16 @@ impl ConnectionActor {
         if self.send_blocked {
             return;
         }
+        let mut buf = SEND_BUF.with(|b| std::mem::take(&mut *b.borrow_mut()));
+        let kept = self.flush_with(ctx, now, &mut buf);
+        if kept {
+            SEND_BUF.with(|b| *b.borrow_mut() = buf);
+        }
+    }
+
+    /// [`Self::flush`] with the thread's buffer; false when a parked
+    /// batch took it.
+    fn flush_with(&mut self, ctx: &mut Context<Self>, now: Instant, buf: &mut Vec<u8>) -> bool {
         // One GSO send carries at most 64 KiB of UDP payload: larger
         // batches fail with EMSGSIZE (and quinn-udp reports that as sent).
         let mtu = usize::from(self.conn.stats().mtu).max(1200);
@@ -30,13 +48,8 @@ impl ConnectionActor {
             .min(MAX_GSO_BYTES / mtu)
             .max(1);
         for _ in 0..MAX_TRANSMITS_PER_DRIVE {
-            let Some(t) = self.conn.poll_transmit(now, segments, &mut self.buf) else {
-                // Nothing in flight and nothing to send: an idle
-                // connection keeps no send buffer.
-                if self.conn.congestion_state().in_flight == 0 {
-                    self.buf = Vec::new();
-                }
-                return;
+            let Some(t) = self.conn.poll_transmit(now, segments, buf) else {
+                return true;
             };
             // What a peer can see (this batch) is in the handles'
             // snapshot before it leaves: a handle on another thread reads
@@ -46,7 +59,7 @@ impl ConnectionActor {
                 t.destination,
                 t.src_ip,
                 t.ecn,
-                &self.buf[..t.size],
+                &buf[..t.size],
                 t.segment_size,
             ) {
                 Ok(()) => {}
@@ -54,7 +67,7 @@ impl ConnectionActor {
                     // Keep the batch and send it once the socket drains.
                     self.send_blocked = true;
                     let socket = self.socket.clone();
-                    let pending = std::mem::take(&mut self.buf);
+                    let pending = std::mem::take(buf);
                     ctx.spawn(
                         async move {
                             loop {
@@ -76,18 +89,18 @@ impl ConnectionActor {
                             }
                         }
                         .into_actor(self)
-                        .map(|buf, act, ctx| {
-                            act.buf = buf;
+                        .map(|_, act: &mut Self, ctx| {
                             act.send_blocked = false;
                             act.drive(ctx);
                         }),
                     );
-                    return;
+                    return false;
                 }
                 Err(e) => tracing::debug!(error = %e, "send failed"),
             }
         }
         // More may be ready: continue after the mailbox had a turn.
         ctx.notify(Drive);
+        true
     }
 }

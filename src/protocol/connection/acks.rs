@@ -4,7 +4,7 @@
 
 use super::FrameStats;
 use crate::protocol::ecn::EcnCodepoint;
-use crate::protocol::frame::{self, Ack, EcnCounts, Frame};
+use crate::protocol::frame::{self, EcnCounts};
 use crate::protocol::range_set::RangeSet;
 use std::time::{Duration, Instant};
 
@@ -112,11 +112,14 @@ impl AckState {
     }
 
     /// The received ranges for an ACK frame, highest first (RFC 9000 §19.3).
+    fn ranges_iter(&self) -> impl Iterator<Item = std::ops::RangeInclusive<u64>> + '_ {
+        self.received.iter_rev().map(|r| r.start..=r.end - 1)
+    }
+
+    /// [`Self::ranges_iter`], collected.
+    #[cfg(test)]
     pub(super) fn ranges(&self) -> Vec<std::ops::RangeInclusive<u64>> {
-        self.received
-            .iter_rev()
-            .map(|r| r.start..=r.end - 1)
-            .collect()
+        self.ranges_iter().collect()
     }
 
     /// Writes an ACK frame before `limit` when one is owed at all (due,
@@ -137,16 +140,19 @@ impl AckState {
             return;
         };
         let delay = now.saturating_duration_since(at).as_micros() as u64 >> ACK_DELAY_EXPONENT;
-        let ack = Frame::Ack(Ack {
+        let start = buf.len();
+        frame::encode_ack(
+            buf,
             largest,
-            delay: if with_delay { delay } else { 0 },
-            ranges: self.ranges(),
-            ecn: self.ecn,
-        });
-        if ack.encoded_len() > limit.saturating_sub(buf.len()) {
+            if with_delay { delay } else { 0 },
+            self.received.len(),
+            self.ranges_iter(),
+            self.ecn.as_ref(),
+        );
+        if buf.len() > limit {
+            buf.truncate(start);
             return;
         }
-        ack.encode(buf);
         count.record(frame::ACK);
         self.pending = false;
         self.deadline = None;
@@ -157,6 +163,7 @@ impl AckState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::frame::{Ack, Frame};
 
     const DELAY: Duration = Duration::from_millis(25);
 

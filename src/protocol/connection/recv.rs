@@ -71,7 +71,13 @@ impl Connection {
                 return;
             }
             first = false;
-            let packet = data.split_to(header.len);
+            // The last packet takes the datagram's buffer as it is
+            // (splitting it would make it shared, an allocation).
+            let packet = if header.len >= data.len() {
+                std::mem::take(&mut data)
+            } else {
+                data.split_to(header.len)
+            };
             // RFC 9001 §5.7: a server must not process 1-RTT packets before
             // its handshake is complete. Rather than drop them (and lose the
             // client's first request when its Finished is lost), keep a few
@@ -399,9 +405,10 @@ impl Connection {
             self.transport_error(now, TransportError::protocol_violation("reserved bits set"));
             return None;
         }
-        let mut packet = std::mem::take(packet);
-        let payload = packet.split_off(header_len);
-        let mut payload = payload;
+        // Advancing past the header keeps the buffer unshared (splitting
+        // it off would allocate).
+        let mut payload = std::mem::take(packet);
+        bytes::Buf::advance(&mut payload, header_len);
         payload.truncate(plain_len);
         Some((pn, payload.freeze()))
     }

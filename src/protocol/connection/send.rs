@@ -264,11 +264,12 @@ impl Connection {
             }
             if cc_ok && space == SpaceId::Data {
                 eliciting |= self.datagrams.write(buf, payload_limit, &mut frame_count);
-                let mut sent = Vec::new();
-                self.streams
-                    .write_stream_frames(buf, payload_limit, &mut sent);
-                frame_count.add(frame::STREAM, sent.len() as u64);
-                frames.extend(sent.into_iter().map(SentFrame::Stream));
+                let written = self
+                    .streams
+                    .write_stream_frames(buf, payload_limit, &mut |c| {
+                        frames.push(SentFrame::Stream(c))
+                    });
+                frame_count.add(frame::STREAM, written);
             }
             eliciting |= !frames.is_empty();
             let sp = &mut self.spaces[space as usize];

@@ -76,6 +76,9 @@ pub(crate) struct LostPacket {
     pub sent: Instant,
 }
 
+/// Slots of an empty [`SentPackets`] buffer kept for the next packet.
+const KEPT_SLOTS: usize = 4;
+
 /// The ack-eliciting packets of one packet number space awaiting
 /// acknowledgement, oldest first.
 ///
@@ -83,8 +86,7 @@ pub(crate) struct LostPacket {
 /// back of a ring buffer and ACKs, which mostly cover the oldest ones,
 /// take them from the front: no tree to rebalance per packet. A packet
 /// taken from the middle leaves an empty slot until the slots before it
-/// are gone too. The buffer is freed whenever nothing is outstanding, so
-/// an idle connection keeps none.
+/// are gone too.
 #[derive(Debug, Default)]
 pub(super) struct SentPackets {
     slots: std::collections::VecDeque<(u64, Option<SentPacket>)>,
@@ -172,11 +174,16 @@ impl SentPackets {
         self.iter().take_while(move |(p, _)| *p < pn)
     }
 
-    /// Drops the empty slots at both ends; frees the buffer when nothing
-    /// is left.
+    /// Drops the empty slots at both ends. When nothing is left, a
+    /// buffer beyond [`KEPT_SLOTS`] is freed: an idle connection holds
+    /// little, and one that sends a packet at a time allocates none.
     fn trim(&mut self) {
         if self.live == 0 {
-            self.slots = Default::default();
+            if self.slots.capacity() > KEPT_SLOTS {
+                self.slots = Default::default();
+            } else {
+                self.slots.clear();
+            }
             return;
         }
         while self.slots.front().is_some_and(|(_, s)| s.is_none()) {
@@ -229,7 +236,11 @@ mod tests {
         assert_eq!(s.slots.back().map(|(pn, _)| *pn), Some(8), "back trimmed");
         s.remove_range(0..=100, &mut out);
         assert!(s.is_empty());
-        assert_eq!(s.slots.capacity(), 0, "nothing outstanding, nothing held");
+        assert_eq!(
+            s.slots.capacity(),
+            0,
+            "nothing outstanding, nothing large held"
+        );
         s.insert(20, packet(2));
         assert_eq!(pns(&s), [20]);
     }

@@ -10,7 +10,7 @@ mod workers;
 
 pub use connection::{ConnectionActor, Subscription};
 pub(crate) use connection::{
-    ConnectionParts, EventSink, Outbox, OutboxError, PendingActor, Snapshot,
+    ConnectionParts, EventSink, Inbox, Outbox, OutboxError, PendingActor, Snapshot, Take,
 };
 pub use endpoint::EndpointActor;
 pub(crate) use endpoint::EndpointShared;

@@ -3,26 +3,18 @@
 //! `AsyncWrite` / `AsyncRead` traits.
 
 use super::connection::Connection;
-use crate::actors::{Outbox, OutboxError};
+use crate::actors::{Inbox, Outbox, OutboxError, Take};
 use crate::errors::{
     ClosedStream, ReadError, ReadExactError, ReadToEndError, StoppedError, WriteError, Written,
 };
-use crate::messages::internal::Flush;
-use crate::messages::{self, Chunks, StreamId};
+use crate::messages::internal::{Flush, Pull};
+use crate::messages::{self, StreamId};
 use crate::protocol::VarInt;
 use bytes::Bytes;
-use futures::future::BoxFuture;
-use futures::FutureExt;
-use std::collections::VecDeque;
 use std::fmt;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-
-/// Largest read asked of the actor at once. One `ReadChunks` message
-/// brings everything contiguous up to this many bytes; the handle serves
-/// smaller reads from what it holds.
-const READ_BATCH: usize = 256 * 1024;
 
 /// The sending half of a stream. Dropping it without `finish` or `reset`
 /// finishes the stream, as quinn does.
@@ -273,12 +265,17 @@ impl tokio::io::AsyncWrite for SendStream {
 
 /// The receiving half of a stream. Dropping it before the end stops the
 /// stream with code 0.
+///
+/// Reads take what the connection actor already moved into the stream's
+/// inbox (up to 256 KiB ahead of the reader), with no round trip to the
+/// actor; the first read, and one after the reader emptied a full inbox,
+/// ask the actor to fill it. Every read is cancel-safe: what the inbox
+/// holds stays there for the next read.
 pub struct RecvStream {
     conn: Connection,
     id: StreamId,
     done: bool,
-    pending: Option<BoxFuture<'static, Result<Option<Chunks>, ReadError>>>,
-    buffered: VecDeque<Bytes>,
+    inbox: Arc<Inbox>,
 }
 
 impl RecvStream {
@@ -287,8 +284,7 @@ impl RecvStream {
             conn,
             id,
             done: false,
-            pending: None,
-            buffered: VecDeque::new(),
+            inbox: Inbox::new(id),
         }
     }
 
@@ -297,81 +293,28 @@ impl RecvStream {
         self.id
     }
 
-    fn read_future(&self) -> BoxFuture<'static, Result<Option<Chunks>, ReadError>> {
-        let addr = self.conn.addr().clone();
-        let conn = self.conn.clone();
-        let id = self.id;
-        async move {
-            let msg = messages::ReadChunks {
-                stream: id,
-                max: READ_BATCH,
-            };
-            match addr.send(msg).await {
-                Ok(r) => r,
-                Err(_) => Err(ReadError::ConnectionLost(conn.lost())),
-            }
-        }
-        .boxed()
-    }
-
-    /// Takes up to `max` bytes from what the handle already holds.
-    fn take_buffered(&mut self, max: usize) -> Option<Bytes> {
-        let front = self.buffered.front_mut()?;
-        if front.len() > max {
-            return Some(front.split_to(max));
-        }
-        self.buffered.pop_front()
-    }
-
-    /// Records the outcome of a `ReadChunks`: false at the end of the stream.
-    fn absorb(&mut self, r: Result<Option<Chunks>, ReadError>) -> Result<bool, ReadError> {
-        match r {
-            Ok(Some(chunks)) => {
-                self.buffered
-                    .extend(chunks.data.into_iter().filter(|c| !c.is_empty()));
-                // The end follows what is buffered: no message to learn it.
-                if chunks.fin {
-                    self.done = true;
-                }
-                Ok(true)
-            }
-            Ok(None) => {
-                self.done = true;
-                Ok(false)
-            }
-            Err(e) => {
-                if matches!(e, ReadError::Reset(_)) {
-                    self.done = true;
-                }
-                Err(e)
-            }
-        }
-    }
-
     /// The next chunk of at most `max` bytes; `None` at the end of the
-    /// stream. A reply that arrives after its caller gave up is kept for
-    /// the next read, so every read is cancel-safe.
+    /// stream.
     pub(crate) fn poll_chunk(
         &mut self,
         cx: &mut Context<'_>,
         max: usize,
     ) -> Poll<Result<Option<Bytes>, ReadError>> {
-        loop {
-            if let Some(b) = self.take_buffered(max.max(1)) {
-                return Poll::Ready(Ok(Some(b)));
+        let r = match self.inbox.take(cx, max.max(1), self.done) {
+            Take::Ready(r) => r,
+            Take::Gone => Err(ReadError::ConnectionLost(self.conn.lost())),
+            Take::Wait { pull } => {
+                if pull {
+                    self.conn.addr().do_send(Pull(Some(self.inbox.clone())));
+                }
+                return Poll::Pending;
             }
-            if self.done {
-                return Poll::Ready(Ok(None));
-            }
-            if self.pending.is_none() {
-                self.pending = Some(self.read_future());
-            }
-            let r = std::task::ready!(self.pending.as_mut().expect("set").poll_unpin(cx));
-            self.pending = None;
-            if !self.absorb(r)? {
-                return Poll::Ready(Ok(None));
-            }
+        };
+        // The end, or a reset: nothing more to ask, nothing to stop.
+        if matches!(r, Ok(None) | Err(ReadError::Reset(_))) {
+            self.done = true;
         }
+        Poll::Ready(r)
     }
 
     /// Reads the next chunk of at most `max` bytes without copying;
@@ -419,7 +362,7 @@ impl RecvStream {
     /// Reads the whole stream, failing if it is longer than `size_limit`.
     pub async fn read_to_end(&mut self, size_limit: usize) -> Result<Vec<u8>, ReadToEndError> {
         let mut out = Vec::new();
-        while let Some(b) = self.read_chunk(READ_BATCH).await? {
+        while let Some(b) = self.read_chunk(usize::MAX).await? {
             if out.len() + b.len() > size_limit {
                 let _ = self.stop(VarInt::from_u32(0));
                 return Err(ReadToEndError::TooLong);

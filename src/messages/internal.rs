@@ -1,7 +1,7 @@
 //! Messages between the actors of this crate, and from handles to the
 //! actors they keep alive: not for users.
 
-use crate::actors::{ConnectionParts, Outbox, PendingActor, Received, Socket};
+use crate::actors::{ConnectionParts, Inbox, Outbox, PendingActor, Received, Socket};
 use crate::protocol::VarInt;
 use crate::protocol::{
     Connection as ProtoConnection, ConnectionHandle, EndpointEvent, Incoming, ServerConfig,
@@ -98,6 +98,21 @@ impl Drop for Flush {
     fn drop(&mut self) {
         if let Some(outbox) = self.0.take() {
             outbox.actor_gone();
+        }
+    }
+}
+
+/// A `RecvStream` found its inbox empty while the actor did not hold
+/// it: fill it as data arrives. If the actor is gone before handling it,
+/// the inbox learns so and its reads fail.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct Pull(pub(crate) Option<Arc<Inbox>>);
+
+impl Drop for Pull {
+    fn drop(&mut self) {
+        if let Some(inbox) = self.0.take() {
+            inbox.actor_gone();
         }
     }
 }

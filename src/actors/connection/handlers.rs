@@ -11,8 +11,8 @@ use crate::errors::{
     ClosedStream, ReadError, SendDatagramError, StoppedError, WriteError, Written,
 };
 use crate::messages::internal::{
-    AllHandlesDropped, Datagrams, Drive, EndpointClose, Flush, HandleParts, OpenAt, SetSocket,
-    StartKeyUpdate,
+    AllHandlesDropped, Datagrams, Drive, EndpointClose, Flush, HandleParts, OpenAt, Pull,
+    SetSocket, StartKeyUpdate,
 };
 use crate::messages::*;
 use crate::protocol::{
@@ -261,6 +261,18 @@ impl Handler<Flush> for ConnectionActor {
         if let Some(outbox) = msg.0.take() {
             self.waiters.flush(&mut self.conn, outbox);
             self.drive(ctx);
+        }
+    }
+}
+
+impl Handler<Pull> for ConnectionActor {
+    type Result = ();
+    fn handle(&mut self, mut msg: Pull, ctx: &mut Context<Self>) {
+        if let Some(inbox) = msg.0.take() {
+            if self.waiters.pull(&mut self.conn, inbox) {
+                // Reading may have opened flow-control credit.
+                self.drive(ctx);
+            }
         }
     }
 }

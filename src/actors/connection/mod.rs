@@ -9,15 +9,20 @@
 //! - `io.rs`: transmits to the socket, GSO batches, a full socket.
 //! - `shared.rs`: what handles share with the actor.
 //! - `outbox.rs`: what a `SendStream` wrote, waiting to enter its stream.
+//! - `inbox.rs`: what arrived on a stream, waiting for its `RecvStream`.
+//! - `stream_box.rs`: the lock both share with their handle.
 
 mod events;
 mod handlers;
+mod inbox;
 mod io;
 mod outbox;
 mod shared;
+mod stream_box;
 mod waiters;
 
 pub(crate) use events::EventSink;
+pub(crate) use inbox::{Inbox, Take};
 pub(crate) use outbox::{Outbox, OutboxError};
 pub use shared::Subscription;
 pub(crate) use shared::{ConnectionParts, HandleToken, PendingActor, Shared, Snapshot};

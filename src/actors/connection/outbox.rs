@@ -9,11 +9,12 @@
 //! has gone into the stream, so a writer is never more than one outbox
 //! ahead of its peer.
 
+use super::stream_box::StreamBox;
 use crate::errors::WriteError;
-use crate::protocol::{Connection as ProtoConnection, StreamId, WriteFailure};
+use crate::protocol::{Connection as ProtoConnection, WriteFailure};
 use bytes::Bytes;
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, MutexGuard};
+
 use std::task::{Context, Poll, Waker};
 
 /// Most bytes an outbox holds; a write waits while it is full. Together
@@ -21,7 +22,7 @@ use std::task::{Context, Poll, Waker};
 pub(crate) const OUTBOX_LIMIT: usize = 64 * 1024;
 
 #[derive(Debug, Default)]
-struct State {
+pub(crate) struct OutboxState {
     chunks: VecDeque<Bytes>,
     len: usize,
     /// The actor knows of the outbox: a `Flush` is on its way, or the
@@ -41,7 +42,7 @@ struct State {
     writer: Option<Waker>,
 }
 
-impl State {
+impl OutboxState {
     fn fail(&mut self, e: WriteError) {
         self.chunks.clear();
         self.len = 0;
@@ -73,31 +74,10 @@ pub(crate) struct Pushed {
 }
 
 /// The outbox of one send stream, shared by its handle and the actor.
-#[derive(Debug)]
-pub(crate) struct Outbox {
-    id: StreamId,
-    state: Mutex<State>,
-}
+pub(crate) type Outbox = StreamBox<OutboxState>;
 
-impl Outbox {
-    /// An empty outbox for stream `id`.
-    pub(crate) fn new(id: StreamId) -> Arc<Self> {
-        Arc::new(Self {
-            id,
-            state: Mutex::new(State::default()),
-        })
-    }
-
-    /// The stream.
-    pub(crate) fn id(&self) -> StreamId {
-        self.id
-    }
-
-    fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn error_of(s: &State) -> Option<OutboxError> {
+impl StreamBox<OutboxState> {
+    fn error_of(s: &OutboxState) -> Option<OutboxError> {
         if let Some(e) = &s.error {
             return Some(OutboxError::Write(e.clone()));
         }
@@ -163,7 +143,7 @@ impl Outbox {
         }
         let before = s.len;
         while let Some(front) = s.chunks.front_mut() {
-            match conn.write(self.id, front) {
+            match conn.write(self.id(), front) {
                 Ok(n) => {
                     let done = front.is_empty();
                     s.len -= n;
@@ -192,7 +172,7 @@ impl Outbox {
             return true;
         }
         if std::mem::take(&mut s.finish) {
-            if let Err(WriteFailure::Stopped(code)) = conn.finish(self.id) {
+            if let Err(WriteFailure::Stopped(code)) = conn.finish(self.id()) {
                 s.fail(WriteError::Stopped(code));
             }
         }
@@ -226,7 +206,7 @@ impl Outbox {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::{Dir, VarInt};
+    use crate::protocol::{Dir, StreamId, VarInt};
     use crate::testing::Pair;
     use futures::task::noop_waker_ref;
 

@@ -1,9 +1,11 @@
 //! Operations parked until the connection can answer them, each woken by
 //! the event that names it: a read by `Readable(id)`, a write by
 //! `Writable(id)` or `Stopped(id)`, an `open_*` by `Available(dir)`, an
-//! `accept_*` by `Opened(dir)`, `stopped()` by `Stopped` or `Finished`.
-//! Nothing is retried on events about other streams.
+//! `accept_*` by `Opened(dir)`, `stopped()` by `Stopped` or `Finished`,
+//! and a `RecvStream`'s inbox filled by `Readable(id)`. Nothing is
+//! retried on events about other streams.
 
+use super::inbox::{Filled, Inbox};
 use super::outbox::Outbox;
 use crate::actors::reply::{next_live, prune, Reply, Waiting};
 use crate::errors::{ReadError, StoppedError, WriteError, Written};
@@ -139,6 +141,8 @@ pub(super) struct Waiters {
     pub(super) open: [VecDeque<ParkedStream>; 2],
     pub(super) accept: [VecDeque<ParkedStream>; 2],
     pub(super) readers: FxHashMap<StreamId, VecDeque<ParkedRead>>,
+    /// Inboxes of `RecvStream` handles, filled as their streams get data.
+    pub(super) inboxes: FxHashMap<StreamId, Arc<Inbox>>,
     pub(super) writers: FxHashMap<StreamId, VecDeque<ParkedWrite>>,
     /// Outboxes of `SendStream` handles with data the stream has no
     /// credit for yet.
@@ -249,6 +253,11 @@ impl Waiters {
     /// `Readable(id)`: serves the reads parked on `id`, in order, while
     /// data (or the end, or a reset) is there.
     pub(super) fn wake_readers(&mut self, conn: &mut ProtoConnection, id: StreamId) {
+        if let Some(inbox) = self.inboxes.get(&id) {
+            if inbox.fill(conn) == Filled::Released {
+                self.inboxes.remove(&id);
+            }
+        }
         let Some(q) = self.readers.get_mut(&id) else {
             return;
         };
@@ -341,6 +350,12 @@ impl Waiters {
                 "lost wake-up: a read parked on {id:?}, which can be read"
             );
         }
+        for (id, inbox) in &self.inboxes {
+            assert!(
+                !inbox.wants_data() || !conn.read_ready(*id),
+                "lost wake-up: the inbox of {id:?} waits, and the stream can be read"
+            );
+        }
         for dir in [crate::protocol::Dir::Bi, crate::protocol::Dir::Uni] {
             let i = dir.index();
             prune(&mut self.open[i]);
@@ -356,8 +371,26 @@ impl Waiters {
         }
     }
 
+    /// A `RecvStream` asks for its inbox to be filled: fills it now, and
+    /// keeps it while more may come. True when something was read (which
+    /// may have opened flow-control credit).
+    pub(super) fn pull(&mut self, conn: &mut ProtoConnection, inbox: Arc<Inbox>) -> bool {
+        let filled = inbox.fill(conn);
+        if filled != Filled::Released {
+            if let Some(e) = conn.error() {
+                inbox.fail(ReadError::ConnectionLost(e.clone()));
+                return false;
+            }
+            self.inboxes.insert(inbox.id(), inbox);
+        }
+        filled != Filled::Nothing
+    }
+
     /// Fails every parked read of `id` (the stream was stopped locally).
     pub(super) fn fail_readers(&mut self, id: StreamId, e: ReadError) {
+        if let Some(inbox) = self.inboxes.remove(&id) {
+            inbox.release();
+        }
         for r in self.readers.remove(&id).into_iter().flatten() {
             r.reply.fail(e.clone());
         }
@@ -373,6 +406,7 @@ impl Waiters {
     #[cfg(any(test, feature = "test-hooks"))]
     fn stream_entries_now(&self) -> usize {
         self.readers.len()
+            + self.inboxes.len()
             + self.writers.len()
             + self.stopped.len()
             + self.outboxes.len()
@@ -419,6 +453,9 @@ impl Waiters {
             for r in q {
                 r.reply.fail(ReadError::ConnectionLost(e.clone()));
             }
+        }
+        for (_, inbox) in self.inboxes {
+            inbox.fail(ReadError::ConnectionLost(e.clone()));
         }
         for (_, q) in self.writers {
             for w in q {

@@ -59,6 +59,9 @@ pub struct ConnectionActor {
     shared: Arc<Shared>,
     token: Weak<HandleToken>,
     handles_dropped: bool,
+    /// The handles' snapshot shows the connection as it is: no state a
+    /// snapshot reads changed since it was last refreshed.
+    snapshot_fresh: bool,
     subscribers: Subscribers,
     span: tracing::Span,
 }
@@ -84,6 +87,7 @@ impl ConnectionActor {
             shared,
             token: Weak::new(),
             handles_dropped: false,
+            snapshot_fresh: false,
             subscribers: Subscribers::default(),
             span,
         }
@@ -118,6 +122,9 @@ impl ConnectionActor {
     fn drive(&mut self, ctx: &mut Context<Self>) {
         let _g = self.span.clone().entered();
         let now = Instant::now();
+        // Whatever led here (a datagram, a timer, a handle's call) may
+        // have changed what the snapshot shows.
+        self.snapshot_fresh = false;
         self.flush(ctx, now);
         while let Some(e) = self.conn.poll_endpoint_event() {
             let drained = e == EndpointEvent::Drained;
@@ -134,18 +141,21 @@ impl ConnectionActor {
         // another thread (a worker's connection, a task elsewhere) reads
         // it as soon as its wait completes, e.g. `close_reason()` after
         // `closed()`, or `stats()` after a read.
-        let mut fresh = false;
         while let Some(ev) = self.conn.poll_event() {
-            if !fresh {
+            if !self.snapshot_fresh {
                 self.update_snapshot();
-                fresh = true;
             }
             self.on_event(ev, ctx);
         }
         // Completing waiters may have queued more to send.
         self.flush(ctx, now);
         self.arm_timer(ctx);
-        self.update_snapshot();
+        // Waking waiters (reads, writes, opens, accepts) changes nothing a
+        // snapshot shows, and each batch sent refreshed it: only a drive
+        // that did neither refreshes it here.
+        if !self.snapshot_fresh {
+            self.update_snapshot();
+        }
         #[cfg(debug_assertions)]
         {
             let subscribed = self.subscribers.takes_streams();
@@ -186,6 +196,7 @@ impl ConnectionActor {
     }
 
     pub(super) fn update_snapshot(&mut self) {
+        self.snapshot_fresh = true;
         self.shared.snapshot().update(&self.conn);
         self.shared.publish_limits(&self.conn);
     }

@@ -24,6 +24,11 @@
 //!   ends of each connection, in one process), counted by a global
 //!   allocator that counts only during this measurement.
 //!
+//! - `--cost ping-pong|new-stream`: instead of the above, actix-quic
+//!   alone runs `--requests` requests of one mode and prints the
+//!   datagrams per request; run it under `valgrind --tool=callgrind`
+//!   (instructions) or `heaptrack` (allocations) and divide by the count,
+//!   figures that do not move with the machine's load.
 //! - `--workers N`: instead of the above, actix-quic's server with 1 and
 //!   with N workers in the same run (`EndpointConfig::workers`): 64
 //!   concurrent handshakes and 8 concurrent bulk uploads (`--size-mib`
@@ -70,6 +75,19 @@ struct Args {
     idle: usize,
     /// `--workers N`: only the multi-worker comparison, 1 against N.
     workers: Option<usize>,
+    /// `--cost MODE`: only actix-quic's requests of one mode.
+    cost: Option<Cost>,
+}
+
+/// `--cost ping-pong|new-stream`: actix-quic alone runs `--requests`
+/// requests of one mode and prints the datagrams each took, for a
+/// counter of the whole process to divide by: instructions under
+/// `valgrind --tool=callgrind`, allocations under `heaptrack`. Unlike
+/// times, these do not depend on what else the machine is doing.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Cost {
+    PingPong,
+    NewStream,
 }
 
 /// The UDP payload sizes bulk runs at.
@@ -133,6 +151,7 @@ fn parse_args() -> Result<Args, String> {
         requests: 20_000,
         idle: 200,
         workers: None,
+        cost: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -146,6 +165,13 @@ fn parse_args() -> Result<Args, String> {
             "--requests" => args.requests = value()?.parse().map_err(|e| format!("{a}: {e}"))?,
             "--idle" => args.idle = value()?.parse().map_err(|e| format!("{a}: {e}"))?,
             "--workers" => args.workers = Some(value()?.parse().map_err(|e| format!("{a}: {e}"))?),
+            "--cost" => {
+                args.cost = Some(match value()?.as_str() {
+                    "ping-pong" => Cost::PingPong,
+                    "new-stream" => Cost::NewStream,
+                    other => return Err(format!("--cost: ping-pong or new-stream, not {other}")),
+                })
+            }
             _ => return Err(format!("unknown argument {a}")),
         }
     }
@@ -569,41 +595,122 @@ fn rounds(args: &Args) -> usize {
     (args.handshakes as usize / CONCURRENT).max(1)
 }
 
-fn run_ours(args: &Args, tls: &Tls) -> Result<Outcome, BoxError> {
-    let (report_tx, report_rx) = unbounded_channel();
-    let (ready_tx, ready_rx) = mpsc::channel();
-    let mut server_config = actix_quic::ServerConfig::with_crypto(tls.server.clone())?;
-    server_config.transport_config(Arc::new(ours_transport(MTUS[1])));
-    let server = named("ours-server", move || -> Result<(), BoxError> {
-        let system = actix::System::new();
-        system.block_on(async move {
-            let ep = one_worker_server(server_config)?;
-            ready_tx.send((ep.local_addr()?, actix::System::current(), thread_id()))?;
-            actix::spawn(ours_serve(ep, report_tx));
-            Ok::<_, BoxError>(())
-        })?;
-        system.run()?;
-        Ok(())
-    });
-    let (addr, server_system, server_tid) = ready_rx
-        .recv()
-        .map_err(|_| "actix-quic server did not start")?;
+/// An actix-quic server running on its own thread.
+struct OursServer {
+    addr: SocketAddr,
+    system: actix::System,
+    tid: u32,
+    thread: std::thread::JoinHandle<Result<(), BoxError>>,
+    /// Drained uploads.
+    reports: UnboundedReceiver<Received>,
+}
 
-    let client = {
-        let tls = tls.clone();
-        let args = *args;
-        named("ours-client", move || {
-            let clock = CpuClock {
-                client: thread_id(),
-                server: server_tid,
-            };
-            actix::System::new().block_on(ours_client(&args, tls, addr, report_rx, clock))
+impl OursServer {
+    fn start(tls: &Tls) -> Result<Self, BoxError> {
+        let (report_tx, reports) = unbounded_channel();
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let mut server_config = actix_quic::ServerConfig::with_crypto(tls.server.clone())?;
+        server_config.transport_config(Arc::new(ours_transport(MTUS[1])));
+        let thread = named("ours-server", move || -> Result<(), BoxError> {
+            let system = actix::System::new();
+            system.block_on(async move {
+                let ep = one_worker_server(server_config)?;
+                ready_tx.send((ep.local_addr()?, actix::System::current(), thread_id()))?;
+                actix::spawn(ours_serve(ep, report_tx));
+                Ok::<_, BoxError>(())
+            })?;
+            system.run()?;
+            Ok(())
+        });
+        let (addr, system, tid) = ready_rx
+            .recv()
+            .map_err(|_| "actix-quic server did not start")?;
+        Ok(Self {
+            addr,
+            system,
+            tid,
+            thread,
+            reports,
         })
-    };
-    let out = join(client, "actix-quic client");
-    server_system.stop();
-    join(server, "actix-quic server")?;
-    out
+    }
+
+    /// Runs `client` on a thread of its own against this server, then
+    /// stops the server.
+    fn serve<T: Send + 'static>(
+        self,
+        client: impl FnOnce(SocketAddr, UnboundedReceiver<Received>, u32) -> Result<T, BoxError>
+            + Send
+            + 'static,
+    ) -> Result<T, BoxError> {
+        let Self {
+            addr,
+            system,
+            tid,
+            thread,
+            reports,
+        } = self;
+        let client = named("ours-client", move || client(addr, reports, tid));
+        let out = join(client, "actix-quic client");
+        system.stop();
+        join(thread, "actix-quic server")?;
+        out
+    }
+}
+
+fn run_ours(args: &Args, tls: &Tls) -> Result<Outcome, BoxError> {
+    let (tls, args) = (tls.clone(), *args);
+    OursServer::start(&tls)?.serve(move |addr, reports, server_tid| {
+        let clock = CpuClock {
+            client: thread_id(),
+            server: server_tid,
+        };
+        actix::System::new().block_on(ours_client(&args, tls, addr, reports, clock))
+    })
+}
+
+/// `--cost`: see [`Cost`].
+fn cost(args: &Args, tls: &Tls, mode: Cost) -> Result<(), BoxError> {
+    let (tls, n) = (tls.clone(), args.requests);
+    let (sent, received) = OursServer::start(&tls)?.serve(move |addr, _, _| {
+        actix::System::new().block_on(async move {
+            let endpoint = actix_quic::Endpoint::client("127.0.0.1:0".parse()?)?;
+            let mut config = actix_quic::ClientConfig::new(tls.client.clone())?;
+            config.transport_config(Arc::new(ours_transport(MTUS[1])));
+            endpoint.set_default_client_config(config);
+            let conn = endpoint.connect(addr, "localhost")?.await?;
+            let request = [7u8; MESSAGE];
+            let mut answer = [0u8; MESSAGE];
+            let before = conn.stats();
+            if mode == Cost::PingPong {
+                let (mut send, mut recv) = conn.open_bi().await?;
+                for _ in 0..n {
+                    send.write_all(&request).await?;
+                    recv.read_exact(&mut answer).await?;
+                }
+            } else {
+                for _ in 0..n {
+                    let (mut send, mut recv) = conn.open_bi().await?;
+                    send.write_all(&request).await?;
+                    send.finish()?;
+                    if recv.read_to_end(2 * MESSAGE).await?.len() != MESSAGE {
+                        return Err::<_, BoxError>("short answer".into());
+                    }
+                }
+            }
+            let after = conn.stats();
+            conn.close(0u32.into(), b"");
+            Ok((
+                after.udp_tx_datagrams - before.udp_tx_datagrams,
+                after.udp_rx_datagrams - before.udp_rx_datagrams,
+            ))
+        })
+    })?;
+    println!(
+        "{n} requests of {MESSAGE} B: {:.2} datagrams per request from the client, {:.2} from the server",
+        sent as f64 / f64::from(n),
+        received as f64 / f64::from(n)
+    );
+    Ok(())
 }
 
 /// A server endpoint of one worker: the comparison with quinn is of one
@@ -1018,11 +1125,14 @@ fn main() -> Result<(), BoxError> {
         .init();
     let args = parse_args().map_err(|e| {
         format!(
-            "{e}\nusage: bench [--size-mib N] [--handshakes N] [--requests N] [--idle N] [--reno] [--workers N]"
+            "{e}\nusage: bench [--size-mib N] [--handshakes N] [--requests N] [--idle N] [--reno] [--workers N] [--cost ping-pong|new-stream]"
         )
     })?;
     if let Some(n) = args.workers {
         return workers::compare(&args, &tls()?, n);
+    }
+    if let Some(mode) = args.cost {
+        return cost(&args, &tls()?, mode);
     }
     let d = Shared::new(MTUS[0]);
     println!(

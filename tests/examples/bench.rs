@@ -93,3 +93,28 @@ fn the_bench_compares_one_worker_with_two() {
         assert!(figures.iter().any(|f| f == figure), "no {figure}: {out}");
     }
 }
+
+/// `--cost`: our requests alone, one mode each; a request and its answer
+/// take a datagram each way when nothing is lost (new streams: the ACK
+/// of the answer and the stream credit each take one more).
+#[test]
+fn the_bench_runs_one_request_mode_alone_for_counters() {
+    for (mode, most) in [("ping-pong", 1.0), ("new-stream", 2.0)] {
+        let mut cmd = Command::new(example("bench"));
+        cmd.args(["--cost", mode, "--requests", "200"])
+            .stdin(Stdio::null());
+        let out = run(cmd);
+        assert!(out.status.success(), "{out}");
+        let per: Vec<f64> = out
+            .stdout
+            .split_whitespace()
+            .filter_map(|w| w.parse().ok())
+            .collect();
+        // "200 requests of 32 B: C datagrams ... client, S from the server"
+        assert_eq!(per.len(), 4, "{out}");
+        assert_eq!(per[0], 200.0, "{out}");
+        for datagrams in [per[2], per[3]] {
+            assert!((1.0..=most + 0.1).contains(&datagrams), "{mode}: {out}");
+        }
+    }
+}

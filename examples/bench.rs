@@ -595,10 +595,13 @@ fn rounds(args: &Args) -> usize {
     (args.handshakes as usize / CONCURRENT).max(1)
 }
 
-/// An actix-quic server running on its own thread.
+/// An actix-quic server of `workers` workers running on its own thread
+/// (`--workers` uses it too).
 struct OursServer {
     addr: SocketAddr,
+    endpoint: actix_quic::Endpoint,
     system: actix::System,
+    /// The server thread (its first worker's).
     tid: u32,
     thread: std::thread::JoinHandle<Result<(), BoxError>>,
     /// Drained uploads.
@@ -606,7 +609,7 @@ struct OursServer {
 }
 
 impl OursServer {
-    fn start(tls: &Tls) -> Result<Self, BoxError> {
+    fn start(tls: &Tls, workers: usize) -> Result<Self, BoxError> {
         let (report_tx, reports) = unbounded_channel();
         let (ready_tx, ready_rx) = mpsc::channel();
         let mut server_config = actix_quic::ServerConfig::with_crypto(tls.server.clone())?;
@@ -614,19 +617,31 @@ impl OursServer {
         let thread = named("ours-server", move || -> Result<(), BoxError> {
             let system = actix::System::new();
             system.block_on(async move {
-                let ep = one_worker_server(server_config)?;
-                ready_tx.send((ep.local_addr()?, actix::System::current(), thread_id()))?;
+                let ep = actix_quic::Endpoint::new(
+                    actix_quic::EndpointConfig::new().workers(workers),
+                    Some(server_config),
+                    "127.0.0.1:0".parse()?,
+                )?;
+                ready_tx.send((ep.clone(), actix::System::current(), thread_id()))?;
                 actix::spawn(ours_serve(ep, report_tx));
                 Ok::<_, BoxError>(())
             })?;
             system.run()?;
             Ok(())
         });
-        let (addr, system, tid) = ready_rx
+        let (endpoint, system, tid) = ready_rx
             .recv()
             .map_err(|_| "actix-quic server did not start")?;
+        if endpoint.workers() != workers {
+            return Err(format!(
+                "asked for {workers} workers, the endpoint runs {}",
+                endpoint.workers()
+            )
+            .into());
+        }
         Ok(Self {
-            addr,
+            addr: endpoint.local_addr()?,
+            endpoint,
             system,
             tid,
             thread,
@@ -634,32 +649,32 @@ impl OursServer {
         })
     }
 
+    /// Stops the server and waits for its thread.
+    fn stop(self) -> Result<(), BoxError> {
+        self.system.stop();
+        join(self.thread, "actix-quic server")
+    }
+
     /// Runs `client` on a thread of its own against this server, then
     /// stops the server.
     fn serve<T: Send + 'static>(
-        self,
+        mut self,
         client: impl FnOnce(SocketAddr, UnboundedReceiver<Received>, u32) -> Result<T, BoxError>
             + Send
             + 'static,
     ) -> Result<T, BoxError> {
-        let Self {
-            addr,
-            system,
-            tid,
-            thread,
-            reports,
-        } = self;
+        let (addr, tid) = (self.addr, self.tid);
+        let reports = std::mem::replace(&mut self.reports, unbounded_channel().1);
         let client = named("ours-client", move || client(addr, reports, tid));
         let out = join(client, "actix-quic client");
-        system.stop();
-        join(thread, "actix-quic server")?;
+        self.stop()?;
         out
     }
 }
 
 fn run_ours(args: &Args, tls: &Tls) -> Result<Outcome, BoxError> {
     let (tls, args) = (tls.clone(), *args);
-    OursServer::start(&tls)?.serve(move |addr, reports, server_tid| {
+    OursServer::start(&tls, 1)?.serve(move |addr, reports, server_tid| {
         let clock = CpuClock {
             client: thread_id(),
             server: server_tid,
@@ -671,7 +686,7 @@ fn run_ours(args: &Args, tls: &Tls) -> Result<Outcome, BoxError> {
 /// `--cost`: see [`Cost`].
 fn cost(args: &Args, tls: &Tls, mode: Cost) -> Result<(), BoxError> {
     let (tls, n) = (tls.clone(), args.requests);
-    let (sent, received) = OursServer::start(&tls)?.serve(move |addr, _, _| {
+    let (sent, received) = OursServer::start(&tls, 1)?.serve(move |addr, _, _| {
         actix::System::new().block_on(async move {
             let endpoint = actix_quic::Endpoint::client("127.0.0.1:0".parse()?)?;
             let mut config = actix_quic::ClientConfig::new(tls.client.clone())?;

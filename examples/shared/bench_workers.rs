@@ -10,12 +10,11 @@
 //! and arriving at the other one, which passes them on.
 
 use super::{
-    named, ours_serve, ours_transport, payload_chunk, rounds, thread_id, Args, BoxError, Received,
-    Tls, CHUNK, CONCURRENT, MIB, MTUS, TRANSFER_LIMIT,
+    named, ours_transport, payload_chunk, rounds, thread_id, Args, BoxError, OursServer, Tls,
+    CHUNK, CONCURRENT, MIB, MTUS, TRANSFER_LIMIT,
 };
 use std::sync::{mpsc, Arc, Barrier};
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc::unbounded_channel;
 
 /// Client threads (each with its own actix system).
 const CLIENT_THREADS: usize = 2;
@@ -110,53 +109,7 @@ fn client_endpoints(
         .collect()
 }
 
-/// A running server of `workers` workers on its own thread.
-struct Server {
-    addr: std::net::SocketAddr,
-    endpoint: actix_quic::Endpoint,
-    system: actix::System,
-    thread: std::thread::JoinHandle<Result<(), BoxError>>,
-    reports: tokio::sync::mpsc::UnboundedReceiver<Received>,
-}
-
-impl Server {
-    fn start(tls: &Tls, workers: usize) -> Result<Self, BoxError> {
-        let (report_tx, reports) = unbounded_channel::<Received>();
-        let (ready_tx, ready_rx) = mpsc::channel();
-        let mut server_config = actix_quic::ServerConfig::with_crypto(tls.server.clone())?;
-        server_config.transport_config(Arc::new(ours_transport(MTUS[1])));
-        let thread = named("ours-server", move || -> Result<(), BoxError> {
-            let system = actix::System::new();
-            system.block_on(async move {
-                let ep = actix_quic::Endpoint::new(
-                    actix_quic::EndpointConfig::new().workers(workers),
-                    Some(server_config),
-                    "127.0.0.1:0".parse()?,
-                )?;
-                ready_tx.send((ep.clone(), actix::System::current()))?;
-                actix::spawn(ours_serve(ep, report_tx));
-                Ok::<_, BoxError>(())
-            })?;
-            system.run()?;
-            Ok(())
-        });
-        let (endpoint, system) = ready_rx.recv().map_err(|_| "server did not start")?;
-        if endpoint.workers() != workers {
-            return Err(format!(
-                "asked for {workers} workers, the endpoint runs {}",
-                endpoint.workers()
-            )
-            .into());
-        }
-        Ok(Self {
-            addr: endpoint.local_addr()?,
-            endpoint,
-            system,
-            thread,
-            reports,
-        })
-    }
-
+impl OursServer {
     /// Waits for the server's report of `n` drained uploads; their bytes
     /// and when the last was drained.
     fn drained(&mut self, n: usize) -> Result<(u64, Instant), BoxError> {
@@ -173,11 +126,6 @@ impl Server {
             last = Some(last.map_or(r.at, |l| l.max(r.at)));
         }
         Ok((bytes, last.unwrap_or_else(Instant::now)))
-    }
-
-    fn stop(self) -> Result<(), BoxError> {
-        self.system.stop();
-        super::join(self.thread, "server")
     }
 }
 
@@ -198,7 +146,7 @@ async fn upload(conn: &actix_quic::Connection, len: u64) -> Result<(), BoxError>
 }
 
 fn measure(args: &Args, tls: &Tls, workers: usize) -> Result<Measured, BoxError> {
-    let mut server = Server::start(tls, workers)?;
+    let mut server = OursServer::start(tls, workers)?;
     let addr = server.addr;
 
     // 64 handshakes at a time, each from its own port.
@@ -280,7 +228,7 @@ struct Hop {
 }
 
 fn measure_hop(args: &Args, tls: &Tls) -> Result<Hop, BoxError> {
-    let server = Server::start(tls, 2)?;
+    let server = OursServer::start(tls, 2)?;
     let (addr, endpoint) = (server.addr, server.endpoint.clone());
     let len = (args.size_mib * MIB / 4).max(CHUNK as u64);
     let config = client_config(tls)?;

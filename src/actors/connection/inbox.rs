@@ -13,7 +13,6 @@ use crate::errors::ReadError;
 use crate::protocol::{Connection as ProtoConnection, ReadFailure};
 use bytes::Bytes;
 use std::collections::VecDeque;
-
 use std::task::{Context, Waker};
 
 /// Most bytes an inbox holds; the actor stops filling it there.
@@ -84,20 +83,15 @@ impl StreamBox<InboxState> {
             s.len -= chunk.len();
             return Take::Ready(Ok(Some(chunk)));
         }
-        match s.end.take() {
-            Some(Ok(())) => {
-                s.end = Some(Ok(()));
-                return Take::Ready(Ok(None));
-            }
+        match &s.end {
+            Some(Ok(())) => return Take::Ready(Ok(None)),
             // A reset is reported once; the stream is over after it.
             Some(Err(e @ ReadError::Reset(_))) => {
+                let e = e.clone();
                 s.end = Some(Ok(()));
                 return Take::Ready(Err(e));
             }
-            Some(Err(e)) => {
-                s.end = Some(Err(e.clone()));
-                return Take::Ready(Err(e));
-            }
+            Some(Err(e)) => return Take::Ready(Err(e.clone())),
             None => {}
         }
         if stopped {
@@ -122,7 +116,8 @@ impl StreamBox<InboxState> {
         }
         let keep = match read_many(conn, self.id(), room) {
             Ok(Some(chunks)) => {
-                for c in chunks.data {
+                // An empty chunk would read as the end to `AsyncRead`.
+                for c in chunks.data.into_iter().filter(|c| !c.is_empty()) {
                     s.len += c.len();
                     s.chunks.push_back(c);
                 }

@@ -30,15 +30,13 @@ impl ConnectionActor {
             return;
         }
         let mut buf = SEND_BUF.with(|b| std::mem::take(&mut *b.borrow_mut()));
-        let kept = self.flush_with(ctx, now, &mut buf);
-        if kept {
-            SEND_BUF.with(|b| *b.borrow_mut() = buf);
-        }
+        self.flush_with(ctx, now, &mut buf);
+        // Empty if a parked batch took it: the next flush grows a new one.
+        SEND_BUF.with(|b| *b.borrow_mut() = buf);
     }
 
-    /// [`Self::flush`] with the thread's buffer; false when a parked
-    /// batch took it.
-    fn flush_with(&mut self, ctx: &mut Context<Self>, now: Instant, buf: &mut Vec<u8>) -> bool {
+    /// [`Self::flush`] with the thread's buffer.
+    fn flush_with(&mut self, ctx: &mut Context<Self>, now: Instant, buf: &mut Vec<u8>) {
         // One GSO send carries at most 64 KiB of UDP payload: larger
         // batches fail with EMSGSIZE (and quinn-udp reports that as sent).
         let mtu = usize::from(self.conn.stats().mtu).max(1200);
@@ -49,7 +47,7 @@ impl ConnectionActor {
             .max(1);
         for _ in 0..MAX_TRANSMITS_PER_DRIVE {
             let Some(t) = self.conn.poll_transmit(now, segments, buf) else {
-                return true;
+                return;
             };
             // What a peer can see (this batch) is in the handles'
             // snapshot before it leaves: a handle on another thread reads
@@ -94,13 +92,12 @@ impl ConnectionActor {
                             act.drive(ctx);
                         }),
                     );
-                    return false;
+                    return;
                 }
                 Err(e) => tracing::debug!(error = %e, "send failed"),
             }
         }
         // More may be ready: continue after the mailbox had a turn.
         ctx.notify(Drive);
-        true
     }
 }

@@ -24,11 +24,19 @@
 //!   ends of each connection, in one process), counted by a global
 //!   allocator that counts only during this measurement.
 //!
-//! - `--cost ping-pong|new-stream`: instead of the above, actix-quic
-//!   alone runs `--requests` requests of one mode and prints the
-//!   datagrams per request; run it under `valgrind --tool=callgrind`
-//!   (instructions) or `heaptrack` (allocations) and divide by the count,
-//!   figures that do not move with the machine's load.
+//! - floors: the same work with no QUIC stack, in the same run (see the
+//!   `floor` module): UDP ping-pong on blocking and on tokio sockets
+//!   under the request figures, rustls handshakes in memory under the
+//!   handshake figures, and packets sealed, sent in GSO batches,
+//!   received in GRO batches and opened under bulk; each with
+//!   floor / quinn, the most any stack could reach against quinn here.
+//!
+//! - `--cost ping-pong|new-stream|bulk`: instead of the above, actix-quic
+//!   alone runs `--requests` requests of one mode (or uploads
+//!   `--size-mib` MiB) and prints the datagrams per request (or MiB); run
+//!   it under `valgrind --tool=callgrind` (instructions) or `heaptrack`
+//!   (allocations) and divide by the count, figures that do not move
+//!   with the machine's load.
 //! - `--workers N`: instead of the above, actix-quic's server with 1 and
 //!   with N workers in the same run (`EndpointConfig::workers`): 64
 //!   concurrent handshakes and 8 concurrent bulk uploads (`--size-mib`
@@ -53,6 +61,8 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
+#[path = "shared/bench_floor.rs"]
+mod floor;
 #[path = "shared/named_thread.rs"]
 mod named_thread;
 #[path = "shared/bench_workers.rs"]
@@ -79,15 +89,18 @@ struct Args {
     cost: Option<Cost>,
 }
 
-/// `--cost ping-pong|new-stream`: actix-quic alone runs `--requests`
-/// requests of one mode and prints the datagrams each took, for a
-/// counter of the whole process to divide by: instructions under
-/// `valgrind --tool=callgrind`, allocations under `heaptrack`. Unlike
-/// times, these do not depend on what else the machine is doing.
+/// `--cost ping-pong|new-stream|bulk`: actix-quic alone runs
+/// `--requests` requests of one mode (or, for `bulk`, uploads
+/// `--size-mib` MiB on one stream at 1452 B payloads) and prints the
+/// datagrams each request (or MiB) took, for a counter of the whole
+/// process to divide by: instructions under `valgrind --tool=callgrind`,
+/// allocations under `heaptrack`. Unlike times, these do not depend on
+/// what else the machine is doing.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Cost {
     PingPong,
     NewStream,
+    Bulk,
 }
 
 /// The UDP payload sizes bulk runs at.
@@ -169,7 +182,12 @@ fn parse_args() -> Result<Args, String> {
                 args.cost = Some(match value()?.as_str() {
                     "ping-pong" => Cost::PingPong,
                     "new-stream" => Cost::NewStream,
-                    other => return Err(format!("--cost: ping-pong or new-stream, not {other}")),
+                    "bulk" => Cost::Bulk,
+                    other => {
+                        return Err(format!(
+                            "--cost: ping-pong, new-stream or bulk, not {other}"
+                        ))
+                    }
                 })
             }
             _ => return Err(format!("unknown argument {a}")),
@@ -685,8 +703,8 @@ fn run_ours(args: &Args, tls: &Tls) -> Result<Outcome, BoxError> {
 
 /// `--cost`: see [`Cost`].
 fn cost(args: &Args, tls: &Tls, mode: Cost) -> Result<(), BoxError> {
-    let (tls, n) = (tls.clone(), args.requests);
-    let (sent, received) = OursServer::start(&tls, 1)?.serve(move |addr, _, _| {
+    let (tls, n, mib) = (tls.clone(), args.requests, args.size_mib);
+    let (sent, received) = OursServer::start(&tls, 1)?.serve(move |addr, mut reports, _| {
         actix::System::new().block_on(async move {
             let endpoint = actix_quic::Endpoint::client("127.0.0.1:0".parse()?)?;
             let mut config = actix_quic::ClientConfig::new(tls.client.clone())?;
@@ -696,19 +714,32 @@ fn cost(args: &Args, tls: &Tls, mode: Cost) -> Result<(), BoxError> {
             let request = [7u8; MESSAGE];
             let mut answer = [0u8; MESSAGE];
             let before = conn.stats();
-            if mode == Cost::PingPong {
-                let (mut send, mut recv) = conn.open_bi().await?;
-                for _ in 0..n {
-                    send.write_all(&request).await?;
-                    recv.read_exact(&mut answer).await?;
-                }
-            } else {
-                for _ in 0..n {
+            match mode {
+                Cost::PingPong => {
                     let (mut send, mut recv) = conn.open_bi().await?;
-                    send.write_all(&request).await?;
-                    send.finish()?;
-                    if recv.read_to_end(2 * MESSAGE).await?.len() != MESSAGE {
-                        return Err::<_, BoxError>("short answer".into());
+                    for _ in 0..n {
+                        send.write_all(&request).await?;
+                        recv.read_exact(&mut answer).await?;
+                    }
+                }
+                Cost::Bulk => {
+                    let total = mib * MIB;
+                    workers::upload(&conn, total).await?;
+                    let got = tokio::time::timeout(TRANSFER_LIMIT, reports.recv())
+                        .await?
+                        .ok_or("the server went away")?;
+                    if got.bytes != total {
+                        return Err(format!("the server got {} of {total} bytes", got.bytes).into());
+                    }
+                }
+                Cost::NewStream => {
+                    for _ in 0..n {
+                        let (mut send, mut recv) = conn.open_bi().await?;
+                        send.write_all(&request).await?;
+                        send.finish()?;
+                        if recv.read_to_end(2 * MESSAGE).await?.len() != MESSAGE {
+                            return Err::<_, BoxError>("short answer".into());
+                        }
                     }
                 }
             }
@@ -720,10 +751,20 @@ fn cost(args: &Args, tls: &Tls, mode: Cost) -> Result<(), BoxError> {
             ))
         })
     })?;
+    let (per, what) = match mode {
+        Cost::Bulk => (
+            mib as f64,
+            format!("{mib} MiB on one stream: datagrams per MiB"),
+        ),
+        _ => (
+            f64::from(n),
+            format!("{n} requests of {MESSAGE} B: datagrams per request"),
+        ),
+    };
     println!(
-        "{n} requests of {MESSAGE} B: {:.2} datagrams per request from the client, {:.2} from the server",
-        sent as f64 / f64::from(n),
-        received as f64 / f64::from(n)
+        "{what}: {:.2} from the client, {:.2} from the server",
+        sent as f64 / per,
+        received as f64 / per
     );
     Ok(())
 }
@@ -1134,13 +1175,80 @@ fn figures(args: &Args, ours: &Outcome, quinn: &Outcome, idle: (f64, f64)) -> Ve
     f
 }
 
+/// The floors (see [`floor`]) under the figure named `name`, each with
+/// what it is: a new-stream request's are ping-pong's, each request being
+/// at least one round trip.
+fn floors_of(name: &str, floors: &floor::Floors) -> Vec<(&'static str, f64)> {
+    let rate = |r: &Run| r.rate();
+    let p50 = |r: &Run| us(r.percentile(0.5));
+    let udp = |f: fn(&Run) -> f64| {
+        vec![
+            ("UDP, blocking", f(&floors.ping_pong)),
+            ("UDP, tokio", f(&floors.async_ping_pong)),
+        ]
+    };
+    if let Some(&(_, r)) = floors
+        .bulk
+        .iter()
+        .find(|(mtu, _)| name == format!("bulk_{mtu}_mib_per_s"))
+    {
+        return vec![("sealed packets", r)];
+    }
+    match name {
+        "handshakes_per_s" => vec![("TLS in memory", rate(&floors.handshakes))],
+        "handshakes_p50_us" => vec![("TLS in memory", p50(&floors.handshakes))],
+        "requests_new_stream_per_s" | "requests_ping_pong_per_s" => udp(rate),
+        "requests_new_stream_p50_us" | "requests_ping_pong_p50_us" => udp(p50),
+        _ => Vec::new(),
+    }
+}
+
+/// Prints each figure that has a floor against it, as a table and as
+/// JSON records.
+fn print_floors(figures: &[Figure], floors: &floor::Floors) {
+    println!(
+        "{:<32} {:<14} {:>10} {:>10} {:>12} {:>12}",
+        "floor (no QUIC stack)", "of", "floor", "quinn", "floor/quinn", "actix/floor"
+    );
+    let rows: Vec<_> = figures
+        .iter()
+        .flat_map(|f| {
+            floors_of(&f.name, floors)
+                .into_iter()
+                .map(move |(what, v)| (f, what, v))
+        })
+        .collect();
+    for (f, what, floor) in &rows {
+        println!(
+            "{:<32} {:<14} {:>10.2} {:>10.2} {:>11.2}x {:>11.2}x",
+            f.name,
+            what,
+            floor,
+            f.quinn,
+            floor / f.quinn,
+            f.ours / floor
+        );
+    }
+    for (f, what, floor) in &rows {
+        println!(
+            "{{\"floor\":\"{}\",\"of\":\"{what}\",\"unit\":\"{}\",\"value\":{floor:.3},\"quinn\":{:.3},\"actix_quic\":{:.3},\"floor_over_quinn\":{:.4},\"higher_is_better\":{}}}",
+            f.name,
+            f.unit,
+            f.quinn,
+            f.ours,
+            floor / f.quinn,
+            f.higher_is_better
+        );
+    }
+}
+
 fn main() -> Result<(), BoxError> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .init();
     let args = parse_args().map_err(|e| {
         format!(
-            "{e}\nusage: bench [--size-mib N] [--handshakes N] [--requests N] [--idle N] [--reno] [--workers N] [--cost ping-pong|new-stream]"
+            "{e}\nusage: bench [--size-mib N] [--handshakes N] [--requests N] [--idle N] [--reno] [--workers N] [--cost ping-pong|new-stream|bulk]"
         )
     })?;
     if let Some(n) = args.workers {
@@ -1174,6 +1282,7 @@ fn main() -> Result<(), BoxError> {
         }
     }
     let idle = (idle_ours(&args, &tls)?, idle_quinn(&args, &tls)?);
+    let floors = floor::measure(&tls, args.requests, args.handshakes, args.size_mib, &MTUS)?;
     let figures = figures(&args, &ours, &quinn, idle);
     println!(
         "{:<40} {:>12} {:>12} {:>12}",
@@ -1213,5 +1322,6 @@ fn main() -> Result<(), BoxError> {
             f.higher_is_better
         );
     }
+    print_floors(&figures, &floors);
     Ok(())
 }

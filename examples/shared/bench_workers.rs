@@ -131,7 +131,7 @@ impl OursServer {
 
 /// Uploads `len` bytes on a new stream of `conn` and waits until the
 /// server acknowledged all of it.
-async fn upload(conn: &actix_quic::Connection, len: u64) -> Result<(), BoxError> {
+pub(super) async fn upload(conn: &actix_quic::Connection, len: u64) -> Result<(), BoxError> {
     let chunk = payload_chunk();
     let mut send = conn.open_uni().await?;
     let mut written = 0;

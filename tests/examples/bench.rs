@@ -5,12 +5,18 @@
 use crate::process::{example, run};
 use std::process::{Command, Stdio};
 
-/// The figures of the JSON records in `stdout`, each checked to carry
-/// two values (named by `fields`) that are positive, or at least zero for
-/// CPU times, which may not have moved on a run this small.
-fn figures(stdout: &str, fields: impl Fn(&str) -> (&'static str, &'static str)) -> Vec<String> {
+/// The names (under `key`) of the JSON records in `stdout` that have
+/// one, each checked to carry two values (named by `fields`) that are
+/// positive, or at least zero for CPU times, which may not have moved on
+/// a run this small.
+fn records(
+    stdout: &str,
+    key: &str,
+    fields: impl Fn(&str) -> (&'static str, &'static str),
+) -> Vec<String> {
     let mut figures = Vec::new();
-    for line in stdout.lines().filter(|l| l.starts_with('{')) {
+    let start = format!("{{\"{key}\":");
+    for line in stdout.lines().filter(|l| l.starts_with(&start)) {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
         let least = if line.contains("_cpu_") {
             0.0
@@ -20,7 +26,7 @@ fn figures(stdout: &str, fields: impl Fn(&str) -> (&'static str, &'static str)) 
         let (a, b) = fields(line);
         assert!(v[a].as_f64().unwrap() >= least, "{line}");
         assert!(v[b].as_f64().unwrap() >= least, "{line}");
-        figures.push(v["figure"].as_str().unwrap().to_string());
+        figures.push(v[key].as_str().unwrap().to_string());
     }
     figures
 }
@@ -41,7 +47,7 @@ fn the_bench_runs_every_figure_for_both_stacks() {
     .stdin(Stdio::null());
     let out = run(cmd);
     assert!(out.status.success(), "{out}");
-    let figures = figures(&out.stdout, |_| ("actix_quic", "quinn"));
+    let figures = records(&out.stdout, "figure", |_| ("actix_quic", "quinn"));
     for figure in [
         "bulk_1200_mib_per_s",
         "bulk_1452_mib_per_s",
@@ -62,6 +68,22 @@ fn the_bench_runs_every_figure_for_both_stacks() {
     ] {
         assert!(figures.iter().any(|f| f == figure), "no {figure}: {out}");
     }
+    // The floors under them, in the same run.
+    let floors = records(&out.stdout, "floor", |_| ("value", "quinn"));
+    for floor in [
+        "bulk_1200_mib_per_s",
+        "bulk_1452_mib_per_s",
+        "handshakes_per_s",
+        "handshakes_p50_us",
+        "requests_new_stream_per_s",
+        "requests_ping_pong_per_s",
+        "requests_ping_pong_p50_us",
+    ] {
+        assert!(
+            floors.iter().any(|f| f == floor),
+            "no floor of {floor}: {out}"
+        );
+    }
 }
 
 /// `--workers 2`: the server with 1 and with 2 workers, every figure
@@ -75,7 +97,7 @@ fn the_bench_compares_one_worker_with_two() {
     assert!(out.status.success(), "{out}");
     assert!(out.stdout.contains("\"workers\":2,"), "{out}");
     // The hop figures compare one connection's two paths.
-    let figures = figures(&out.stdout, |line| {
+    let figures = records(&out.stdout, "figure", |line| {
         if line.contains("_hop_") {
             ("direct", "passed")
         } else {
@@ -94,27 +116,47 @@ fn the_bench_compares_one_worker_with_two() {
     }
 }
 
+/// Runs `bench --cost ...` with `args`; returns its output and the
+/// numbers in it.
+fn cost(args: &[&str]) -> (String, Vec<f64>) {
+    let mut cmd = Command::new(example("bench"));
+    cmd.arg("--cost").args(args).stdin(Stdio::null());
+    let out = run(cmd);
+    assert!(out.status.success(), "{out}");
+    let numbers = out
+        .stdout
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    (out.to_string(), numbers)
+}
+
 /// `--cost`: our requests alone, one mode each; a request and its answer
 /// take a datagram each way when nothing is lost (new streams: the ACK
 /// of the answer and the stream credit each take one more).
 #[test]
 fn the_bench_runs_one_request_mode_alone_for_counters() {
     for (mode, most) in [("ping-pong", 1.0), ("new-stream", 2.0)] {
-        let mut cmd = Command::new(example("bench"));
-        cmd.args(["--cost", mode, "--requests", "200"])
-            .stdin(Stdio::null());
-        let out = run(cmd);
-        assert!(out.status.success(), "{out}");
-        let per: Vec<f64> = out
-            .stdout
-            .split_whitespace()
-            .filter_map(|w| w.parse().ok())
-            .collect();
-        // "200 requests of 32 B: C datagrams ... client, S from the server"
+        let (out, per) = cost(&[mode, "--requests", "200"]);
+        // "200 requests of 32 B: datagrams per request: C from the
+        // client, S from the server"
         assert_eq!(per.len(), 4, "{out}");
         assert_eq!(per[0], 200.0, "{out}");
         for datagrams in [per[2], per[3]] {
             assert!((1.0..=most + 0.1).contains(&datagrams), "{mode}: {out}");
         }
     }
+}
+
+/// `--cost bulk`: our upload alone; a MiB takes about 1 MiB / 1.4 KiB
+/// full datagrams from the client, and a few ACKs from the server.
+#[test]
+fn the_bench_runs_a_bulk_upload_alone_for_counters() {
+    let (out, per) = cost(&["bulk", "--size-mib", "8"]);
+    // "8 MiB on one stream: datagrams per MiB: C from the client, S from
+    // the server"
+    assert_eq!(per.len(), 3, "{out}");
+    assert_eq!(per[0], 8.0, "{out}");
+    assert!((730.0..800.0).contains(&per[1]), "{out}");
+    assert!((0.5..200.0).contains(&per[2]), "{out}");
 }

@@ -1,0 +1,385 @@
+//! The floors under the bench's figures: on this machine and in this run,
+//! the same work with no QUIC stack around it, which no stack can beat.
+//!
+//! - UDP ping-pong: 32 B datagrams echoed between two threads over
+//!   127.0.0.1, the floor of request/response: with blocking sockets
+//!   (each thread sleeps in `recv`), and with tokio sockets on a
+//!   current-thread runtime per thread (each thread sleeps in
+//!   `epoll_wait`, as both stacks' threads do).
+//! - TLS handshakes: rustls's QUIC handshakes (the bench's own configs,
+//!   so the same certificate, key exchange and cipher suite) run in
+//!   memory on one thread, client and server in turn: the TLS work of a
+//!   handshake with no packets, no loss detection and no socket.
+//! - Sealed bulk: one thread seals full-size 1-RTT packets (payload
+//!   copied in, AEAD sealed in place, header protected) with the keys of
+//!   such a handshake and sends them in GSO batches; another receives
+//!   GRO batches, removes header protection and opens each packet in
+//!   place. No frames, ACKs, congestion control or reassembly, and a
+//!   shared counter instead of flow control (the sender stays at most
+//!   `WINDOW` bytes ahead, so the kernel drops nothing). Every plaintext
+//!   byte counts as payload, so the floor errs high.
+
+use super::{named, quinn_socket, BoxError, Cpu, Run, Tls, MESSAGE, MIB};
+use rustls::quic::{self, DirectionalKeys, KeyChange, Keys};
+use std::net::UdpSocket;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How far the bulk sender may run ahead of the receiver, in bytes.
+const WINDOW: u64 = 2 * MIB;
+/// Short header: first byte, 8-byte connection ID, 4-byte packet number.
+const HEADER: usize = 1 + 8 + 4;
+/// Where the packet number starts.
+const PN_OFFSET: usize = 1 + 8;
+/// The AEAD tag every QUIC cipher suite appends.
+const TAG: usize = 16;
+/// The largest GSO or GRO batch, in bytes.
+const BATCH: usize = 64 * 1024;
+/// Opaque transport parameters of a plausible size (rustls only carries them).
+const PARAMS: [u8; 64] = [0x5a; 64];
+/// How long the bulk receiver waits for a datagram before giving up.
+const IDLE_LIMIT: Duration = Duration::from_secs(5);
+/// Round trips before the measured ones.
+const WARMUP: u32 = 200;
+
+/// The floors measured in one run.
+pub struct Floors {
+    /// UDP ping-pong on blocking sockets, one round trip per request.
+    pub ping_pong: Run,
+    /// UDP ping-pong on tokio sockets.
+    pub async_ping_pong: Run,
+    /// rustls QUIC handshakes in memory.
+    pub handshakes: Run,
+    /// Sealed bulk, MiB/s at each UDP payload size.
+    pub bulk: Vec<(u16, f64)>,
+}
+
+/// Measures every floor: `requests` round trips, `handshakes` handshakes
+/// and `size_mib` MiB at each of `mtus`.
+pub fn measure(
+    tls: &Tls,
+    requests: u32,
+    handshakes: u32,
+    size_mib: u64,
+    mtus: &[u16],
+) -> Result<Floors, BoxError> {
+    let ping_pong = udp_ping_pong(requests)?;
+    let async_ping_pong = tokio_ping_pong(requests)?;
+    let handshakes = tls_handshakes(tls, handshakes)?;
+    let mut bulk = Vec::new();
+    for &mtu in mtus {
+        bulk.push((mtu, sealed_bulk(tls, mtu, size_mib * MIB)?));
+    }
+    Ok(Floors {
+        ping_pong,
+        async_ping_pong,
+        handshakes,
+        bulk,
+    })
+}
+
+fn udp_ping_pong(requests: u32) -> Result<Run, BoxError> {
+    let server = UdpSocket::bind("127.0.0.1:0")?;
+    let client = UdpSocket::bind("127.0.0.1:0")?;
+    client.connect(server.local_addr()?)?;
+    server.set_read_timeout(Some(Duration::from_secs(5)))?;
+    client.set_read_timeout(Some(Duration::from_secs(5)))?;
+    let echo = named("floor-udp-server", move || -> Result<(), BoxError> {
+        let mut buf = [0u8; MESSAGE];
+        for _ in 0..WARMUP + requests {
+            let (n, from) = server.recv_from(&mut buf)?;
+            server.send_to(&buf[..n], from)?;
+        }
+        Ok(())
+    });
+    let mut buf = [7u8; MESSAGE];
+    let mut round_trip = || -> Result<Duration, BoxError> {
+        let t = Instant::now();
+        client.send(&buf)?;
+        client.recv(&mut buf)?;
+        Ok(t.elapsed())
+    };
+    for _ in 0..WARMUP {
+        round_trip()?;
+    }
+    let start = Instant::now();
+    let latencies = (0..requests)
+        .map(|_| round_trip())
+        .collect::<Result<Vec<_>, _>>()?;
+    let run = Run::new(start.elapsed(), latencies, Cpu::default());
+    super::join(echo, "UDP echo")?;
+    Ok(run)
+}
+
+fn tokio_ping_pong(requests: u32) -> Result<Run, BoxError> {
+    let server = UdpSocket::bind("127.0.0.1:0")?;
+    let client = UdpSocket::bind("127.0.0.1:0")?;
+    client.connect(server.local_addr()?)?;
+    server.set_nonblocking(true)?;
+    client.set_nonblocking(true)?;
+    let echo = named("floor-tokio-server", move || -> Result<(), BoxError> {
+        super::current_thread()?.block_on(async move {
+            let server = tokio::net::UdpSocket::from_std(server)?;
+            let mut buf = [0u8; MESSAGE];
+            for _ in 0..WARMUP + requests {
+                let (n, from) = server.recv_from(&mut buf).await?;
+                server.send_to(&buf[..n], from).await?;
+            }
+            Ok(())
+        })
+    });
+    let run = super::current_thread()?.block_on(async move {
+        let client = tokio::net::UdpSocket::from_std(client)?;
+        let mut buf = [7u8; MESSAGE];
+        let mut latencies = Vec::with_capacity(requests as usize);
+        let mut start = Instant::now();
+        for i in 0..WARMUP + requests {
+            if i == WARMUP {
+                start = Instant::now();
+            }
+            let t = Instant::now();
+            client.send(&buf).await?;
+            tokio::time::timeout(Duration::from_secs(5), client.recv(&mut buf)).await??;
+            if i >= WARMUP {
+                latencies.push(t.elapsed());
+            }
+        }
+        Ok::<_, BoxError>(Run::new(start.elapsed(), latencies, Cpu::default()))
+    })?;
+    super::join(echo, "tokio UDP echo")?;
+    Ok(run)
+}
+
+/// The 1-RTT keys of both ends after a handshake.
+struct OneRtt {
+    /// The client's sealing keys.
+    client: DirectionalKeys,
+    /// The server's opening keys for the client's packets.
+    server: DirectionalKeys,
+}
+
+/// One rustls QUIC handshake in memory, each side's output fed to the
+/// other until neither has more to say.
+fn handshake(tls: &Tls) -> Result<OneRtt, BoxError> {
+    let name = "localhost".try_into()?;
+    let mut client: quic::Connection =
+        quic::ClientConnection::new(tls.client.clone(), quic::Version::V1, name, PARAMS.to_vec())?
+            .into();
+    let mut server: quic::Connection =
+        quic::ServerConnection::new(tls.server.clone(), quic::Version::V1, PARAMS.to_vec())?.into();
+    let (mut client_keys, mut server_keys) = (None, None);
+    let mut buf = Vec::with_capacity(4096);
+    loop {
+        let from_client = pump(&mut client, &mut server, &mut buf, &mut client_keys)?;
+        let from_server = pump(&mut server, &mut client, &mut buf, &mut server_keys)?;
+        if !(from_client || from_server) {
+            break;
+        }
+    }
+    if client.is_handshaking() || server.is_handshaking() {
+        return Err("the in-memory handshake stalled".into());
+    }
+    let (client_keys, server_keys): (Keys, Keys) = (
+        client_keys.ok_or("the client made no 1-RTT keys")?,
+        server_keys.ok_or("the server made no 1-RTT keys")?,
+    );
+    Ok(OneRtt {
+        client: client_keys.local,
+        server: server_keys.remote,
+    })
+}
+
+/// Feeds what `from` has to say to `to`, keeping the 1-RTT keys `from`
+/// made in `one_rtt`; false when it had nothing.
+fn pump(
+    from: &mut quic::Connection,
+    to: &mut quic::Connection,
+    buf: &mut Vec<u8>,
+    one_rtt: &mut Option<Keys>,
+) -> Result<bool, BoxError> {
+    let mut said = false;
+    loop {
+        buf.clear();
+        let change = from.write_hs(buf);
+        if buf.is_empty() && change.is_none() {
+            return Ok(said);
+        }
+        said = true;
+        if let Some(KeyChange::OneRtt { keys, .. }) = change {
+            *one_rtt = Some(keys);
+        }
+        if !buf.is_empty() {
+            to.read_hs(buf)?;
+        }
+    }
+}
+
+fn tls_handshakes(tls: &Tls, n: u32) -> Result<Run, BoxError> {
+    handshake(tls)?;
+    let start = Instant::now();
+    let mut latencies = Vec::with_capacity(n as usize);
+    for _ in 0..n {
+        let t = Instant::now();
+        handshake(tls)?;
+        latencies.push(t.elapsed());
+    }
+    Ok(Run::new(start.elapsed(), latencies, Cpu::default()))
+}
+
+/// Plaintext bytes each packet of `mtu` bytes carries.
+fn payload_len(mtu: u16) -> usize {
+    usize::from(mtu) - HEADER - TAG
+}
+
+/// MiB/s of sealed packets of `mtu` bytes, `total` plaintext bytes or a
+/// little more, from one thread to another.
+fn sealed_bulk(tls: &Tls, mtu: u16, total: u64) -> Result<f64, BoxError> {
+    let keys = handshake(tls)?;
+    let packets = total.div_ceil(payload_len(mtu) as u64);
+    let receiver = quinn_socket()?;
+    receiver.set_nonblocking(true)?;
+    let to = receiver.local_addr()?;
+    let opened = Arc::new(AtomicU64::new(0));
+    // Set when the receiver is done, so a sender waiting for it stops.
+    let stop = Arc::new(AtomicBool::new(false));
+    let (o, s) = (opened.clone(), stop.clone());
+    let rx = named("floor-open", move || {
+        let end = open_all(receiver, keys.server, packets, &o);
+        s.store(true, Ordering::Relaxed);
+        end
+    });
+    let start = Instant::now();
+    let sent = seal_all(keys.client, mtu, packets, to, &opened, &stop);
+    let end = super::join(rx, "bulk receiver")?;
+    sent?;
+    let bytes = packets * payload_len(mtu) as u64;
+    Ok(bytes as f64 / MIB as f64 / end.duration_since(start).as_secs_f64())
+}
+
+/// Seals and sends `packets` packets of `mtu` bytes in GSO batches,
+/// staying at most `WINDOW` bytes ahead of `opened`.
+fn seal_all(
+    keys: DirectionalKeys,
+    mtu: u16,
+    packets: u64,
+    to: std::net::SocketAddr,
+    opened: &AtomicU64,
+    stop: &AtomicBool,
+) -> Result<(), BoxError> {
+    let socket = quinn_socket()?;
+    let state = quinn_udp::UdpSocketState::new((&socket).into())?;
+    let mtu = usize::from(mtu);
+    let per_batch = (BATCH / mtu).min(state.max_gso_segments()).max(1) as u64;
+    let window = WINDOW / mtu as u64;
+    let source: Vec<u8> = (0..payload_len(mtu as u16)).map(|i| i as u8).collect();
+    let mut batch = vec![0u8; per_batch as usize * mtu];
+    let mut pn = 0u64;
+    while pn < packets {
+        while pn - opened.load(Ordering::Acquire) > window {
+            if stop.load(Ordering::Relaxed) {
+                return Err("the bulk receiver stopped".into());
+            }
+            std::thread::yield_now();
+        }
+        let n = per_batch.min(packets - pn);
+        for packet in batch.chunks_mut(mtu).take(n as usize) {
+            seal(&keys, pn, packet, &source)?;
+            pn += 1;
+        }
+        let transmit = quinn_udp::Transmit {
+            destination: to,
+            ecn: None,
+            contents: &batch[..n as usize * mtu],
+            segment_size: (n > 1).then_some(mtu),
+            src_ip: None,
+        };
+        loop {
+            match state.send((&socket).into(), &transmit) {
+                Ok(()) => break,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::thread::yield_now(),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One 1-RTT packet with number `pn` and `source` as its payload.
+fn seal(keys: &DirectionalKeys, pn: u64, packet: &mut [u8], source: &[u8]) -> Result<(), BoxError> {
+    packet[0] = 0x43;
+    packet[1..PN_OFFSET].fill(0xc1);
+    packet[PN_OFFSET..HEADER].copy_from_slice(&(pn as u32).to_be_bytes());
+    let (header, rest) = packet.split_at_mut(HEADER);
+    let (payload, tag) = rest.split_at_mut(source.len());
+    payload.copy_from_slice(source);
+    let sealed = keys.packet.encrypt_in_place(pn, header, payload)?;
+    tag.copy_from_slice(sealed.as_ref());
+    let mut sample = [0u8; 16];
+    sample.copy_from_slice(&packet[PN_OFFSET + 4..PN_OFFSET + 20]);
+    let (first, rest) = packet.split_at_mut(1);
+    keys.header
+        .encrypt_in_place(&sample, &mut first[0], &mut rest[PN_OFFSET - 1..HEADER - 1])?;
+    Ok(())
+}
+
+/// Receives and opens `packets` packets, counting them in `opened`;
+/// returns when the last was opened. The socket does not block: the
+/// receiver polls it (a floor may only err high), and gives up after
+/// `IDLE_LIMIT` without a datagram.
+fn open_all(
+    socket: UdpSocket,
+    keys: DirectionalKeys,
+    packets: u64,
+    opened: &AtomicU64,
+) -> Result<Instant, BoxError> {
+    let state = quinn_udp::UdpSocketState::new((&socket).into())?;
+    let mut buffers = vec![vec![0u8; BATCH]; 8];
+    let mut metas = [quinn_udp::RecvMeta::default(); 8];
+    let mut count = 0u64;
+    let mut last = Instant::now();
+    while count < packets {
+        let mut iovs: Vec<std::io::IoSliceMut<'_>> = buffers
+            .iter_mut()
+            .map(|b| std::io::IoSliceMut::new(&mut b[..]))
+            .collect();
+        let n = match state.recv((&socket).into(), &mut iovs, &mut metas) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if last.elapsed() > IDLE_LIMIT {
+                    return Err("no datagram for too long".into());
+                }
+                std::hint::spin_loop();
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        last = Instant::now();
+        drop(iovs);
+        for (meta, buf) in metas.iter().zip(buffers.iter_mut()).take(n) {
+            let stride = meta.stride.max(1);
+            for d in buf[..meta.len].chunks_mut(stride) {
+                open(&keys, d)?;
+                count += 1;
+            }
+        }
+        opened.store(count, Ordering::Release);
+    }
+    Ok(Instant::now())
+}
+
+/// Removes header protection from datagram `d` and opens it in place.
+fn open(keys: &DirectionalKeys, d: &mut [u8]) -> Result<(), BoxError> {
+    if d.len() < HEADER + TAG + 4 {
+        return Err("a short datagram".into());
+    }
+    let mut sample = [0u8; 16];
+    sample.copy_from_slice(&d[PN_OFFSET + 4..PN_OFFSET + 20]);
+    let (first, rest) = d.split_at_mut(1);
+    keys.header
+        .decrypt_in_place(&sample, &mut first[0], &mut rest[PN_OFFSET - 1..HEADER - 1])?;
+    let pn = u32::from_be_bytes(d[PN_OFFSET..HEADER].try_into()?);
+    let (header, payload) = d.split_at_mut(HEADER);
+    keys.packet.decrypt_in_place(pn.into(), header, payload)?;
+    Ok(())
+}

@@ -4,6 +4,7 @@
 
 mod connection;
 mod endpoint;
+mod recv_windows;
 mod reply;
 mod socket;
 mod workers;

@@ -1,6 +1,7 @@
 //! The UDP socket shared by an endpoint and its connections: socket2 for
 //! set-up, quinn-udp for batched I/O (GSO on send, GRO on receive).
 
+use super::recv_windows::{RecvWindows, WINDOWS};
 use crate::protocol::EcnCodepoint;
 use bytes::BytesMut;
 use futures::Stream;
@@ -13,12 +14,6 @@ use tokio::io::Interest;
 
 /// Socket buffer size asked of the kernel (it may grant less).
 const SOCKET_BUFFER: usize = 8 * 1024 * 1024;
-
-/// Receive buffers per `recvmmsg` call.
-const RECV_BUFFERS: usize = 8;
-
-/// Size of each receive buffer: the largest GRO batch.
-const RECV_BUFFER_SIZE: usize = 64 * 1024;
 
 /// One received UDP datagram.
 #[derive(Debug)]
@@ -182,14 +177,14 @@ impl Socket {
     fn poll_recv(
         &self,
         cx: &mut Context<'_>,
-        scratch: &mut [Vec<u8>],
+        windows: &mut RecvWindows,
     ) -> Poll<io::Result<Vec<Received>>> {
         loop {
             std::task::ready!(self.io.poll_recv_ready(cx))?;
-            let mut metas = [quinn_udp::RecvMeta::default(); RECV_BUFFERS];
+            let mut metas = [quinn_udp::RecvMeta::default(); WINDOWS];
             // On the stack: a receive that finds nothing allocates nothing.
-            let mut buffers = scratch.iter_mut();
-            let mut iovs: [IoSliceMut<'_>; RECV_BUFFERS] = std::array::from_fn(|_| {
+            let mut buffers = windows.windows().iter_mut();
+            let mut iovs: [IoSliceMut<'_>; WINDOWS] = std::array::from_fn(|_| {
                 IoSliceMut::new(buffers.next().map_or(&mut [][..], |b| &mut b[..]))
             });
             let res = self.io.try_io(Interest::READABLE, || {
@@ -209,18 +204,16 @@ impl Socket {
             match res {
                 Ok(n) => {
                     let mut out = Vec::with_capacity(n);
-                    for (meta, buf) in metas.iter().zip(scratch.iter()).take(n) {
-                        let stride = meta.stride.max(1);
-                        // Each datagram gets its own right-sized buffer, so a
-                        // retained slice never pins a whole receive buffer.
-                        for d in buf[..meta.len].chunks(stride) {
+                    for (i, meta) in metas.iter().enumerate().take(n) {
+                        let ecn = meta.ecn.and_then(|c| EcnCodepoint::from_bits(c as u8));
+                        windows.take(i, meta.len, meta.stride, |data| {
                             out.push(Received {
                                 remote: meta.addr,
                                 local_ip: meta.dst_ip,
-                                ecn: meta.ecn.and_then(|c| EcnCodepoint::from_bits(c as u8)),
-                                data: BytesMut::from(d),
-                            });
-                        }
+                                ecn,
+                                data,
+                            })
+                        });
                     }
                     return Poll::Ready(Ok(out));
                 }
@@ -238,7 +231,7 @@ impl Socket {
 /// Batches of received datagrams, as a stream for an actor.
 pub(super) struct RecvBatches {
     socket: Arc<Socket>,
-    scratch: Vec<Vec<u8>>,
+    windows: RecvWindows,
 }
 
 impl RecvBatches {
@@ -246,9 +239,7 @@ impl RecvBatches {
     pub(super) fn new(socket: Arc<Socket>) -> Self {
         Self {
             socket,
-            scratch: (0..RECV_BUFFERS)
-                .map(|_| vec![0u8; RECV_BUFFER_SIZE])
-                .collect(),
+            windows: RecvWindows::new(),
         }
     }
 }
@@ -258,7 +249,7 @@ impl Stream for RecvBatches {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
-        match this.socket.poll_recv(cx, &mut this.scratch) {
+        match this.socket.poll_recv(cx, &mut this.windows) {
             Poll::Ready(Ok(batch)) => Poll::Ready(Some(batch)),
             Poll::Ready(Err(e)) => {
                 tracing::warn!(error = %e, "socket closed");

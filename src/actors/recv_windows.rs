@@ -1,0 +1,216 @@
+//! The buffers an endpoint's socket receives into, and how what arrived
+//! leaves them: a large GRO batch without a copy, anything else copied.
+//!
+//! `recvmmsg` fills up to [`WINDOWS`] windows of [`WINDOW_SIZE`] bytes,
+//! each with one datagram or one GRO batch of equal-sized datagrams.
+//! Copying each datagram out into a buffer of its own costs an allocation
+//! and a copy per datagram, the largest costs of a bulk receiver after
+//! decryption. So a batch of at least [`ZERO_COPY_MIN`] bytes leaves in
+//! its window: the window is split into one `BytesMut` per datagram (all
+//! sharing its allocation) and a fresh window takes its place.
+//!
+//! A datagram that a connection keeps (stream data waiting for the
+//! application, say) keeps its whole window allocated. To bound what a
+//! peer can pin that way, at most [`LENT_LIMIT`] windows are out at once
+//! (4 MiB); past that, batches are copied out datagram by datagram as
+//! small receives always are, so a kept datagram pins only itself.
+
+use bytes::BytesMut;
+use std::collections::VecDeque;
+
+/// Windows per `recvmmsg` call.
+pub(super) const WINDOWS: usize = 8;
+
+/// Size of each window: the largest GRO batch.
+pub(super) const WINDOW_SIZE: usize = 64 * 1024;
+
+/// Smallest receive that leaves in its window rather than copied: below
+/// it, a fresh window would cost more than the copies it saves.
+const ZERO_COPY_MIN: usize = 8 * 1024;
+
+/// Most windows handed over and still held by some datagram.
+const LENT_LIMIT: usize = 64;
+
+/// True when `handle` (a lent window's emptied end) is the last handle on
+/// its window; the window is then whole again in `handle`.
+fn released(handle: &mut BytesMut) -> bool {
+    // Growing an empty handle to the window's size without allocating
+    // succeeds only by reclaiming the whole window, which only the last
+    // handle on it may do.
+    handle.try_reclaim(WINDOW_SIZE)
+}
+
+/// The receive windows and the ones handed over.
+#[derive(Debug)]
+pub(super) struct RecvWindows {
+    /// What the next `recvmmsg` fills, each `WINDOW_SIZE` bytes long.
+    windows: Vec<BytesMut>,
+    /// A handle on each window handed over, oldest first: its allocation
+    /// is free again once this is its last handle.
+    lent: VecDeque<BytesMut>,
+}
+
+impl RecvWindows {
+    /// `WINDOWS` empty windows.
+    pub(super) fn new() -> Self {
+        Self {
+            windows: (0..WINDOWS)
+                .map(|_| BytesMut::zeroed(WINDOW_SIZE))
+                .collect(),
+            lent: VecDeque::new(),
+        }
+    }
+
+    /// The windows to receive into.
+    pub(super) fn windows(&mut self) -> &mut [BytesMut] {
+        &mut self.windows
+    }
+
+    /// Hands out the `len` bytes received in window `i` as datagrams of
+    /// `stride` bytes (the last may be shorter), in order.
+    pub(super) fn take(
+        &mut self,
+        i: usize,
+        len: usize,
+        stride: usize,
+        mut out: impl FnMut(BytesMut),
+    ) {
+        let stride = stride.max(1);
+        let fresh = if len >= ZERO_COPY_MIN {
+            self.fresh_window()
+        } else {
+            self.forget_released();
+            None
+        };
+        if let Some(fresh) = fresh {
+            let mut rest = std::mem::replace(&mut self.windows[i], fresh);
+            let mut datagrams = rest.split_to(len);
+            // `rest` (the window's unused end) is kept as the handle that
+            // tells when every datagram is gone.
+            rest.clear();
+            self.lent.push_back(rest);
+            while !datagrams.is_empty() {
+                out(datagrams.split_to(stride.min(datagrams.len())));
+            }
+        } else {
+            for d in self.windows[i][..len].chunks(stride) {
+                out(BytesMut::from(d));
+            }
+        }
+    }
+
+    /// A window to replace one handed over: the oldest one out if all its
+    /// datagrams are gone, else a new one while fewer than `LENT_LIMIT`
+    /// are out.
+    fn fresh_window(&mut self) -> Option<BytesMut> {
+        if self.lent.front_mut().is_some_and(released) {
+            let mut w = self.lent.pop_front()?;
+            w.resize(WINDOW_SIZE, 0);
+            return Some(w);
+        }
+        (self.lent.len() < LENT_LIMIT).then(|| BytesMut::zeroed(WINDOW_SIZE))
+    }
+
+    /// Frees the oldest windows out whose datagrams are all gone.
+    fn forget_released(&mut self) {
+        while self.lent.front_mut().is_some_and(released) {
+            self.lent.pop_front();
+        }
+    }
+
+    #[cfg(test)]
+    fn lent(&self) -> usize {
+        self.lent.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fill(w: &mut RecvWindows, i: usize, len: usize) {
+        for (k, b) in w.windows()[i][..len].iter_mut().enumerate() {
+            *b = (k % 251) as u8;
+        }
+    }
+
+    fn take_all(w: &mut RecvWindows, i: usize, len: usize, stride: usize) -> Vec<BytesMut> {
+        let mut out = Vec::new();
+        w.take(i, len, stride, |d| out.push(d));
+        out
+    }
+
+    #[test]
+    fn a_large_batch_leaves_without_a_copy_and_the_datagrams_are_exact() {
+        let mut w = RecvWindows::new();
+        let len = 20 * 1452 + 700;
+        fill(&mut w, 2, len);
+        let before = w.windows()[2].as_ptr();
+        let got = take_all(&mut w, 2, len, 1452);
+        assert_eq!(got.len(), 21);
+        assert_eq!(
+            got[0].as_ptr(),
+            before,
+            "the first datagram is the window itself"
+        );
+        assert_eq!(got[20].len(), 700);
+        let joined: Vec<u8> = got.iter().flat_map(|d| d.iter().copied()).collect();
+        assert!(joined
+            .iter()
+            .enumerate()
+            .all(|(k, &b)| b == (k % 251) as u8));
+        assert_eq!(
+            w.windows()[2].len(),
+            WINDOW_SIZE,
+            "a fresh window took its place"
+        );
+        assert_ne!(w.windows()[2].as_ptr(), before);
+        assert_eq!(w.lent(), 1);
+        drop(got);
+        // Once its datagrams are gone the window is free again.
+        w.forget_released();
+        assert_eq!(w.lent(), 0);
+    }
+
+    #[test]
+    fn small_receives_are_copied_and_the_window_stays() {
+        let mut w = RecvWindows::new();
+        fill(&mut w, 0, 1200);
+        let before = w.windows()[0].as_ptr();
+        let got = take_all(&mut w, 0, 1200, 1200);
+        assert_eq!(got.len(), 1);
+        assert_ne!(got[0].as_ptr(), before);
+        assert_eq!(w.windows()[0].as_ptr(), before);
+        assert_eq!(w.lent(), 0);
+    }
+
+    #[test]
+    fn kept_datagrams_pin_at_most_the_limit_then_batches_are_copied() {
+        let mut w = RecvWindows::new();
+        let mut kept = Vec::new();
+        for _ in 0..LENT_LIMIT {
+            fill(&mut w, 0, 16 * 1024);
+            // Only one datagram of each batch is kept: the worst case.
+            kept.push(take_all(&mut w, 0, 16 * 1024, 1024).swap_remove(5));
+        }
+        assert_eq!(w.lent(), LENT_LIMIT);
+        fill(&mut w, 0, 16 * 1024);
+        let before = w.windows()[0].as_ptr();
+        let got = take_all(&mut w, 0, 16 * 1024, 1024);
+        assert_eq!(got.len(), 16);
+        assert_eq!(w.windows()[0].as_ptr(), before, "copied: the window stays");
+        assert_eq!(w.lent(), LENT_LIMIT);
+        // Releasing the oldest lets the next batch go without a copy, into
+        // the window released.
+        let oldest = kept.remove(0).as_ptr();
+        fill(&mut w, 0, 16 * 1024);
+        let _got = take_all(&mut w, 0, 16 * 1024, 1024);
+        assert_ne!(w.windows()[0].as_ptr(), before);
+        assert_eq!(w.lent(), LENT_LIMIT);
+        assert_eq!(
+            w.windows()[0].as_ptr(),
+            oldest.wrapping_sub(5 * 1024),
+            "the released window is reused"
+        );
+    }
+}

@@ -80,6 +80,9 @@ pub enum ReadFailure {
 #[derive(Debug, Default)]
 pub(super) struct SendState {
     chunks: VecDeque<(u64, Bytes)>,
+    /// The index in `chunks` the last copy ended in: new data is sent in
+    /// order, so the next copy usually starts there.
+    copy_hint: usize,
     /// Offset just past everything the application wrote.
     written: u64,
     /// Offset below which everything was acknowledged and freed.
@@ -117,11 +120,21 @@ impl SendState {
         self.fin_acked && self.acked_base == self.written
     }
 
-    fn copy_range(&self, mut offset: u64, len: usize, out: &mut Vec<u8>) {
+    fn copy_range(&mut self, mut offset: u64, len: usize, out: &mut Vec<u8>) {
         let mut left = len;
-        let mut i = self
-            .chunks
-            .partition_point(|(o, b)| o + b.len() as u64 <= offset);
+        let holds = |i: usize| {
+            self.chunks
+                .get(i)
+                .is_some_and(|(o, b)| *o <= offset && offset < o + b.len() as u64)
+        };
+        let mut i = if holds(self.copy_hint) {
+            self.copy_hint
+        } else if holds(self.copy_hint + 1) {
+            self.copy_hint + 1
+        } else {
+            self.chunks
+                .partition_point(|(o, b)| o + b.len() as u64 <= offset)
+        };
         while left > 0 {
             let (o, b) = &self.chunks[i];
             let start = (offset - o) as usize;
@@ -131,6 +144,7 @@ impl SendState {
             offset += n as u64;
             i += 1;
         }
+        self.copy_hint = i.saturating_sub(1);
     }
 
     fn on_ack(&mut self, offset: u64, len: u64, fin: bool) {
@@ -156,6 +170,7 @@ impl SendState {
         while let Some((o, b)) = self.chunks.front() {
             if o + b.len() as u64 <= self.acked_base {
                 self.chunks.pop_front();
+                self.copy_hint = self.copy_hint.saturating_sub(1);
             } else {
                 break;
             }

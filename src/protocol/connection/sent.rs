@@ -107,9 +107,23 @@ impl SentPackets {
         self.live += 1;
     }
 
-    /// The index of the first slot at or after `pn`.
+    /// The index of the first slot at or after `pn`. Packet numbers are
+    /// mostly consecutive (only a skipped number breaks the run), so the
+    /// distance from the first slot usually lands on it at once.
     fn index_of(&self, pn: u64) -> usize {
-        self.slots.partition_point(|(p, _)| *p < pn)
+        let Some(&(first, _)) = self.slots.front() else {
+            return 0;
+        };
+        let Some(guess) = pn.checked_sub(first) else {
+            return 0;
+        };
+        match usize::try_from(guess)
+            .ok()
+            .and_then(|g| Some((g, self.slots.get(g)?)))
+        {
+            Some((g, (p, _))) if *p == pn => g,
+            _ => self.slots.partition_point(|(p, _)| *p < pn),
+        }
     }
 
     /// Takes packet `pn` out.
@@ -243,5 +257,17 @@ mod tests {
         );
         s.insert(20, packet(2));
         assert_eq!(pns(&s), [20]);
+    }
+
+    #[test]
+    fn finding_a_packet_agrees_with_a_search_across_skipped_numbers() {
+        let mut s = SentPackets::default();
+        for pn in (10..400).filter(|pn| pn % 37 != 0) {
+            s.insert(pn, packet(1));
+        }
+        for pn in 0..420 {
+            let searched = s.slots.partition_point(|(p, _)| *p < pn);
+            assert_eq!(s.index_of(pn), searched, "{pn}");
+        }
     }
 }

@@ -75,9 +75,11 @@ impl Connection {
                     self.app_limited,
                 );
             }
-            for f in p.frames {
+            let mut frames = p.frames;
+            for f in frames.drain(..) {
                 self.on_frame_acked(f);
             }
+            self.recovery.recycle_frames(space, frames);
         }
         self.detect_lost(now, space);
         // RFC 9002 §6.2.1: reset the PTO back-off, except for a client
@@ -181,7 +183,9 @@ impl Connection {
             }
             self.stats.lost_packets += 1;
             self.stats.lost_bytes += u64::from(p.size);
-            frames.extend(p.frames);
+            let mut lost = p.frames;
+            frames.append(&mut lost);
+            self.recovery.recycle_frames(space, lost);
         }
         if let Some(t) = largest_lost_time {
             self.path

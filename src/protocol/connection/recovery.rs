@@ -102,6 +102,12 @@ pub(super) struct Recovery {
     time_threshold_eighths: u32,
     /// When the first RTT sample was taken (RFC 9002 §7.6.2).
     first_rtt_sample: Option<Instant>,
+    /// The frame lists of packets acknowledged, emptied, for the next
+    /// packets: no allocation per packet while a flow is going. Boxed, so
+    /// an idle connection pays one pointer for it (the connection lives
+    /// in its actor's task, whose size rounds up to 128 bytes).
+    #[allow(clippy::box_collection)] // one word instead of a Vec's three
+    spare_frames: Option<Box<Vec<Vec<SentFrame>>>>,
 }
 
 impl Default for Recovery {
@@ -112,6 +118,7 @@ impl Default for Recovery {
             packet_threshold: PACKET_THRESHOLD,
             time_threshold_eighths: TIME_THRESHOLD_EIGHTHS,
             first_rtt_sample: None,
+            spare_frames: None,
         }
     }
 }
@@ -135,6 +142,35 @@ impl Recovery {
         let sp = &mut self.spaces[space as usize];
         sp.last_ack_eliciting = Some(packet.time);
         sp.sent.insert(pn, packet);
+    }
+
+    /// An empty frame list for the next packet.
+    pub(super) fn frame_list(&mut self) -> Vec<SentFrame> {
+        self.spare_frames
+            .as_mut()
+            .and_then(|spare| spare.pop())
+            .unwrap_or_default()
+    }
+
+    /// Keeps `frames` (the list of a packet of `space`, its frames
+    /// handled) for a next packet. Only the Data space's lists are kept
+    /// (the others carry the handshake), and no more of them than Data
+    /// packets are outstanding (an ACK frees about as many as the packets
+    /// sent next need), so an idle connection keeps none.
+    pub(super) fn recycle_frames(&mut self, space: SpaceId, mut frames: Vec<SentFrame>) {
+        if space != SpaceId::Data {
+            return;
+        }
+        let keep = self.spaces[SpaceId::Data as usize].sent.len();
+        if keep == 0 {
+            self.spare_frames = None;
+            return;
+        }
+        let spare = self.spare_frames.get_or_insert_with(Default::default);
+        if frames.capacity() > 0 && spare.len() < keep {
+            frames.clear();
+            spare.push(frames);
+        }
     }
 
     /// Largest packet number of `space` the peer acknowledged.

@@ -213,7 +213,7 @@ impl Connection {
         // RFC 9000 §12.5: 0-RTT carries no ACK and none of the control
         // frames a client could owe before the handshake.
         let zero_rtt = space == SpaceId::Data && self.sending_0rtt();
-        let mut frames: Vec<SentFrame> = Vec::new();
+        let mut frames: Vec<SentFrame> = self.recovery.frame_list();
         let mut eliciting = false;
         let mut frame_count = FrameStats::default();
 
@@ -342,6 +342,8 @@ impl Connection {
                 self.reset_idle(now);
             }
             self.app_limited = !self.streams.has_pending_data();
+        } else {
+            self.recovery.recycle_frames(space, frames);
         }
         // RFC 9001 §4.9.1: a client drops Initial keys once it sends a
         // Handshake packet.

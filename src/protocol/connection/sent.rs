@@ -188,6 +188,11 @@ impl SentPackets {
         self.iter().take_while(move |(p, _)| *p < pn)
     }
 
+    /// Packets outstanding.
+    pub(super) fn len(&self) -> usize {
+        self.live
+    }
+
     /// Drops the empty slots at both ends. When nothing is left, a
     /// buffer beyond [`KEPT_SLOTS`] is freed: an idle connection holds
     /// little, and one that sends a packet at a time allocates none.

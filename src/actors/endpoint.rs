@@ -17,9 +17,9 @@ use crate::messages::{
     WaitIdle,
 };
 use crate::protocol::{
-    ClientConfig, ClientFactory, ConnectError, ConnectionError, ConnectionHandle, DatagramEvent,
-    Endpoint as ProtoEndpoint, EndpointConfig, EndpointEvent, EndpointStats, Incoming, RetryError,
-    ServerConfig,
+    ClientConfig, ClientFactory, ConnectError, ConnectionError, ConnectionHandle, ConnectionId,
+    DatagramEvent, Endpoint as ProtoEndpoint, EndpointConfig, EndpointEvent, EndpointStats,
+    Incoming, RetryError, ServerConfig,
 };
 use actix::prelude::*;
 use std::collections::{HashMap, VecDeque};
@@ -387,9 +387,20 @@ impl EndpointActor {
         // One message per connection per batch.
         let mut routed: Vec<(ConnectionHandle, Vec<Received>)> = Vec::new();
         let mut elsewhere: Vec<(usize, Vec<Received>)> = Vec::new();
+        // The last short-header datagram routed to a connection: the
+        // datagrams of a GRO batch follow it there without a lookup each.
+        let mut last_route: Option<(SocketAddr, ConnectionId, ConnectionHandle)> = None;
         for r in batch {
             let addr = r.remote;
-            let event = if forwarded {
+            let dcid = if forwarded {
+                None
+            } else {
+                self.endpoint.short_header_dcid(&r.data)
+            };
+            let same = last_route.filter(|&(a, c, _)| a == addr && Some(c) == dcid);
+            let event = if let Some((_, _, h)) = same {
+                DatagramEvent::Route(h)
+            } else if forwarded {
                 self.endpoint
                     .handle_forwarded(now, addr, r.local_ip, r.ecn, &r.data)
             } else {
@@ -397,10 +408,15 @@ impl EndpointActor {
                     .handle_to(now, addr, r.local_ip, r.ecn, &r.data)
             };
             match event {
-                DatagramEvent::Route(h) => match routed.iter_mut().find(|(x, _)| *x == h) {
-                    Some((_, v)) => v.push(r),
-                    None => routed.push((h, vec![r])),
-                },
+                DatagramEvent::Route(h) => {
+                    if let Some(c) = dcid {
+                        last_route = Some((addr, c, h));
+                    }
+                    match routed.iter_mut().find(|(x, _)| *x == h) {
+                        Some((_, v)) => v.push(r),
+                        None => routed.push((h, vec![r])),
+                    }
+                }
                 DatagramEvent::NewConnection(incoming) => self.on_incoming(*incoming, ctx),
                 DatagramEvent::Respond(bytes) => {
                     let _ = self.socket.try_send(addr, r.local_ip, None, &bytes, None);

@@ -413,6 +413,20 @@ impl Endpoint {
                 .map_or(0, |w| w.counts.attempts_elsewhere(w.index))
     }
 
+    /// The destination connection ID of `data` when it is a short-header
+    /// (1-RTT) packet, read as routing reads it. Within one batch, a
+    /// datagram from the same address with the same one goes where the
+    /// previous one went (a route does not change while a batch is
+    /// routed), so the caller need not look each one up.
+    pub(crate) fn short_header_dcid(&self, data: &[u8]) -> Option<ConnectionId> {
+        let first = *data.first()?;
+        // RFC 9000 §17.3.1: header form 0, fixed bit 1.
+        if first & 0xc0 != 0x40 {
+            return None;
+        }
+        ConnectionId::new(data.get(1..1 + self.ids.cid_len())?)
+    }
+
     /// As [`handle`](Self::handle), with the local IP address the
     /// datagram was sent to (from IP_PKTINFO or the like), which an
     /// accepted connection answers from, and the ECN codepoint it

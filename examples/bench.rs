@@ -704,67 +704,86 @@ fn run_ours(args: &Args, tls: &Tls) -> Result<Outcome, BoxError> {
 /// `--cost`: see [`Cost`].
 fn cost(args: &Args, tls: &Tls, mode: Cost) -> Result<(), BoxError> {
     let (tls, n, mib) = (tls.clone(), args.requests, args.size_mib);
-    let (sent, received) = OursServer::start(&tls, 1)?.serve(move |addr, mut reports, _| {
-        actix::System::new().block_on(async move {
-            let endpoint = actix_quic::Endpoint::client("127.0.0.1:0".parse()?)?;
-            let mut config = actix_quic::ClientConfig::new(tls.client.clone())?;
-            config.transport_config(Arc::new(ours_transport(MTUS[1])));
-            endpoint.set_default_client_config(config);
-            let conn = endpoint.connect(addr, "localhost")?.await?;
-            let request = [7u8; MESSAGE];
-            let mut answer = [0u8; MESSAGE];
-            let before = conn.stats();
-            match mode {
-                Cost::PingPong => {
-                    let (mut send, mut recv) = conn.open_bi().await?;
-                    for _ in 0..n {
-                        send.write_all(&request).await?;
-                        recv.read_exact(&mut answer).await?;
-                    }
-                }
-                Cost::Bulk => {
-                    let total = mib * MIB;
-                    workers::upload(&conn, total).await?;
-                    let got = tokio::time::timeout(TRANSFER_LIMIT, reports.recv())
-                        .await?
-                        .ok_or("the server went away")?;
-                    if got.bytes != total {
-                        return Err(format!("the server got {} of {total} bytes", got.bytes).into());
-                    }
-                }
-                Cost::NewStream => {
-                    for _ in 0..n {
+    let (sent, received, cpu) =
+        OursServer::start(&tls, 1)?.serve(move |addr, mut reports, server| {
+            let clock = CpuClock {
+                client: thread_id(),
+                server,
+            };
+            actix::System::new().block_on(async move {
+                let endpoint = actix_quic::Endpoint::client("127.0.0.1:0".parse()?)?;
+                let mut config = actix_quic::ClientConfig::new(tls.client.clone())?;
+                config.transport_config(Arc::new(ours_transport(MTUS[1])));
+                endpoint.set_default_client_config(config);
+                let conn = endpoint.connect(addr, "localhost")?.await?;
+                let request = [7u8; MESSAGE];
+                let mut answer = [0u8; MESSAGE];
+                let before = conn.stats();
+                let start = clock.start();
+                match mode {
+                    Cost::PingPong => {
                         let (mut send, mut recv) = conn.open_bi().await?;
-                        send.write_all(&request).await?;
-                        send.finish()?;
-                        if recv.read_to_end(2 * MESSAGE).await?.len() != MESSAGE {
-                            return Err::<_, BoxError>("short answer".into());
+                        for _ in 0..n {
+                            send.write_all(&request).await?;
+                            recv.read_exact(&mut answer).await?;
+                        }
+                    }
+                    Cost::Bulk => {
+                        let total = mib * MIB;
+                        workers::upload(&conn, total).await?;
+                        let got = tokio::time::timeout(TRANSFER_LIMIT, reports.recv())
+                            .await?
+                            .ok_or("the server went away")?;
+                        if got.bytes != total {
+                            return Err(
+                                format!("the server got {} of {total} bytes", got.bytes).into()
+                            );
+                        }
+                    }
+                    Cost::NewStream => {
+                        for _ in 0..n {
+                            let (mut send, mut recv) = conn.open_bi().await?;
+                            send.write_all(&request).await?;
+                            send.finish()?;
+                            if recv.read_to_end(2 * MESSAGE).await?.len() != MESSAGE {
+                                return Err::<_, BoxError>("short answer".into());
+                            }
                         }
                     }
                 }
-            }
-            let after = conn.stats();
-            conn.close(0u32.into(), b"");
-            Ok((
-                after.udp_tx_datagrams - before.udp_tx_datagrams,
-                after.udp_rx_datagrams - before.udp_rx_datagrams,
-            ))
-        })
-    })?;
-    let (per, what) = match mode {
+                let cpu = clock.since(start);
+                let after = conn.stats();
+                conn.close(0u32.into(), b"");
+                Ok((
+                    after.udp_tx_datagrams - before.udp_tx_datagrams,
+                    after.udp_rx_datagrams - before.udp_rx_datagrams,
+                    cpu,
+                ))
+            })
+        })?;
+    let (per, what, each) = match mode {
         Cost::Bulk => (
             mib as f64,
             format!("{mib} MiB on one stream: datagrams per MiB"),
+            "MiB",
         ),
         _ => (
             f64::from(n),
             format!("{n} requests of {MESSAGE} B: datagrams per request"),
+            "request",
         ),
     };
     println!(
         "{what}: {:.2} from the client, {:.2} from the server",
         sent as f64 / per,
         received as f64 / per
+    );
+    // Thread CPU time moves with the machine's load less than elapsed
+    // time does, but more than the counters above.
+    println!(
+        "CPU per {each} (us): client {:.1}, server {:.1}",
+        us(cpu.client) / per,
+        us(cpu.server) / per
     );
     Ok(())
 }

@@ -123,8 +123,12 @@ fn cost(args: &[&str]) -> (String, Vec<f64>) {
     cmd.arg("--cost").args(args).stdin(Stdio::null());
     let out = run(cmd);
     assert!(out.status.success(), "{out}");
+    // The first line: the datagrams (the second, CPU times, varies).
     let numbers = out
         .stdout
+        .lines()
+        .next()
+        .unwrap_or_default()
         .split_whitespace()
         .filter_map(|w| w.parse().ok())
         .collect();

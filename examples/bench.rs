@@ -1204,6 +1204,7 @@ fn floors_of(name: &str, floors: &floor::Floors) -> Vec<(&'static str, f64)> {
         vec![
             ("UDP, blocking", f(&floors.ping_pong)),
             ("UDP, tokio", f(&floors.async_ping_pong)),
+            ("UDP, actors", f(&floors.actor_ping_pong)),
         ]
     };
     if let Some(&(_, r)) = floors

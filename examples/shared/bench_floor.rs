@@ -5,7 +5,12 @@
 //!   127.0.0.1, the floor of request/response: with blocking sockets
 //!   (each thread sleeps in `recv`), and with tokio sockets on a
 //!   current-thread runtime per thread (each thread sleeps in
-//!   `epoll_wait`, as both stacks' threads do).
+//!   `epoll_wait`, as both stacks' threads do), and through actors: on
+//!   each side a datagram goes from the socket's reader (an endpoint
+//!   actor) to a connection actor (a message), from it to the
+//!   application's task (a waker), and the answer back to the connection
+//!   actor (a message), which sends it. These are the hand-overs
+//!   actix-quic's design makes per request, with no QUIC work at all.
 //! - TLS handshakes: rustls's QUIC handshakes (the bench's own configs,
 //!   so the same certificate, key exchange and cipher suite) run in
 //!   memory on one thread, client and server in turn: the TLS work of a
@@ -40,6 +45,8 @@ const BATCH: usize = 64 * 1024;
 const PARAMS: [u8; 64] = [0x5a; 64];
 /// How long the bulk receiver waits for a datagram before giving up.
 const IDLE_LIMIT: Duration = Duration::from_secs(5);
+/// How long a floor's round trip may take before the run fails.
+const REPLY_LIMIT: Duration = Duration::from_secs(5);
 /// Round trips before the measured ones.
 const WARMUP: u32 = 200;
 
@@ -49,6 +56,8 @@ pub struct Floors {
     pub ping_pong: Run,
     /// UDP ping-pong on tokio sockets.
     pub async_ping_pong: Run,
+    /// UDP ping-pong through an actor per connection.
+    pub actor_ping_pong: Run,
     /// rustls QUIC handshakes in memory.
     pub handshakes: Run,
     /// Sealed bulk, MiB/s at each UDP payload size.
@@ -66,6 +75,7 @@ pub fn measure(
 ) -> Result<Floors, BoxError> {
     let ping_pong = udp_ping_pong(requests)?;
     let async_ping_pong = tokio_ping_pong(requests)?;
+    let actor_ping_pong = hops::ping_pong(requests)?;
     let handshakes = tls_handshakes(tls, handshakes)?;
     let mut bulk = Vec::new();
     for &mtu in mtus {
@@ -74,6 +84,7 @@ pub fn measure(
     Ok(Floors {
         ping_pong,
         async_ping_pong,
+        actor_ping_pong,
         handshakes,
         bulk,
     })
@@ -130,25 +141,38 @@ fn tokio_ping_pong(requests: u32) -> Result<Run, BoxError> {
         })
     });
     let run = super::current_thread()?.block_on(async move {
-        let client = tokio::net::UdpSocket::from_std(client)?;
-        let mut buf = [7u8; MESSAGE];
-        let mut latencies = Vec::with_capacity(requests as usize);
-        let mut start = Instant::now();
-        for i in 0..WARMUP + requests {
-            if i == WARMUP {
-                start = Instant::now();
-            }
-            let t = Instant::now();
+        let client = &tokio::net::UdpSocket::from_std(client)?;
+        time_round_trips(requests, move || async move {
+            let mut buf = [7u8; MESSAGE];
             client.send(&buf).await?;
-            tokio::time::timeout(Duration::from_secs(5), client.recv(&mut buf)).await??;
-            if i >= WARMUP {
-                latencies.push(t.elapsed());
-            }
-        }
-        Ok::<_, BoxError>(Run::new(start.elapsed(), latencies, Cpu::default()))
+            tokio::time::timeout(REPLY_LIMIT, client.recv(&mut buf)).await??;
+            Ok(())
+        })
+        .await
     })?;
     super::join(echo, "tokio UDP echo")?;
     Ok(run)
+}
+
+/// Times `requests` calls of `round_trip` after `WARMUP` unmeasured ones.
+async fn time_round_trips<F, R>(requests: u32, mut round_trip: F) -> Result<Run, BoxError>
+where
+    F: FnMut() -> R,
+    R: std::future::Future<Output = Result<(), BoxError>>,
+{
+    let mut latencies = Vec::with_capacity(requests as usize);
+    let mut start = Instant::now();
+    for i in 0..WARMUP + requests {
+        if i == WARMUP {
+            start = Instant::now();
+        }
+        let t = Instant::now();
+        round_trip().await?;
+        if i >= WARMUP {
+            latencies.push(t.elapsed());
+        }
+    }
+    Ok(Run::new(start.elapsed(), latencies, Cpu::default()))
 }
 
 /// The 1-RTT keys of both ends after a handshake.
@@ -382,4 +406,177 @@ fn open(keys: &DirectionalKeys, d: &mut [u8]) -> Result<(), BoxError> {
     let (header, payload) = d.split_at_mut(HEADER);
     keys.packet.decrypt_in_place(pn.into(), header, payload)?;
     Ok(())
+}
+
+/// UDP ping-pong through the actors and tasks of one connection per side.
+mod hops {
+    use super::{named, time_round_trips, BoxError, Run, MESSAGE, REPLY_LIMIT, WARMUP};
+    use actix::prelude::*;
+    use std::cell::RefCell;
+    use std::collections::VecDeque;
+    use std::net::SocketAddr;
+    use std::rc::Rc;
+    use std::task::{Poll, Waker};
+
+    /// Datagrams handed from an actor to a task or back, with the waker
+    /// of the task waiting on it.
+    #[derive(Default)]
+    struct Pipe {
+        queue: RefCell<VecDeque<Vec<u8>>>,
+        waker: RefCell<Option<Waker>>,
+    }
+
+    impl Pipe {
+        fn push(&self, d: Vec<u8>) {
+            self.queue.borrow_mut().push_back(d);
+            if let Some(w) = self.waker.borrow_mut().take() {
+                w.wake();
+            }
+        }
+
+        async fn next(&self) -> Vec<u8> {
+            std::future::poll_fn(|cx| match self.queue.borrow_mut().pop_front() {
+                Some(d) => Poll::Ready(d),
+                None => {
+                    *self.waker.borrow_mut() = Some(cx.waker().clone());
+                    Poll::Pending
+                }
+            })
+            .await
+        }
+    }
+
+    /// Reads the socket and hands each datagram to the connection.
+    struct EndpointActor {
+        conn: Addr<ConnectionActor>,
+    }
+
+    impl Actor for EndpointActor {
+        type Context = Context<Self>;
+    }
+
+    impl StreamHandler<(Vec<u8>, SocketAddr)> for EndpointActor {
+        fn handle(&mut self, d: (Vec<u8>, SocketAddr), _: &mut Context<Self>) {
+            self.conn.do_send(Arrived(d.0, d.1));
+        }
+    }
+
+    #[derive(Message)]
+    #[rtype(result = "()")]
+    struct Arrived(Vec<u8>, SocketAddr);
+
+    #[derive(Message)]
+    #[rtype(result = "()")]
+    struct Flush;
+
+    /// Passes what arrives to the application and sends what it wrote.
+    struct ConnectionActor {
+        /// A handle on the socket for sending (a plain non-blocking send:
+        /// a 32 B datagram never finds the buffer full).
+        socket: std::net::UdpSocket,
+        peer: SocketAddr,
+        inbox: Rc<Pipe>,
+        outbox: Rc<Pipe>,
+    }
+
+    impl Actor for ConnectionActor {
+        type Context = Context<Self>;
+    }
+
+    impl Handler<Arrived> for ConnectionActor {
+        type Result = ();
+        fn handle(&mut self, msg: Arrived, _: &mut Context<Self>) {
+            self.peer = msg.1;
+            self.inbox.push(msg.0);
+        }
+    }
+
+    impl Handler<Flush> for ConnectionActor {
+        type Result = ();
+        fn handle(&mut self, _: Flush, _: &mut Context<Self>) {
+            while let Some(d) = self.outbox.queue.borrow_mut().pop_front() {
+                let _ = self.socket.send_to(&d, self.peer);
+            }
+        }
+    }
+
+    /// The application's ends of one side's actors.
+    struct App {
+        /// What arrives.
+        inbox: Rc<Pipe>,
+        /// What to send.
+        outbox: Rc<Pipe>,
+        /// The actor to tell when something was written.
+        conn: Addr<ConnectionActor>,
+    }
+
+    impl App {
+        fn send(&self, d: Vec<u8>) {
+            self.outbox.push(d);
+            self.conn.do_send(Flush);
+        }
+    }
+
+    /// One side's actors on `socket`, talking to `peer`.
+    fn side(socket: std::net::UdpSocket, peer: SocketAddr) -> Result<App, BoxError> {
+        let sender = socket.try_clone()?;
+        let socket = Rc::new(tokio::net::UdpSocket::from_std(socket)?);
+        let (inbox, outbox) = (Rc::new(Pipe::default()), Rc::new(Pipe::default()));
+        let conn = ConnectionActor {
+            socket: sender,
+            peer,
+            inbox: inbox.clone(),
+            outbox: outbox.clone(),
+        }
+        .start();
+        let datagrams = futures::stream::unfold(socket, |s| async move {
+            let mut buf = [0u8; 2048];
+            let (n, from) = s.recv_from(&mut buf).await.ok()?;
+            Some(((buf[..n].to_vec(), from), s))
+        });
+        let c = conn.clone();
+        EndpointActor::create(move |ctx| {
+            ctx.add_stream(datagrams);
+            EndpointActor { conn: c }
+        });
+        Ok(App {
+            inbox,
+            outbox,
+            conn,
+        })
+    }
+
+    pub(super) fn ping_pong(requests: u32) -> Result<Run, BoxError> {
+        let server = std::net::UdpSocket::bind("127.0.0.1:0")?;
+        let client = std::net::UdpSocket::bind("127.0.0.1:0")?;
+        let (server_addr, client_addr) = (server.local_addr()?, client.local_addr()?);
+        server.set_nonblocking(true)?;
+        client.set_nonblocking(true)?;
+        let echo = named("floor-actix-server", move || -> Result<(), BoxError> {
+            let system = actix::System::new();
+            system.block_on(async move {
+                let app = side(server, client_addr)?;
+                actix::spawn(async move {
+                    for _ in 0..WARMUP + requests {
+                        app.send(app.inbox.next().await);
+                    }
+                    actix::System::current().stop();
+                });
+                Ok::<_, BoxError>(())
+            })?;
+            system.run()?;
+            Ok(())
+        });
+        let run = actix::System::new().block_on(async move {
+            let app = &side(client, server_addr)?;
+            time_round_trips(requests, move || async move {
+                app.send(vec![7u8; MESSAGE]);
+                tokio::time::timeout(REPLY_LIMIT, app.inbox.next()).await?;
+                Ok(())
+            })
+            .await
+        })?;
+        super::super::join(echo, "actix UDP echo")?;
+        Ok(run)
+    }
 }

@@ -158,8 +158,15 @@ impl SendState {
         // A range queued again (a PTO probe, or a loss declared before a
         // late ACK) needs no retransmission once acknowledged; its bytes
         // may already be freed below.
-        self.retransmit.remove(offset..offset + len);
-        self.acked.insert(offset..offset + len);
+        if !self.retransmit.is_empty() {
+            self.retransmit.remove(offset..offset + len);
+        }
+        if offset <= self.acked_base && self.acked.is_empty() {
+            // In order, the common case: nothing to remember beyond the base.
+            self.acked_base = self.acked_base.max(offset + len);
+        } else {
+            self.acked.insert(offset..offset + len);
+        }
         while let Some(r) = self.acked.first() {
             if r.start > self.acked_base {
                 break;

@@ -390,22 +390,41 @@ impl EndpointActor {
         // The last short-header datagram routed to a connection: the
         // datagrams of a GRO batch follow it there without a lookup each.
         let mut last_route: Option<(SocketAddr, ConnectionId, ConnectionHandle)> = None;
-        for r in batch {
+        // A GRO batch goes to a connection as one when its datagrams all
+        // carry the same short header naming that connection (found by a
+        // lookup with no side effects); otherwise, and when forwarded,
+        // its datagrams are handled one by one.
+        let mut singles: Vec<Received> = Vec::new();
+        let mut items = batch.into_iter();
+        while let Some(r) = singles.pop().or_else(|| items.next()) {
             let addr = r.remote;
             let dcid = if forwarded {
                 None
             } else {
-                self.endpoint.short_header_dcid(&r.data)
+                self.endpoint.short_header_dcid(r.first())
             };
-            let same = last_route.filter(|&(a, c, _)| a == addr && Some(c) == dcid);
-            let event = if let Some((_, _, h)) = same {
+            let same = last_route
+                .filter(|&(a, c, _)| a == addr && Some(c) == dcid)
+                .map(|(_, _, h)| h);
+            let event = if r.is_batch() {
+                let route = dcid
+                    .filter(|_| self.uniform(&r))
+                    .and_then(|c| same.or_else(|| self.endpoint.route_of(&c)));
+                match route {
+                    Some(h) => DatagramEvent::Route(h),
+                    None => {
+                        singles.extend(r.split().collect::<Vec<_>>().into_iter().rev());
+                        continue;
+                    }
+                }
+            } else if let Some(h) = same {
                 DatagramEvent::Route(h)
             } else if forwarded {
                 self.endpoint
-                    .handle_forwarded(now, addr, r.local_ip, r.ecn, &r.data)
+                    .handle_forwarded(now, addr, r.local_ip, r.ecn, r.first())
             } else {
                 self.endpoint
-                    .handle_to(now, addr, r.local_ip, r.ecn, &r.data)
+                    .handle_to(now, addr, r.local_ip, r.ecn, r.first())
             };
             match event {
                 DatagramEvent::Route(h) => {
@@ -441,6 +460,18 @@ impl EndpointActor {
                 let _ = a.try_send(ForwardedDatagrams(datagrams));
             }
         }
+    }
+
+    /// True when every datagram of batch `r` starts with the short header
+    /// of the first one (same destination connection ID).
+    fn uniform(&self, r: &Received) -> bool {
+        let Some(first) = self.endpoint.short_header_dcid(r.first()) else {
+            return false;
+        };
+        r.data
+            .chunks(r.segment.max(1))
+            .skip(1)
+            .all(|d| self.endpoint.short_header_dcid(d) == Some(first))
     }
 }
 

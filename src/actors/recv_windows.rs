@@ -67,14 +67,16 @@ impl RecvWindows {
         &mut self.windows
     }
 
-    /// Hands out the `len` bytes received in window `i` as datagrams of
-    /// `stride` bytes (the last may be shorter), in order.
+    /// Hands out the `len` bytes received in window `i`, datagrams of
+    /// `stride` bytes (the last may be shorter), to `out` with their
+    /// size: all in one piece when the window goes as it is, else one by
+    /// one, copied.
     pub(super) fn take(
         &mut self,
         i: usize,
         len: usize,
         stride: usize,
-        mut out: impl FnMut(BytesMut),
+        mut out: impl FnMut(BytesMut, usize),
     ) {
         let stride = stride.max(1);
         let fresh = if len >= ZERO_COPY_MIN {
@@ -85,17 +87,15 @@ impl RecvWindows {
         };
         if let Some(fresh) = fresh {
             let mut rest = std::mem::replace(&mut self.windows[i], fresh);
-            let mut datagrams = rest.split_to(len);
+            let datagrams = rest.split_to(len);
             // `rest` (the window's unused end) is kept as the handle that
             // tells when every datagram is gone.
             rest.clear();
             self.lent.push_back(rest);
-            while !datagrams.is_empty() {
-                out(datagrams.split_to(stride.min(datagrams.len())));
-            }
+            out(datagrams, stride);
         } else {
             for d in self.windows[i][..len].chunks(stride) {
-                out(BytesMut::from(d));
+                out(BytesMut::from(d), d.len());
             }
         }
     }
@@ -135,9 +135,14 @@ mod tests {
         }
     }
 
+    /// The datagrams handed out, split at their size.
     fn take_all(w: &mut RecvWindows, i: usize, len: usize, stride: usize) -> Vec<BytesMut> {
         let mut out = Vec::new();
-        w.take(i, len, stride, |d| out.push(d));
+        w.take(i, len, stride, |mut d, size| {
+            while !d.is_empty() {
+                out.push(d.split_to(size.min(d.len())));
+            }
+        });
         out
     }
 

@@ -15,7 +15,8 @@ use tokio::io::Interest;
 /// Socket buffer size asked of the kernel (it may grant less).
 const SOCKET_BUFFER: usize = 8 * 1024 * 1024;
 
-/// One received UDP datagram.
+/// One received UDP datagram, or a GRO batch of them (all from the same
+/// address, with the same ECN codepoint).
 #[derive(Debug)]
 pub struct Received {
     /// Who sent it.
@@ -25,8 +26,43 @@ pub struct Received {
     pub local_ip: Option<IpAddr>,
     /// The ECN codepoint of its IP header.
     pub ecn: Option<EcnCodepoint>,
-    /// Its payload.
+    /// The payload: one datagram, or several of `segment` bytes each
+    /// (the last may be shorter).
     pub data: BytesMut,
+    /// The size of each datagram in `data`.
+    pub segment: usize,
+}
+
+impl Received {
+    /// True when `data` holds more than one datagram.
+    pub(crate) fn is_batch(&self) -> bool {
+        self.data.len() > self.segment
+    }
+
+    /// The first datagram's bytes.
+    pub(crate) fn first(&self) -> &[u8] {
+        &self.data[..self.segment.min(self.data.len())]
+    }
+
+    /// The datagrams, in order, without copying.
+    pub(crate) fn into_datagrams(self) -> impl Iterator<Item = BytesMut> {
+        let (mut data, segment) = (self.data, self.segment.max(1));
+        std::iter::from_fn(move || {
+            (!data.is_empty()).then(|| data.split_to(segment.min(data.len())))
+        })
+    }
+
+    /// One `Received` per datagram.
+    pub(crate) fn split(self) -> impl Iterator<Item = Received> {
+        let (remote, local_ip, ecn) = (self.remote, self.local_ip, self.ecn);
+        self.into_datagrams().map(move |data| Received {
+            remote,
+            local_ip,
+            ecn,
+            segment: data.len(),
+            data,
+        })
+    }
 }
 
 /// A bound UDP socket with its quinn-udp state.
@@ -206,12 +242,13 @@ impl Socket {
                     let mut out = Vec::with_capacity(n);
                     for (i, meta) in metas.iter().enumerate().take(n) {
                         let ecn = meta.ecn.and_then(|c| EcnCodepoint::from_bits(c as u8));
-                        windows.take(i, meta.len, meta.stride, |data| {
+                        windows.take(i, meta.len, meta.stride, |data, segment| {
                             out.push(Received {
                                 remote: meta.addr,
                                 local_ip: meta.dst_ip,
                                 ecn,
                                 data,
+                                segment,
                             })
                         });
                     }
@@ -257,5 +294,33 @@ impl Stream for RecvBatches {
             }
             Poll::Pending => Poll::Pending,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_splits_into_its_datagrams_in_order() {
+        let data: BytesMut = (0..24u8).collect::<Vec<_>>().as_slice().into();
+        let r = Received {
+            remote: "127.0.0.1:4433".parse().unwrap(),
+            local_ip: None,
+            ecn: Some(EcnCodepoint::Ect0),
+            data,
+            segment: 10,
+        };
+        assert!(r.is_batch());
+        assert_eq!(r.first(), &(0..10u8).collect::<Vec<_>>()[..]);
+        let parts: Vec<Received> = r.split().collect();
+        let sizes: Vec<usize> = parts.iter().map(|p| p.data.len()).collect();
+        assert_eq!(sizes, [10, 10, 4]);
+        assert!(parts
+            .iter()
+            .all(|p| !p.is_batch() && p.segment == p.data.len()));
+        assert!(parts.iter().all(|p| p.ecn == Some(EcnCodepoint::Ect0)));
+        let joined: Vec<u8> = parts.iter().flat_map(|p| p.data.iter().copied()).collect();
+        assert_eq!(joined, (0..24u8).collect::<Vec<_>>());
     }
 }

@@ -427,6 +427,13 @@ impl Endpoint {
         ConnectionId::new(data.get(1..1 + self.ids.cid_len())?)
     }
 
+    /// The connection of ours that destination connection ID `dcid`
+    /// names, if any: the first thing routing looks up, with nothing else
+    /// done.
+    pub(crate) fn route_of(&self, dcid: &ConnectionId) -> Option<ConnectionHandle> {
+        self.routes.get(dcid).copied()
+    }
+
     /// As [`handle`](Self::handle), with the local IP address the
     /// datagram was sent to (from IP_PKTINFO or the like), which an
     /// accepted connection answers from, and the ECN codepoint it

@@ -35,8 +35,11 @@ impl Handler<Datagrams> for ConnectionActor {
     fn handle(&mut self, msg: Datagrams, ctx: &mut Context<Self>) {
         let now = Instant::now();
         for r in msg.0 {
-            self.conn
-                .handle_datagram_to(now, r.remote, r.local_ip, r.ecn, r.data);
+            let (remote, local_ip, ecn) = (r.remote, r.local_ip, r.ecn);
+            for data in r.into_datagrams() {
+                self.conn
+                    .handle_datagram_to(now, remote, local_ip, ecn, data);
+            }
         }
         self.drive(ctx);
     }

@@ -408,7 +408,7 @@ impl EndpointActor {
                 .map(|(_, _, h)| h);
             let event = if r.is_batch() {
                 let route = dcid
-                    .filter(|_| self.uniform(&r))
+                    .filter(|&c| self.uniform(&r, c))
                     .and_then(|c| same.or_else(|| self.endpoint.route_of(&c)));
                 match route {
                     Some(h) => DatagramEvent::Route(h),
@@ -462,16 +462,13 @@ impl EndpointActor {
         }
     }
 
-    /// True when every datagram of batch `r` starts with the short header
-    /// of the first one (same destination connection ID).
-    fn uniform(&self, r: &Received) -> bool {
-        let Some(first) = self.endpoint.short_header_dcid(r.first()) else {
-            return false;
-        };
+    /// True when every datagram of batch `r` after the first starts with
+    /// a short header for `dcid`, the first one's.
+    fn uniform(&self, r: &Received, dcid: ConnectionId) -> bool {
         r.data
             .chunks(r.segment.max(1))
             .skip(1)
-            .all(|d| self.endpoint.short_header_dcid(d) == Some(first))
+            .all(|d| self.endpoint.short_header_dcid(d) == Some(dcid))
     }
 }
 

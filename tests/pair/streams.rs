@@ -357,3 +357,22 @@ fn transmit_batches_are_gso_shaped() {
     assert_eq!(t.segment_size, None);
     assert!(t.size <= seg);
 }
+
+/// Stream data fills its packets: once the handshake is done, a transfer
+/// sends no PADDING (without MTU probes, which are padded), and the
+/// counter says so (it once counted every packet, the tag taken for
+/// padding).
+#[test]
+fn stream_data_packets_carry_no_padding() {
+    let mut config = actix_quic::TransportConfig::default();
+    config.mtu_discovery_config(None);
+    let mut p = crate::common::pair_with(config.clone(), config, Link::default());
+    assert!(p.handshake());
+    let padded = p.client.stats().frame_tx.padding;
+    let before = p.client.stats().packets_sent;
+    let data = pattern(9, 0, 100_000);
+    assert_eq!(transfer(&mut p, &data, Duration::from_secs(5)), data);
+    let s = p.client.stats();
+    assert!(s.packets_sent > before + 60, "{s:?}");
+    assert_eq!(s.frame_tx.padding, padded, "{s:?}");
+}

@@ -313,7 +313,7 @@ impl Connection {
             self.qlog
                 .packet_sent(now, space, zero_rtt, pn, size, &plaintext, padding);
         }
-        if buf.len() > before_padding {
+        if padding > 0 {
             frame_count.record(frame::PADDING);
         }
         self.count_sent(space, frame_count);

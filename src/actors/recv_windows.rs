@@ -14,6 +14,11 @@
 //! peer can pin that way, at most [`LENT_LIMIT`] windows are out at once
 //! (4 MiB); past that, batches are copied out datagram by datagram as
 //! small receives always are, so a kept datagram pins only itself.
+//!
+//! A window whose datagrams are all gone is reused as it is, up to
+//! [`SPARE_LIMIT`] of them kept ready: zeroing 64 KiB afresh (as a new
+//! window must be, to be received into) costs more than the copies a
+//! bulk receiver saves by lending.
 
 use bytes::BytesMut;
 use std::collections::VecDeque;
@@ -32,13 +37,30 @@ const ZERO_COPY_MIN: usize = 32 * 1024;
 /// Most windows handed over and still held by some datagram.
 const LENT_LIMIT: usize = 64;
 
+/// Most released windows kept ready for reuse.
+const SPARE_LIMIT: usize = WINDOWS;
+
 /// True when `handle` (a lent window's emptied end) is the last handle on
-/// its window; the window is then whole again in `handle`.
+/// its window; the window is then whole again in `handle`, `WINDOW_SIZE`
+/// bytes long, holding whatever was last received into it.
 fn released(handle: &mut BytesMut) -> bool {
     // Growing an empty handle to the window's size without allocating
     // succeeds only by reclaiming the whole window, which only the last
     // handle on it may do.
-    handle.try_reclaim(WINDOW_SIZE)
+    if !handle.try_reclaim(WINDOW_SIZE) {
+        return false;
+    }
+    // Every window is made by `BytesMut::zeroed(WINDOW_SIZE)`: one
+    // allocation of exactly `WINDOW_SIZE` bytes (`vec![0; n]` has exactly
+    // the capacity asked for), all initialized then, and nothing makes
+    // them uninitialized again. Reclaiming that much room without
+    // allocating can only have given back that whole allocation.
+    debug_assert_eq!(handle.capacity(), WINDOW_SIZE);
+    // SAFETY: the `WINDOW_SIZE` bytes now behind `handle` are that
+    // allocation, all initialized (see above), and `handle` is its only
+    // handle, so no one else reads or writes them.
+    unsafe { handle.set_len(WINDOW_SIZE) };
+    true
 }
 
 /// The receive windows and the ones handed over.
@@ -49,6 +71,8 @@ pub(super) struct RecvWindows {
     /// A handle on each window handed over, oldest first: its allocation
     /// is free again once this is its last handle.
     lent: VecDeque<BytesMut>,
+    /// Released windows, whole, ready to replace one handed over.
+    spare: Vec<BytesMut>,
 }
 
 impl RecvWindows {
@@ -59,6 +83,7 @@ impl RecvWindows {
                 .map(|_| BytesMut::zeroed(WINDOW_SIZE))
                 .collect(),
             lent: VecDeque::new(),
+            spare: Vec::new(),
         }
     }
 
@@ -100,28 +125,38 @@ impl RecvWindows {
         }
     }
 
-    /// A window to replace one handed over: the oldest one out if all its
-    /// datagrams are gone, else a new one while fewer than `LENT_LIMIT`
-    /// are out.
+    /// A window to replace one handed over: a spare one, or the oldest
+    /// one out if all its datagrams are gone, else a new one while fewer
+    /// than `LENT_LIMIT` are out.
     fn fresh_window(&mut self) -> Option<BytesMut> {
-        if self.lent.front_mut().is_some_and(released) {
-            let mut w = self.lent.pop_front()?;
-            w.resize(WINDOW_SIZE, 0);
+        if let Some(w) = self.spare.pop() {
             return Some(w);
+        }
+        if self.lent.front_mut().is_some_and(released) {
+            return self.lent.pop_front();
         }
         (self.lent.len() < LENT_LIMIT).then(|| BytesMut::zeroed(WINDOW_SIZE))
     }
 
-    /// Frees the oldest windows out whose datagrams are all gone.
+    /// Takes back the oldest windows out whose datagrams are all gone:
+    /// kept as spares up to `SPARE_LIMIT`, freed past that.
     fn forget_released(&mut self) {
         while self.lent.front_mut().is_some_and(released) {
-            self.lent.pop_front();
+            let w = self.lent.pop_front();
+            if self.spare.len() < SPARE_LIMIT {
+                self.spare.extend(w);
+            }
         }
     }
 
     #[cfg(test)]
     fn lent(&self) -> usize {
         self.lent.len()
+    }
+
+    #[cfg(test)]
+    fn spare(&self) -> usize {
+        self.spare.len()
     }
 }
 
@@ -173,9 +208,30 @@ mod tests {
         assert_ne!(w.windows()[2].as_ptr(), before);
         assert_eq!(w.lent(), 1);
         drop(got);
-        // Once its datagrams are gone the window is free again.
+        // Once its datagrams are gone the window is free again, and kept
+        // whole, as received into, for the next batch to leave in.
         w.forget_released();
-        assert_eq!(w.lent(), 0);
+        assert_eq!((w.lent(), w.spare()), (0, 1));
+        fill(&mut w, 2, len);
+        let _next = take_all(&mut w, 2, len, 1452);
+        assert_eq!(w.windows()[2].as_ptr(), before, "the spare is reused");
+        assert_eq!(w.windows()[2].len(), WINDOW_SIZE);
+        assert_eq!(w.windows()[2][..4], [0, 1, 2, 3], "and not zeroed again");
+        assert_eq!((w.lent(), w.spare()), (1, 0));
+    }
+
+    #[test]
+    fn spares_are_bounded() {
+        let mut w = RecvWindows::new();
+        let mut out = Vec::new();
+        for _ in 0..SPARE_LIMIT + 3 {
+            fill(&mut w, 0, 40 * 1024);
+            out.push(take_all(&mut w, 0, 40 * 1024, 1024));
+        }
+        assert_eq!(w.lent(), SPARE_LIMIT + 3);
+        drop(out);
+        w.forget_released();
+        assert_eq!((w.lent(), w.spare()), (0, SPARE_LIMIT));
     }
 
     #[test]

@@ -217,7 +217,7 @@ async fn peer_learns_of_a_stream_only_when_it_is_used() {
 
 /// What a stream's outbox holds: how far a writer may be ahead of flow
 /// control.
-const OUTBOX: usize = 64 * 1024;
+const OUTBOX: usize = 256 * 1024;
 
 fn small_windows() -> TransportConfig {
     {
@@ -313,16 +313,16 @@ async fn write_chunk_writes_it_all_and_write_chunks_what_fits() {
     // one outbox more, then wait.
     let mut send = conn.open_uni().await.unwrap();
     let mut chunks = vec![
-        Bytes::from(pattern(4, WINDOW / 2)),
-        Bytes::from(pattern(5, WINDOW)),
-        Bytes::from(pattern(6, WINDOW)),
+        Bytes::from(pattern(4, OUTBOX / 2)),
+        Bytes::from(pattern(5, OUTBOX)),
+        Bytes::from(pattern(6, OUTBOX)),
         Bytes::from(pattern(7, 100)),
     ];
     let total: usize = chunks.iter().map(Bytes::len).sum();
     let written = within(10, send.write_chunks(&mut chunks)).await.unwrap();
     assert_eq!(written.chunks, 1, "{written:?}");
     assert!(chunks[0].is_empty());
-    assert_eq!(chunks[1].len(), WINDOW - (written.bytes - WINDOW / 2));
+    assert_eq!(chunks[1].len(), OUTBOX - (written.bytes - OUTBOX / 2));
     let mut taken = written.bytes;
     loop {
         let before: Vec<usize> = chunks.iter().map(Bytes::len).collect();
@@ -347,7 +347,7 @@ async fn write_chunk_writes_it_all_and_write_chunks_what_fits() {
 async fn connection_window_limits_writers_across_streams() {
     crate::common::trace();
     const STREAMS: usize = 3;
-    const LEN: usize = 256 * 1024;
+    const LEN: usize = 512 * 1024;
     const PIECE: usize = 8 * 1024;
     let (server, client, addr) = endpoints_with(small_windows(), small_windows());
     let (conn, sconn) = connect(&server, &client, addr).await;
@@ -367,10 +367,10 @@ async fn connection_window_limits_writers_across_streams() {
         }));
     }
     let mut all = futures::future::join_all(writers);
-    // Absence of progress: 3 x 256 KiB cannot fit a 128 KiB window and
+    // Absence of progress: 3 x 512 KiB cannot fit a 128 KiB window and
     // three outboxes.
     let stalled = tokio::time::timeout(Duration::from_millis(300), &mut all).await;
-    assert!(stalled.is_err(), "192 KiB written into a 128 KiB window");
+    assert!(stalled.is_err(), "1.5 MiB written into a 128 KiB window");
     let written = progress.load(Ordering::SeqCst);
     assert!(
         written <= 128 * 1024 + STREAMS * OUTBOX,

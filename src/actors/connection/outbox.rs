@@ -19,7 +19,10 @@ use std::task::{Context, Poll, Waker};
 
 /// Most bytes an outbox holds; a write waits while it is full. Together
 /// with the stream's own send buffer this bounds what one stream holds.
-pub(crate) const OUTBOX_LIMIT: usize = 64 * 1024;
+/// A bulk writer refills it while the actor sends what it took, and each
+/// refill ends in one short packet: at 256 KiB that is one packet in 180
+/// (at 64 KiB, one in 45 cost 1.6 % more packets and twice the flushes).
+pub(crate) const OUTBOX_LIMIT: usize = 256 * 1024;
 
 #[derive(Debug, Default)]
 pub(crate) struct OutboxState {

@@ -15,6 +15,42 @@ use tokio::io::Interest;
 /// Socket buffer size asked of the kernel (it may grant less).
 const SOCKET_BUFFER: usize = 8 * 1024 * 1024;
 
+/// True where a receive that fills fewer than [`WINDOWS`] windows proves
+/// the socket's queue was empty when it returned: on Linux, `recvmmsg`
+/// on a non-blocking socket stops only there (or at an error it reports
+/// on the next call, which an unconnected socket without `IP_RECVERR`,
+/// as ours, never has). The next receive would only say `EAGAIN`, so we
+/// skip it and wait for the socket to be readable again; a datagram that
+/// arrives after the receive makes it readable anew (epoll reports every
+/// arrival, and tokio keeps a readiness newer than the one it cleared).
+#[cfg(unix)]
+const SHORT_RECEIVE_DRAINS: bool = cfg!(target_os = "linux") && quinn_udp::BATCH_SIZE >= WINDOWS;
+
+/// The socket as registered with tokio's reactor. On Unix, for reads
+/// only: every datagram the kernel frees makes a UDP socket writable
+/// again, and a registration for writes would wake the thread for each
+/// (on loopback, once per send). Sends are tried directly; only one that
+/// finds the socket full waits, on a registration of its own (see
+/// [`Socket::writable`]).
+#[cfg(unix)]
+type Io = tokio::io::unix::AsyncFd<std::net::UdpSocket>;
+#[cfg(not(unix))]
+type Io = tokio::net::UdpSocket;
+
+/// Registers `socket` with tokio's reactor for `interest`.
+#[cfg(unix)]
+fn register(
+    socket: std::net::UdpSocket,
+    interest: Interest,
+) -> io::Result<tokio::io::unix::AsyncFd<std::net::UdpSocket>> {
+    // SAFETY: a `std::net::UdpSocket` owns its descriptor, which stays
+    // open and names the same socket until the socket is dropped, and
+    // `as_raw_fd` always returns it; the `AsyncFd` owns the socket and
+    // only lends it out by shared reference.
+    unsafe { tokio::io::unix::AsyncFd::register_with_interest(socket, interest) }
+        .map_err(|e| e.into_parts().1)
+}
+
 /// One received UDP datagram, or a GRO batch of them (all from the same
 /// address, with the same ECN codepoint).
 #[derive(Debug)]
@@ -68,7 +104,7 @@ impl Received {
 /// A bound UDP socket with its quinn-udp state.
 #[derive(Debug)]
 pub(crate) struct Socket {
-    io: tokio::net::UdpSocket,
+    io: Io,
     state: quinn_udp::UdpSocketState,
     local: SocketAddr,
     #[cfg(feature = "test-hooks")]
@@ -150,8 +186,11 @@ impl Socket {
         let _ = s.set_send_buffer_size(SOCKET_BUFFER);
         std.set_nonblocking(true)?;
         let state = quinn_udp::UdpSocketState::new((&std).into())?;
+        let local = std.local_addr()?;
+        #[cfg(unix)]
+        let io = register(std, Interest::READABLE)?;
+        #[cfg(not(unix))]
         let io = tokio::net::UdpSocket::from_std(std)?;
-        let local = io.local_addr()?;
         Ok(Arc::new(Self {
             io,
             state,
@@ -200,6 +239,9 @@ impl Socket {
             segment_size,
             src_ip,
         };
+        #[cfg(unix)]
+        return self.state.send(self.io.get_ref().into(), &t);
+        #[cfg(not(unix))]
         self.io.try_io(Interest::WRITABLE, || {
             self.state.send((&self.io).into(), &t)
         })
@@ -207,7 +249,45 @@ impl Socket {
 
     /// Waits until the socket may accept a send again.
     pub(crate) async fn writable(&self) -> io::Result<()> {
+        #[cfg(unix)]
+        {
+            // A duplicate descriptor, registered for writes while we wait
+            // (the reactor takes one registration per descriptor). It
+            // reports at once if the socket is writable already.
+            let w = register(self.io.get_ref().try_clone()?, Interest::WRITABLE)?;
+            w.writable().await?.retain_ready();
+            Ok(())
+        }
+        #[cfg(not(unix))]
         self.io.writable().await
+    }
+
+    /// Runs `recv` once the socket is readable, telling the reactor when
+    /// it found the socket's queue empty.
+    fn poll_receive(
+        &self,
+        cx: &mut Context<'_>,
+        recv: impl FnOnce(quinn_udp::UdpSockRef<'_>) -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        #[cfg(unix)]
+        {
+            let mut guard = std::task::ready!(self.io.poll_read_ready(cx))?;
+            let res = recv(self.io.get_ref().into());
+            match &res {
+                Ok(n) if SHORT_RECEIVE_DRAINS && *n < WINDOWS => guard.clear_ready(),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => guard.clear_ready(),
+                _ => guard.retain_ready(),
+            }
+            Poll::Ready(res)
+        }
+        #[cfg(not(unix))]
+        {
+            std::task::ready!(self.io.poll_recv_ready(cx))?;
+            Poll::Ready(
+                self.io
+                    .try_io(Interest::READABLE, || recv((&self.io).into())),
+            )
+        }
     }
 
     fn poll_recv(
@@ -216,20 +296,19 @@ impl Socket {
         windows: &mut RecvWindows,
     ) -> Poll<io::Result<Vec<Received>>> {
         loop {
-            std::task::ready!(self.io.poll_recv_ready(cx))?;
             let mut metas = [quinn_udp::RecvMeta::default(); WINDOWS];
-            // On the stack: a receive that finds nothing allocates nothing.
-            let mut buffers = windows.windows().iter_mut();
-            let mut iovs: [IoSliceMut<'_>; WINDOWS] = std::array::from_fn(|_| {
-                IoSliceMut::new(buffers.next().map_or(&mut [][..], |b| &mut b[..]))
-            });
-            let res = self.io.try_io(Interest::READABLE, || {
+            let res = std::task::ready!(self.poll_receive(cx, |socket| {
                 #[cfg(feature = "test-hooks")]
                 if SocketFaults::take(&self.faults.refused) {
                     return Err(io::ErrorKind::ConnectionRefused.into());
                 }
-                self.state.recv((&self.io).into(), &mut iovs, &mut metas)
-            });
+                // On the stack: a receive that finds nothing allocates nothing.
+                let mut buffers = windows.windows().iter_mut();
+                let mut iovs: [IoSliceMut<'_>; WINDOWS] = std::array::from_fn(|_| {
+                    IoSliceMut::new(buffers.next().map_or(&mut [][..], |b| &mut b[..]))
+                });
+                self.state.recv(socket, &mut iovs, &mut metas)
+            }));
             #[cfg(feature = "test-hooks")]
             if let Ok(n @ 1..) = res {
                 if SocketFaults::take(&self.faults.truncated) {

@@ -49,7 +49,9 @@
 //! runtime for quinn). Both use the same UDP payload size (quinn's MTU
 //! discovery is off, as ours), the same flow-control windows, initial RTT,
 //! idle timeout, congestion controller (CUBIC; `--reno` for NewReno) with
-//! the same initial window, and sockets with the same buffer sizes.
+//! the same initial window, and sockets with the same buffer sizes
+//! (`--quinn-default-buffers`: quinn's sockets keep the kernel's default
+//! sizes, as a quinn endpoint that sets none has).
 
 use actix_quic::TransportConfig;
 use bytes::Bytes;
@@ -172,6 +174,9 @@ fn parse_args() -> Result<Args, String> {
         match a.as_str() {
             "--size-mib" => args.size_mib = value()?.parse().map_err(|e| format!("{a}: {e}"))?,
             "--reno" => RENO.store(true, std::sync::atomic::Ordering::Relaxed),
+            "--quinn-default-buffers" => {
+                QUINN_DEFAULT_BUFFERS.store(true, std::sync::atomic::Ordering::Relaxed)
+            }
             "--handshakes" => {
                 args.handshakes = value()?.parse().map_err(|e| format!("{a}: {e}"))?
             }
@@ -357,6 +362,10 @@ fn join<T>(h: std::thread::JoinHandle<Result<T, BoxError>>, who: &str) -> Result
 
 /// `--reno`: both stacks use NewReno instead of CUBIC.
 static RENO: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// `--quinn-default-buffers`: quinn's sockets keep the kernel's sizes.
+static QUINN_DEFAULT_BUFFERS: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
 
 /// The settings both stacks get, so they are compared like for like.
 struct Shared {
@@ -827,7 +836,8 @@ fn quinn_transport(mtu: u16) -> Result<quinn::TransportConfig, BoxError> {
     Ok(t)
 }
 
-/// A UDP socket set up as actix-quic sets up its own.
+/// A UDP socket set up as actix-quic sets up its own (unless
+/// `--quinn-default-buffers`).
 fn quinn_socket() -> Result<std::net::UdpSocket, BoxError> {
     let addr: SocketAddr = "127.0.0.1:0".parse()?;
     let s = socket2::Socket::new(
@@ -835,8 +845,10 @@ fn quinn_socket() -> Result<std::net::UdpSocket, BoxError> {
         socket2::Type::DGRAM,
         Some(socket2::Protocol::UDP),
     )?;
-    let _ = s.set_recv_buffer_size(SOCKET_BUFFER);
-    let _ = s.set_send_buffer_size(SOCKET_BUFFER);
+    if !QUINN_DEFAULT_BUFFERS.load(std::sync::atomic::Ordering::Relaxed) {
+        let _ = s.set_recv_buffer_size(SOCKET_BUFFER);
+        let _ = s.set_send_buffer_size(SOCKET_BUFFER);
+    }
     s.bind(&addr.into())?;
     Ok(s.into())
 }
@@ -1268,7 +1280,7 @@ fn main() -> Result<(), BoxError> {
         .init();
     let args = parse_args().map_err(|e| {
         format!(
-            "{e}\nusage: bench [--size-mib N] [--handshakes N] [--requests N] [--idle N] [--reno] [--workers N] [--cost ping-pong|new-stream|bulk]"
+            "{e}\nusage: bench [--size-mib N] [--handshakes N] [--requests N] [--idle N] [--reno] [--quinn-default-buffers] [--workers N] [--cost ping-pong|new-stream|bulk]"
         )
     })?;
     if let Some(n) = args.workers {
@@ -1280,7 +1292,7 @@ fn main() -> Result<(), BoxError> {
     let d = Shared::new(MTUS[0]);
     println!(
         "bulk: {} MiB on one stream at {:?} B UDP payloads; windows: stream {} KiB, connection {} KiB, send {} KiB; \
-         {} handshakes, then {} x {CONCURRENT} at once; {} requests of {MESSAGE} B",
+         {} handshakes, then {} x {CONCURRENT} at once; {} requests of {MESSAGE} B; socket buffers: {}",
         args.size_mib,
         MTUS,
         d.stream_receive_window / 1024,
@@ -1289,6 +1301,11 @@ fn main() -> Result<(), BoxError> {
         args.handshakes,
         rounds(&args),
         args.requests,
+        if QUINN_DEFAULT_BUFFERS.load(std::sync::atomic::Ordering::Relaxed) {
+            "the kernel's defaults for quinn"
+        } else {
+            "the same for both"
+        },
     );
     let tls = tls()?;
     let ours = run_ours(&args, &tls)?;

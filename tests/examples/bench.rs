@@ -43,10 +43,18 @@ fn the_bench_runs_every_figure_for_both_stacks() {
         "20",
         "--idle",
         "3",
+        // The other concurrent-handshake figure: quinn with the
+        // kernel's socket buffers, as it sets none.
+        "--quinn-default-buffers",
     ])
     .stdin(Stdio::null());
     let out = run(cmd);
     assert!(out.status.success(), "{out}");
+    assert!(
+        out.stdout
+            .contains("socket buffers: the kernel's defaults for quinn"),
+        "{out}"
+    );
     let figures = records(&out.stdout, "figure", |_| ("actix_quic", "quinn"));
     for figure in [
         "bulk_1200_mib_per_s",

@@ -27,7 +27,8 @@
 //! - floors: the same work with no QUIC stack, in the same run (see the
 //!   `floor` module): UDP ping-pong on blocking and on tokio sockets
 //!   under the request figures, rustls handshakes in memory under the
-//!   handshake figures, and packets sealed, sent in GSO batches,
+//!   handshake figures (each side's share under its CPU per handshake),
+//!   and packets sealed, sent in GSO batches,
 //!   received in GRO batches and opened under bulk; each with
 //!   floor / quinn, the most any stack could reach against quinn here.
 //!
@@ -839,13 +840,18 @@ fn quinn_transport(mtu: u16) -> Result<quinn::TransportConfig, BoxError> {
 /// A UDP socket set up as actix-quic sets up its own (unless
 /// `--quinn-default-buffers`).
 fn quinn_socket() -> Result<std::net::UdpSocket, BoxError> {
+    socket_with(!QUINN_DEFAULT_BUFFERS.load(std::sync::atomic::Ordering::Relaxed))
+}
+
+/// A UDP socket on 127.0.0.1, with actix-quic's buffer sizes if `sized`.
+fn socket_with(sized: bool) -> Result<std::net::UdpSocket, BoxError> {
     let addr: SocketAddr = "127.0.0.1:0".parse()?;
     let s = socket2::Socket::new(
         socket2::Domain::IPV4,
         socket2::Type::DGRAM,
         Some(socket2::Protocol::UDP),
     )?;
-    if !QUINN_DEFAULT_BUFFERS.load(std::sync::atomic::Ordering::Relaxed) {
+    if sized {
         let _ = s.set_recv_buffer_size(SOCKET_BUFFER);
         let _ = s.set_send_buffer_size(SOCKET_BUFFER);
     }
@@ -1212,6 +1218,7 @@ fn figures(args: &Args, ours: &Outcome, quinn: &Outcome, idle: (f64, f64)) -> Ve
 fn floors_of(name: &str, floors: &floor::Floors) -> Vec<(&'static str, f64)> {
     let rate = |r: &Run| r.rate();
     let p50 = |r: &Run| us(r.percentile(0.5));
+    let tls_each = |d: Duration| us(d) / floors.handshakes.latencies.len() as f64;
     let udp = |f: fn(&Run) -> f64| {
         vec![
             ("UDP, blocking", f(&floors.ping_pong)),
@@ -1229,6 +1236,14 @@ fn floors_of(name: &str, floors: &floor::Floors) -> Vec<(&'static str, f64)> {
     match name {
         "handshakes_per_s" => vec![("TLS in memory", rate(&floors.handshakes))],
         "handshakes_p50_us" => vec![("TLS in memory", p50(&floors.handshakes))],
+        // Each side's TLS work per handshake (a sequential one: the same
+        // work as one of many at once).
+        "handshake_client_cpu_us" | "concurrent_handshake_client_cpu_us" => {
+            vec![("TLS, client", tls_each(floors.handshakes.cpu.client))]
+        }
+        "handshake_server_cpu_us" | "concurrent_handshake_server_cpu_us" => {
+            vec![("TLS, server", tls_each(floors.handshakes.cpu.server))]
+        }
         "requests_new_stream_per_s" | "requests_ping_pong_per_s" => udp(rate),
         "requests_new_stream_p50_us" | "requests_ping_pong_p50_us" => udp(p50),
         _ => Vec::new(),

@@ -14,7 +14,9 @@
 //! - TLS handshakes: rustls's QUIC handshakes (the bench's own configs,
 //!   so the same certificate, key exchange and cipher suite) run in
 //!   memory on one thread, client and server in turn: the TLS work of a
-//!   handshake with no packets, no loss detection and no socket.
+//!   handshake with no packets, no loss detection and no socket. Each
+//!   side's share is timed too (what its connection's calls took): the
+//!   floor of that side's CPU per handshake.
 //! - Sealed bulk: one thread seals full-size 1-RTT packets (payload
 //!   copied in, AEAD sealed in place, header protected) with the keys of
 //!   such a handshake and sends them in GSO batches; another receives
@@ -24,7 +26,7 @@
 //!   `WINDOW` bytes ahead, so the kernel drops nothing). Every plaintext
 //!   byte counts as payload, so the floor errs high.
 
-use super::{named, quinn_socket, BoxError, Cpu, Run, Tls, MESSAGE, MIB};
+use super::{named, socket_with, BoxError, Cpu, Run, Tls, MESSAGE, MIB};
 use rustls::quic::{self, DirectionalKeys, KeyChange, Keys};
 use std::net::UdpSocket;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -185,18 +187,34 @@ struct OneRtt {
 
 /// One rustls QUIC handshake in memory, each side's output fed to the
 /// other until neither has more to say.
-fn handshake(tls: &Tls) -> Result<OneRtt, BoxError> {
+fn handshake(tls: &Tls, spent: &mut Cpu) -> Result<OneRtt, BoxError> {
     let name = "localhost".try_into()?;
+    let t = Instant::now();
     let mut client: quic::Connection =
         quic::ClientConnection::new(tls.client.clone(), quic::Version::V1, name, PARAMS.to_vec())?
             .into();
+    spent.client += t.elapsed();
+    let t = Instant::now();
     let mut server: quic::Connection =
         quic::ServerConnection::new(tls.server.clone(), quic::Version::V1, PARAMS.to_vec())?.into();
+    spent.server += t.elapsed();
     let (mut client_keys, mut server_keys) = (None, None);
     let mut buf = Vec::with_capacity(4096);
     loop {
-        let from_client = pump(&mut client, &mut server, &mut buf, &mut client_keys)?;
-        let from_server = pump(&mut server, &mut client, &mut buf, &mut server_keys)?;
+        let (c, s) = (&mut spent.client, &mut spent.server);
+        let from_client = pump(
+            (&mut client, c),
+            (&mut server, s),
+            &mut buf,
+            &mut client_keys,
+        )?;
+        let (c, s) = (&mut spent.client, &mut spent.server);
+        let from_server = pump(
+            (&mut server, s),
+            (&mut client, c),
+            &mut buf,
+            &mut server_keys,
+        )?;
         if !(from_client || from_server) {
             break;
         }
@@ -215,17 +233,20 @@ fn handshake(tls: &Tls) -> Result<OneRtt, BoxError> {
 }
 
 /// Feeds what `from` has to say to `to`, keeping the 1-RTT keys `from`
-/// made in `one_rtt`; false when it had nothing.
+/// made in `one_rtt`; false when it had nothing. Each side comes with
+/// the time its calls took, added to.
 fn pump(
-    from: &mut quic::Connection,
-    to: &mut quic::Connection,
+    (from, from_spent): (&mut quic::Connection, &mut Duration),
+    (to, to_spent): (&mut quic::Connection, &mut Duration),
     buf: &mut Vec<u8>,
     one_rtt: &mut Option<Keys>,
 ) -> Result<bool, BoxError> {
     let mut said = false;
     loop {
         buf.clear();
+        let t = Instant::now();
         let change = from.write_hs(buf);
+        *from_spent += t.elapsed();
         if buf.is_empty() && change.is_none() {
             return Ok(said);
         }
@@ -234,21 +255,26 @@ fn pump(
             *one_rtt = Some(keys);
         }
         if !buf.is_empty() {
+            let t = Instant::now();
             to.read_hs(buf)?;
+            *to_spent += t.elapsed();
         }
     }
 }
 
+/// `n` in-memory handshakes; the run's CPU is each side's share of them
+/// (one thread, so its time is its CPU).
 fn tls_handshakes(tls: &Tls, n: u32) -> Result<Run, BoxError> {
-    handshake(tls)?;
+    handshake(tls, &mut Cpu::default())?;
     let start = Instant::now();
     let mut latencies = Vec::with_capacity(n as usize);
+    let mut spent = Cpu::default();
     for _ in 0..n {
         let t = Instant::now();
-        handshake(tls)?;
+        handshake(tls, &mut spent)?;
         latencies.push(t.elapsed());
     }
-    Ok(Run::new(start.elapsed(), latencies, Cpu::default()))
+    Ok(Run::new(start.elapsed(), latencies, spent))
 }
 
 /// Plaintext bytes each packet of `mtu` bytes carries.
@@ -259,9 +285,9 @@ fn payload_len(mtu: u16) -> usize {
 /// MiB/s of sealed packets of `mtu` bytes, `total` plaintext bytes or a
 /// little more, from one thread to another.
 fn sealed_bulk(tls: &Tls, mtu: u16, total: u64) -> Result<f64, BoxError> {
-    let keys = handshake(tls)?;
+    let keys = handshake(tls, &mut Cpu::default())?;
     let packets = total.div_ceil(payload_len(mtu) as u64);
-    let receiver = quinn_socket()?;
+    let receiver = socket_with(true)?;
     receiver.set_nonblocking(true)?;
     let to = receiver.local_addr()?;
     let opened = Arc::new(AtomicU64::new(0));
@@ -291,7 +317,7 @@ fn seal_all(
     opened: &AtomicU64,
     stop: &AtomicBool,
 ) -> Result<(), BoxError> {
-    let socket = quinn_socket()?;
+    let socket = socket_with(true)?;
     let state = quinn_udp::UdpSocketState::new((&socket).into())?;
     let mtu = usize::from(mtu);
     let per_batch = (BATCH / mtu).min(state.max_gso_segments()).max(1) as u64;

@@ -83,6 +83,8 @@ fn the_bench_runs_every_figure_for_both_stacks() {
         "bulk_1452_mib_per_s",
         "handshakes_per_s",
         "handshakes_p50_us",
+        "handshake_client_cpu_us",
+        "concurrent_handshake_server_cpu_us",
         "requests_new_stream_per_s",
         "requests_ping_pong_per_s",
         "requests_ping_pong_p50_us",

@@ -3,9 +3,11 @@
 //!
 //! - UDP ping-pong: 32 B datagrams echoed between two threads over
 //!   127.0.0.1, the floor of request/response: with blocking sockets
-//!   (each thread sleeps in `recv`), and with tokio sockets on a
-//!   current-thread runtime per thread (each thread sleeps in
-//!   `epoll_wait`, as both stacks' threads do), and through actors: on
+//!   (each thread sleeps in `recv`), and with sockets on tokio's reactor
+//!   on a current-thread runtime per thread (each thread sleeps in
+//!   `epoll_wait`, as both stacks' threads do; registered for reads
+//!   only, as actix-quic registers its own, see [`ReadOnly`]), and
+//!   through actors: on
 //!   each side a datagram goes from the socket's reader (an endpoint
 //!   actor) to a connection actor (a message), from it to the
 //!   application's task (a waker), and the answer back to the connection
@@ -28,7 +30,7 @@
 
 use super::{named, socket_with, BoxError, Cpu, Run, Tls, MESSAGE, MIB};
 use rustls::quic::{self, DirectionalKeys, KeyChange, Keys};
-use std::net::UdpSocket;
+use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -125,29 +127,62 @@ fn udp_ping_pong(requests: u32) -> Result<Run, BoxError> {
     Ok(run)
 }
 
+/// A UDP socket on tokio's reactor, registered for reads only, as
+/// actix-quic registers its own: a registration for writes too (as
+/// `tokio::net::UdpSocket` makes) wakes the thread each time the kernel
+/// frees a datagram it sent. Sends are plain non-blocking calls.
+struct ReadOnly(tokio::io::unix::AsyncFd<UdpSocket>);
+
+impl ReadOnly {
+    /// Registers `socket` (made non-blocking); inside a tokio runtime.
+    fn new(socket: UdpSocket) -> Result<Self, BoxError> {
+        socket.set_nonblocking(true)?;
+        // SAFETY: a `UdpSocket` owns its descriptor, open and the same
+        // until the socket is dropped, and the `AsyncFd` owns the socket.
+        let fd = unsafe {
+            tokio::io::unix::AsyncFd::register_with_interest(socket, tokio::io::Interest::READABLE)
+        }
+        .map_err(|e| e.into_parts().1)?;
+        Ok(Self(fd))
+    }
+
+    /// The next datagram, waiting for one.
+    async fn recv_from(&self, buf: &mut [u8]) -> std::io::Result<(usize, SocketAddr)> {
+        loop {
+            let mut ready = self.0.readable().await?;
+            if let Ok(got) = ready.try_io(|s| s.get_ref().recv_from(buf)) {
+                return got;
+            }
+        }
+    }
+
+    /// Sends `buf` to `to` without waiting.
+    fn send_to(&self, buf: &[u8], to: SocketAddr) -> std::io::Result<usize> {
+        self.0.get_ref().send_to(buf, to)
+    }
+}
+
 fn tokio_ping_pong(requests: u32) -> Result<Run, BoxError> {
     let server = UdpSocket::bind("127.0.0.1:0")?;
     let client = UdpSocket::bind("127.0.0.1:0")?;
-    client.connect(server.local_addr()?)?;
-    server.set_nonblocking(true)?;
-    client.set_nonblocking(true)?;
+    let to = server.local_addr()?;
     let echo = named("floor-tokio-server", move || -> Result<(), BoxError> {
         super::current_thread()?.block_on(async move {
-            let server = tokio::net::UdpSocket::from_std(server)?;
+            let server = ReadOnly::new(server)?;
             let mut buf = [0u8; MESSAGE];
             for _ in 0..WARMUP + requests {
                 let (n, from) = server.recv_from(&mut buf).await?;
-                server.send_to(&buf[..n], from).await?;
+                server.send_to(&buf[..n], from)?;
             }
             Ok(())
         })
     });
     let run = super::current_thread()?.block_on(async move {
-        let client = &tokio::net::UdpSocket::from_std(client)?;
+        let client = &ReadOnly::new(client)?;
         time_round_trips(requests, move || async move {
             let mut buf = [7u8; MESSAGE];
-            client.send(&buf).await?;
-            tokio::time::timeout(REPLY_LIMIT, client.recv(&mut buf)).await??;
+            client.send_to(&buf, to)?;
+            tokio::time::timeout(REPLY_LIMIT, client.recv_from(&mut buf)).await??;
             Ok(())
         })
         .await
@@ -313,7 +348,7 @@ fn seal_all(
     keys: DirectionalKeys,
     mtu: u16,
     packets: u64,
-    to: std::net::SocketAddr,
+    to: SocketAddr,
     opened: &AtomicU64,
     stop: &AtomicBool,
 ) -> Result<(), BoxError> {
@@ -546,7 +581,7 @@ mod hops {
     /// One side's actors on `socket`, talking to `peer`.
     fn side(socket: std::net::UdpSocket, peer: SocketAddr) -> Result<App, BoxError> {
         let sender = socket.try_clone()?;
-        let socket = Rc::new(tokio::net::UdpSocket::from_std(socket)?);
+        let socket = Rc::new(super::ReadOnly::new(socket)?);
         let (inbox, outbox) = (Rc::new(Pipe::default()), Rc::new(Pipe::default()));
         let conn = ConnectionActor {
             socket: sender,

@@ -19,6 +19,7 @@ use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -27,8 +28,10 @@ use std::time::Duration;
 /// closes with code 0 and an empty reason.
 #[derive(Clone)]
 pub struct Connection {
-    /// The actor, the shared snapshot and the token keeping it open.
-    parts: ConnectionParts,
+    /// The actor, the shared snapshot and the token keeping it open,
+    /// shared by every clone and stream handle: cloning an actor address
+    /// allocates, and a stream's handles each hold a `Connection`.
+    parts: Arc<ConnectionParts>,
 }
 
 /// A connection actor stopped before a handle could be made.
@@ -50,7 +53,9 @@ impl Connection {
 
     /// A handle from parts the actor handed out.
     pub(crate) fn from_parts(parts: ConnectionParts) -> Self {
-        Self { parts }
+        Self {
+            parts: Arc::new(parts),
+        }
     }
 
     /// The connection actor's address, for sending `crate::messages` directly.

@@ -29,6 +29,10 @@ impl RangeSet {
 
     /// True when `v` is in the set.
     pub fn contains(&self, v: u64) -> bool {
+        // Past the highest range: the common case of a new packet number.
+        if self.map.last_key_value().is_none_or(|(_, &end)| v >= end) {
+            return false;
+        }
         self.map
             .range(..=v)
             .next_back()
@@ -40,6 +44,18 @@ impl RangeSet {
         let (mut start, mut end) = (range.start, range.end);
         if start >= end {
             return false;
+        }
+        // Touching or overlapping the highest range from its start on (the
+        // next packet number, the next bytes): that range grows in place,
+        // with no successor to absorb.
+        if let Some(mut last) = self.map.last_entry() {
+            if *last.key() <= start && start <= *last.get() {
+                if end <= *last.get() {
+                    return false;
+                }
+                *last.get_mut() = end;
+                return true;
+            }
         }
         // Merge with a predecessor that overlaps or touches.
         if let Some((&s, &e)) = self.map.range(..=start).next_back() {
@@ -138,6 +154,62 @@ mod tests {
         assert_eq!(s.len(), 1);
         s.remove(0..100);
         assert!(s.is_empty());
+    }
+
+    #[test]
+    fn the_highest_range_grows_in_place() {
+        let mut s = RangeSet::new();
+        for pn in 0..100 {
+            assert!(!s.contains(pn));
+            assert!(s.insert(pn..pn + 1));
+            assert!(s.contains(pn));
+        }
+        assert_eq!(s.iter().collect::<Vec<_>>(), vec![0..100]);
+        assert!(!s.insert(50..100), "already there");
+        assert!(s.insert(90..120), "overlapping its end");
+        assert!(s.insert(121..122), "after a gap of one: a range of its own");
+        assert!(s.insert(130..131), "after a gap: a range of its own");
+        assert!(s.insert(124..125), "below the highest: a range of its own");
+        assert!(s.insert(122..124), "merging two");
+        assert_eq!(s.iter().collect::<Vec<_>>(), vec![0..120, 121..125, 130..131]);
+    }
+
+    /// Random inserts and removes against the set of values they mean.
+    #[test]
+    fn matches_a_set_of_values() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |n: u64| {
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            (state >> 33) % n
+        };
+        let mut s = RangeSet::new();
+        let mut model = std::collections::BTreeSet::new();
+        let mut hi = 0;
+        for step in 0..5000u64 {
+            // Mostly in order, as packet numbers arrive (touching the
+            // highest range, or one or two past it), with jumps back.
+            let start = match next(4) {
+                0 => next(hi + 10),
+                1 => hi.saturating_sub(next(8)),
+                _ => hi + next(3),
+            };
+            let end = start + 1 + next(6);
+            hi = hi.max(end);
+            if next(10) == 0 {
+                s.remove(start..end);
+                (start..end).for_each(|v| {
+                    model.remove(&v);
+                });
+            } else {
+                let new = (start..end).any(|v| !model.contains(&v));
+                assert_eq!(s.insert(start..end), new, "insert {start}..{end}");
+                model.extend(start..end);
+            }
+            let v = next(step + 10);
+            assert_eq!(s.contains(v), model.contains(&v), "contains {v}");
+            let values: Vec<u64> = s.iter().flatten().collect();
+            assert!(values.iter().eq(model.iter()), "after step {step}");
+        }
     }
 
     #[test]

@@ -394,9 +394,9 @@ impl EndpointActor {
         // carry the same short header naming that connection (found by a
         // lookup with no side effects); otherwise, and when forwarded,
         // its datagrams are handled one by one.
-        let mut singles: Vec<Received> = Vec::new();
+        let mut singles: VecDeque<Received> = VecDeque::new();
         let mut items = batch.into_iter();
-        while let Some(r) = singles.pop().or_else(|| items.next()) {
+        while let Some(r) = singles.pop_front().or_else(|| items.next()) {
             let addr = r.remote;
             let dcid = if forwarded {
                 None
@@ -413,7 +413,7 @@ impl EndpointActor {
                 match route {
                     Some(h) => DatagramEvent::Route(h),
                     None => {
-                        singles.extend(r.split().collect::<Vec<_>>().into_iter().rev());
+                        singles.extend(r.split());
                         continue;
                     }
                 }

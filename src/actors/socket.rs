@@ -15,21 +15,6 @@ use tokio::io::Interest;
 /// Socket buffer size asked of the kernel (it may grant less).
 const SOCKET_BUFFER: usize = 8 * 1024 * 1024;
 
-/// True where a receive that fills fewer than [`WINDOWS`] windows proves
-/// the socket's queue was empty when it returned, for the sockets we
-/// bind ourselves (unconnected, without `IP_RECVERR`): on Linux,
-/// `recvmmsg` on a non-blocking socket stops early only where the next
-/// datagram's receive fails, which is at `EAGAIN` unless an error is
-/// pending, and such a socket gets no errors (ICMP errors reach only
-/// connected sockets or those asking for them). The next receive would
-/// only say `EAGAIN`, so we skip it and wait for the socket to be
-/// readable again: a datagram that arrives after the receive raises a
-/// newer readiness, which tokio keeps (it clears only the readiness it
-/// handed out). A socket given to `Endpoint::rebind` may be connected,
-/// so it always receives until `EAGAIN`.
-#[cfg(unix)]
-const SHORT_RECEIVE_DRAINS: bool = cfg!(target_os = "linux") && quinn_udp::BATCH_SIZE >= WINDOWS;
-
 /// How long a blocked send waits when it cannot wait for the socket to
 /// become writable.
 #[cfg(unix)]
@@ -116,10 +101,6 @@ pub(crate) struct Socket {
     io: Io,
     state: quinn_udp::UdpSocketState,
     local: SocketAddr,
-    /// A receive short of `WINDOWS` drained the queue (see
-    /// [`SHORT_RECEIVE_DRAINS`]).
-    #[cfg(unix)]
-    drains: bool,
     #[cfg(feature = "test-hooks")]
     faults: Arc<SocketFaults>,
 }
@@ -177,37 +158,21 @@ impl Socket {
         Ok(s.into())
     }
 
-    /// Takes over a socket the application bound (as `Endpoint::rebind`
-    /// does), with large buffers; must run inside a tokio (actix)
-    /// runtime.
+    /// Takes over a bound socket (as `Endpoint::rebind` does), with large
+    /// buffers; must run inside a tokio (actix) runtime.
     pub(crate) fn from_std(std: std::net::UdpSocket) -> io::Result<Arc<Self>> {
-        Self::take_over(
+        Self::from_std_with(
             std,
-            false,
             #[cfg(feature = "test-hooks")]
             Arc::default(),
         )
     }
 
-    /// As [`from_std`](Self::from_std), for a socket made by
-    /// [`bind_std`](Self::bind_std); under the `test-hooks` feature, with
-    /// the faults to inject (which the workers of one endpoint share).
+    /// As [`from_std`](Self::from_std); under the `test-hooks` feature,
+    /// with the faults to inject (which the workers of one endpoint
+    /// share).
     pub(crate) fn from_std_with(
         std: std::net::UdpSocket,
-        #[cfg(feature = "test-hooks")] faults: Arc<SocketFaults>,
-    ) -> io::Result<Arc<Self>> {
-        Self::take_over(
-            std,
-            true,
-            #[cfg(feature = "test-hooks")]
-            faults,
-        )
-    }
-
-    /// Sets `std` up and registers it; `ours`: bound by `bind_std`.
-    fn take_over(
-        std: std::net::UdpSocket,
-        ours: bool,
         #[cfg(feature = "test-hooks")] faults: Arc<SocketFaults>,
     ) -> io::Result<Arc<Self>> {
         let s = socket2::SockRef::from(&std);
@@ -220,14 +185,10 @@ impl Socket {
         let io = register(std, Interest::READABLE)?;
         #[cfg(not(unix))]
         let io = tokio::net::UdpSocket::from_std(std)?;
-        #[cfg(not(unix))]
-        let _ = ours;
         Ok(Arc::new(Self {
             io,
             state,
             local,
-            #[cfg(unix)]
-            drains: ours && SHORT_RECEIVE_DRAINS,
             #[cfg(feature = "test-hooks")]
             faults,
         }))
@@ -301,7 +262,7 @@ impl Socket {
     }
 
     /// Runs `recv` once the socket is readable, telling the reactor when
-    /// it found the socket's queue empty.
+    /// it found the socket's queue empty (`EAGAIN`).
     fn poll_receive(
         &self,
         cx: &mut Context<'_>,
@@ -312,7 +273,6 @@ impl Socket {
             let mut guard = std::task::ready!(self.io.poll_read_ready(cx))?;
             let res = recv(self.io.get_ref().into());
             match &res {
-                Ok(n) if self.drains && *n < WINDOWS => guard.clear_ready(),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => guard.clear_ready(),
                 _ => guard.retain_ready(),
             }

@@ -32,12 +32,14 @@
 //!   received in GRO batches and opened under bulk; each with
 //!   floor / quinn, the most any stack could reach against quinn here.
 //!
-//! - `--cost ping-pong|new-stream|bulk`: instead of the above, actix-quic
+//! - `--cost ping-pong|new-stream|bulk|idle`: instead of the above, actix-quic
 //!   alone runs `--requests` requests of one mode (or uploads
 //!   `--size-mib` MiB) and prints the datagrams per request (or MiB); run
 //!   it under `valgrind --tool=callgrind` (instructions) or `heaptrack`
 //!   (allocations) and divide by the count, figures that do not move
-//!   with the machine's load.
+//!   with the machine's load. `--cost idle` opens `--idle` connections
+//!   and exits with them alive: under `heaptrack`, the bytes "leaked"
+//!   are the idle connections' heap, by allocation site.
 //! - `--workers N`: instead of the above, actix-quic's server with 1 and
 //!   with N workers in the same run (`EndpointConfig::workers`): 64
 //!   concurrent handshakes and 8 concurrent bulk uploads (`--size-mib`
@@ -90,9 +92,13 @@ struct Args {
     workers: Option<usize>,
     /// `--cost MODE`: only actix-quic's requests of one mode.
     cost: Option<Cost>,
+    /// `--cost idle`: only actix-quic's `--idle` connections, opened and
+    /// left idle; the process then exits with them alive, so `heaptrack`
+    /// reports each live byte where it was allocated (as "leaked").
+    idle_cost: bool,
 }
 
-/// `--cost ping-pong|new-stream|bulk`: actix-quic alone runs
+/// `--cost ping-pong|new-stream|bulk|idle`: actix-quic alone runs
 /// `--requests` requests of one mode (or, for `bulk`, uploads
 /// `--size-mib` MiB on one stream at 1452 B payloads) and prints the
 /// datagrams each request (or MiB) took, for a counter of the whole
@@ -168,6 +174,7 @@ fn parse_args() -> Result<Args, String> {
         idle: 200,
         workers: None,
         cost: None,
+        idle_cost: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -189,9 +196,13 @@ fn parse_args() -> Result<Args, String> {
                     "ping-pong" => Cost::PingPong,
                     "new-stream" => Cost::NewStream,
                     "bulk" => Cost::Bulk,
+                    "idle" => {
+                        args.idle_cost = true;
+                        continue;
+                    }
                     other => {
                         return Err(format!(
-                            "--cost: ping-pong, new-stream or bulk, not {other}"
+                            "--cost: ping-pong, new-stream, bulk or idle, not {other}"
                         ))
                     }
                 })
@@ -986,7 +997,9 @@ fn run_quinn(args: &Args, tls: &Tls) -> Result<Outcome, BoxError> {
 const SETTLE: Duration = Duration::from_millis(500);
 
 /// Heap bytes per idle connection (both ends) for actix-quic.
-fn idle_ours(args: &Args, tls: &Tls) -> Result<f64, BoxError> {
+/// With `exit`, the process exits once the figure is printed, with the
+/// connections alive (`--cost idle`).
+fn idle_ours(args: &Args, tls: &Tls, exit: bool) -> Result<f64, BoxError> {
     let args = *args;
     let tls = tls.clone();
     named("ours-idle", move || {
@@ -1021,6 +1034,14 @@ fn idle_ours(args: &Args, tls: &Tls) -> Result<f64, BoxError> {
             tokio::time::sleep(SETTLE).await;
             let per = live() as f64 / args.idle as f64;
             COUNTING.store(false, std::sync::atomic::Ordering::Relaxed);
+            if exit {
+                println!(
+                    "{} idle connections: {:.2} KiB of heap each, both ends",
+                    args.idle,
+                    per / 1024.0
+                );
+                std::process::exit(0);
+            }
             drop((kept, warm));
             Ok::<_, BoxError>(per)
         })
@@ -1224,6 +1245,8 @@ fn floors_of(name: &str, floors: &floor::Floors) -> Vec<(&'static str, f64)> {
             ("UDP, blocking", f(&floors.ping_pong)),
             ("UDP, tokio", f(&floors.async_ping_pong)),
             ("UDP, actors", f(&floors.actor_ping_pong)),
+            ("sealed, tokio", f(&floors.sealed_async_ping_pong)),
+            ("sealed, actors", f(&floors.sealed_actor_ping_pong)),
         ]
     };
     if let Some(&(_, r)) = floors
@@ -1295,11 +1318,15 @@ fn main() -> Result<(), BoxError> {
         .init();
     let args = parse_args().map_err(|e| {
         format!(
-            "{e}\nusage: bench [--size-mib N] [--handshakes N] [--requests N] [--idle N] [--reno] [--quinn-default-buffers] [--workers N] [--cost ping-pong|new-stream|bulk]"
+            "{e}\nusage: bench [--size-mib N] [--handshakes N] [--requests N] [--idle N] [--reno] [--quinn-default-buffers] [--workers N] [--cost ping-pong|new-stream|bulk|idle]"
         )
     })?;
     if let Some(n) = args.workers {
         return workers::compare(&args, &tls()?, n);
+    }
+    if args.idle_cost {
+        idle_ours(&args, &tls()?, true)?;
+        return Err("the idle run did not exit".into());
     }
     if let Some(mode) = args.cost {
         return cost(&args, &tls()?, mode);
@@ -1333,7 +1360,7 @@ fn main() -> Result<(), BoxError> {
             );
         }
     }
-    let idle = (idle_ours(&args, &tls)?, idle_quinn(&args, &tls)?);
+    let idle = (idle_ours(&args, &tls, false)?, idle_quinn(&args, &tls)?);
     let floors = floor::measure(&tls, args.requests, args.handshakes, args.size_mib, &MTUS)?;
     let figures = figures(&args, &ours, &quinn, idle);
     println!(

@@ -13,6 +13,11 @@
 //!   application's task (a waker), and the answer back to the connection
 //!   actor (a message), which sends it. These are the hand-overs
 //!   actix-quic's design makes per request, with no QUIC work at all.
+//!   The tokio and actor ping-pongs run again with each datagram sent as
+//!   a sealed 1-RTT packet (short header, AEAD sealed in place, header
+//!   protected; opened the same way on arrival, by the connection actor
+//!   in the actor version): the least packet work any QUIC stack does
+//!   per datagram, with no frames, ACKs or timers.
 //! - TLS handshakes: rustls's QUIC handshakes (the bench's own configs,
 //!   so the same certificate, key exchange and cipher suite) run in
 //!   memory on one thread, client and server in turn: the TLS work of a
@@ -62,6 +67,10 @@ pub struct Floors {
     pub async_ping_pong: Run,
     /// UDP ping-pong through an actor per connection.
     pub actor_ping_pong: Run,
+    /// UDP ping-pong on tokio sockets, each datagram a sealed packet.
+    pub sealed_async_ping_pong: Run,
+    /// UDP ping-pong through actors, each datagram a sealed packet.
+    pub sealed_actor_ping_pong: Run,
     /// rustls QUIC handshakes in memory.
     pub handshakes: Run,
     /// Sealed bulk, MiB/s at each UDP payload size.
@@ -78,8 +87,11 @@ pub fn measure(
     mtus: &[u16],
 ) -> Result<Floors, BoxError> {
     let ping_pong = udp_ping_pong(requests)?;
-    let async_ping_pong = tokio_ping_pong(requests)?;
-    let actor_ping_pong = hops::ping_pong(requests)?;
+    let async_ping_pong = tokio_ping_pong(requests, None)?;
+    let actor_ping_pong = hops::ping_pong(requests, None)?;
+    let keys = || handshake(tls, &mut Cpu::default());
+    let sealed_async_ping_pong = tokio_ping_pong(requests, Some(keys()?))?;
+    let sealed_actor_ping_pong = hops::ping_pong(requests, Some(keys()?))?;
     let handshakes = tls_handshakes(tls, handshakes)?;
     let mut bulk = Vec::new();
     for &mtu in mtus {
@@ -89,6 +101,8 @@ pub fn measure(
         ping_pong,
         async_ping_pong,
         actor_ping_pong,
+        sealed_async_ping_pong,
+        sealed_actor_ping_pong,
         handshakes,
         bulk,
     })
@@ -162,27 +176,88 @@ impl ReadOnly {
     }
 }
 
-fn tokio_ping_pong(requests: u32) -> Result<Run, BoxError> {
+/// The largest datagram a ping-pong floor receives.
+const DATAGRAM: usize = 2048;
+
+/// Packet protection for one end of a sealed ping-pong floor: a message
+/// goes out as a 1-RTT packet with the next packet number, and comes in
+/// opened in place.
+struct Sealer {
+    /// This end's keys: `local` seals, `remote` opens.
+    keys: Keys,
+    next_pn: std::cell::Cell<u64>,
+}
+
+impl Sealer {
+    fn new(keys: Keys) -> Self {
+        Self {
+            keys,
+            next_pn: std::cell::Cell::new(0),
+        }
+    }
+}
+
+/// The datagram for `message`: itself, or with `sealer` a packet sealed
+/// into `out`.
+fn outgoing<'a>(
+    sealer: Option<&Sealer>,
+    message: &'a [u8],
+    out: &'a mut [u8; DATAGRAM],
+) -> Result<&'a [u8], BoxError> {
+    let Some(sealer) = sealer else {
+        return Ok(message);
+    };
+    let len = HEADER + message.len() + TAG;
+    let pn = sealer.next_pn.get();
+    sealer.next_pn.set(pn + 1);
+    seal(&sealer.keys.local, pn, &mut out[..len], message)?;
+    Ok(&out[..len])
+}
+
+/// The message in datagram `d`: itself, or with `sealer` the packet's
+/// payload, opened in place.
+fn incoming<'a>(sealer: Option<&Sealer>, d: &'a mut [u8]) -> Result<&'a [u8], BoxError> {
+    let Some(sealer) = sealer else {
+        return Ok(d);
+    };
+    open(&sealer.keys.remote, d)?;
+    let end = d.len() - TAG;
+    Ok(&d[HEADER..end])
+}
+
+/// Ping-pong between two current-thread runtimes; with `keys`, every
+/// datagram is a sealed packet.
+fn tokio_ping_pong(requests: u32, keys: Option<OneRtt>) -> Result<Run, BoxError> {
     let server = UdpSocket::bind("127.0.0.1:0")?;
     let client = UdpSocket::bind("127.0.0.1:0")?;
     let to = server.local_addr()?;
+    let (client_sealer, server_sealer) = match keys {
+        Some(k) => (Some(Sealer::new(k.client)), Some(Sealer::new(k.server))),
+        None => (None, None),
+    };
     let echo = named("floor-tokio-server", move || -> Result<(), BoxError> {
         super::current_thread()?.block_on(async move {
             let server = ReadOnly::new(server)?;
-            let mut buf = [0u8; MESSAGE];
+            let sealer = server_sealer.as_ref();
+            let (mut buf, mut out) = ([0u8; DATAGRAM], [0u8; DATAGRAM]);
             for _ in 0..WARMUP + requests {
                 let (n, from) = server.recv_from(&mut buf).await?;
-                server.send_to(&buf[..n], from)?;
+                let message = incoming(sealer, &mut buf[..n])?;
+                server.send_to(outgoing(sealer, message, &mut out)?, from)?;
             }
             Ok(())
         })
     });
     let run = super::current_thread()?.block_on(async move {
         let client = &ReadOnly::new(client)?;
+        let sealer = client_sealer.as_ref();
         time_round_trips(requests, move || async move {
-            let mut buf = [7u8; MESSAGE];
-            client.send_to(&buf, to)?;
-            tokio::time::timeout(REPLY_LIMIT, client.recv_from(&mut buf)).await??;
+            let (mut buf, mut out) = ([0u8; DATAGRAM], [0u8; DATAGRAM]);
+            client.send_to(outgoing(sealer, &[7u8; MESSAGE], &mut out)?, to)?;
+            let (n, _) = tokio::time::timeout(REPLY_LIMIT, client.recv_from(&mut buf)).await??;
+            if incoming(sealer, &mut buf[..n])?.len() != MESSAGE {
+                return Err("a short answer".into());
+            }
             Ok(())
         })
         .await
@@ -214,10 +289,10 @@ where
 
 /// The 1-RTT keys of both ends after a handshake.
 struct OneRtt {
-    /// The client's sealing keys.
-    client: DirectionalKeys,
-    /// The server's opening keys for the client's packets.
-    server: DirectionalKeys,
+    /// The client's keys.
+    client: Keys,
+    /// The server's keys.
+    server: Keys,
 }
 
 /// One rustls QUIC handshake in memory, each side's output fed to the
@@ -262,8 +337,8 @@ fn handshake(tls: &Tls, spent: &mut Cpu) -> Result<OneRtt, BoxError> {
         server_keys.ok_or("the server made no 1-RTT keys")?,
     );
     Ok(OneRtt {
-        client: client_keys.local,
-        server: server_keys.remote,
+        client: client_keys,
+        server: server_keys,
     })
 }
 
@@ -330,12 +405,12 @@ fn sealed_bulk(tls: &Tls, mtu: u16, total: u64) -> Result<f64, BoxError> {
     let stop = Arc::new(AtomicBool::new(false));
     let (o, s) = (opened.clone(), stop.clone());
     let rx = named("floor-open", move || {
-        let end = open_all(receiver, keys.server, packets, &o);
+        let end = open_all(receiver, keys.server.remote, packets, &o);
         s.store(true, Ordering::Relaxed);
         end
     });
     let start = Instant::now();
-    let sent = seal_all(keys.client, mtu, packets, to, &opened, &stop);
+    let sent = seal_all(keys.client.local, mtu, packets, to, &opened, &stop);
     let end = super::join(rx, "bulk receiver")?;
     sent?;
     let bytes = packets * payload_len(mtu) as u64;
@@ -471,7 +546,10 @@ fn open(keys: &DirectionalKeys, d: &mut [u8]) -> Result<(), BoxError> {
 
 /// UDP ping-pong through the actors and tasks of one connection per side.
 mod hops {
-    use super::{named, time_round_trips, BoxError, Run, MESSAGE, REPLY_LIMIT, WARMUP};
+    use super::{
+        incoming, named, outgoing, time_round_trips, BoxError, OneRtt, Run, Sealer, DATAGRAM,
+        MESSAGE, REPLY_LIMIT, WARMUP,
+    };
     use actix::prelude::*;
     use std::cell::RefCell;
     use std::collections::VecDeque;
@@ -538,6 +616,9 @@ mod hops {
         peer: SocketAddr,
         inbox: Rc<Pipe>,
         outbox: Rc<Pipe>,
+        /// With packet protection: seals what it sends, opens what
+        /// arrives.
+        sealer: Option<Sealer>,
     }
 
     impl Actor for ConnectionActor {
@@ -548,15 +629,27 @@ mod hops {
         type Result = ();
         fn handle(&mut self, msg: Arrived, _: &mut Context<Self>) {
             self.peer = msg.1;
-            self.inbox.push(msg.0);
+            let mut d = msg.0;
+            if self.sealer.is_some() {
+                // A packet that does not open is dropped: the round trip
+                // then times out and the run fails.
+                match incoming(self.sealer.as_ref(), &mut d) {
+                    Ok(message) => d = message.to_vec(),
+                    Err(_) => return,
+                }
+            }
+            self.inbox.push(d);
         }
     }
 
     impl Handler<Flush> for ConnectionActor {
         type Result = ();
         fn handle(&mut self, _: Flush, _: &mut Context<Self>) {
+            let mut out = [0u8; DATAGRAM];
             while let Some(d) = self.outbox.queue.borrow_mut().pop_front() {
-                let _ = self.socket.send_to(&d, self.peer);
+                if let Ok(d) = outgoing(self.sealer.as_ref(), &d, &mut out) {
+                    let _ = self.socket.send_to(d, self.peer);
+                }
             }
         }
     }
@@ -578,8 +671,13 @@ mod hops {
         }
     }
 
-    /// One side's actors on `socket`, talking to `peer`.
-    fn side(socket: std::net::UdpSocket, peer: SocketAddr) -> Result<App, BoxError> {
+    /// One side's actors on `socket`, talking to `peer`, sealing with
+    /// `sealer` if given.
+    fn side(
+        socket: std::net::UdpSocket,
+        peer: SocketAddr,
+        sealer: Option<Sealer>,
+    ) -> Result<App, BoxError> {
         let sender = socket.try_clone()?;
         let socket = Rc::new(super::ReadOnly::new(socket)?);
         let (inbox, outbox) = (Rc::new(Pipe::default()), Rc::new(Pipe::default()));
@@ -588,6 +686,7 @@ mod hops {
             peer,
             inbox: inbox.clone(),
             outbox: outbox.clone(),
+            sealer,
         }
         .start();
         let datagrams = futures::stream::unfold(socket, |s| async move {
@@ -607,7 +706,13 @@ mod hops {
         })
     }
 
-    pub(super) fn ping_pong(requests: u32) -> Result<Run, BoxError> {
+    /// Ping-pong through the actors; with `keys`, every datagram is a
+    /// sealed packet.
+    pub(super) fn ping_pong(requests: u32, keys: Option<OneRtt>) -> Result<Run, BoxError> {
+        let (client_sealer, server_sealer) = match keys {
+            Some(k) => (Some(Sealer::new(k.client)), Some(Sealer::new(k.server))),
+            None => (None, None),
+        };
         let server = std::net::UdpSocket::bind("127.0.0.1:0")?;
         let client = std::net::UdpSocket::bind("127.0.0.1:0")?;
         let (server_addr, client_addr) = (server.local_addr()?, client.local_addr()?);
@@ -616,7 +721,7 @@ mod hops {
         let echo = named("floor-actix-server", move || -> Result<(), BoxError> {
             let system = actix::System::new();
             system.block_on(async move {
-                let app = side(server, client_addr)?;
+                let app = side(server, client_addr, server_sealer)?;
                 actix::spawn(async move {
                     for _ in 0..WARMUP + requests {
                         app.send(app.inbox.next().await);
@@ -629,7 +734,7 @@ mod hops {
             Ok(())
         });
         let run = actix::System::new().block_on(async move {
-            let app = &side(client, server_addr)?;
+            let app = &side(client, server_addr, client_sealer)?;
             time_round_trips(requests, move || async move {
                 app.send(vec![7u8; MESSAGE]);
                 tokio::time::timeout(REPLY_LIMIT, app.inbox.next()).await?;

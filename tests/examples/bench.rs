@@ -94,6 +94,13 @@ fn the_bench_runs_every_figure_for_both_stacks() {
             "no floor of {floor}: {out}"
         );
     }
+    // The request floors include sealed packets, through actors too.
+    assert!(
+        out.stdout.lines().any(|l| l.starts_with(
+            "{\"floor\":\"requests_ping_pong_per_s\",\"of\":\"sealed, actors\""
+        )),
+        "{out}"
+    );
 }
 
 /// `--workers 2`: the server with 1 and with 2 workers, every figure
@@ -173,4 +180,15 @@ fn the_bench_runs_a_bulk_upload_alone_for_counters() {
     assert_eq!(per[0], 8.0, "{out}");
     assert!((730.0..800.0).contains(&per[1]), "{out}");
     assert!((0.5..200.0).contains(&per[2]), "{out}");
+}
+
+/// `--cost idle`: our idle connections alone; the process exits with
+/// them alive (for heaptrack), after printing the heap each holds.
+#[test]
+fn the_bench_leaves_idle_connections_alive_for_heaptrack() {
+    let (out, per) = cost(&["idle", "--idle", "4"]);
+    // "4 idle connections: K KiB of heap each, both ends"
+    assert_eq!(per.len(), 2, "{out}");
+    assert_eq!(per[0], 4.0, "{out}");
+    assert!((4.0..200.0).contains(&per[1]), "{out}");
 }

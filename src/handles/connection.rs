@@ -323,7 +323,11 @@ impl Connection {
 
     /// The peer's certificate chain, as `Vec<CertificateDer>` in a `Box<dyn Any>`.
     pub fn peer_identity(&self) -> Option<Box<dyn std::any::Any>> {
-        self.snapshot(|s| s.peer_certificates.clone())
+        self.parts
+            .shared
+            .tls
+            .get()?
+            .peer_certificates()
             .map(|c| Box::new(c) as Box<dyn std::any::Any>)
     }
 

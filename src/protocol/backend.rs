@@ -20,3 +20,30 @@ pub(crate) fn default_provider() -> rustls::crypto::CryptoProvider {
     #[cfg(all(feature = "ring", not(feature = "aws-lc-rs")))]
     return rustls::crypto::ring::default_provider();
 }
+
+/// A rustls client and server configuration on `provider` for unit
+/// tests: TLS 1.3, a fresh self-signed certificate for "localhost" that
+/// the client trusts, no ALPN.
+#[cfg(test)]
+pub(crate) fn test_tls(
+    provider: std::sync::Arc<rustls::crypto::CryptoProvider>,
+) -> (rustls::ClientConfig, rustls::ServerConfig) {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(rustls::pki_types::PrivatePkcs8KeyDer::from(
+        cert.key_pair.serialize_der(),
+    ));
+    let server = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.cert.der().clone()], key)
+        .unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert.cert.der().clone()).unwrap();
+    let client = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    (client, server)
+}

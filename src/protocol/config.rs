@@ -377,6 +377,11 @@ impl ServerConfig {
             0 | u32::MAX => {}
             n => return Err(ConfigError::MaxEarlyDataSize(n)),
         }
+        // The key log also keeps each connection's exporter secret, so the
+        // connection can drop its TLS session after the handshake.
+        let mut crypto = (*crypto).clone();
+        crypto.key_log = super::exporter::capture_in(&crypto.key_log);
+        let crypto = Arc::new(crypto);
         Ok(Self {
             crypto,
             transport: Arc::new(TransportConfig::default()),
@@ -542,8 +547,11 @@ impl ClientConfig {
     /// cipher suite in its provider.
     pub fn new(crypto: Arc<rustls::ClientConfig>) -> Result<Self, ConfigError> {
         check_provider(crypto.crypto_provider())?;
+        // As a server's (see `ServerConfig::with_crypto`).
+        let mut crypto = (*crypto).clone();
+        crypto.key_log = super::exporter::capture_in(&crypto.key_log);
         Ok(Self {
-            crypto,
+            crypto: Arc::new(crypto),
             transport: Arc::new(TransportConfig::default()),
             token_store: Some(Arc::new(TokenStore::default())),
             version: packet::VERSION_1,

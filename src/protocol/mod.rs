@@ -51,6 +51,7 @@ mod connection;
 mod ecn;
 mod endpoint;
 mod error;
+mod exporter;
 mod incoming;
 mod quic_lb;
 mod rtt;

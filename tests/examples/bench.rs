@@ -96,9 +96,10 @@ fn the_bench_runs_every_figure_for_both_stacks() {
     }
     // The request floors include sealed packets, through actors too.
     assert!(
-        out.stdout.lines().any(|l| l.starts_with(
-            "{\"floor\":\"requests_ping_pong_per_s\",\"of\":\"sealed, actors\""
-        )),
+        out.stdout
+            .lines()
+            .any(|l| l
+                .starts_with("{\"floor\":\"requests_ping_pong_per_s\",\"of\":\"sealed, actors\"")),
         "{out}"
     );
 }

@@ -543,3 +543,20 @@ fn random_frames_in_valid_packets_never_panic() {
         );
     }
 }
+
+#[test]
+fn crypto_data_after_the_handshake_is_an_unexpected_message() {
+    // A KeyUpdate (RFC 9001 §6: never in QUIC); the server's TLS session
+    // is gone by now, so the core refuses it as rustls would have.
+    let mut p = connected();
+    assert!(p.server().tls_session_retired());
+    send_raw(
+        &mut p,
+        Direction::ToServer,
+        &[Frame::Crypto {
+            offset: 0,
+            data: Bytes::from_static(&[24, 0, 0, 1, 0]),
+        }],
+    );
+    expect_server_error(p, Code::crypto(10));
+}

@@ -75,3 +75,71 @@ fn close_reaches_peer_verbatim() {
             && p.server.as_ref().unwrap().is_drained())
     );
 }
+
+/// Exports `label` on both sides; they must agree.
+fn exports_agree(p: &mut Pair, label: &[u8], len: usize) -> Vec<u8> {
+    let (mut c, mut s) = (vec![0u8; len], vec![1u8; len]);
+    p.client
+        .export_keying_material(&mut c, label, b"context")
+        .unwrap();
+    p.server()
+        .export_keying_material(&mut s, label, b"context")
+        .unwrap();
+    assert_eq!(c, s, "{label:?}");
+    c
+}
+
+#[test]
+fn tls_sessions_retire_after_the_handshake_and_still_export() {
+    let mut p = pair();
+    assert!(p.handshake());
+    // The server's session goes as it completes, with its tickets
+    // written; the client's once HANDSHAKE_DONE and a ticket arrived.
+    assert!(p.server().tls_session_retired());
+    assert!(p.run_until(Duration::from_secs(5), |p| p.client.tls_session_retired()));
+    // The exporter is the session's: both sides agree at any length,
+    // with any label (rustls still exports on neither).
+    for (label, len) in [(&b"EXPERIMENTAL a"[..], 32), (&[7u8; 300][..], 100)] {
+        exports_agree(&mut p, label, len);
+    }
+    let mut none = [0u8; 0];
+    assert!(p
+        .client
+        .export_keying_material(&mut none, b"x", b"")
+        .is_err());
+    // Nothing else changed: the connection carries data.
+    let id = p.client.open(Dir::Bi).unwrap();
+    let mut data = Bytes::from_static(b"after");
+    assert_eq!(p.client.write(id, &mut data).unwrap(), 5);
+    p.client.finish(id).unwrap();
+    let mut got = Vec::new();
+    assert!(p.run_until(Duration::from_secs(5), |p| {
+        let s = p.server();
+        s.accept(Dir::Bi);
+        while let Ok(Some(b)) = s.read(id, 1024) {
+            got.extend_from_slice(&b);
+        }
+        got == b"after"
+    }));
+    assert!(p.client.peer_certificates().is_some());
+}
+
+#[test]
+fn a_client_without_tickets_keeps_its_tls_session() {
+    let (client, server_crypto) = {
+        let (server, cert) = crate::common::server_crypto(&[b"test"]);
+        let client = crate::common::client_crypto(&cert, &[b"test"]);
+        let mut server = server;
+        server.send_tls13_tickets = 0;
+        (client, server)
+    };
+    let c = actix_quic::protocol::ClientConfig::new(std::sync::Arc::new(client)).unwrap();
+    let s = actix_quic::protocol::ServerConfig::with_crypto(std::sync::Arc::new(server_crypto))
+        .unwrap();
+    let mut p = Pair::new(c, s, "localhost", Link::default());
+    assert!(p.handshake_and_settle());
+    // It may still get one; the server's session is gone all the same.
+    assert!(!p.client.tls_session_retired());
+    assert!(p.server().tls_session_retired());
+    exports_agree(&mut p, b"EXPERIMENTAL b", 48);
+}

@@ -38,7 +38,6 @@ pub(crate) struct Snapshot {
     /// Negotiated handshake data.
     pub(crate) handshake_data: Option<HandshakeData>,
     /// The peer's certificates.
-    pub(crate) peer_certificates: Option<Vec<rustls::pki_types::CertificateDer<'static>>>,
     /// The handshake completed: what it agreed is final.
     handshake_complete: bool,
     /// Largest datagram we may send.
@@ -60,7 +59,6 @@ impl Snapshot {
             stats: conn.stats(),
             congestion: conn.congestion_state(),
             handshake_data: conn.handshake_data(),
-            peer_certificates: conn.peer_certificates(),
             handshake_complete: conn.is_handshake_complete(),
             max_datagram_size: conn.max_datagram_size(),
             datagram_limit: conn.datagram_limit(),
@@ -85,7 +83,6 @@ impl Snapshot {
                 phase: crate::protocol::CongestionPhase::SlowStart,
             },
             handshake_data: None,
-            peer_certificates: None,
             handshake_complete: false,
             max_datagram_size: None,
             datagram_limit: Err(SendDatagramError::Disabled),
@@ -110,7 +107,6 @@ impl Snapshot {
         self.congestion = conn.congestion_state();
         if !self.handshake_complete {
             self.handshake_data = conn.handshake_data();
-            self.peer_certificates = conn.peer_certificates();
             self.handshake_complete = conn.is_handshake_complete();
         }
         self.max_datagram_size = conn.max_datagram_size();

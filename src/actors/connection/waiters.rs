@@ -496,25 +496,9 @@ pub(super) mod tests {
     /// A connected pair; the server's streams get `window` bytes of
     /// credit each.
     pub(in crate::actors::connection) fn pair(window: u64) -> Pair {
-        let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(
-            rustls::pki_types::PrivatePkcs8KeyDer::from(cert.key_pair.serialize_der()),
-        );
         let provider = Arc::new(crate::protocol::backend::default_provider());
-        let mut server = rustls::ServerConfig::builder_with_provider(provider.clone())
-            .with_protocol_versions(&[&rustls::version::TLS13])
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(vec![cert.cert.der().clone()], key)
-            .unwrap();
+        let (mut client, mut server) = crate::protocol::backend::test_tls(provider);
         server.alpn_protocols = vec![b"w".to_vec()];
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add(cert.cert.der().clone()).unwrap();
-        let mut client = rustls::ClientConfig::builder_with_provider(provider)
-            .with_protocol_versions(&[&rustls::version::TLS13])
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
         client.alpn_protocols = vec![b"w".to_vec()];
         let mut server = ServerConfig::with_crypto(Arc::new(server)).unwrap();
         server.transport = Arc::new({

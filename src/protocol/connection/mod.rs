@@ -306,7 +306,7 @@ impl Connection {
         let mut conn = Self {
             version,
             side,
-            tls: TlsSession::new(tls),
+            tls: TlsSession::new(tls, side),
             spaces,
             one_rtt: None,
             state: State::Handshake,
@@ -578,16 +578,20 @@ impl Connection {
 
     /// The peer's certificate chain, once known.
     pub fn peer_certificates(&self) -> Option<Vec<rustls::pki_types::CertificateDer<'static>>> {
-        self.tls
-            .lock()
-            .peer_certificates()
-            .map(|c| c.iter().map(|c| c.clone().into_owned()).collect())
+        self.tls.peer_certificates()
     }
 
     /// The TLS session, shared with the connection's handles so they
     /// export keying material without asking the core.
     pub(crate) fn tls_session(&self) -> TlsSession {
         self.tls.clone()
+    }
+
+    /// True once the TLS session was dropped after the handshake, its
+    /// exporter kept (test hook).
+    #[cfg(feature = "test-hooks")]
+    pub fn tls_session_retired(&self) -> bool {
+        self.tls.is_retired()
     }
 
     /// RFC 8446 §7.5 exporter.
@@ -854,7 +858,7 @@ impl Connection {
     fn pump_tls(&mut self) {
         loop {
             let mut out = Vec::new();
-            let change = self.tls.lock().write_hs(&mut out);
+            let change = self.tls.write_hs(&mut out);
             if !out.is_empty() {
                 self.spaces[self.write_level as usize]
                     .crypto_out
@@ -915,7 +919,7 @@ impl Connection {
 
     /// Raises a TLS failure as a CRYPTO_ERROR (RFC 9001 §4.8).
     fn tls_error(&mut self, now: Instant, e: rustls::Error) {
-        let alert = self.tls.lock().alert();
+        let alert = self.tls.alert();
         let code = alert.map_or(TransportErrorCode::PROTOCOL_VIOLATION, |a| {
             TransportErrorCode::crypto(u8::from(a))
         });

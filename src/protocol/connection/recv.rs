@@ -585,6 +585,7 @@ impl Connection {
                     self.start_mtu_discovery(now);
                     self.start_mtu_discovery(now);
                     self.discard_space(SpaceId::Handshake);
+                    self.retire_tls();
                 }
             }
             Frame::Datagram { data } => {
@@ -647,7 +648,7 @@ impl Connection {
             ));
         }
         while let Some(chunk) = self.spaces[space as usize].crypto_in.read(usize::MAX) {
-            let read = self.tls.lock().read_hs(&chunk);
+            let read = self.tls.read_hs(space, &chunk);
             if let Err(e) = read {
                 self.tls_error(now, e);
                 return Ok(());
@@ -661,12 +662,18 @@ impl Connection {
         // A resuming client's TLS session reports the parameters stored with
         // the ticket until EncryptedExtensions replaces them: read the
         // peer's only once ALPN is known or the handshake finished.
-        let raw = {
-            let tls = self.tls.lock();
-            let params_current =
-                !self.side.is_client() || tls.alpn_protocol().is_some() || !tls.is_handshaking();
-            (params_current && !self.params_from_handshake)
-                .then(|| tls.quic_transport_parameters().map(<[u8]>::to_vec))
+        let raw = if self.params_from_handshake {
+            None
+        } else {
+            let client = self.side.is_client();
+            self.tls
+                .with_live(|tls| {
+                    let params_current =
+                        !client || tls.alpn_protocol().is_some() || !tls.is_handshaking();
+                    params_current
+                        .then(|| tls.quic_transport_parameters().map(<[u8]>::to_vec))
+                        .flatten()
+                })
                 .flatten()
         };
         if let Some(raw) = raw {
@@ -683,7 +690,7 @@ impl Connection {
         }
         self.pump_tls();
         self.init_server_0rtt();
-        if !self.handshake_complete && !self.tls.lock().is_handshaking() {
+        if !self.handshake_complete && !self.tls.is_handshaking() {
             self.handshake_complete = true;
             self.state = State::Established;
             self.finish_0rtt();
@@ -700,13 +707,13 @@ impl Connection {
             self.endpoint_events.push_back(EndpointEvent::Established);
             self.events.push_back(Event::Connected);
         }
+        self.retire_tls();
         Ok(())
     }
 
     /// Records what the handshake has agreed so far.
     fn note_handshake_data(&mut self) {
-        let tls = self.tls.lock();
-        let data = HandshakeData {
+        let data = self.tls.with_live(|tls| HandshakeData {
             protocol: tls.alpn_protocol().map(<[u8]>::to_vec),
             server_name: match &*tls {
                 rustls::quic::Connection::Server(s) => s.server_name().map(str::to_string),
@@ -714,9 +721,24 @@ impl Connection {
             },
             cipher_suite: tls.negotiated_cipher_suite().map(|s| s.suite()),
             resumed: tls.handshake_kind() == Some(rustls::HandshakeKind::Resumed),
-        };
-        drop(tls);
-        self.handshake_data = Some(data);
+        });
+        if data.is_some() {
+            self.handshake_data = data;
+        }
+    }
+
+    /// Drops the TLS session once the handshake is confirmed and TLS has
+    /// nothing more to do: a server's tickets are written, a client has
+    /// read one (the server's others come in the same flight; any later
+    /// one is skipped). See [`TlsSession::retire`].
+    fn retire_tls(&mut self) {
+        if !self.handshake_confirmed || (self.side.is_client() && self.tls.tickets_received() == 0)
+        {
+            return;
+        }
+        if self.tls.retire() {
+            tracing::trace!(side = ?self.side, "TLS session retired");
+        }
     }
 
     /// RFC 9000 §7.3: authenticate the connection IDs.

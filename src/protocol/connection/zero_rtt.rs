@@ -39,14 +39,15 @@ impl Connection {
     /// transport parameters (RFC 9000 §7.4.1), so streams and datagrams
     /// can be used at once.
     pub(super) fn init_client_0rtt(&mut self) {
-        let Some(keys) = self.tls.lock().zero_rtt_keys() else {
-            return;
-        };
-        let Some(raw) = self
+        let Some((keys, raw)) = self
             .tls
-            .lock()
-            .quic_transport_parameters()
-            .map(<[u8]>::to_vec)
+            .with_live(|tls| {
+                Some((
+                    tls.zero_rtt_keys()?,
+                    tls.quic_transport_parameters()?.to_vec(),
+                ))
+            })
+            .flatten()
         else {
             return;
         };
@@ -73,8 +74,7 @@ impl Connection {
         if self.side.is_client() || self.zero_rtt != ZeroRttState::None || self.handshake_complete {
             return;
         }
-        let keys = self.tls.lock().zero_rtt_keys();
-        if let Some(keys) = keys {
+        if let Some(keys) = self.tls.with_live(|tls| tls.zero_rtt_keys()).flatten() {
             self.zero_rtt_keys = Some(keys);
             self.zero_rtt = ZeroRttState::Accepted;
             tracing::debug!("accepting 0-RTT");
@@ -95,7 +95,9 @@ impl Connection {
         if self.zero_rtt != ZeroRttState::Offered {
             return;
         }
-        let accepted = matches!(&*self.tls.lock(), rustls::quic::Connection::Client(c) if c.is_early_data_accepted());
+        let accepted = self.tls.with_live(
+            |tls| matches!(tls, rustls::quic::Connection::Client(c) if c.is_early_data_accepted()),
+        ) == Some(true);
         if accepted {
             self.zero_rtt = ZeroRttState::Accepted;
             return;

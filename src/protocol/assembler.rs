@@ -49,6 +49,13 @@ impl Default for Assembler {
 }
 
 impl Assembler {
+    /// Frees the buffer of read chunks when none is waiting.
+    pub(crate) fn compact(&mut self) {
+        if self.ready.is_empty() {
+            self.ready = VecDeque::new();
+        }
+    }
+
     /// The offset up to which data was handed out.
     pub fn read_offset(&self) -> u64 {
         self.read

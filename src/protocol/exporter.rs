@@ -23,27 +23,83 @@ const EXPORTER_SECRET: &str = "EXPORTER_SECRET";
 
 /// Most exporter secrets waiting for their connection. A secret waits
 /// from the moment a side derives it (a server on the ClientHello, a
-/// client on the server's Finished) until its connection completes the
-/// handshake or goes away, so this bounds handshakes in progress; one
-/// beyond it keeps its TLS session (nothing else changes).
-const MOST_WAITING: usize = 1 << 16;
+/// client on the server's Finished) until its connection takes it or
+/// goes away. A secret that nobody takes (a peer that switched randoms
+/// in a second ClientHello and left, an ECH client whose inner random we
+/// do not see) waits until newer ones push it out: when the table is
+/// full, the oldest goes, and its connection, if any, keeps its TLS
+/// session (nothing else changes). About 200 bytes each.
+const MOST_WAITING: usize = 1 << 14;
 
 /// What the table holds for a client random: the secret, or `None` when
 /// two different ones were logged under it (a peer may choose its
-/// random), so that neither handshake can take the other's; and how many
-/// sessions logged it. Both ends of one connection in this process log
-/// the same secret under the same random, and each takes it.
+/// random), so that neither handshake can take the other's; how many
+/// sessions logged it (both ends of one connection in this process log
+/// the same secret under the same random, and each takes it); and when
+/// it came, for eviction.
 struct Entry {
     secret: Option<OkmBlock>,
     sessions: usize,
+    age: u64,
 }
 
-type Waiting = BTreeMap<[u8; 32], Entry>;
+/// Exporter secrets logged and not yet taken, by client random, and the
+/// same randoms by age.
+struct Waiting {
+    entries: BTreeMap<[u8; 32], Entry>,
+    by_age: BTreeMap<u64, [u8; 32]>,
+    next_age: u64,
+}
 
-/// Exporter secrets logged and not yet taken, by client random. One
-/// table for the process: rustls's key log is per configuration and
-/// names a secret only by its client random.
-static WAITING: Mutex<Waiting> = Mutex::new(BTreeMap::new());
+impl Waiting {
+    /// Logs `secret` under `random`.
+    fn log(&mut self, random: [u8; 32], secret: &[u8]) {
+        if let Some(entry) = self.entries.get_mut(&random) {
+            if entry.secret.as_ref().map(OkmBlock::as_ref) != Some(secret) {
+                entry.secret = None;
+            }
+            entry.sessions += 1;
+            return;
+        }
+        if self.entries.len() >= MOST_WAITING {
+            if let Some((_, oldest)) = self.by_age.pop_first() {
+                self.entries.remove(&oldest);
+            }
+        }
+        let age = self.next_age;
+        self.next_age += 1;
+        self.by_age.insert(age, random);
+        self.entries.insert(
+            random,
+            Entry {
+                secret: Some(OkmBlock::new(secret)),
+                sessions: 1,
+                age,
+            },
+        );
+    }
+
+    /// One session fewer waits under `random`; the secret it would take.
+    fn leave(&mut self, random: &[u8; 32]) -> Option<OkmBlock> {
+        let entry = self.entries.get_mut(random)?;
+        let secret = entry.secret.as_ref().map(|s| OkmBlock::new(s.as_ref()));
+        entry.sessions -= 1;
+        if entry.sessions == 0 {
+            let age = entry.age;
+            self.entries.remove(random);
+            self.by_age.remove(&age);
+        }
+        secret
+    }
+}
+
+/// The table. One for the process: rustls's key log is per
+/// configuration and names a secret only by its client random.
+static WAITING: Mutex<Waiting> = Mutex::new(Waiting {
+    entries: BTreeMap::new(),
+    by_age: BTreeMap::new(),
+    next_age: 0,
+});
 
 fn waiting() -> std::sync::MutexGuard<'static, Waiting> {
     // Nothing is left half-written by a panic while the lock was held.
@@ -61,21 +117,7 @@ impl KeyLog for CaptureLog {
     fn log(&self, label: &str, client_random: &[u8], secret: &[u8]) {
         if label == EXPORTER_SECRET {
             if let Ok(random) = <[u8; 32]>::try_from(client_random) {
-                let mut table = waiting();
-                if let Some(entry) = table.get_mut(&random) {
-                    if entry.secret.as_ref().map(OkmBlock::as_ref) != Some(secret) {
-                        entry.secret = None;
-                    }
-                    entry.sessions += 1;
-                } else if table.len() < MOST_WAITING {
-                    table.insert(
-                        random,
-                        Entry {
-                            secret: Some(OkmBlock::new(secret)),
-                            sessions: 1,
-                        },
-                    );
-                }
+                waiting().log(random, secret);
             }
         }
         if self.inner.will_log(label) {
@@ -98,27 +140,13 @@ pub(crate) fn capture_in(key_log: &Arc<dyn KeyLog>) -> Arc<dyn KeyLog> {
 /// The exporter secret logged under `client_random`, for one of the
 /// sessions that logged it; `None` if none was, or two that differ.
 pub(crate) fn take(client_random: &[u8; 32]) -> Option<OkmBlock> {
-    let mut table = waiting();
-    let entry = table.get_mut(client_random)?;
-    let secret = entry.secret.as_ref().map(|s| OkmBlock::new(s.as_ref()));
-    leave(&mut table, client_random);
-    secret
+    waiting().leave(client_random)
 }
 
-/// A session that logged under `client_random` went away without taking
-/// its secret.
+/// A session that may have logged under `client_random` went away
+/// without taking its secret.
 pub(crate) fn forget(client_random: &[u8; 32]) {
-    leave(&mut waiting(), client_random);
-}
-
-/// One session fewer waits under `client_random`.
-fn leave(table: &mut Waiting, client_random: &[u8; 32]) {
-    if let Some(entry) = table.get_mut(client_random) {
-        entry.sessions -= 1;
-        if entry.sessions == 0 {
-            table.remove(client_random);
-        }
-    }
+    waiting().leave(client_random);
 }
 
 /// RFC 8446 §7.5 exporter on a secret: what rustls's session would
@@ -302,10 +330,32 @@ mod tests {
         log.log(EXPORTER_SECRET, &random, &[2; 32]);
         assert!(take(&random).is_none());
         assert!(take(&random).is_none());
-        assert!(waiting().get(&random).is_none(), "both left");
+        assert!(!waiting().entries.contains_key(&random), "both left");
         // One session that goes away without taking leaves nothing.
         log.log(EXPORTER_SECRET, &random, &[3; 32]);
         forget(&random);
         assert!(take(&random).is_none());
+    }
+
+    #[test]
+    fn a_full_table_lets_its_oldest_secret_go() {
+        let mut t = Waiting {
+            entries: BTreeMap::new(),
+            by_age: BTreeMap::new(),
+            next_age: 0,
+        };
+        let random = |i: usize| {
+            let mut r = [0u8; 32];
+            r[..8].copy_from_slice(&(i as u64).to_be_bytes());
+            r
+        };
+        for i in 0..MOST_WAITING + 10 {
+            t.log(random(i), &[1; 32]);
+        }
+        assert_eq!(t.entries.len(), MOST_WAITING);
+        assert_eq!(t.by_age.len(), MOST_WAITING);
+        assert!(t.leave(&random(9)).is_none(), "pushed out");
+        assert!(t.leave(&random(10)).is_some(), "the oldest kept");
+        assert_eq!(t.by_age.len(), MOST_WAITING - 1, "ages follow");
     }
 }

@@ -315,6 +315,19 @@ pub(super) struct Streams {
 }
 
 impl Streams {
+    /// Frees the queues' buffers that hold nothing (what the handshake
+    /// grew and left empty).
+    pub(crate) fn compact(&mut self) {
+        for q in &mut self.incoming {
+            q.shrink_to_fit();
+        }
+        self.sendable.shrink_to_fit();
+        self.in_sendable.shrink_to_fit();
+        self.events.shrink_to_fit();
+        self.stopped_codes.shrink_to_fit();
+        self.stopped_order.shrink_to_fit();
+    }
+
     /// Fresh stream state with our limits.
     pub(super) fn new(
         side: Side,

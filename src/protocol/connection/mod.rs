@@ -247,6 +247,9 @@ pub struct Connection {
     app_limited: bool,
     any_packet_processed: bool,
     handshake_data: Option<HandshakeData>,
+    /// The TLS session was retired and what the handshake left behind is
+    /// still to be freed (see `compact`).
+    compact_due: bool,
     /// First packet number sent in the current 1-RTT key phase.
     key_phase_first_sent: u64,
     /// Packets protected with the current 1-RTT keys (RFC 9001 §6.6).
@@ -350,6 +353,7 @@ impl Connection {
             app_limited: false,
             any_packet_processed: false,
             handshake_data: None,
+            compact_due: false,
             key_phase_first_sent: 0,
             sealed_in_phase: 0,
             rng: rng::SeedRng::new(rng),
@@ -822,7 +826,23 @@ impl Connection {
         if let Some(e) = self.events.pop_front() {
             return Some(e);
         }
-        self.streams.poll_event().map(Event::Stream)
+        let e = self.streams.poll_event().map(Event::Stream);
+        if e.is_none() && self.compact_due {
+            self.compact();
+        }
+        e
+    }
+
+    /// Frees, once, the buffers the handshake grew and left empty (event
+    /// queues, the 1-RTT CRYPTO reassembly buffer), so an idle connection
+    /// does not keep them: when the events are drained after the TLS
+    /// session was retired.
+    fn compact(&mut self) {
+        self.compact_due = false;
+        self.events.shrink_to_fit();
+        self.endpoint_events.shrink_to_fit();
+        self.streams.compact();
+        self.spaces[SpaceId::Data as usize].crypto_in.compact();
     }
 
     /// Next endpoint event.
@@ -858,7 +878,7 @@ impl Connection {
     fn pump_tls(&mut self) {
         loop {
             let mut out = Vec::new();
-            let change = self.tls.write_hs(&mut out);
+            let change = self.tls.write_hs(self.write_level, &mut out);
             if !out.is_empty() {
                 self.spaces[self.write_level as usize]
                     .crypto_out

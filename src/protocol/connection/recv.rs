@@ -738,6 +738,7 @@ impl Connection {
         }
         if self.tls.retire() {
             tracing::trace!(side = ?self.side, "TLS session retired");
+            self.compact_due = true;
         }
     }
 

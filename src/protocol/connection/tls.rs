@@ -34,18 +34,17 @@ impl std::fmt::Debug for TlsSession {
 struct TlsState {
     stage: Stage,
     side: Side,
-    /// The start of the ClientHello, for its random.
-    hello: HelloStart,
     /// Where 1-RTT CRYPTO data stands among TLS messages.
-    after: PostHandshake,
+    after: Messages,
     /// The exporter secret was taken (or looked for) from the key log's
     /// table.
     took: bool,
 }
 
 enum Stage {
-    /// rustls's session.
-    Live(Box<rustls::quic::Connection>),
+    /// rustls's session, and the ClientHellos (the client's Initial
+    /// CRYPTO data) followed for the client random of the last.
+    Live(Box<rustls::quic::Connection>, Hellos),
     /// What is left of it after the handshake.
     Retired {
         exporter: Exporter,
@@ -59,8 +58,10 @@ impl Drop for TlsState {
     fn drop(&mut self) {
         // An exporter secret this session never took would wait in the
         // key log's table for nothing.
-        if let (false, Some(random)) = (self.took, self.hello.random()) {
-            exporter::forget(&random);
+        if let (Stage::Live(_, hellos), false) = (&self.stage, self.took) {
+            if let Some(random) = hellos.random {
+                exporter::forget(&random);
+            }
         }
     }
 }
@@ -74,10 +75,9 @@ impl TlsSession {
     /// Shares `tls`, a `side` session.
     pub(super) fn new(tls: rustls::quic::Connection, side: Side) -> Self {
         Self(Arc::new(Mutex::new(TlsState {
-            stage: Stage::Live(Box::new(tls)),
+            stage: Stage::Live(Box::new(tls), Hellos::default()),
             side,
-            hello: HelloStart::default(),
-            after: PostHandshake::default(),
+            after: Messages::default(),
             took: false,
         })))
     }
@@ -94,22 +94,27 @@ impl TlsSession {
         f: impl FnOnce(&mut rustls::quic::Connection) -> R,
     ) -> Option<R> {
         match &mut self.lock().stage {
-            Stage::Live(tls) => Some(f(tls)),
+            Stage::Live(tls, _) => Some(f(tls)),
             Stage::Retired { .. } => None,
         }
     }
 
-    /// TLS output for the CRYPTO stream, and new keys; nothing once
-    /// retired.
-    pub(super) fn write_hs(&self, out: &mut Vec<u8>) -> Option<rustls::quic::KeyChange> {
+    /// TLS output for the CRYPTO stream of `space` (the level before
+    /// any key change it returns), and new keys; nothing once retired.
+    pub(super) fn write_hs(
+        &self,
+        space: SpaceId,
+        out: &mut Vec<u8>,
+    ) -> Option<rustls::quic::KeyChange> {
         let mut state = self.lock();
         let state = &mut *state;
-        let Stage::Live(tls) = &mut state.stage else {
+        let Stage::Live(tls, hellos) = &mut state.stage else {
             return None;
         };
+        let start = out.len();
         let change = tls.write_hs(out);
-        if state.side.is_client() {
-            state.hello.push(out);
+        if state.side.is_client() && space == SpaceId::Initial {
+            hellos.follow(&out[start..]);
         }
         change
     }
@@ -118,30 +123,33 @@ impl TlsSession {
     pub(super) fn read_hs(&self, space: SpaceId, data: &[u8]) -> Result<(), rustls::Error> {
         let mut state = self.lock();
         let state = &mut *state;
-        if !state.side.is_client() {
-            state.hello.push(data);
-        }
         let client = state.side.is_client();
         match &mut state.stage {
-            Stage::Live(tls) => {
+            Stage::Live(tls, hellos) => {
+                if !client && space == SpaceId::Initial {
+                    hellos.follow(data);
+                }
                 if space == SpaceId::Data {
                     // rustls judges the messages; this only follows them.
-                    let _ = state.after.follow(data, |_| true);
+                    let _ = state.after.follow(data, |_| Ok(()));
                 }
                 tls.read_hs(data)
             }
             Stage::Retired { alert, .. } => {
-                // RFC 9001 §4.1.3: after the handshake, a server sends
-                // only tickets, and a client nothing.
-                if space != SpaceId::Data
-                    || state
+                // RFC 9001 §4.1.3, §6: after the handshake a server sends
+                // only tickets (RFC 8446 §4.6.1), a client nothing.
+                let refused = if space == SpaceId::Data {
+                    state
                         .after
-                        .follow(data, |ty| client && ty == NEW_SESSION_TICKET)
-                        .is_err()
-                {
-                    *alert = Some(AlertDescription::UnexpectedMessage);
+                        .follow(data, |header| after_handshake(client, header))
+                        .err()
+                } else {
+                    Some(AlertDescription::UnexpectedMessage)
+                };
+                if let Some(a) = refused {
+                    *alert = Some(a);
                     return Err(rustls::Error::General(
-                        "unexpected TLS message after the handshake".into(),
+                        "a TLS message refused after the handshake".into(),
                     ));
                 }
                 Ok(())
@@ -152,7 +160,7 @@ impl TlsSession {
     /// The alert TLS would send for its last failure.
     pub(super) fn alert(&self) -> Option<AlertDescription> {
         match &self.lock().stage {
-            Stage::Live(tls) => tls.alert(),
+            Stage::Live(tls, _) => tls.alert(),
             Stage::Retired { alert, .. } => *alert,
         }
     }
@@ -174,7 +182,7 @@ impl TlsSession {
     /// The peer's certificate chain, once known.
     pub(crate) fn peer_certificates(&self) -> Option<Vec<CertificateDer<'static>>> {
         match &self.lock().stage {
-            Stage::Live(tls) => tls
+            Stage::Live(tls, _) => tls
                 .peer_certificates()
                 .map(|c| c.iter().map(|c| c.clone().into_owned()).collect()),
             Stage::Retired {
@@ -192,14 +200,14 @@ impl TlsSession {
     pub(super) fn retire(&self) -> bool {
         let mut state = self.lock();
         let state = &mut *state;
-        let Stage::Live(tls) = &state.stage else {
+        let Stage::Live(tls, hellos) = &state.stage else {
             return false;
         };
         if tls.is_handshaking() || !state.after.at_boundary() {
             return false;
         }
         let (Some(random), Some(rustls::SupportedCipherSuite::Tls13(suite))) =
-            (state.hello.random(), tls.negotiated_cipher_suite())
+            (hellos.random, tls.negotiated_cipher_suite())
         else {
             return false;
         };
@@ -244,7 +252,7 @@ impl TlsSession {
         context: &[u8],
     ) -> Result<(), rustls::Error> {
         match &self.lock().stage {
-            Stage::Live(tls) => tls
+            Stage::Live(tls, _) => tls
                 .export_keying_material(out, label, Some(context))
                 .map(|_| ()),
             Stage::Retired { exporter, .. } => exporter.export(out, label, context),
@@ -252,61 +260,76 @@ impl TlsSession {
     }
 }
 
-/// The TLS handshake message type of a NewSessionTicket (RFC 8446 §4).
+/// The TLS handshake message types this module looks for (RFC 8446 §4).
+const CLIENT_HELLO: u8 = 1;
 const NEW_SESSION_TICKET: u8 = 4;
 
-/// The first bytes of the ClientHello: type (1), length (3), legacy
-/// version (2), then the 32-byte random (RFC 8446 §4.1.2), which a
-/// HelloRetryRequest does not change.
-struct HelloStart {
-    bytes: [u8; 38],
+/// The shortest NewSessionTicket body: lifetime (4), age_add (4), an
+/// empty nonce (1), a one-byte ticket (2 + 1) and no extensions (2)
+/// (RFC 8446 §4.6.1).
+const SHORTEST_TICKET: usize = 14;
+
+/// Whether a retired session takes a message with this header after the
+/// handshake: a client skips well-formed tickets; anything else is
+/// refused with the alert rustls would send.
+fn after_handshake(client: bool, header: Header) -> Result<(), AlertDescription> {
+    if !client || header.ty != NEW_SESSION_TICKET {
+        return Err(AlertDescription::UnexpectedMessage);
+    }
+    if header.len < SHORTEST_TICKET {
+        return Err(AlertDescription::DecodeError);
+    }
+    Ok(())
+}
+
+/// A TLS handshake message's header: type, and body length (24 bits).
+#[derive(Clone, Copy)]
+struct Header {
+    ty: u8,
     len: usize,
 }
 
-impl Default for HelloStart {
-    fn default() -> Self {
-        Self {
-            bytes: [0; 38],
-            len: 0,
-        }
-    }
-}
-
-impl HelloStart {
-    /// More of the ClientHello's stream, from where the last ended.
-    fn push(&mut self, data: &[u8]) {
-        let n = data.len().min(self.bytes.len() - self.len);
-        self.bytes[self.len..self.len + n].copy_from_slice(&data[..n]);
-        self.len += n;
-    }
-
-    /// The client random, once all of it is here.
-    fn random(&self) -> Option<[u8; 32]> {
-        const CLIENT_HELLO: u8 = 1;
-        (self.len == self.bytes.len() && self.bytes[0] == CLIENT_HELLO)
-            .then(|| self.bytes[6..].try_into().expect("32 bytes"))
-    }
-}
-
-/// Follows TLS messages (type, 24-bit length, body) through 1-RTT CRYPTO
-/// data to know where each ends.
+/// Follows TLS handshake messages through a CRYPTO stream, in order, to
+/// know where each starts and ends.
 #[derive(Default)]
-struct PostHandshake {
+struct Messages {
     header: [u8; 4],
     /// Header bytes seen of the current message.
     have: usize,
-    /// Body bytes still to come of the current message.
-    remaining: usize,
+    /// The current message's header, once whole.
+    current: Option<Header>,
+    /// Body bytes of the current message seen.
+    read: usize,
 }
 
-impl PostHandshake {
-    /// Takes `data`; fails at a message whose type `allowed` refuses.
-    fn follow(&mut self, mut data: &[u8], allowed: impl Fn(u8) -> bool) -> Result<(), ()> {
+impl Messages {
+    /// Takes `data`, showing each header to `check`, which may refuse
+    /// the message.
+    fn follow(
+        &mut self,
+        data: &[u8],
+        check: impl FnMut(Header) -> Result<(), AlertDescription>,
+    ) -> Result<(), AlertDescription> {
+        self.follow_bodies(data, check, |_, _, _| {})
+    }
+
+    /// As [`follow`](Self::follow), also showing each piece of a body to
+    /// `body` with its message's header and its offset in the body.
+    fn follow_bodies(
+        &mut self,
+        mut data: &[u8],
+        mut check: impl FnMut(Header) -> Result<(), AlertDescription>,
+        mut body: impl FnMut(Header, usize, &[u8]),
+    ) -> Result<(), AlertDescription> {
         while !data.is_empty() {
-            if self.remaining > 0 {
-                let n = data.len().min(self.remaining);
-                self.remaining -= n;
+            if let Some(h) = self.current {
+                let n = data.len().min(h.len - self.read);
+                body(h, self.read, &data[..n]);
+                self.read += n;
                 data = &data[n..];
+                if self.read == h.len {
+                    self.current = None;
+                }
                 continue;
             }
             let n = data.len().min(4 - self.have);
@@ -314,13 +337,16 @@ impl PostHandshake {
             self.have += n;
             data = &data[n..];
             if self.have == 4 {
-                if !allowed(self.header[0]) {
-                    return Err(());
-                }
+                let h = Header {
+                    ty: self.header[0],
+                    len: usize::from(self.header[1]) << 16
+                        | usize::from(self.header[2]) << 8
+                        | usize::from(self.header[3]),
+                };
+                check(h)?;
                 self.have = 0;
-                self.remaining = usize::from(self.header[1]) << 16
-                    | usize::from(self.header[2]) << 8
-                    | usize::from(self.header[3]);
+                self.read = 0;
+                self.current = (h.len > 0).then_some(h);
             }
         }
         Ok(())
@@ -328,7 +354,47 @@ impl PostHandshake {
 
     /// True between messages.
     fn at_boundary(&self) -> bool {
-        self.have == 0 && self.remaining == 0
+        self.have == 0 && self.current.is_none()
+    }
+}
+
+/// The ClientHellos of a handshake (RFC 8446 §4.1.2: a body starting
+/// with legacy_version (2) and the random (32)), followed to keep the
+/// random of the last: a server logs its secrets under the random of
+/// the ClientHello it answered, which after a HelloRetryRequest is the
+/// second (rustls does not hold a client to the same random).
+#[derive(Default)]
+struct Hellos {
+    messages: Messages,
+    /// The current ClientHello's random, as far as it came.
+    partial: [u8; 32],
+    /// The random of the last whole one seen.
+    random: Option<[u8; 32]>,
+}
+
+impl Hellos {
+    /// More of the client's Initial CRYPTO stream, in order.
+    fn follow(&mut self, data: &[u8]) {
+        const RANDOM: std::ops::Range<usize> = 2..34;
+        let (partial, random) = (&mut self.partial, &mut self.random);
+        // The stream's own validity is rustls's to judge.
+        let _ = self.messages.follow_bodies(
+            data,
+            |_| Ok(()),
+            |h, offset, bytes| {
+                if h.ty != CLIENT_HELLO || offset >= RANDOM.end {
+                    return;
+                }
+                let end = offset + bytes.len();
+                let (from, to) = (offset.max(RANDOM.start), end.min(RANDOM.end));
+                if from < to {
+                    partial[from - 2..to - 2].copy_from_slice(&bytes[from - offset..to - offset]);
+                }
+                if to == RANDOM.end {
+                    *random = Some(*partial);
+                }
+            },
+        );
     }
 }
 
@@ -363,33 +429,62 @@ mod tests {
 
     #[test]
     fn messages_are_followed_across_chunks() {
-        let mut p = PostHandshake::default();
-        // A ticket of 5 bytes, then a KeyUpdate header split in two.
-        let data = [4, 0, 0, 5, 1, 2, 3, 4, 5, 24, 0];
-        p.follow(&data[..2], |ty| ty == 4).unwrap();
-        assert!(!p.at_boundary());
-        p.follow(&data[2..7], |ty| ty == 4).unwrap();
-        assert!(!p.at_boundary());
-        p.follow(&data[7..9], |ty| ty == 4).unwrap();
-        assert!(p.at_boundary());
-        p.follow(&data[9..], |ty| ty == 4).unwrap();
-        assert!(!p.at_boundary());
-        assert!(p.follow(&[0, 1], |ty| ty == 4).is_err());
+        let mut m = Messages::default();
+        let ticket = |h: Header| after_handshake(true, h);
+        // A ticket of 14 bytes, then a KeyUpdate header split in two.
+        let mut data = vec![4, 0, 0, 14];
+        data.extend([7; 14]);
+        data.extend([24, 0]);
+        m.follow(&data[..2], ticket).unwrap();
+        assert!(!m.at_boundary());
+        m.follow(&data[2..10], ticket).unwrap();
+        assert!(!m.at_boundary());
+        m.follow(&data[10..18], ticket).unwrap();
+        assert!(m.at_boundary());
+        m.follow(&data[18..], ticket).unwrap();
+        assert!(!m.at_boundary());
+        assert_eq!(
+            m.follow(&[0, 1], ticket),
+            Err(AlertDescription::UnexpectedMessage)
+        );
+        // A ticket too short to be one; a server takes none at all.
+        let mut m = Messages::default();
+        assert_eq!(
+            m.follow(&[4, 0, 0, 2, 1, 1], ticket),
+            Err(AlertDescription::DecodeError)
+        );
+        let mut m = Messages::default();
+        assert!(m.follow(&data[..4], |h| after_handshake(false, h)).is_err());
+    }
+
+    /// A ClientHello of `len` body bytes with `random`.
+    fn hello(random: u8, len: usize) -> Vec<u8> {
+        let mut m = vec![CLIENT_HELLO, 0, (len >> 8) as u8, len as u8, 3, 3];
+        m.extend([random; 32]);
+        m.resize(4 + len, 0xaa);
+        m
     }
 
     #[test]
-    fn the_random_needs_the_whole_start_of_a_client_hello() {
-        let mut h = HelloStart::default();
-        let mut hello = vec![1, 0, 1, 0, 3, 3];
-        hello.extend(0..32u8);
-        hello.extend([9; 10]);
-        h.push(&hello[..20]);
-        assert_eq!(h.random(), None);
-        h.push(&hello[20..]);
-        let random: Vec<u8> = (0..32).collect();
-        assert_eq!(h.random().unwrap().to_vec(), random);
-        let mut other = HelloStart::default();
-        other.push(&[2; 40]);
-        assert_eq!(other.random(), None, "not a ClientHello");
+    fn the_random_of_the_last_client_hello_is_kept() {
+        let mut h = Hellos::default();
+        let first = hello(1, 100);
+        for piece in first.chunks(5) {
+            h.follow(piece);
+        }
+        assert_eq!(h.random, Some([1; 32]));
+        // A second ClientHello (after a HelloRetryRequest) with another
+        // random, in one piece with a byte of what follows.
+        let mut second = hello(2, 60);
+        second.push(CLIENT_HELLO);
+        h.follow(&second[..20]);
+        assert_eq!(h.random, Some([1; 32]), "not all of it yet");
+        h.follow(&second[20..]);
+        assert_eq!(h.random, Some([2; 32]));
+        // Not a ClientHello: no random.
+        let mut other = Hellos::default();
+        other.follow(&[2, 0, 0, 40]);
+        other.follow(&[9; 40]);
+        assert_eq!(other.random, None);
     }
 }

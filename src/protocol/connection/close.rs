@@ -236,7 +236,7 @@ impl Connection {
 
     fn release_send_state(&mut self) {
         self.recovery.clear();
-        for s in &mut self.spaces {
+        for s in self.spaces.iter_mut() {
             s.acks.cancel();
         }
         self.path.cc.in_flight = 0;

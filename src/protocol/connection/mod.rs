@@ -67,7 +67,7 @@ use qlog::QlogSink;
 pub use qlog::{QlogDir, QlogFactory};
 use rand::rngs::StdRng;
 use recovery::Recovery;
-use spaces::{PacketSpace, SpaceId};
+use spaces::{PacketSpace, SpaceId, Spaces};
 pub use stats::{ConnectionStats, EcnStats, FrameStats};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -171,7 +171,7 @@ pub struct Connection {
     side: Side,
     config: Arc<TransportConfig>,
     tls: TlsSession,
-    spaces: [PacketSpace; 3],
+    spaces: Spaces<PacketSpace>,
     one_rtt: Option<OneRttKeys>,
     state: State,
     /// TLS finished on our side.
@@ -295,7 +295,7 @@ impl Connection {
         rng: StdRng,
         initial_suite: rustls::quic::Suite,
     ) -> Self {
-        let mut spaces: [PacketSpace; 3] = Default::default();
+        let mut spaces: Spaces<PacketSpace> = Default::default();
         spaces[0].keys =
             Some(crypto::initial_keys_for(&initial_suite, version, &orig_dcid, side).into());
         let streams = Streams::new(

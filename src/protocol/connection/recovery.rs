@@ -6,7 +6,7 @@
 //! PMTU discovery and the retransmission queues.
 
 use super::sent::{LostPacket, SentFrame, SentPacket, SentPackets};
-use super::spaces::SpaceId;
+use super::spaces::{Discarded, SpaceId, Spaces};
 use crate::protocol::frame::Ack;
 use crate::protocol::rtt::{RttEstimator, GRANULARITY};
 use std::collections::VecDeque;
@@ -48,6 +48,14 @@ struct SpaceRecovery {
 }
 
 /// What an ACK frame acknowledged.
+impl Discarded for SpaceRecovery {
+    fn discarded() -> &'static Self {
+        static DISCARDED: std::sync::LazyLock<SpaceRecovery> =
+            std::sync::LazyLock::new(SpaceRecovery::default);
+        &DISCARDED
+    }
+}
+
 #[derive(Debug, Default)]
 pub(super) struct Acked {
     /// Newly acknowledged packets, in the order of the ACK's ranges
@@ -92,7 +100,7 @@ impl LossTimer {
 /// Loss detection state of a connection.
 #[derive(Debug)]
 pub(super) struct Recovery {
-    spaces: [SpaceRecovery; 3],
+    spaces: Spaces<SpaceRecovery>,
     /// Consecutive PTOs without an acknowledgement (RFC 9002 §6.2.1).
     pto_count: u32,
     /// Reordering threshold in packets; grows after spurious losses.
@@ -124,6 +132,11 @@ impl Default for Recovery {
 }
 
 impl Recovery {
+    /// Frees the Initial and Handshake spaces' state, both discarded.
+    pub(super) fn release_early(&mut self) {
+        self.spaces.release_early();
+    }
+
     /// The PTO period for `space`, without back-off (RFC 9002 §6.2.1).
     pub(super) fn pto_duration(
         rtt: &RttEstimator,
@@ -454,7 +467,7 @@ impl Recovery {
 
     /// Forgets every packet of every space: the connection closed.
     pub(super) fn clear(&mut self) {
-        for sp in &mut self.spaces {
+        for sp in self.spaces.iter_mut() {
             sp.sent = SentPackets::default();
             sp.loss_time = None;
         }

@@ -313,6 +313,11 @@ impl Connection {
     /// Decides when to acknowledge (RFC 9000 §13.2.1, §13.2.2): packets
     /// of the Initial and Handshake spaces at once.
     fn schedule_ack(&mut self, now: Instant, space: SpaceId, pn: u64, congested: bool) {
+        if self.spaces[space as usize].discarded {
+            // The packet's own frames completed the handshake: no ACK
+            // goes in a discarded space.
+            return;
+        }
         let max_ack_delay = self.config.max_ack_delay;
         self.spaces[space as usize].acks.on_ack_eliciting(
             now,
@@ -813,6 +818,13 @@ impl Connection {
         sp.discard();
         let bytes = self.recovery.discard(space);
         self.path.cc.on_removed(bytes);
+        if self.spaces[SpaceId::Initial as usize].discarded
+            && self.spaces[SpaceId::Handshake as usize].discarded
+        {
+            // Neither comes back: their states go.
+            self.spaces.release_early();
+            self.recovery.release_early();
+        }
     }
 
     fn on_retire_cid(&mut self, seq: u64) -> Result<(), TransportError> {

@@ -82,3 +82,89 @@ impl PacketSpace {
         };
     }
 }
+
+/// A state per packet number space whose Initial and Handshake parts
+/// are freed once both spaces are discarded (RFC 9001 §4.9): an
+/// established connection keeps only its Data space's.
+pub(super) struct Spaces<T: Discarded> {
+    /// Initial and Handshake, until [`release_early`](Self::release_early).
+    early: Option<Box<[T; 2]>>,
+    data: T,
+}
+
+/// The state of a space that is gone, for what still looks at one.
+pub(super) trait Discarded: Default + Sized + 'static {
+    /// A discarded space's state.
+    fn discarded() -> &'static Self;
+}
+
+impl<T: Discarded + std::fmt::Debug> std::fmt::Debug for Spaces<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl<T: Discarded> Default for Spaces<T> {
+    fn default() -> Self {
+        Self {
+            early: Some(Box::default()),
+            data: T::default(),
+        }
+    }
+}
+
+impl<T: Discarded> Spaces<T> {
+    /// Frees the Initial and Handshake states; a later look at them
+    /// sees [`Discarded::discarded`].
+    pub(super) fn release_early(&mut self) {
+        self.early = None;
+    }
+
+    /// The states still held, in space order.
+    pub(super) fn iter(&self) -> impl Iterator<Item = &T> {
+        self.early.iter().flat_map(|e| e.iter()).chain([&self.data])
+    }
+
+    /// The states still held, in space order.
+    pub(super) fn iter_mut(&mut self) -> impl Iterator<Item = &mut T> {
+        self.early
+            .iter_mut()
+            .flat_map(|e| e.iter_mut())
+            .chain([&mut self.data])
+    }
+}
+
+impl<T: Discarded> std::ops::Index<usize> for Spaces<T> {
+    type Output = T;
+
+    fn index(&self, i: usize) -> &T {
+        match (i, &self.early) {
+            (0 | 1, Some(early)) => &early[i],
+            (0 | 1, None) => T::discarded(),
+            _ => &self.data,
+        }
+    }
+}
+
+impl<T: Discarded> std::ops::IndexMut<usize> for Spaces<T> {
+    fn index_mut(&mut self, i: usize) -> &mut T {
+        if i >= 2 {
+            return &mut self.data;
+        }
+        // Nothing changes a released space's state; should something
+        // ask, it gets a fresh one rather than a panic.
+        debug_assert!(self.early.is_some(), "space {i} was released");
+        &mut self.early.get_or_insert_with(Box::default)[i]
+    }
+}
+
+impl Discarded for PacketSpace {
+    fn discarded() -> &'static Self {
+        static DISCARDED: std::sync::LazyLock<PacketSpace> =
+            std::sync::LazyLock::new(|| PacketSpace {
+                discarded: true,
+                ..PacketSpace::default()
+            });
+        &DISCARDED
+    }
+}

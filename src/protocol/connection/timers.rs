@@ -93,7 +93,7 @@ impl Connection {
         t.set(Timer::MtuProbe, self.mtu_probe_deadline());
         t.set(Timer::Pacing, self.path.pacing_until);
         t.set(Timer::LossDetection, self.loss_timer().map(|l| l.at()));
-        for sp in &self.spaces {
+        for sp in self.spaces.iter() {
             t.set(Timer::AckDelay, sp.acks.deadline());
         }
         // Keep-alive as quinn's: a PING once nothing was received for the
@@ -130,7 +130,7 @@ impl Connection {
             self.on_path_validation_timeout(now);
         }
         if timers.is_due(Timer::AckDelay, now) {
-            for sp in &mut self.spaces {
+            for sp in self.spaces.iter_mut() {
                 sp.acks.on_timeout(now);
             }
         }

@@ -138,6 +138,9 @@ pub struct EndpointActor {
     /// The stream reading `socket`.
     receiving: Option<SpawnHandle>,
     connections: HashMap<ConnectionHandle, Addr<ConnectionActor>>,
+    /// This actor's address as its connections hold it: one, shared
+    /// while any of them lives (each `Addr` costs an allocation).
+    for_connections: std::sync::Weak<Addr<EndpointActor>>,
     /// Connection attempts waiting for `accept()` (as many as the
     /// server's `max_incoming` allows).
     incoming: VecDeque<Incoming>,
@@ -177,6 +180,7 @@ impl EndpointActor {
             socket,
             receiving: None,
             connections: HashMap::new(),
+            for_connections: std::sync::Weak::new(),
             incoming: VecDeque::new(),
             policy: None,
             accept_waiters: VecDeque::new(),
@@ -225,7 +229,12 @@ impl EndpointActor {
         conn: crate::protocol::Connection,
         pending: Option<PendingActor>,
     ) -> Addr<ConnectionActor> {
-        let actor = ConnectionActor::new(conn, h, self.socket.clone(), ctx.address());
+        let endpoint = self.for_connections.upgrade().unwrap_or_else(|| {
+            let addr = Arc::new(ctx.address());
+            self.for_connections = Arc::downgrade(&addr);
+            addr
+        });
+        let actor = ConnectionActor::new(conn, h, self.socket.clone(), endpoint);
         let addr = match pending {
             Some(p) => p.start(actor),
             None => actor.start(),

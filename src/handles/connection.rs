@@ -60,7 +60,7 @@ impl Connection {
 
     /// The connection actor's address, for sending `crate::messages` directly.
     pub fn addr(&self) -> &Addr<ConnectionActor> {
-        &self.parts.addr
+        self.parts.addr()
     }
 
     async fn ask<M>(&self, msg: M) -> Result<M::Result, ConnectionError>
@@ -69,7 +69,7 @@ impl Connection {
         M::Result: Send,
         ConnectionActor: actix::Handler<M>,
     {
-        self.parts.addr.send(msg).await.map_err(|_| self.lost())
+        self.parts.addr().send(msg).await.map_err(|_| self.lost())
     }
 
     /// The reason the connection closed, or `LocallyClosed` if unknown.
@@ -109,7 +109,7 @@ impl Connection {
             return None;
         }
         let id = self.parts.shared.take_stream(dir)?;
-        self.parts.addr.do_send(OpenAt(id));
+        self.parts.addr().do_send(OpenAt(id));
         Some(id)
     }
 
@@ -140,7 +140,7 @@ impl Connection {
             .expect("not poisoned")
             .closed_locally();
         // Closing is a control message: it must not wait for capacity.
-        self.parts.addr.do_send(messages::Close {
+        self.parts.addr().do_send(messages::Close {
             code: error_code,
             reason: Bytes::copy_from_slice(reason),
         });
@@ -182,7 +182,7 @@ impl Connection {
         let (tx, answer) = futures::channel::oneshot::channel();
         // A control message, sent whatever the mailbox holds; the answer
         // comes back on its own channel.
-        self.parts.addr.do_send(StartKeyUpdate(tx));
+        self.parts.addr().do_send(StartKeyUpdate(tx));
         KeyUpdate(async move { answer.await.unwrap_or(false) }.boxed())
     }
 
@@ -207,7 +207,7 @@ impl Connection {
         if data.len() > limit {
             return Err(SendDatagramError::TooLarge);
         }
-        match self.parts.addr.try_send(messages::SendDatagram(data)) {
+        match self.parts.addr().try_send(messages::SendDatagram(data)) {
             Ok(()) | Err(actix::prelude::SendError::Full(_)) => Ok(()),
             Err(actix::prelude::SendError::Closed(_)) => {
                 Err(SendDatagramError::ConnectionLost(self.lost()))
@@ -240,19 +240,23 @@ impl Connection {
     /// actor handles it before any message sent after), and the peer
     /// learns it with the next packet (MAX_STREAMS).
     pub fn set_max_concurrent_uni_streams(&self, count: VarInt) {
-        self.parts.addr.do_send(messages::SetMaxConcurrentStreams {
-            dir: Dir::Uni,
-            count,
-        });
+        self.parts
+            .addr()
+            .do_send(messages::SetMaxConcurrentStreams {
+                dir: Dir::Uni,
+                count,
+            });
     }
 
     /// Changes how many bidirectional streams the peer may have open, as
     /// [`set_max_concurrent_uni_streams`](Self::set_max_concurrent_uni_streams).
     pub fn set_max_concurrent_bi_streams(&self, count: VarInt) {
-        self.parts.addr.do_send(messages::SetMaxConcurrentStreams {
-            dir: Dir::Bi,
-            count,
-        });
+        self.parts
+            .addr()
+            .do_send(messages::SetMaxConcurrentStreams {
+                dir: Dir::Bi,
+                count,
+            });
     }
 
     /// Which end of the connection this is.

@@ -5,10 +5,17 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 
-/// Disjoint, non-adjacent half-open ranges keyed by start.
+/// Disjoint, non-adjacent half-open ranges. The highest is kept apart
+/// from the others: a set of one range (the usual ACK state and
+/// acknowledged bytes, all in order) needs no allocation, and growing
+/// that range, the common insert, touches no tree.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RangeSet {
-    map: BTreeMap<u64, u64>,
+    /// The highest range, as (start, end); `None` for an empty set.
+    high: Option<(u64, u64)>,
+    /// The ranges below `high`, end by start (each ends before the next
+    /// starts, the last before `high` starts).
+    rest: BTreeMap<u64, u64>,
 }
 
 impl RangeSet {
@@ -19,21 +26,27 @@ impl RangeSet {
 
     /// Number of disjoint ranges.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.rest.len() + usize::from(self.high.is_some())
     }
 
     /// True when the set holds nothing.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.high.is_none()
     }
 
     /// True when `v` is in the set.
     pub fn contains(&self, v: u64) -> bool {
         // Past the highest range: the common case of a new packet number.
-        if self.map.last_key_value().is_none_or(|(_, &end)| v >= end) {
+        let Some((start, end)) = self.high else {
+            return false;
+        };
+        if v >= end {
             return false;
         }
-        self.map
+        if v >= start {
+            return true;
+        }
+        self.rest
             .range(..=v)
             .next_back()
             .is_some_and(|(_, &end)| v < end)
@@ -41,98 +54,151 @@ impl RangeSet {
 
     /// Adds `range`, merging with neighbours. Returns true if anything new was added.
     pub fn insert(&mut self, range: Range<u64>) -> bool {
-        let (mut start, mut end) = (range.start, range.end);
+        let (start, end) = (range.start, range.end);
         if start >= end {
             return false;
         }
-        // Touching or overlapping the highest range from its start on (the
-        // next packet number, the next bytes): that range grows in place,
-        // with no successor to absorb.
-        if let Some(mut last) = self.map.last_entry() {
-            if *last.key() <= start && start <= *last.get() {
-                if end <= *last.get() {
-                    return false;
-                }
-                *last.get_mut() = end;
+        match &mut self.high {
+            None => {
+                self.high = Some((start, end));
                 return true;
             }
-        }
-        // Merge with a predecessor that overlaps or touches.
-        if let Some((&s, &e)) = self.map.range(..=start).next_back() {
-            if e >= end {
-                return false;
+            // Touching or overlapping the highest range from its start on
+            // (the next packet number, the next bytes): it grows in place.
+            Some((s, e)) if *s <= start && start <= *e => {
+                if end <= *e {
+                    return false;
+                }
+                *e = end;
+                return true;
             }
-            if e >= start {
-                start = s;
-                self.map.remove(&s);
+            // A new highest range, beyond a gap.
+            Some((s, e)) if start > *e => {
+                self.rest.insert(*s, *e);
+                self.high = Some((start, end));
+                return true;
             }
+            Some(_) => {}
         }
-        // Absorb successors that overlap or touch.
-        while let Some((&s, &e)) = self.map.range(start..).next() {
-            if s > end {
-                break;
-            }
-            end = end.max(e);
-            self.map.remove(&s);
-        }
-        self.map.insert(start, end);
-        true
+        self.with_all(|map| insert_into(map, start, end))
     }
 
     /// Removes `range` from the set.
     pub fn remove(&mut self, range: Range<u64>) {
-        if range.start >= range.end {
+        if range.start >= range.end || self.high.is_none() {
             return;
         }
-        let overlapping: Vec<(u64, u64)> = self
-            .map
-            .range(..range.end)
-            .rev()
-            .take_while(|(_, &e)| e > range.start)
-            .map(|(&s, &e)| (s, e))
-            .collect();
-        for (s, e) in overlapping {
-            self.map.remove(&s);
-            if s < range.start {
-                self.map.insert(s, range.start);
+        self.with_all(|map| {
+            let overlapping: Vec<(u64, u64)> = map
+                .range(..range.end)
+                .rev()
+                .take_while(|(_, &e)| e > range.start)
+                .map(|(&s, &e)| (s, e))
+                .collect();
+            for (s, e) in overlapping {
+                map.remove(&s);
+                if s < range.start {
+                    map.insert(s, range.start);
+                }
+                if e > range.end {
+                    map.insert(range.end, e);
+                }
             }
-            if e > range.end {
-                self.map.insert(range.end, e);
-            }
+        });
+    }
+
+    /// `f` on all ranges in one map, then the highest set apart again;
+    /// an emptied tree gives its node back.
+    fn with_all<R>(&mut self, f: impl FnOnce(&mut BTreeMap<u64, u64>) -> R) -> R {
+        if let Some((s, e)) = self.high.take() {
+            self.rest.insert(s, e);
+        }
+        let r = f(&mut self.rest);
+        self.high = self.rest.pop_last();
+        self.release_if_empty();
+        r
+    }
+
+    fn release_if_empty(&mut self) {
+        if self.rest.is_empty() {
+            self.rest = BTreeMap::new();
         }
     }
 
     /// The lowest range.
     pub fn first(&self) -> Option<Range<u64>> {
-        self.map.iter().next().map(|(&s, &e)| s..e)
+        self.rest
+            .first_key_value()
+            .map(|(&s, &e)| (s, e))
+            .or(self.high)
+            .map(|(s, e)| s..e)
     }
 
     /// The highest range.
     pub fn last(&self) -> Option<Range<u64>> {
-        self.map.iter().next_back().map(|(&s, &e)| s..e)
+        self.high.map(|(s, e)| s..e)
     }
 
     /// Removes and returns the lowest range.
     pub fn pop_first(&mut self) -> Option<Range<u64>> {
-        self.map.pop_first().map(|(s, e)| s..e)
+        let (s, e) = match self.rest.pop_first() {
+            Some(first) => {
+                self.release_if_empty();
+                first
+            }
+            None => self.high.take()?,
+        };
+        Some(s..e)
     }
 
     /// Removes the lowest ranges until at most `max` remain.
     pub fn truncate_low(&mut self, max: usize) {
-        while self.map.len() > max {
-            self.map.pop_first();
+        while self.len() > max {
+            self.pop_first();
         }
     }
 
     /// Ranges from highest to lowest.
     pub fn iter_rev(&self) -> impl Iterator<Item = Range<u64>> + '_ {
-        self.map.iter().rev().map(|(&s, &e)| s..e)
+        self.high
+            .into_iter()
+            .chain(self.rest.iter().rev().map(|(&s, &e)| (s, e)))
+            .map(|(s, e)| s..e)
     }
 
     /// Ranges from lowest to highest.
     pub fn iter(&self) -> impl Iterator<Item = Range<u64>> + '_ {
-        self.map.iter().map(|(&s, &e)| s..e)
+        self.rest
+            .iter()
+            .map(|(&s, &e)| (s, e))
+            .chain(self.high)
+            .map(|(s, e)| s..e)
     }
+}
+
+/// Adds `start..end` to the ranges in `map`, merging with neighbours;
+/// true if anything new was added.
+fn insert_into(map: &mut BTreeMap<u64, u64>, mut start: u64, mut end: u64) -> bool {
+    // Merge with a predecessor that overlaps or touches.
+    if let Some((&s, &e)) = map.range(..=start).next_back() {
+        if e >= end {
+            return false;
+        }
+        if e >= start {
+            start = s;
+            map.remove(&s);
+        }
+    }
+    // Absorb successors that overlap or touch.
+    while let Some((&s, &e)) = map.range(start..).next() {
+        if s > end {
+            break;
+        }
+        end = end.max(e);
+        map.remove(&s);
+    }
+    map.insert(start, end);
+    true
 }
 
 #[cfg(test)]
@@ -209,6 +275,23 @@ mod tests {
             assert_eq!(s.contains(v), model.contains(&v), "contains {v}");
             let values: Vec<u64> = s.iter().flatten().collect();
             assert!(values.iter().eq(model.iter()), "after step {step}");
+            // The ranges are disjoint, apart and ordered whichever way
+            // they are read.
+            let ranges: Vec<Range<u64>> = s.iter().collect();
+            assert!(ranges.windows(2).all(|w| w[0].end < w[1].start));
+            assert_eq!(s.len(), ranges.len());
+            assert_eq!(s.is_empty(), ranges.is_empty());
+            assert!(s.iter_rev().eq(ranges.iter().rev().cloned()));
+            assert_eq!(s.first(), ranges.first().cloned());
+            assert_eq!(s.last(), ranges.last().cloned());
+            if next(50) == 0 {
+                if let Some(r) = s.pop_first() {
+                    assert_eq!(Some(&r), ranges.first());
+                    r.for_each(|v| {
+                        model.remove(&v);
+                    });
+                }
+            }
         }
     }
 

@@ -63,7 +63,7 @@ impl Handler<Subscribe> for ConnectionActor {
         if msg.datagrams {
             self.deliver_datagrams();
         }
-        Ok(Subscription::new(id, parts.addr, parts.token))
+        Ok(Subscription::new(id, parts.token))
     }
 }
 

@@ -52,7 +52,7 @@ pub struct ConnectionActor {
     conn: ProtoConnection,
     handle: ConnectionHandle,
     socket: Arc<Socket>,
-    endpoint: Addr<EndpointActor>,
+    endpoint: Arc<Addr<EndpointActor>>,
     timer: Option<(Instant, SpawnHandle)>,
     send_blocked: bool,
     waiters: Waiters,
@@ -72,7 +72,7 @@ impl ConnectionActor {
         conn: ProtoConnection,
         handle: ConnectionHandle,
         socket: Arc<Socket>,
-        endpoint: Addr<EndpointActor>,
+        endpoint: Arc<Addr<EndpointActor>>,
     ) -> Self {
         let span = tracing::debug_span!("conn", side = ?conn.side(), scid = %conn.initial_scid());
         let shared = Shared::of(&conn);
@@ -106,7 +106,6 @@ impl ConnectionActor {
             }
         };
         Some(ConnectionParts {
-            addr: ctx.address(),
             shared: self.shared.clone(),
             token,
         })

@@ -244,17 +244,13 @@ impl PendingActor {
             // Only a server's connection starts without one.
             None => Shared::new(Side::Server, Snapshot::waiting(remote, local_ip)),
         };
-        let token = Arc::new(HandleToken::new(addr.clone()));
+        let token = Arc::new(HandleToken::new(addr));
         let pending = Self {
             mailbox,
             shared: shared.clone(),
             token: Arc::downgrade(&token),
         };
-        let parts = ConnectionParts {
-            addr,
-            shared,
-            token,
-        };
+        let parts = ConnectionParts { shared, token };
         (pending, parts)
     }
 
@@ -296,12 +292,18 @@ impl Drop for HandleToken {
 /// shared snapshot, and a token keeping the connection open.
 #[derive(Debug, Clone)]
 pub(crate) struct ConnectionParts {
-    /// The connection actor.
-    pub(crate) addr: Addr<ConnectionActor>,
     /// The state the sync getters read.
     pub(crate) shared: Arc<Shared>,
     /// Keeps the connection open while any handle lives.
     pub(crate) token: Arc<HandleToken>,
+}
+
+impl ConnectionParts {
+    /// The connection actor (the token's address: one `Addr` per
+    /// connection's handles, each costing an allocation).
+    pub(crate) fn addr(&self) -> &Addr<ConnectionActor> {
+        &self.token.addr
+    }
 }
 
 /// Keeps a subscription to a connection's events (see
@@ -312,17 +314,12 @@ pub(crate) struct ConnectionParts {
 #[derive(Debug)]
 pub struct Subscription {
     id: u64,
-    addr: Addr<ConnectionActor>,
-    _token: Arc<HandleToken>,
+    token: Arc<HandleToken>,
 }
 
 impl Subscription {
-    pub(super) fn new(id: u64, addr: Addr<ConnectionActor>, token: Arc<HandleToken>) -> Self {
-        Self {
-            id,
-            addr,
-            _token: token,
-        }
+    pub(super) fn new(id: u64, token: Arc<HandleToken>) -> Self {
+        Self { id, token }
     }
 
     /// This subscription's number on its connection.
@@ -333,6 +330,6 @@ impl Subscription {
 
 impl Drop for Subscription {
     fn drop(&mut self) {
-        self.addr.do_send(Unsubscribe(self.id));
+        self.token.addr.do_send(Unsubscribe(self.id));
     }
 }

@@ -122,7 +122,7 @@ pub(super) struct CloseState {
     /// When the closing or draining period ends.
     pub(super) deadline: Option<Instant>,
     /// What we send while closing.
-    pub(super) frame: Option<CloseFrame>,
+    pub(super) frame: Option<Box<CloseFrame>>,
     /// A CONNECTION_CLOSE is owed.
     pub(super) send_pending: bool,
     /// Packets received while closing before the close is sent again.
@@ -191,12 +191,12 @@ impl Connection {
         if reason.len() > max_reason {
             reason.truncate(max_reason);
         }
-        self.close.frame = Some(CloseFrame {
+        self.close.frame = Some(Box::new(CloseFrame {
             app,
             code,
             frame_type,
             reason,
-        });
+        }));
         self.close.send_pending = true;
         self.state = State::Closing;
         // RFC 9000 §10.2: linger for three times the PTO.
@@ -229,7 +229,7 @@ impl Connection {
     fn set_error(&mut self, error: ConnectionError) {
         if self.error.is_none() {
             self.qlog.connection_closed(&error);
-            self.error = Some(error.clone());
+            self.error = Some(Box::new(error.clone()));
             self.events.push_back(Event::ConnectionLost(error));
         }
     }
@@ -240,7 +240,9 @@ impl Connection {
             s.acks.cancel();
         }
         self.path.cc.in_flight = 0;
-        self.datagrams.clear_outgoing();
+        if let Some(d) = &mut self.datagrams {
+            d.clear_outgoing();
+        }
     }
 
     /// Called on every packet received while closing: answer with the

@@ -78,13 +78,13 @@ impl Connection {
         let mut data = [0u8; 8];
         self.rng.with(|rng| rng.fill_bytes(&mut data));
         self.pending.path_challenge = Some(data);
-        self.path.validation = Some(PathValidation {
+        self.path.validation = Some(Box::new(PathValidation {
             data,
             deadline: now + self.path_validation_timeout(),
             rechallenge: now + self.rechallenge_interval(),
             previous,
             previous_validated,
-        });
+        }));
     }
 
     /// How long to wait for a PATH_RESPONSE before challenging again: a
@@ -101,7 +101,7 @@ impl Connection {
 
     /// A PATH_RESPONSE arrived (RFC 9000 §8.2.3).
     pub(super) fn on_path_response(&mut self, data: [u8; 8]) {
-        let Some(v) = self.path.validation else {
+        let Some(v) = self.path.validation.as_deref() else {
             return;
         };
         if v.data != data {
@@ -116,7 +116,12 @@ impl Connection {
     /// The PATH_CHALLENGE we sent may have been lost: send it again while
     /// the validation it belongs to is under way.
     pub(super) fn on_path_challenge_lost(&mut self, data: [u8; 8]) {
-        if self.path.validation.is_some_and(|v| v.data == data) {
+        if self
+            .path
+            .validation
+            .as_ref()
+            .is_some_and(|v| v.data == data)
+        {
             self.pending.path_challenge = Some(data);
         }
     }
@@ -124,14 +129,17 @@ impl Connection {
     /// When path validation next needs attention (a challenge to send
     /// again, or giving up), if one is under way.
     pub(super) fn path_validation_deadline(&self) -> Option<Instant> {
-        self.path.validation.map(|v| v.deadline.min(v.rechallenge))
+        self.path
+            .validation
+            .as_ref()
+            .map(|v| v.deadline.min(v.rechallenge))
     }
 
     /// Sends the PATH_CHALLENGE again when no response came within a PTO;
     /// RFC 9000 §9.3.2: a new path that could not be validated by the
     /// deadline is abandoned for the previous one.
     pub(super) fn on_path_validation_timeout(&mut self, now: Instant) {
-        let Some(v) = self.path.validation else {
+        let Some(v) = self.path.validation.as_deref().copied() else {
             return;
         };
         if v.deadline > now {

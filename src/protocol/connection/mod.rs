@@ -164,6 +164,32 @@ pub struct HandshakeData {
     pub resumed: bool,
 }
 
+/// What a connection keeps of the peer's transport parameters (RFC 9000
+/// §18.2, RFC 9221 §3) once it applied them: the few read later, not
+/// the whole set (CIDs, tokens, addresses, stream limits).
+#[derive(Debug, Clone, Copy)]
+struct PeerParams {
+    max_idle_timeout: u64,
+    max_udp_payload_size: u64,
+    ack_delay_exponent: u64,
+    max_ack_delay: u64,
+    active_connection_id_limit: u64,
+    max_datagram_frame_size: Option<u64>,
+}
+
+impl From<&TransportParameters> for PeerParams {
+    fn from(p: &TransportParameters) -> Self {
+        Self {
+            max_idle_timeout: p.max_idle_timeout,
+            max_udp_payload_size: p.max_udp_payload_size,
+            ack_delay_exponent: p.ack_delay_exponent,
+            max_ack_delay: p.max_ack_delay,
+            active_connection_id_limit: p.active_connection_id_limit,
+            max_datagram_frame_size: p.max_datagram_frame_size,
+        }
+    }
+}
+
 /// One QUIC connection.
 pub struct Connection {
     /// The QUIC version in use (RFC 9000 §15, RFC 9369).
@@ -211,7 +237,7 @@ pub struct Connection {
     /// Server: the client's original version, when we answer in another
     /// (RFC 9368 §2.3).
     original_version: Option<version::OriginalVersion>,
-    peer_params: Option<TransportParameters>,
+    peer_params: Option<PeerParams>,
     streams: Streams,
     /// Loss detection.
     recovery: Recovery,
@@ -219,11 +245,11 @@ pub struct Connection {
     idle_deadline: Option<Instant>,
     /// Closing and draining (RFC 9000 §10.2).
     close: close::CloseState,
-    error: Option<ConnectionError>,
+    error: Option<Box<ConnectionError>>,
     events: VecDeque<Event>,
     endpoint_events: VecDeque<EndpointEvent>,
-    /// Unreliable datagrams both ways (RFC 9221).
-    datagrams: Datagrams,
+    /// Unreliable datagrams both ways (RFC 9221), from the first one on.
+    datagrams: Option<Box<Datagrams>>,
     stats: ConnectionStats,
     /// Control frames of the connection itself waiting to be sent.
     pending: PendingFrames,
@@ -339,7 +365,7 @@ impl Connection {
             error: None,
             events: VecDeque::new(),
             endpoint_events: VecDeque::new(),
-            datagrams: Datagrams::default(),
+            datagrams: None,
             stats: ConnectionStats::default(),
             pending: PendingFrames::default(),
             last_sent_eliciting: None,
@@ -542,7 +568,7 @@ impl Connection {
 
     /// Why the connection closed, once it has.
     pub fn error(&self) -> Option<&ConnectionError> {
-        self.error.as_ref()
+        self.error.as_deref()
     }
 
     /// Our first source connection ID.
@@ -644,6 +670,7 @@ impl Connection {
         // Unreliable: the oldest go first to stay within the buffer.
         self.stats.datagrams_dropped_tx += self
             .datagrams
+            .get_or_insert_with(Box::default)
             .queue(data, self.config.datagram_send_buffer_size);
         Ok(())
     }
@@ -657,7 +684,7 @@ impl Connection {
 
     /// Takes a received datagram.
     pub fn read_datagram(&mut self) -> Option<Bytes> {
-        self.datagrams.read()
+        self.datagrams.as_mut()?.read()
     }
 
     /// Opens a stream, or `None` while the peer's stream limit is reached.

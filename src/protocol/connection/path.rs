@@ -36,7 +36,7 @@ pub(super) struct PathState {
     /// Bytes sent on the path while not validated.
     amp_sent: u64,
     /// A new path being validated after the peer moved to it.
-    pub(super) validation: Option<PathValidation>,
+    pub(super) validation: Option<Box<PathValidation>>,
     /// Which congestion controller the path uses: counts the moves to a
     /// new address. Packets sent under an earlier one no longer count in
     /// flight, and their acknowledgement or loss says nothing about this

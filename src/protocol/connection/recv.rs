@@ -607,7 +607,10 @@ impl Connection {
                 }
                 // Unreliable: drop the oldest to stay within the buffer
                 // (or this one, when it alone is larger).
-                let (kept, dropped) = self.datagrams.receive(data, limit);
+                let (kept, dropped) = self
+                    .datagrams
+                    .get_or_insert_with(Box::default)
+                    .receive(data, limit);
                 self.stats.datagrams_dropped_rx += dropped;
                 if kept {
                     self.events.push_back(Event::DatagramReceived);
@@ -805,7 +808,7 @@ impl Connection {
         }
         let mtu_cap = p.max_udp_payload_size.min(65527) as usize;
         self.path.mtu = self.path.mtu.min(mtu_cap).max(1200);
-        self.peer_params = Some(p);
+        self.peer_params = Some(super::PeerParams::from(&p));
         self.reset_idle(now);
     }
 

@@ -164,7 +164,7 @@ impl Connection {
             && (self.pending.wants_send()
                 || self.streams.wants_send()
                 || self.cids.wants_send()
-                || self.datagrams.wants_send())
+                || self.datagrams.as_ref().is_some_and(|d| d.wants_send()))
     }
 
     /// Builds one datagram of coalesced packets; false if nothing to send.
@@ -284,7 +284,9 @@ impl Connection {
                 self.write_crypto(space, buf, payload_limit, &mut frames, &mut frame_count);
             }
             if cc_ok && space == SpaceId::Data {
-                eliciting |= self.datagrams.write(buf, payload_limit, &mut frame_count);
+                if let Some(d) = &mut self.datagrams {
+                    eliciting |= d.write(buf, payload_limit, &mut frame_count);
+                }
                 let written = self.streams.write_stream_frames(
                     buf,
                     block_aligned(payload_start, payload_limit),

@@ -62,7 +62,7 @@ impl Connection {
         p.stateless_reset_token = None;
         p.preferred_address = None;
         self.apply_stream_limits(&p);
-        self.peer_params = Some(p);
+        self.peer_params = Some(super::PeerParams::from(&p));
         self.zero_rtt_keys = Some(keys);
         self.zero_rtt = ZeroRttState::Offered;
         tracing::debug!("sending 0-RTT");

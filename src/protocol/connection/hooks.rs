@@ -153,19 +153,21 @@ impl Connection {
         {
             return false;
         }
+        let Some(h) = self.handshaking() else {
+            return false;
+        };
+        let keys =
+            crypto::initial_keys_for(&h.initial_suite, version, &self.orig_dcid, Side::Client);
         tracing::debug!(version, "server upgraded the version");
         self.version = version;
         self.hooks.upgrade_to = None;
-        self.spaces[SpaceId::Initial as usize].keys = Some(
-            crypto::initial_keys_for(&self.initial_suite, version, &self.orig_dcid, Side::Client)
-                .into(),
-        );
+        self.spaces[SpaceId::Initial as usize].keys = Some(keys.into());
         true
     }
 
     /// **Test hook.** The token our Initial packets carry (empty for none).
     pub fn initial_token(&self) -> &[u8] {
-        &self.initial_token
+        self.handshaking().map_or(&[][..], |h| &h.initial_token[..])
     }
 
     /// **Test hook.** Bytes that `write` would take on `id` right now.

@@ -190,6 +190,23 @@ impl From<&TransportParameters> for PeerParams {
     }
 }
 
+/// What only the handshake uses, boxed so that an established
+/// connection does not carry it.
+struct Handshaking {
+    /// The cipher suite of Initial packets (RFC 9001 §5.2), from the TLS
+    /// configuration's crypto provider.
+    initial_suite: rustls::quic::Suite,
+    /// Client: the token our Initials carry (RFC 9000 §17.2.2).
+    initial_token: Bytes,
+    /// 0-RTT keys (client: sealing; server: opening) while they are used.
+    zero_rtt_keys: Option<zero_rtt::ZeroRttKeys>,
+    /// Server: the client's original version, when we answer in another
+    /// (RFC 9368 §2.3).
+    original_version: Option<version::OriginalVersion>,
+    /// 1-RTT packets that arrived before the server's handshake completed.
+    early_1rtt: Vec<(bytes::BytesMut, Option<super::ecn::EcnCodepoint>)>,
+}
+
 /// One QUIC connection.
 pub struct Connection {
     /// The QUIC version in use (RFC 9000 §15, RFC 9369).
@@ -217,8 +234,6 @@ pub struct Connection {
     /// The SCID of the Retry this client followed, or through which this
     /// server accepted the connection (RFC 9000 §7.3).
     retry_scid: Option<ConnectionId>,
-    /// Client: the token our Initials carry (RFC 9000 §17.2.2).
-    initial_token: Bytes,
     /// Client: where NEW_TOKEN tokens go, and the server name they are for.
     token_store: Option<(Arc<crate::protocol::token::TokenStore>, String)>,
     /// Server: the key sealing the NEW_TOKEN token we issue.
@@ -227,16 +242,11 @@ pub struct Connection {
     path: PathState,
     /// Server: follow a client to a new address (RFC 9000 §9).
     allow_migration: bool,
-    /// 0-RTT keys (client: sealing; server: opening) while they are used.
-    zero_rtt_keys: Option<zero_rtt::ZeroRttKeys>,
     /// Where the connection stands with 0-RTT.
     zero_rtt: ZeroRttState,
     /// The peer's transport parameters came from this handshake (not
     /// remembered for 0-RTT).
     params_from_handshake: bool,
-    /// Server: the client's original version, when we answer in another
-    /// (RFC 9368 §2.3).
-    original_version: Option<version::OriginalVersion>,
     peer_params: Option<PeerParams>,
     streams: Streams,
     /// Loss detection.
@@ -268,8 +278,6 @@ pub struct Connection {
     tx_ecn: Option<(super::ecn::EcnCodepoint, bool)>,
     /// Received packets that failed authentication (RFC 9001 §6.6).
     auth_failures: u64,
-    /// 1-RTT packets that arrived before the server's handshake completed.
-    early_1rtt: Vec<(bytes::BytesMut, Option<super::ecn::EcnCodepoint>)>,
     app_limited: bool,
     any_packet_processed: bool,
     handshake_data: Option<HandshakeData>,
@@ -283,9 +291,8 @@ pub struct Connection {
     /// The connection's only source of randomness (CIDs, path
     /// challenges, tokens), seeded by the endpoint.
     rng: rng::SeedRng,
-    /// The cipher suite of Initial packets (RFC 9001 §5.2), from the TLS
-    /// configuration's crypto provider.
-    initial_suite: rustls::quic::Suite,
+    /// What only the handshake uses; freed once it is confirmed.
+    handshaking: Option<Box<Handshaking>>,
     /// Where qlog events go, if anywhere.
     qlog: QlogSink,
     /// What the test hooks changed.
@@ -306,6 +313,16 @@ impl std::fmt::Debug for Connection {
 }
 
 impl Connection {
+    /// What only the handshake uses, until it is freed.
+    fn handshaking(&self) -> Option<&Handshaking> {
+        self.handshaking.as_deref()
+    }
+
+    /// The 0-RTT keys, while they are used.
+    fn zero_rtt_keys(&self) -> Option<&zero_rtt::ZeroRttKeys> {
+        self.handshaking()?.zero_rtt_keys.as_ref()
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn new(
         version: u32,
@@ -347,15 +364,12 @@ impl Connection {
             initial_scid: scid,
             got_server_scid: false,
             retry_scid: None,
-            initial_token: Bytes::new(),
             token_store: None,
             token_key: None,
             path: PathState::new(&config, remote, side.is_client()),
             allow_migration: false,
-            zero_rtt_keys: None,
             zero_rtt: ZeroRttState::None,
             params_from_handshake: false,
-            original_version: None,
             peer_params: None,
             streams,
             recovery: Recovery::default(),
@@ -374,7 +388,6 @@ impl Connection {
             handshake_sped_up: false,
             ecn: ecn::Ecn::new(config.ecn),
             tx_ecn: None,
-            early_1rtt: Vec::new(),
             auth_failures: 0,
             app_limited: false,
             any_packet_processed: false,
@@ -383,7 +396,13 @@ impl Connection {
             key_phase_first_sent: 0,
             sealed_in_phase: 0,
             rng: rng::SeedRng::new(rng),
-            initial_suite,
+            handshaking: Some(Box::new(Handshaking {
+                initial_suite,
+                initial_token: Bytes::new(),
+                zero_rtt_keys: None,
+                original_version: None,
+                early_1rtt: Vec::new(),
+            })),
             qlog: QlogSink::new(&config, side, &orig_dcid, now),
             #[cfg(feature = "test-hooks")]
             hooks: hooks::Overrides::default(),

@@ -86,8 +86,10 @@ impl Connection {
                 && !self.side.is_client()
                 && !self.handshake_complete
             {
-                if self.early_1rtt.len() < MAX_EARLY_1RTT {
-                    self.early_1rtt.push((packet, ecn));
+                if let Some(h) = self.handshaking.as_deref_mut() {
+                    if h.early_1rtt.len() < MAX_EARLY_1RTT {
+                        h.early_1rtt.push((packet, ecn));
+                    }
                 }
                 continue;
             }
@@ -108,8 +110,20 @@ impl Connection {
                 return;
             }
         }
-        if self.handshake_complete && !self.early_1rtt.is_empty() {
-            for (packet, ecn) in std::mem::take(&mut self.early_1rtt) {
+        let early = match self.handshaking.as_deref_mut() {
+            Some(h) if self.handshake_complete => std::mem::take(&mut h.early_1rtt),
+            _ => Vec::new(),
+        };
+        if self.handshake_confirmed
+            && self.spaces[SpaceId::Initial as usize].discarded
+            && self.spaces[SpaceId::Handshake as usize].discarded
+        {
+            // Its buffered packets taken, what only the handshake used
+            // goes.
+            self.handshaking = None;
+        }
+        if !early.is_empty() {
+            for (packet, ecn) in early {
                 if let Ok(header) = PartialHeader::parse(&packet, self.cids.local_cid_len()) {
                     let _ = self.handle_packet(now, header, ecn, packet);
                 }
@@ -340,7 +354,7 @@ impl Connection {
         let pn_offset = header.pn_offset;
         let (pn_len, pn) = {
             let hp: &dyn rustls::quic::HeaderProtectionKey = if is_0rtt(header) {
-                self.zero_rtt_keys.as_ref()?.header.as_ref()
+                self.zero_rtt_keys()?.header.as_ref()
             } else if space == SpaceId::Initial {
                 self.initial_remote_keys(header)?.header.as_ref()
             } else if space == SpaceId::Data {
@@ -361,7 +375,7 @@ impl Connection {
             let keys = if space == SpaceId::Initial {
                 self.initial_remote_keys(header)
             } else {
-                self.zero_rtt_keys.as_ref()
+                self.zero_rtt_keys()
             };
             keys.ok_or(OpenFailure::NoKeys).and_then(|k| {
                 crypto::open_payload(packet, header_len, pn, k.packet.as_ref())
@@ -757,8 +771,8 @@ impl Connection {
         // packets used (for a client, the version it started in), or
         // negotiation was tampered with.
         let expected = self
-            .original_version
-            .as_ref()
+            .handshaking()
+            .and_then(|h| h.original_version.as_ref())
             .map_or(self.version, |o| o.version);
         if let Some(vi) = &p.version_information {
             if vi.chosen != expected {

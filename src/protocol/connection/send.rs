@@ -421,7 +421,7 @@ impl Connection {
                 ty,
                 &dcid,
                 &self.initial_scid,
-                &self.initial_token,
+                self.handshaking().map_or(&[][..], |h| &h.initial_token[..]),
                 pn,
                 pn_len,
             );
@@ -447,7 +447,7 @@ impl Connection {
             &dyn rustls::quic::PacketKey,
             &dyn rustls::quic::HeaderProtectionKey,
         ) = if space == SpaceId::Data {
-            match (&self.one_rtt, &self.zero_rtt_keys) {
+            match (&self.one_rtt, self.zero_rtt_keys()) {
                 (Some(k), _) => (k.current.local.as_ref(), k.local_hp.as_ref()),
                 (None, Some(z)) => (z.packet.as_ref(), z.header.as_ref()),
                 (None, None) => unreachable!("keys checked by the caller"),

@@ -127,8 +127,8 @@ impl Connection {
         if !self.side.is_client() {
             return;
         }
-        if let Some(t) = store.take(server_name) {
-            self.initial_token = t;
+        if let (Some(t), Some(h)) = (store.take(server_name), self.handshaking.as_deref_mut()) {
+            h.initial_token = t;
         }
         self.token_store = Some((store, server_name.to_string()));
     }
@@ -149,6 +149,7 @@ impl Connection {
         // Initial from the server was processed.
         if !self.side.is_client()
             || self.state != State::Handshake
+            || self.handshaking.is_none()
             || self.retry_scid.is_some()
             || self.any_packet_processed
             || header.dcid != self.initial_scid
@@ -176,14 +177,16 @@ impl Connection {
         // every later Initial, replacing any NEW_TOKEN token (§8.1.3).
         self.retry_scid = Some(scid);
         self.cids.adopt_server_cid(scid);
-        self.initial_token = token;
+        let Some(h) = self.handshaking.as_deref_mut() else {
+            return;
+        };
+        h.initial_token = token;
+        let suite = h.initial_suite;
         // RFC 9002 §6.3: reset recovery for the Initial space; the CRYPTO
         // data goes again from offset 0, with new packet numbers (RFC 9000
         // §17.2.5.3: numbers are never reused).
         let sp = &mut self.spaces[SpaceId::Initial as usize];
-        sp.keys = Some(
-            crypto::initial_keys_for(&self.initial_suite, self.version, &scid, Side::Client).into(),
-        );
+        sp.keys = Some(crypto::initial_keys_for(&suite, self.version, &scid, Side::Client).into());
         sp.probes = 0;
         sp.crypto_sent = 0;
         sp.crypto_retransmit = Default::default();

@@ -122,9 +122,11 @@ impl Connection {
         if original == self.version {
             return;
         }
-        let keys =
-            crypto::initial_keys_for(&self.initial_suite, original, &self.orig_dcid, self.side);
-        self.original_version = Some(OriginalVersion {
+        let Some(h) = self.handshaking.as_deref_mut() else {
+            return;
+        };
+        let keys = crypto::initial_keys_for(&h.initial_suite, original, &self.orig_dcid, self.side);
+        h.original_version = Some(OriginalVersion {
             version: original,
             remote: keys.remote,
         });
@@ -133,7 +135,7 @@ impl Connection {
     /// The keys opening an Initial packet with `header`: the original
     /// version's for a server that upgraded, else the space's own.
     pub(super) fn initial_remote_keys(&self, header: &PartialHeader) -> Option<&DirectionalKeys> {
-        match &self.original_version {
+        match self.handshaking().and_then(|h| h.original_version.as_ref()) {
             Some(o) if header.version() == Some(o.version) => Some(&o.remote),
             _ => self.spaces[SpaceId::Initial as usize]
                 .keys
@@ -150,8 +152,8 @@ impl Connection {
             return true;
         }
         if self
-            .original_version
-            .as_ref()
+            .handshaking()
+            .and_then(|h| h.original_version.as_ref())
             .is_some_and(|o| o.version == version)
         {
             return true;

@@ -61,9 +61,12 @@ impl Connection {
         p.retry_source_connection_id = None;
         p.stateless_reset_token = None;
         p.preferred_address = None;
+        let Some(h) = self.handshaking.as_deref_mut() else {
+            return;
+        };
+        h.zero_rtt_keys = Some(keys);
         self.apply_stream_limits(&p);
         self.peer_params = Some(super::PeerParams::from(&p));
-        self.zero_rtt_keys = Some(keys);
         self.zero_rtt = ZeroRttState::Offered;
         tracing::debug!("sending 0-RTT");
     }
@@ -74,8 +77,9 @@ impl Connection {
         if self.side.is_client() || self.zero_rtt != ZeroRttState::None || self.handshake_complete {
             return;
         }
-        if let Some(keys) = self.tls.with_live(|tls| tls.zero_rtt_keys()).flatten() {
-            self.zero_rtt_keys = Some(keys);
+        let keys = self.tls.with_live(|tls| tls.zero_rtt_keys()).flatten();
+        if let (Some(keys), Some(h)) = (keys, self.handshaking.as_deref_mut()) {
+            h.zero_rtt_keys = Some(keys);
             self.zero_rtt = ZeroRttState::Accepted;
             tracing::debug!("accepting 0-RTT");
         }
@@ -83,7 +87,7 @@ impl Connection {
 
     /// True while a client sends application data in 0-RTT packets.
     pub(super) fn sending_0rtt(&self) -> bool {
-        self.side.is_client() && self.one_rtt.is_none() && self.zero_rtt_keys.is_some()
+        self.side.is_client() && self.one_rtt.is_none() && self.zero_rtt_keys().is_some()
     }
 
     /// At the end of the handshake: a client learns whether its early
@@ -91,7 +95,9 @@ impl Connection {
     /// 1-RTT (the packets are not counted as congestion losses). Both
     /// sides drop the 0-RTT keys (RFC 9001 §4.9.3).
     pub(super) fn finish_0rtt(&mut self) {
-        self.zero_rtt_keys = None;
+        if let Some(h) = self.handshaking.as_deref_mut() {
+            h.zero_rtt_keys = None;
+        }
         if self.zero_rtt != ZeroRttState::Offered {
             return;
         }

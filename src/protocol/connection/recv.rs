@@ -114,7 +114,8 @@ impl Connection {
             Some(h) if self.handshake_complete => std::mem::take(&mut h.early_1rtt),
             _ => Vec::new(),
         };
-        if self.handshake_confirmed
+        if self.handshaking.is_some()
+            && self.handshake_confirmed
             && self.spaces[SpaceId::Initial as usize].discarded
             && self.spaces[SpaceId::Handshake as usize].discarded
         {
@@ -601,7 +602,6 @@ impl Connection {
                 }
                 if !self.handshake_confirmed {
                     self.handshake_confirmed = true;
-                    self.start_mtu_discovery(now);
                     self.start_mtu_discovery(now);
                     self.discard_space(SpaceId::Handshake);
                     self.retire_tls();

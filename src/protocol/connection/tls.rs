@@ -203,7 +203,8 @@ impl TlsSession {
         let Stage::Live(tls, hellos) = &state.stage else {
             return false;
         };
-        if tls.is_handshaking() || !state.after.at_boundary() {
+        // One look in the table per session: a miss stays a miss.
+        if state.took || tls.is_handshaking() || !state.after.at_boundary() {
             return false;
         }
         let (Some(random), Some(rustls::SupportedCipherSuite::Tls13(suite))) =

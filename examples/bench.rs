@@ -31,6 +31,13 @@
 //!   and packets sealed, sent in GSO batches,
 //!   received in GRO batches and opened under bulk; each with
 //!   floor / quinn, the most any stack could reach against quinn here.
+//!   Under the request figures also: each protocol core's own work per
+//!   request (actix-quic's `protocol` and `quinn-proto`, in memory, see
+//!   the `cores` module) added to a design's UDP floor ("actors + our
+//!   core": the most this design, an actor per connection and the
+//!   application in tasks of its own, allows with that core; "tokio +
+//!   our core": one task per side doing everything), and the cores' work
+//!   itself, side by side.
 //!
 //! - `--cost ping-pong|new-stream|bulk|idle`: instead of the above, actix-quic
 //!   alone runs `--requests` requests of one mode (or uploads
@@ -66,6 +73,8 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
+#[path = "shared/bench_core.rs"]
+mod cores;
 #[path = "shared/bench_floor.rs"]
 mod floor;
 #[path = "shared/named_thread.rs"]
@@ -1236,9 +1245,51 @@ fn figures(args: &Args, ours: &Outcome, quinn: &Outcome, idle: (f64, f64)) -> Ve
 /// The floors (see [`floor`]) under the figure named `name`, each with
 /// what it is: a new-stream request's are ping-pong's, each request being
 /// at least one round trip.
-fn floors_of(name: &str, floors: &floor::Floors) -> Vec<(&'static str, f64)> {
+fn floors_of(
+    name: &str,
+    floors: &floor::Floors,
+    (ours, quinn): &(cores::CoreWork, cores::CoreWork),
+) -> Vec<(&'static str, f64)> {
     let rate = |r: &Run| r.rate();
     let p50 = |r: &Run| us(r.percentile(0.5));
+    // A design's hand-overs (its UDP floor) plus a core's critical-path
+    // work per request: the least that design allows with that core. The
+    // rate adds mean times; the p50 adds medians (close to, not exactly,
+    // the median of the sum).
+    let with_cores = |new_stream: bool, p: bool| {
+        let work = |c: &cores::CoreWork| {
+            let times = if new_stream {
+                &c.new_stream
+            } else {
+                &c.ping_pong
+            };
+            us(if p {
+                cores::CoreWork::p50(times)
+            } else {
+                cores::CoreWork::mean(times)
+            })
+        };
+        let (ours, quinn) = (work(ours), work(quinn));
+        let floor = |r: &Run, core: f64| {
+            if p {
+                p50(r) + core
+            } else {
+                1e6 / (1e6 / r.rate() + core)
+            }
+        };
+        let actors = if new_stream {
+            &floors.actor_task_each
+        } else {
+            &floors.actor_ping_pong
+        };
+        let tokio = &floors.async_ping_pong;
+        vec![
+            ("actors + our core", floor(actors, ours)),
+            ("actors + quinn core", floor(actors, quinn)),
+            ("tokio + our core", floor(tokio, ours)),
+            ("tokio + quinn core", floor(tokio, quinn)),
+        ]
+    };
     let tls_each = |d: Duration| us(d) / floors.handshakes.latencies.len() as f64;
     let udp = |f: fn(&Run) -> f64| {
         vec![
@@ -1267,30 +1318,48 @@ fn floors_of(name: &str, floors: &floor::Floors) -> Vec<(&'static str, f64)> {
         "handshake_server_cpu_us" | "concurrent_handshake_server_cpu_us" => {
             vec![("TLS, server", tls_each(floors.handshakes.cpu.server))]
         }
-        "requests_new_stream_per_s" | "requests_ping_pong_per_s" => udp(rate),
-        "requests_new_stream_p50_us" | "requests_ping_pong_p50_us" => udp(p50),
+        "requests_new_stream_per_s" | "requests_ping_pong_per_s" => {
+            let mut v = udp(rate);
+            if name.contains("new_stream") {
+                v.push(("UDP, actors, tasks", rate(&floors.actor_task_each)));
+            }
+            v.extend(with_cores(name.contains("new_stream"), false));
+            v
+        }
+        "requests_new_stream_p50_us" | "requests_ping_pong_p50_us" => {
+            let mut v = udp(p50);
+            if name.contains("new_stream") {
+                v.push(("UDP, actors, tasks", p50(&floors.actor_task_each)));
+            }
+            v.extend(with_cores(name.contains("new_stream"), true));
+            v
+        }
         _ => Vec::new(),
     }
 }
 
 /// Prints each figure that has a floor against it, as a table and as
 /// JSON records.
-fn print_floors(figures: &[Figure], floors: &floor::Floors) {
+fn print_floors(
+    figures: &[Figure],
+    floors: &floor::Floors,
+    cores: &(cores::CoreWork, cores::CoreWork),
+) {
     println!(
-        "{:<32} {:<14} {:>10} {:>10} {:>12} {:>12}",
+        "{:<32} {:<19} {:>10} {:>10} {:>12} {:>12}",
         "floor (no QUIC stack)", "of", "floor", "quinn", "floor/quinn", "actix/floor"
     );
     let rows: Vec<_> = figures
         .iter()
         .flat_map(|f| {
-            floors_of(&f.name, floors)
+            floors_of(&f.name, floors, cores)
                 .into_iter()
                 .map(move |(what, v)| (f, what, v))
         })
         .collect();
     for (f, what, floor) in &rows {
         println!(
-            "{:<32} {:<14} {:>10.2} {:>10.2} {:>11.2}x {:>11.2}x",
+            "{:<32} {:<19} {:>10.2} {:>10.2} {:>11.2}x {:>11.2}x",
             f.name,
             what,
             floor,
@@ -1308,6 +1377,44 @@ fn print_floors(figures: &[Figure], floors: &floor::Floors) {
             f.ours,
             floor / f.quinn,
             f.higher_is_better
+        );
+    }
+}
+
+/// Each core's critical-path work per request (see [`cores`]), as a
+/// table and as JSON records.
+fn print_cores((ours, quinn): &(cores::CoreWork, cores::CoreWork)) {
+    println!(
+        "{:<40} {:>12} {:>12} {:>12}",
+        "core work per request, in memory (us)", "actix-quic", "quinn-proto", "ours/quinn"
+    );
+    let rows = [
+        (
+            "new_stream_mean",
+            cores::CoreWork::mean as fn(&[Duration]) -> Duration,
+            true,
+        ),
+        ("new_stream_p50", cores::CoreWork::p50, true),
+        ("ping_pong_mean", cores::CoreWork::mean, false),
+        ("ping_pong_p50", cores::CoreWork::p50, false),
+    ];
+    for (name, f, new_stream) in rows {
+        let pick = |c: &cores::CoreWork| {
+            us(f(if new_stream {
+                &c.new_stream
+            } else {
+                &c.ping_pong
+            }))
+        };
+        let (o, q) = (pick(ours), pick(quinn));
+        println!(
+            "{:<40} {o:>12.2} {q:>12.2} {:>11.2}x",
+            format!("core_{name}_us"),
+            o / q
+        );
+        println!(
+            "{{\"core\":\"core_{name}_us\",\"actix_quic\":{o:.3},\"quinn_proto\":{q:.3},\"ratio\":{:.4}}}",
+            o / q
         );
     }
 }
@@ -1362,6 +1469,7 @@ fn main() -> Result<(), BoxError> {
     }
     let idle = (idle_ours(&args, &tls, false)?, idle_quinn(&args, &tls)?);
     let floors = floor::measure(&tls, args.requests, args.handshakes, args.size_mib, &MTUS)?;
+    let cores = cores::measure(&tls, args.requests)?;
     let figures = figures(&args, &ours, &quinn, idle);
     println!(
         "{:<40} {:>12} {:>12} {:>12}",
@@ -1401,6 +1509,7 @@ fn main() -> Result<(), BoxError> {
             f.higher_is_better
         );
     }
-    print_floors(&figures, &floors);
+    print_floors(&figures, &floors, &cores);
+    print_cores(&cores);
     Ok(())
 }

@@ -67,6 +67,8 @@ pub struct Floors {
     pub async_ping_pong: Run,
     /// UDP ping-pong through an actor per connection.
     pub actor_ping_pong: Run,
+    /// The same, the server answering each request from a new task.
+    pub actor_task_each: Run,
     /// UDP ping-pong on tokio sockets, each datagram a sealed packet.
     pub sealed_async_ping_pong: Run,
     /// UDP ping-pong through actors, each datagram a sealed packet.
@@ -88,10 +90,11 @@ pub fn measure(
 ) -> Result<Floors, BoxError> {
     let ping_pong = udp_ping_pong(requests)?;
     let async_ping_pong = tokio_ping_pong(requests, None)?;
-    let actor_ping_pong = hops::ping_pong(requests, None)?;
+    let actor_ping_pong = hops::ping_pong(requests, None, false)?;
+    let actor_task_each = hops::ping_pong(requests, None, true)?;
     let keys = || handshake(tls, &mut Cpu::default());
     let sealed_async_ping_pong = tokio_ping_pong(requests, Some(keys()?))?;
-    let sealed_actor_ping_pong = hops::ping_pong(requests, Some(keys()?))?;
+    let sealed_actor_ping_pong = hops::ping_pong(requests, Some(keys()?), false)?;
     let handshakes = tls_handshakes(tls, handshakes)?;
     let mut bulk = Vec::new();
     for &mtu in mtus {
@@ -101,6 +104,7 @@ pub fn measure(
         ping_pong,
         async_ping_pong,
         actor_ping_pong,
+        actor_task_each,
         sealed_async_ping_pong,
         sealed_actor_ping_pong,
         handshakes,
@@ -144,35 +148,75 @@ fn udp_ping_pong(requests: u32) -> Result<Run, BoxError> {
 /// A UDP socket on tokio's reactor, registered for reads only, as
 /// actix-quic registers its own: a registration for writes too (as
 /// `tokio::net::UdpSocket` makes) wakes the thread each time the kernel
-/// frees a datagram it sent. Sends are plain non-blocking calls.
-struct ReadOnly(tokio::io::unix::AsyncFd<UdpSocket>);
+/// frees a datagram it sent. Sends are plain non-blocking calls. Reads
+/// take up to two datagrams with quinn-udp's `recvmmsg`, and one that
+/// finds only one tells the reactor the queue is empty, as actix-quic
+/// does: no read per wake-up that finds only `EAGAIN`.
+struct ReadOnly {
+    io: tokio::io::unix::AsyncFd<UdpSocket>,
+    state: quinn_udp::UdpSocketState,
+    /// The second datagram of a read that found two.
+    pending: std::cell::RefCell<Option<(Vec<u8>, SocketAddr)>>,
+}
 
 impl ReadOnly {
     /// Registers `socket` (made non-blocking); inside a tokio runtime.
     fn new(socket: UdpSocket) -> Result<Self, BoxError> {
         socket.set_nonblocking(true)?;
+        let state = quinn_udp::UdpSocketState::new((&socket).into())?;
         // SAFETY: a `UdpSocket` owns its descriptor, open and the same
         // until the socket is dropped, and the `AsyncFd` owns the socket.
-        let fd = unsafe {
+        let io = unsafe {
             tokio::io::unix::AsyncFd::register_with_interest(socket, tokio::io::Interest::READABLE)
         }
         .map_err(|e| e.into_parts().1)?;
-        Ok(Self(fd))
+        Ok(Self {
+            io,
+            state,
+            pending: Default::default(),
+        })
     }
 
     /// The next datagram, waiting for one.
     async fn recv_from(&self, buf: &mut [u8]) -> std::io::Result<(usize, SocketAddr)> {
+        if let Some((d, from)) = self.pending.borrow_mut().take() {
+            buf[..d.len()].copy_from_slice(&d);
+            return Ok((d.len(), from));
+        }
+        let mut second = [0u8; DATAGRAM];
         loop {
-            let mut ready = self.0.readable().await?;
-            if let Ok(got) = ready.try_io(|s| s.get_ref().recv_from(buf)) {
-                return got;
+            let mut ready = self.io.readable().await?;
+            let mut metas = [quinn_udp::RecvMeta::default(); 2];
+            let got = {
+                let mut iovs = [
+                    std::io::IoSliceMut::new(&mut *buf),
+                    std::io::IoSliceMut::new(&mut second),
+                ];
+                self.state
+                    .recv(self.io.get_ref().into(), &mut iovs, &mut metas)
+            };
+            match got {
+                Ok(n) => {
+                    if n < metas.len() {
+                        ready.clear_ready();
+                    } else {
+                        ready.retain_ready();
+                        let m = &metas[1];
+                        *self.pending.borrow_mut() = Some((second[..m.len].to_vec(), m.addr));
+                    }
+                    if n > 0 {
+                        return Ok((metas[0].len, metas[0].addr));
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => ready.clear_ready(),
+                Err(e) => return Err(e),
             }
         }
     }
 
     /// Sends `buf` to `to` without waiting.
     fn send_to(&self, buf: &[u8], to: SocketAddr) -> std::io::Result<usize> {
-        self.0.get_ref().send_to(buf, to)
+        self.io.get_ref().send_to(buf, to)
     }
 }
 
@@ -707,8 +751,14 @@ mod hops {
     }
 
     /// Ping-pong through the actors; with `keys`, every datagram is a
-    /// sealed packet.
-    pub(super) fn ping_pong(requests: u32, keys: Option<OneRtt>) -> Result<Run, BoxError> {
+    /// sealed packet. With `task_each`, the server answers each request
+    /// from a task of its own, spawned by the task that receives it, as
+    /// a server that serves each new stream in its own task does.
+    pub(super) fn ping_pong(
+        requests: u32,
+        keys: Option<OneRtt>,
+        task_each: bool,
+    ) -> Result<Run, BoxError> {
         let (client_sealer, server_sealer) = match keys {
             Some(k) => (Some(Sealer::new(k.client)), Some(Sealer::new(k.server))),
             None => (None, None),
@@ -721,10 +771,16 @@ mod hops {
         let echo = named("floor-actix-server", move || -> Result<(), BoxError> {
             let system = actix::System::new();
             system.block_on(async move {
-                let app = side(server, client_addr, server_sealer)?;
+                let app = Rc::new(side(server, client_addr, server_sealer)?);
                 actix::spawn(async move {
                     for _ in 0..WARMUP + requests {
-                        app.send(app.inbox.next().await);
+                        let d = app.inbox.next().await;
+                        if task_each {
+                            let app = app.clone();
+                            actix::spawn(async move { app.send(d) });
+                        } else {
+                            app.send(d);
+                        }
                     }
                     actix::System::current().stop();
                 });

@@ -94,14 +94,45 @@ fn the_bench_runs_every_figure_for_both_stacks() {
             "no floor of {floor}: {out}"
         );
     }
-    // The request floors include sealed packets, through actors too.
-    assert!(
-        out.stdout
-            .lines()
-            .any(|l| l
-                .starts_with("{\"floor\":\"requests_ping_pong_per_s\",\"of\":\"sealed, actors\"")),
-        "{out}"
-    );
+    // The request floors include sealed packets, through actors too,
+    // a task per request, and each protocol core's work added to a
+    // design's hand-overs.
+    let has = |figure: &str, of: &str| {
+        let start = format!("{{\"floor\":\"{figure}\",\"of\":\"{of}\"");
+        out.stdout.lines().any(|l| l.starts_with(&start))
+    };
+    for (figure, of) in [
+        ("requests_ping_pong_per_s", "sealed, actors"),
+        ("requests_new_stream_per_s", "UDP, actors, tasks"),
+        ("requests_new_stream_p50_us", "UDP, actors, tasks"),
+    ] {
+        assert!(has(figure, of), "no floor {of} of {figure}: {out}");
+    }
+    for figure in [
+        "requests_new_stream_per_s",
+        "requests_new_stream_p50_us",
+        "requests_ping_pong_per_s",
+        "requests_ping_pong_p50_us",
+    ] {
+        for of in [
+            "actors + our core",
+            "actors + quinn core",
+            "tokio + our core",
+            "tokio + quinn core",
+        ] {
+            assert!(has(figure, of), "no floor {of} of {figure}: {out}");
+        }
+    }
+    // The cores' own work per request, measured in memory.
+    let cores = records(&out.stdout, "core", |_| ("actix_quic", "quinn_proto"));
+    for core in [
+        "core_new_stream_mean_us",
+        "core_new_stream_p50_us",
+        "core_ping_pong_mean_us",
+        "core_ping_pong_p50_us",
+    ] {
+        assert!(cores.iter().any(|c| c == core), "no {core}: {out}");
+    }
 }
 
 /// `--workers 2`: the server with 1 and with 2 workers, every figure

@@ -39,9 +39,10 @@
 //!   our core": one task per side doing everything), and the cores' work
 //!   itself, side by side.
 //!
-//! - `--cost ping-pong|new-stream|bulk|idle`: instead of the above, actix-quic
-//!   alone runs `--requests` requests of one mode (or uploads
-//!   `--size-mib` MiB) and prints the datagrams per request (or MiB); run
+//! - `--cost ping-pong|new-stream|bulk|handshake|idle`: instead of the
+//!   above, actix-quic alone runs `--requests` requests of one mode (or
+//!   uploads `--size-mib` MiB, or makes `--handshakes` connections) and
+//!   prints the datagrams per request (or MiB, or handshake); run
 //!   it under `valgrind --tool=callgrind` (instructions) or `heaptrack`
 //!   (allocations) and divide by the count, figures that do not move
 //!   with the machine's load. `--cost idle` opens `--idle` connections
@@ -107,9 +108,10 @@ struct Args {
     idle_cost: bool,
 }
 
-/// `--cost ping-pong|new-stream|bulk|idle`: actix-quic alone runs
-/// `--requests` requests of one mode (or, for `bulk`, uploads
-/// `--size-mib` MiB on one stream at 1452 B payloads) and prints the
+/// `--cost ping-pong|new-stream|bulk|handshake|idle`: actix-quic alone
+/// runs `--requests` requests of one mode (or, for `bulk`, uploads
+/// `--size-mib` MiB on one stream at 1452 B payloads; for `handshake`,
+/// makes `--handshakes` connections one after another) and prints the
 /// datagrams each request (or MiB) took, for a counter of the whole
 /// process to divide by: instructions under `valgrind --tool=callgrind`,
 /// allocations under `heaptrack`. Unlike times, these do not depend on
@@ -119,6 +121,7 @@ enum Cost {
     PingPong,
     NewStream,
     Bulk,
+    Handshake,
 }
 
 /// The UDP payload sizes bulk runs at.
@@ -205,13 +208,14 @@ fn parse_args() -> Result<Args, String> {
                     "ping-pong" => Cost::PingPong,
                     "new-stream" => Cost::NewStream,
                     "bulk" => Cost::Bulk,
+                    "handshake" => Cost::Handshake,
                     "idle" => {
                         args.idle_cost = true;
                         continue;
                     }
                     other => {
                         return Err(format!(
-                            "--cost: ping-pong, new-stream, bulk or idle, not {other}"
+                            "--cost: ping-pong, new-stream, bulk, handshake or idle, not {other}"
                         ))
                     }
                 })
@@ -733,7 +737,12 @@ fn run_ours(args: &Args, tls: &Tls) -> Result<Outcome, BoxError> {
 
 /// `--cost`: see [`Cost`].
 fn cost(args: &Args, tls: &Tls, mode: Cost) -> Result<(), BoxError> {
-    let (tls, n, mib) = (tls.clone(), args.requests, args.size_mib);
+    let (tls, mib) = (tls.clone(), args.size_mib);
+    let n = if mode == Cost::Handshake {
+        args.handshakes
+    } else {
+        args.requests
+    };
     let (sent, received, cpu) =
         OursServer::start(&tls, 1)?.serve(move |addr, mut reports, server| {
             let clock = CpuClock {
@@ -749,8 +758,19 @@ fn cost(args: &Args, tls: &Tls, mode: Cost) -> Result<(), BoxError> {
                 let request = [7u8; MESSAGE];
                 let mut answer = [0u8; MESSAGE];
                 let before = conn.stats();
+                // Datagrams of connections other than `conn`.
+                let mut others = (0, 0);
                 let start = clock.start();
                 match mode {
+                    Cost::Handshake => {
+                        for _ in 0..n {
+                            let c = endpoint.connect(addr, "localhost")?.await?;
+                            let s = c.stats();
+                            others.0 += s.udp_tx_datagrams;
+                            others.1 += s.udp_rx_datagrams;
+                            c.close(0u32.into(), b"");
+                        }
+                    }
                     Cost::PingPong => {
                         let (mut send, mut recv) = conn.open_bi().await?;
                         for _ in 0..n {
@@ -785,8 +805,8 @@ fn cost(args: &Args, tls: &Tls, mode: Cost) -> Result<(), BoxError> {
                 let after = conn.stats();
                 conn.close(0u32.into(), b"");
                 Ok((
-                    after.udp_tx_datagrams - before.udp_tx_datagrams,
-                    after.udp_rx_datagrams - before.udp_rx_datagrams,
+                    after.udp_tx_datagrams - before.udp_tx_datagrams + others.0,
+                    after.udp_rx_datagrams - before.udp_rx_datagrams + others.1,
                     cpu,
                 ))
             })
@@ -796,6 +816,11 @@ fn cost(args: &Args, tls: &Tls, mode: Cost) -> Result<(), BoxError> {
             mib as f64,
             format!("{mib} MiB on one stream: datagrams per MiB"),
             "MiB",
+        ),
+        Cost::Handshake => (
+            f64::from(n),
+            format!("{n} handshakes, one after another: datagrams per handshake (until the client's completes)"),
+            "handshake",
         ),
         _ => (
             f64::from(n),
@@ -1252,21 +1277,16 @@ fn floors_of(
 ) -> Vec<(&'static str, f64)> {
     let rate = |r: &Run| r.rate();
     let p50 = |r: &Run| us(r.percentile(0.5));
-    // A design's hand-overs (its UDP floor) plus a core's critical-path
-    // work per request: the least that design allows with that core. The
-    // rate adds mean times; the p50 adds medians (close to, not exactly,
-    // the median of the sum).
-    let with_cores = |new_stream: bool, p: bool| {
+    // A design's hand-overs (its UDP floor: one round trip) plus a core's
+    // critical-path work per request or handshake: the least that design
+    // allows with that core. The rate adds mean times; the p50 adds
+    // medians (close to, not exactly, the median of the sum).
+    let with_cores = |times: fn(&cores::CoreWork) -> &[Duration], actors: &Run, p: bool| {
         let work = |c: &cores::CoreWork| {
-            let times = if new_stream {
-                &c.new_stream
-            } else {
-                &c.ping_pong
-            };
             us(if p {
-                cores::CoreWork::p50(times)
+                cores::CoreWork::p50(times(c))
             } else {
-                cores::CoreWork::mean(times)
+                cores::CoreWork::mean(times(c))
             })
         };
         let (ours, quinn) = (work(ours), work(quinn));
@@ -1277,11 +1297,6 @@ fn floors_of(
                 1e6 / (1e6 / r.rate() + core)
             }
         };
-        let actors = if new_stream {
-            &floors.actor_task_each
-        } else {
-            &floors.actor_ping_pong
-        };
         let tokio = &floors.async_ping_pong;
         vec![
             ("actors + our core", floor(actors, ours)),
@@ -1290,6 +1305,14 @@ fn floors_of(
             ("tokio + quinn core", floor(tokio, quinn)),
         ]
     };
+    let requests = |new_stream: bool, p: bool| {
+        if new_stream {
+            with_cores(|c| &c.new_stream, &floors.actor_task_each, p)
+        } else {
+            with_cores(|c| &c.ping_pong, &floors.actor_ping_pong, p)
+        }
+    };
+    let handshakes = |p: bool| with_cores(|c| &c.handshakes, &floors.actor_ping_pong, p);
     let tls_each = |d: Duration| us(d) / floors.handshakes.latencies.len() as f64;
     let udp = |f: fn(&Run) -> f64| {
         vec![
@@ -1308,8 +1331,16 @@ fn floors_of(
         return vec![("sealed packets", r)];
     }
     match name {
-        "handshakes_per_s" => vec![("TLS in memory", rate(&floors.handshakes))],
-        "handshakes_p50_us" => vec![("TLS in memory", p50(&floors.handshakes))],
+        "handshakes_per_s" => {
+            let mut v = vec![("TLS in memory", rate(&floors.handshakes))];
+            v.extend(handshakes(false));
+            v
+        }
+        "handshakes_p50_us" => {
+            let mut v = vec![("TLS in memory", p50(&floors.handshakes))];
+            v.extend(handshakes(true));
+            v
+        }
         // Each side's TLS work per handshake (a sequential one: the same
         // work as one of many at once).
         "handshake_client_cpu_us" | "concurrent_handshake_client_cpu_us" => {
@@ -1323,7 +1354,7 @@ fn floors_of(
             if name.contains("new_stream") {
                 v.push(("UDP, actors, tasks", rate(&floors.actor_task_each)));
             }
-            v.extend(with_cores(name.contains("new_stream"), false));
+            v.extend(requests(name.contains("new_stream"), false));
             v
         }
         "requests_new_stream_p50_us" | "requests_ping_pong_p50_us" => {
@@ -1331,7 +1362,7 @@ fn floors_of(
             if name.contains("new_stream") {
                 v.push(("UDP, actors, tasks", p50(&floors.actor_task_each)));
             }
-            v.extend(with_cores(name.contains("new_stream"), true));
+            v.extend(requests(name.contains("new_stream"), true));
             v
         }
         _ => Vec::new(),
@@ -1381,31 +1412,29 @@ fn print_floors(
     }
 }
 
-/// Each core's critical-path work per request (see [`cores`]), as a
+/// Each core's critical-path work per handshake and request (see
+/// [`cores`]), as a
 /// table and as JSON records.
 fn print_cores((ours, quinn): &(cores::CoreWork, cores::CoreWork)) {
     println!(
         "{:<40} {:>12} {:>12} {:>12}",
-        "core work per request, in memory (us)", "actix-quic", "quinn-proto", "ours/quinn"
+        "core work, in memory (us)", "actix-quic", "quinn-proto", "ours/quinn"
     );
+    type Times = fn(&cores::CoreWork) -> &[Duration];
+    let (mean, p50): (fn(&[Duration]) -> Duration, _) =
+        (cores::CoreWork::mean, cores::CoreWork::p50);
+    let (hs, ns, pp): (Times, Times, Times) =
+        (|c| &c.handshakes, |c| &c.new_stream, |c| &c.ping_pong);
     let rows = [
-        (
-            "new_stream_mean",
-            cores::CoreWork::mean as fn(&[Duration]) -> Duration,
-            true,
-        ),
-        ("new_stream_p50", cores::CoreWork::p50, true),
-        ("ping_pong_mean", cores::CoreWork::mean, false),
-        ("ping_pong_p50", cores::CoreWork::p50, false),
+        ("handshake_mean", mean, hs),
+        ("handshake_p50", p50, hs),
+        ("new_stream_mean", mean, ns),
+        ("new_stream_p50", p50, ns),
+        ("ping_pong_mean", mean, pp),
+        ("ping_pong_p50", p50, pp),
     ];
-    for (name, f, new_stream) in rows {
-        let pick = |c: &cores::CoreWork| {
-            us(f(if new_stream {
-                &c.new_stream
-            } else {
-                &c.ping_pong
-            }))
-        };
+    for (name, f, times) in rows {
+        let pick = |c: &cores::CoreWork| us(f(times(c)));
         let (o, q) = (pick(ours), pick(quinn));
         println!(
             "{:<40} {o:>12.2} {q:>12.2} {:>11.2}x",
@@ -1425,7 +1454,7 @@ fn main() -> Result<(), BoxError> {
         .init();
     let args = parse_args().map_err(|e| {
         format!(
-            "{e}\nusage: bench [--size-mib N] [--handshakes N] [--requests N] [--idle N] [--reno] [--quinn-default-buffers] [--workers N] [--cost ping-pong|new-stream|bulk|idle]"
+            "{e}\nusage: bench [--size-mib N] [--handshakes N] [--requests N] [--idle N] [--reno] [--quinn-default-buffers] [--workers N] [--cost ping-pong|new-stream|bulk|handshake|idle]"
         )
     })?;
     if let Some(n) = args.workers {
@@ -1469,7 +1498,7 @@ fn main() -> Result<(), BoxError> {
     }
     let idle = (idle_ours(&args, &tls, false)?, idle_quinn(&args, &tls)?);
     let floors = floor::measure(&tls, args.requests, args.handshakes, args.size_mib, &MTUS)?;
-    let cores = cores::measure(&tls, args.requests)?;
+    let cores = cores::measure(&tls, args.handshakes, args.requests)?;
     let figures = figures(&args, &ours, &quinn, idle);
     println!(
         "{:<40} {:>12} {:>12} {:>12}",

@@ -14,11 +14,18 @@
 //! endpoint events, timers) happens untimed before the next request,
 //! as a real stack can do it while the other side works.
 //!
+//! Each handshake is timed from the client's connect to the client's
+//! handshake completing: the client's first flight, the server's answer
+//! to it and the client's processing of that answer, all TLS work
+//! included. The client's last flight and what the server does with it
+//! happen untimed, as in a real run they overlap the client's next
+//! connect.
+//!
 //! Added to a floor's round trip (the hand-overs of a design with no QUIC
-//! work), this gives the least round trip that design allows with that
-//! core: the bench's "actors + core" floors. The measure errs low: one
-//! thread's warm caches, and nothing of what a stack does around its
-//! core (handles, wakers, buffers).
+//! work), this gives the least round trip, or handshake, that design
+//! allows with that core: the bench's "actors + core" floors. The measure
+//! errs low: one thread's warm caches, and nothing of what a stack does
+//! around its core (handles, wakers, buffers, sockets).
 
 use super::{ours_transport, quinn_transport, BoxError, Tls, MESSAGE, MTUS};
 use bytes::BytesMut;
@@ -39,8 +46,11 @@ enum End {
     Server,
 }
 
-/// Critical-path time of each request, in each mode.
+/// Critical-path time of each request, in each mode, and of each
+/// handshake.
 pub struct CoreWork {
+    /// Handshakes, one after another.
+    pub handshakes: Vec<Duration>,
     /// A new bidirectional stream per request.
     pub new_stream: Vec<Duration>,
     /// Requests on one stream.
@@ -61,13 +71,20 @@ impl CoreWork {
     }
 }
 
-/// Both cores' work, `requests` requests of each mode.
-pub fn measure(tls: &Tls, requests: u32) -> Result<(CoreWork, CoreWork), BoxError> {
+/// Both cores' work: `handshakes` handshakes, and `requests` requests of
+/// each mode.
+pub fn measure(
+    tls: &Tls,
+    handshakes: u32,
+    requests: u32,
+) -> Result<(CoreWork, CoreWork), BoxError> {
     let ours = CoreWork {
+        handshakes: handshake_times(&mut Ours::new(tls)?, handshakes)?,
         new_stream: run(&mut Ours::new(tls)?, requests, true)?,
         ping_pong: run(&mut Ours::new(tls)?, requests, false)?,
     };
     let quinn = CoreWork {
+        handshakes: handshake_times(&mut Quinn::new(tls)?, handshakes)?,
         new_stream: run(&mut Quinn::new(tls)?, requests, true)?,
         ping_pong: run(&mut Quinn::new(tls)?, requests, false)?,
     };
@@ -90,6 +107,10 @@ trait Core {
     fn upkeep(&mut self, end: End, now: Instant);
     /// Both handshakes are complete.
     fn connected(&self) -> bool;
+    /// The client's handshake is complete.
+    fn client_connected(&self) -> bool;
+    /// Forgets both connections and has the client connect anew.
+    fn connect(&mut self) -> Result<(), BoxError>;
     /// Opens a bidirectional stream at the client.
     fn open(&mut self) -> Result<Self::Stream, BoxError>;
     /// The next stream the client opened, at the server.
@@ -100,34 +121,43 @@ trait Core {
     fn read(&mut self, end: End, s: Self::Stream, out: &mut Vec<u8>) -> Result<bool, BoxError>;
 }
 
+/// Hands everything `from` has to send to `to` (serving `from`'s
+/// endpoint events and due timers first, and `to`'s application events
+/// after); how many datagrams went.
+fn exchange<C: Core>(core: &mut C, from: End, to: End) -> Result<u32, BoxError> {
+    let now = Instant::now();
+    core.upkeep(from, now);
+    let mut moved = 0;
+    while core.transmit(from, now)? {
+        core.deliver(to, now)?;
+        moved += 1;
+        if moved > MOST_DATAGRAMS {
+            return Err("the cores kept sending".into());
+        }
+    }
+    core.events(to)?;
+    Ok(moved)
+}
+
 /// Moves datagrams both ways (and serves events and timers) until
 /// neither side has anything to send.
 fn settle<C: Core>(core: &mut C) -> Result<(), BoxError> {
     let mut moved = 0;
     loop {
-        let now = Instant::now();
-        let mut any = false;
-        for (from, to) in [(End::Server, End::Client), (End::Client, End::Server)] {
-            core.upkeep(from, now);
-            while core.transmit(from, now)? {
-                core.deliver(to, now)?;
-                any = true;
-                moved += 1;
-                if moved > MOST_DATAGRAMS {
-                    return Err("the cores kept sending".into());
-                }
-            }
-            core.events(to)?;
-        }
-        if !any {
+        let now =
+            exchange(core, End::Server, End::Client)? + exchange(core, End::Client, End::Server)?;
+        if now == 0 {
             return Ok(());
+        }
+        moved += now;
+        if moved > MOST_DATAGRAMS {
+            return Err("the cores kept sending".into());
         }
     }
 }
 
-/// Runs the handshake, then `WARMUP` and `requests` requests; the
-/// critical-path time of each measured one.
-fn run<C: Core>(core: &mut C, requests: u32, new_stream: bool) -> Result<Vec<Duration>, BoxError> {
+/// Connects and settles until both handshakes are complete.
+fn connect<C: Core>(core: &mut C) -> Result<(), BoxError> {
     let start = Instant::now();
     while !core.connected() {
         settle(core)?;
@@ -135,7 +165,38 @@ fn run<C: Core>(core: &mut C, requests: u32, new_stream: bool) -> Result<Vec<Dur
             return Err("the cores did not connect".into());
         }
     }
-    settle(core)?;
+    settle(core)
+}
+
+/// `WARMUP` and then `n` handshakes, one after another; the
+/// critical-path time of each measured one.
+fn handshake_times<C: Core>(core: &mut C, n: u32) -> Result<Vec<Duration>, BoxError> {
+    connect(core)?;
+    let mut times = Vec::with_capacity(n as usize);
+    for i in 0..WARMUP.min(20) + n {
+        let t0 = Instant::now();
+        core.connect()?;
+        let mut flights = 0;
+        while !core.client_connected() {
+            exchange(core, End::Client, End::Server)?;
+            exchange(core, End::Server, End::Client)?;
+            flights += 1;
+            if flights > 100 {
+                return Err("the client's handshake did not complete".into());
+            }
+        }
+        if i >= WARMUP.min(20) {
+            times.push(t0.elapsed());
+        }
+        connect(core)?;
+    }
+    Ok(times)
+}
+
+/// Runs the handshake, then `WARMUP` and `requests` requests; the
+/// critical-path time of each measured one.
+fn run<C: Core>(core: &mut C, requests: u32, new_stream: bool) -> Result<Vec<Duration>, BoxError> {
+    connect(core)?;
     let request = [7u8; MESSAGE];
     let mut times = Vec::with_capacity(requests as usize);
     let (mut client_stream, mut server_stream) = (None, None);
@@ -197,6 +258,7 @@ const SERVER: &str = "127.0.0.1:4433";
 
 /// actix-quic's core.
 struct Ours {
+    client_config: actix_quic::ClientConfig,
     endpoints: [actix_quic::protocol::Endpoint; 2],
     conns: [Option<(
         actix_quic::protocol::ConnectionHandle,
@@ -215,17 +277,18 @@ impl Ours {
         let mut server_config = actix_quic::ServerConfig::with_crypto(tls.server.clone())?;
         server_config.transport_config(Arc::new(ours_transport(MTUS[1])));
         let config = actix_quic::EndpointConfig::new;
-        let mut client = Endpoint::new(config(), None, [1; 32]);
+        let client = Endpoint::new(config(), None, [1; 32]);
         let server = Endpoint::new(config(), Some(server_config), [2; 32]);
-        let addrs = [CLIENT.parse()?, SERVER.parse()?];
-        let (h, conn) = client.connect(Instant::now(), &client_config, addrs[1], "localhost")?;
-        Ok(Self {
+        let mut ours = Self {
+            client_config,
             endpoints: [client, server],
-            conns: [Some((h, Box::new(conn))), None],
-            addrs,
+            conns: [None, None],
+            addrs: [CLIENT.parse()?, SERVER.parse()?],
             wire: Vec::new(),
             size: 0,
-        })
+        };
+        ours.connect()?;
+        Ok(ours)
     }
 
     fn conn(&mut self, end: End) -> Result<&mut actix_quic::protocol::Connection, BoxError> {
@@ -301,6 +364,24 @@ impl Core for Ours {
             .all(|c| c.as_ref().is_some_and(|(_, c)| c.is_handshake_complete()))
     }
 
+    fn client_connected(&self) -> bool {
+        self.conns[End::Client as usize]
+            .as_ref()
+            .is_some_and(|(_, c)| c.is_handshake_complete())
+    }
+
+    fn connect(&mut self) -> Result<(), BoxError> {
+        for (endpoint, conn) in self.endpoints.iter_mut().zip(&mut self.conns) {
+            if let Some((h, _)) = conn.take() {
+                endpoint.forget(h);
+            }
+        }
+        let (client, server) = (&self.client_config, self.addrs[1]);
+        let (h, conn) = self.endpoints[0].connect(Instant::now(), client, server, "localhost")?;
+        self.conns[0] = Some((h, Box::new(conn)));
+        Ok(())
+    }
+
     fn open(&mut self) -> Result<Self::Stream, BoxError> {
         let dir = actix_quic::Dir::Bi;
         Ok(self
@@ -343,6 +424,7 @@ impl Core for Ours {
 
 /// quinn's core.
 struct Quinn {
+    client_config: quinn_proto::ClientConfig,
     endpoints: [quinn_proto::Endpoint; 2],
     conns: [Option<(quinn_proto::ConnectionHandle, quinn_proto::Connection)>; 2],
     connected: [bool; 2],
@@ -369,19 +451,20 @@ impl Quinn {
             config.rng_seed(Some([seed; 32]));
             quinn_proto::Endpoint::new(Arc::new(config), server, true, None)
         };
-        let mut client = endpoint(1, None);
+        let client = endpoint(1, None);
         let server = endpoint(2, Some(Arc::new(server_config)));
-        let addrs = [CLIENT.parse()?, SERVER.parse()?];
-        let conn = client.connect(Instant::now(), client_config, addrs[1], "localhost")?;
-        Ok(Self {
+        let mut quinn = Self {
+            client_config,
             endpoints: [client, server],
-            conns: [Some(conn), None],
+            conns: [None, None],
             connected: [false; 2],
-            addrs,
+            addrs: [CLIENT.parse()?, SERVER.parse()?],
             wire: Vec::new(),
             size: 0,
             spare: Vec::new(),
-        })
+        };
+        quinn.connect()?;
+        Ok(quinn)
     }
 
     fn conn(&mut self, end: End) -> Result<&mut quinn_proto::Connection, BoxError> {
@@ -463,6 +546,23 @@ impl Core for Quinn {
 
     fn connected(&self) -> bool {
         self.connected == [true; 2]
+    }
+
+    fn client_connected(&self) -> bool {
+        self.connected[End::Client as usize]
+    }
+
+    fn connect(&mut self) -> Result<(), BoxError> {
+        for (endpoint, conn) in self.endpoints.iter_mut().zip(&mut self.conns) {
+            if let Some((h, _)) = conn.take() {
+                endpoint.handle_event(h, quinn_proto::EndpointEvent::drained());
+            }
+        }
+        self.connected = [false; 2];
+        let config = self.client_config.clone();
+        let conn = self.endpoints[0].connect(Instant::now(), config, self.addrs[1], "localhost")?;
+        self.conns[0] = Some(conn);
+        Ok(())
     }
 
     fn open(&mut self) -> Result<Self::Stream, BoxError> {

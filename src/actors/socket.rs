@@ -31,10 +31,23 @@ type Io = tokio::io::unix::AsyncFd<std::net::UdpSocket>;
 #[cfg(not(unix))]
 type Io = tokio::net::UdpSocket;
 
-/// quinn-udp receives with `recvmmsg`, which stops at the first datagram
-/// it would wait for: a short batch means the queue was empty.
-#[cfg(unix)]
-const RECVMMSG: bool = cfg!(any(target_os = "linux", target_os = "android"));
+/// True when a receive that returned only `meta`, one datagram, found the
+/// socket's queue empty, so that the next receive would only find
+/// `EAGAIN`: on Linux, where quinn-udp receives with `recvmmsg`, which
+/// stops at the first datagram it would wait for (elsewhere it may
+/// receive one datagram per call).
+///
+/// Request/response traffic arrives so, one datagram per wake-up, and
+/// the receive this saves is one system call on each request's path
+/// (tokio likewise ends a stream read that came back short). A burst
+/// (several datagrams, or a GRO batch) is read again at once instead:
+/// more is likely on its way, and a receive is cheaper than a trip
+/// through the reactor. No wake-up is lost: the socket is registered
+/// edge-triggered, so a datagram arriving after that receive is a new
+/// readiness event, and tokio clears only the readiness this read saw.
+fn lone(meta: &quinn_udp::RecvMeta) -> bool {
+    cfg!(any(target_os = "linux", target_os = "android")) && meta.len <= meta.stride
+}
 
 /// Registers `socket` with tokio's reactor for `interest`.
 #[cfg(unix)]
@@ -266,22 +279,13 @@ impl Socket {
         self.io.writable().await
     }
 
-    /// Runs `recv` (which fills at most `batch` datagrams) once the
-    /// socket is readable, telling the reactor when it found the socket's
-    /// queue empty: on `EAGAIN`, or, on Linux, when `recv` filled fewer
-    /// than `batch` (`recvmmsg` on a non-blocking socket stops at the
-    /// first receive that would block; elsewhere quinn-udp may receive
-    /// one datagram per call). The second saves the receive that would only
-    /// find `EAGAIN`, one system call per wake-up on the request path,
-    /// as tokio does for a short stream read. It loses no wake-up: the
-    /// socket is registered edge-triggered, so a datagram arriving after
-    /// that receive is a new readiness event, and tokio clears only the
-    /// readiness this guard saw, not a newer one.
+    /// Runs `recv` once the socket is readable, telling the reactor when
+    /// it found the socket's queue empty: on `EAGAIN`, or when `recv` says
+    /// so (with the count it received).
     fn poll_receive(
         &self,
         cx: &mut Context<'_>,
-        batch: usize,
-        recv: impl FnOnce(quinn_udp::UdpSockRef<'_>) -> io::Result<usize>,
+        recv: impl FnOnce(quinn_udp::UdpSockRef<'_>) -> io::Result<(usize, bool)>,
     ) -> Poll<io::Result<usize>> {
         #[cfg(unix)]
         {
@@ -289,18 +293,18 @@ impl Socket {
             let res = recv(self.io.get_ref().into());
             match &res {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => guard.clear_ready(),
-                Ok(n) if RECVMMSG && *n < batch => guard.clear_ready(),
+                Ok((_, true)) => guard.clear_ready(),
                 _ => guard.retain_ready(),
             }
-            Poll::Ready(res)
+            Poll::Ready(res.map(|(n, _)| n))
         }
         #[cfg(not(unix))]
         {
-            let _ = batch;
             std::task::ready!(self.io.poll_recv_ready(cx))?;
             Poll::Ready(
                 self.io
-                    .try_io(Interest::READABLE, || recv((&self.io).into())),
+                    .try_io(Interest::READABLE, || recv((&self.io).into()))
+                    .map(|(n, _)| n),
             )
         }
     }
@@ -312,8 +316,7 @@ impl Socket {
     ) -> Poll<io::Result<Vec<Received>>> {
         loop {
             let mut metas = [quinn_udp::RecvMeta::default(); WINDOWS];
-            let batch = WINDOWS.min(quinn_udp::BATCH_SIZE);
-            let res = std::task::ready!(self.poll_receive(cx, batch, |socket| {
+            let res = std::task::ready!(self.poll_receive(cx, |socket| {
                 #[cfg(feature = "test-hooks")]
                 if SocketFaults::take(&self.faults.refused) {
                     return Err(io::ErrorKind::ConnectionRefused.into());
@@ -323,7 +326,8 @@ impl Socket {
                 let mut iovs: [IoSliceMut<'_>; WINDOWS] = std::array::from_fn(|_| {
                     IoSliceMut::new(buffers.next().map_or(&mut [][..], |b| &mut b[..]))
                 });
-                self.state.recv(socket, &mut iovs, &mut metas)
+                let n = self.state.recv(socket, &mut iovs, &mut metas)?;
+                Ok((n, n == 1 && lone(&metas[0])))
             }));
             #[cfg(feature = "test-hooks")]
             if let Ok(n @ 1..) = res {
@@ -411,8 +415,8 @@ mod tests {
         let to = socket.local_addr();
         let mut batches = RecvBatches::new(socket);
         let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        // One at a time: each read finds fewer than a full batch, which
-        // clears the readiness; the next datagram must wake it again.
+        // One at a time: each read finds a lone datagram, which clears
+        // the readiness; the next datagram must wake it again.
         for i in 0..50u8 {
             peer.send_to(&[i; 40], to).unwrap();
             let got = next(&mut batches).await;

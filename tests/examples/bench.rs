@@ -109,6 +109,8 @@ fn the_bench_runs_every_figure_for_both_stacks() {
         assert!(has(figure, of), "no floor {of} of {figure}: {out}");
     }
     for figure in [
+        "handshakes_per_s",
+        "handshakes_p50_us",
         "requests_new_stream_per_s",
         "requests_new_stream_p50_us",
         "requests_ping_pong_per_s",
@@ -126,6 +128,8 @@ fn the_bench_runs_every_figure_for_both_stacks() {
     // The cores' own work per request, measured in memory.
     let cores = records(&out.stdout, "core", |_| ("actix_quic", "quinn_proto"));
     for core in [
+        "core_handshake_mean_us",
+        "core_handshake_p50_us",
         "core_new_stream_mean_us",
         "core_new_stream_p50_us",
         "core_ping_pong_mean_us",
@@ -199,6 +203,21 @@ fn the_bench_runs_one_request_mode_alone_for_counters() {
             assert!((1.0..=most + 0.1).contains(&datagrams), "{mode}: {out}");
         }
     }
+}
+
+/// `--cost handshake`: our handshakes alone, one after another; until
+/// the client's completes, it sends its Initial and its Handshake
+/// Finished, and the server its one flight (Initial and Handshake
+/// packets in one datagram, the certificate being small).
+#[test]
+fn the_bench_runs_handshakes_alone_for_counters() {
+    let (out, per) = cost(&["handshake", "--handshakes", "20"]);
+    // "20 handshakes, one after another: datagrams per handshake (until
+    // the client's completes): C from the client, S from the server"
+    assert_eq!(per.len(), 3, "{out}");
+    assert_eq!(per[0], 20.0, "{out}");
+    assert!((2.0..2.5).contains(&per[1]), "{out}");
+    assert!((1.0..1.5).contains(&per[2]), "{out}");
 }
 
 /// `--cost bulk`: our upload alone; a MiB takes about 1 MiB / 1.4 KiB

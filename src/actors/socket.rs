@@ -31,22 +31,34 @@ type Io = tokio::io::unix::AsyncFd<std::net::UdpSocket>;
 #[cfg(not(unix))]
 type Io = tokio::net::UdpSocket;
 
-/// True when a receive that returned only `meta`, one datagram, found the
-/// socket's queue empty, so that the next receive would only find
-/// `EAGAIN`: on Linux, where quinn-udp receives with `recvmmsg`, which
-/// stops at the first datagram it would wait for (elsewhere it may
-/// receive one datagram per call).
+/// True when a receive that offered `slots` messages and got `n`, the
+/// first described by `meta`, should end the read: the next receive
+/// would only find `EAGAIN`.
 ///
-/// Request/response traffic arrives so, one datagram per wake-up, and
-/// the receive this saves is one system call on each request's path
-/// (tokio likewise ends a stream read that came back short). A burst
-/// (several datagrams, or a GRO batch) is read again at once instead:
-/// more is likely on its way, and a receive is cheaper than a trip
-/// through the reactor. No wake-up is lost: the socket is registered
-/// edge-triggered, so a datagram arriving after that receive is a new
-/// readiness event, and tokio clears only the readiness this read saw.
-fn lone(meta: &quinn_udp::RecvMeta) -> bool {
-    cfg!(any(target_os = "linux", target_os = "android")) && meta.len <= meta.stride
+/// On Linux quinn-udp receives with `recvmmsg`, which on a non-blocking
+/// socket stops early only at a receive that fails: the queue is empty
+/// (`EAGAIN`), or a socket error arrived during the call, which raises
+/// readiness events of its own. So fewer messages than `slots` means the
+/// queue was empty at that moment. Other platforms are left out: on some
+/// quinn-udp receives one datagram per call, and on the others this has
+/// not been measured.
+///
+/// Only a lone datagram (`n == 1`, not a GRO batch) ends the read.
+/// Request/response traffic arrives so, one datagram per wake-up, and the
+/// receive this saves is one system call on each request's path (tokio
+/// likewise ends a stream read that came back short). A short burst or a
+/// GRO batch, though the queue was empty too, is read again at once: more
+/// is likely on its way, and a receive is cheaper than a trip through the
+/// reactor.
+///
+/// No wake-up is lost: the socket is registered edge-triggered, so a
+/// datagram arriving after that receive is a new readiness event, and
+/// tokio clears only the readiness this read saw, not a newer one.
+fn drained(n: usize, slots: usize, meta: &quinn_udp::RecvMeta) -> bool {
+    cfg!(any(target_os = "linux", target_os = "android"))
+        && n == 1
+        && n < slots
+        && meta.len <= meta.stride
 }
 
 /// Registers `socket` with tokio's reactor for `interest`.
@@ -327,7 +339,8 @@ impl Socket {
                     IoSliceMut::new(buffers.next().map_or(&mut [][..], |b| &mut b[..]))
                 });
                 let n = self.state.recv(socket, &mut iovs, &mut metas)?;
-                Ok((n, n == 1 && lone(&metas[0])))
+                let slots = iovs.len().min(quinn_udp::BATCH_SIZE);
+                Ok((n, drained(n, slots, &metas[0])))
             }));
             #[cfg(feature = "test-hooks")]
             if let Ok(n @ 1..) = res {
@@ -409,8 +422,27 @@ mod tests {
             .expect("the socket is open")
     }
 
+    #[test]
+    fn only_a_lone_datagram_short_of_the_slots_ends_a_read() {
+        let meta = |len, stride| quinn_udp::RecvMeta {
+            len,
+            stride,
+            ..Default::default()
+        };
+        let linux = cfg!(any(target_os = "linux", target_os = "android"));
+        assert_eq!(drained(1, WINDOWS, &meta(40, 40)), linux);
+        // A full read: more may be queued.
+        assert!(!drained(1, 1, &meta(40, 40)));
+        assert!(!drained(WINDOWS, WINDOWS, &meta(40, 40)));
+        // A burst, or a GRO batch: read again at once.
+        assert!(!drained(2, WINDOWS, &meta(40, 40)));
+        assert!(!drained(1, WINDOWS, &meta(120, 40)));
+        // Nothing received is EAGAIN's business, not this rule's.
+        assert!(!drained(0, WINDOWS, &meta(0, 0)));
+    }
+
     #[tokio::test]
-    async fn a_short_batch_ends_the_read_and_the_next_datagram_still_wakes_it() {
+    async fn a_lone_datagram_ends_the_read_and_the_next_datagram_still_wakes_it() {
         let socket = Socket::from_std(std::net::UdpSocket::bind("127.0.0.1:0").unwrap()).unwrap();
         let to = socket.local_addr();
         let mut batches = RecvBatches::new(socket);

@@ -344,7 +344,11 @@ impl EndpointActor {
         self.incoming.push_back(incoming);
     }
 
+    /// Sends the endpoint's own answer to a datagram (a refusal, a
+    /// Retry), once what the endpoint counted for it is published: a
+    /// client that sees the answer sees it counted in `stats()`.
     fn respond(&self, to: SocketAddr, local_ip: Option<IpAddr>, datagram: &[u8]) {
+        self.publish_stats();
         let _ = self.socket.try_send(to, local_ip, None, datagram, None);
     }
 
@@ -356,7 +360,6 @@ impl EndpointActor {
         let (to, from) = (incoming.remote_address(), incoming.local_ip());
         let datagram = self.endpoint.refuse(incoming);
         self.respond(to, from, &datagram);
-        self.publish_stats();
     }
 
     fn retry(&mut self, incoming: Incoming) -> Result<(), RetryError> {
@@ -446,9 +449,7 @@ impl EndpointActor {
                     }
                 }
                 DatagramEvent::NewConnection(incoming) => self.on_incoming(*incoming, ctx),
-                DatagramEvent::Respond(bytes) => {
-                    let _ = self.socket.try_send(addr, r.local_ip, None, &bytes, None);
-                }
+                DatagramEvent::Respond(bytes) => self.respond(addr, r.local_ip, &bytes),
                 DatagramEvent::Forward(w) => match elsewhere.iter_mut().find(|(x, _)| *x == w) {
                     Some((_, v)) => v.push(r),
                     None => elsewhere.push((w, vec![r])),

@@ -407,6 +407,10 @@ impl EndpointActor {
         // lookup with no side effects); otherwise, and when forwarded,
         // its datagrams are handled one by one.
         let mut singles: VecDeque<Received> = VecDeque::new();
+        // The endpoint's own answers (refusals, Retries, resets), sent
+        // once what it counted for them is published (one publication
+        // per batch, also under a flood).
+        let mut answers = Vec::new();
         let mut items = batch.into_iter();
         while let Some(r) = singles.pop_front().or_else(|| items.next()) {
             let addr = r.remote;
@@ -449,7 +453,7 @@ impl EndpointActor {
                     }
                 }
                 DatagramEvent::NewConnection(incoming) => self.on_incoming(*incoming, ctx),
-                DatagramEvent::Respond(bytes) => self.respond(addr, r.local_ip, &bytes),
+                DatagramEvent::Respond(bytes) => answers.push((addr, r.local_ip, bytes)),
                 DatagramEvent::Forward(w) => match elsewhere.iter_mut().find(|(x, _)| *x == w) {
                     Some((_, v)) => v.push(r),
                     None => elsewhere.push((w, vec![r])),
@@ -459,6 +463,9 @@ impl EndpointActor {
         }
         // Attempts refused before any TLS work count here.
         self.publish_stats();
+        for (to, local_ip, bytes) in answers {
+            let _ = self.socket.try_send(to, local_ip, None, &bytes, None);
+        }
         for (h, datagrams) in routed {
             if let Some(a) = self.connections.get(&h) {
                 // A full mailbox drops the batch, as a full socket would.
